@@ -1,0 +1,237 @@
+"""The project's command line: one subcommand per pipeline step.
+
+Options left out fall back to params.yaml. Heavy libraries are imported inside the commands, so
+`--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import __version__, logs
+
+PROG = "{{ cookiecutter.project_slug }}"
+log = logging.getLogger(__name__)
+Command = Callable[[argparse.Namespace, Path], int]
+
+
+class ValidationFailed(RuntimeError):
+    """The data did not meet its expectations (the reports say which)."""
+
+
+def _params(args: argparse.Namespace, **overrides: Any) -> Any:
+    from .config import load_params
+
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    return load_params(args.params, chosen)
+
+
+def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
+    from .data.load import load_source, write_csv
+    from .data.split import split
+
+    params = _params(
+        args,
+        **{
+            "data.source": args.source,
+            "split.holdout_fraction": args.holdout_fraction,
+            "split.seed": args.seed,
+        },
+    )
+    frame = load_source(params.data.source, params.data.target)
+    write_csv(frame, params.data.raw)
+    train, holdout = split(
+        frame,
+        params.data.target,
+        params.split.holdout_fraction,
+        params.split.seed,
+        params.split.stratify,
+    )
+    write_csv(train, params.data.train)
+    write_csv(holdout, params.data.holdout)
+    log.info(
+        "wrote %s (%d rows): %d train, %d holdout",
+        params.data.raw,
+        len(frame),
+        len(train),
+        len(holdout),
+    )
+    return 0
+
+
+def cmd_validate_data(args: argparse.Namespace, log_file: Path) -> int:
+    from .data.validate import describe, validate
+
+    params = _params(args)
+    data = args.data or params.data.raw
+    summary = validate(
+        data, args.suite or params.validation.suite, args.report_dir or params.validation.report_dir
+    )
+    log.info(
+        "%s: %d/%d expectations met; report %s",
+        data,
+        summary["successful"],
+        summary["evaluated"],
+        summary["html"],
+    )
+    if not summary["success"]:
+        for failure in summary["failures"]:
+            log.error("failed: %s", describe(failure))
+        raise ValidationFailed(f"{data}: {summary['failed']} expectation(s) failed")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, log_file: Path) -> int:
+    from .pipelines.train import train
+
+    overrides = {f"model.params.{key}": value for key, value in args.param}
+    params = _params(args, **{"train.seed": args.seed}, **overrides)
+    result = train(params, log_file=log_file, run_name=args.run_name)
+    log.info("run %s: %s", result.run_id, _format(result.metrics))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, log_file: Path) -> int:
+    from .pipelines.evaluate import evaluate
+
+    result = evaluate(_params(args), run_id=args.run_id, register=args.register, log_file=log_file)
+    registered = f"; registered version {result.model_version}" if result.model_version else ""
+    log.info("holdout: %s%s", _format(result.metrics), registered)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, log_file: Path) -> int:
+    from . import tracking
+    from .pipelines.predict import predict
+
+    params = _params(args)
+    tracking.connect(params)
+    model_uri = args.model_uri or str(tracking.read_run_info()["model_uri"])
+    written = predict(model_uri, args.input, args.output, params.data.target)
+    log.info("wrote %s", written)
+    return 0
+
+
+def _format(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """KEY=VALUE with a YAML-typed value (0.1 is a float, true a bool)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="parameters file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help=f"log level (default: ${logs.LEVEL_ENV} or INFO)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = add(
+        "prepare-data", cmd_prepare_data, "Write the raw dataset and its train/holdout split."
+    )
+    sub.add_argument("--source", help="sklearn:<name> or a CSV path (default: data.source)")
+    sub.add_argument(
+        "--holdout-fraction",
+        type=float,
+        help="share of rows held out (default: split.holdout_fraction)",
+    )
+    sub.add_argument("--seed", type=int, help="split seed (default: split.seed)")
+
+    sub = add(
+        "validate-data", cmd_validate_data, "Check a dataset against the Great Expectations suite."
+    )
+    sub.add_argument("--data", type=Path, help="CSV to validate (default: data.raw)")
+    sub.add_argument("--suite", type=Path, help="expectation suite (default: validation.suite)")
+    sub.add_argument(
+        "--report-dir", type=Path, help="where the reports go (default: validation.report_dir)"
+    )
+
+    sub = add("train", cmd_train, "Train on the training split and log the model to MLflow.")
+    sub.add_argument("--seed", type=int, help="training seed (default: train.seed)")
+    sub.add_argument(
+        "--param",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model hyper-parameter (default: model.params)",
+    )
+    sub.add_argument("--run-name", help="MLflow run name (default: generated)")
+
+    sub = add(
+        "evaluate", cmd_evaluate, "Score the trained model on the holdout, log plots, register it."
+    )
+    sub.add_argument("--run-id", help="MLflow run to evaluate (default: reports/run.json)")
+    sub.add_argument(
+        "--register",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="register the model (default: mlflow.register)",
+    )
+
+    sub = add("predict", cmd_predict, "Predict a CSV with a logged or registered model.")
+    sub.add_argument("--input", type=Path, required=True, help="CSV of feature rows")
+    sub.add_argument(
+        "--output",
+        type=Path,
+        default=Path("predictions.csv"),
+        help="where predictions go (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--model-uri", help="runs:/..., models:/name@alias ... (default: the last trained run)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log_file = logs.configure(args.log_level, args.command)
+    try:
+        return args.run(args, log_file)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as error:  # one line for people, the traceback for the log file
+        with open(log_file, "a", encoding="utf-8") as handle:
+            traceback.print_exc(file=handle)
+        log.error("%s", _one_line(error))
+        return 1
+
+
+def _one_line(error: Exception) -> str:
+    known = ("ConfigError", "DataError", "ValidationFailed", "ConnectionError", "FileNotFoundError")
+    text = " ".join(str(error).split()) or type(error).__name__
+    if type(error).__name__ in known:
+        return text
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The one typed loader for params.yaml.
+
+Every section is a frozen dataclass; unknown keys, missing keys and values of the wrong type or
+range are refused with a message that names the key, so a typo never silently falls back to a
+default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PARAMS = Path("params.yaml")
+CLASSIFICATION_METRICS = ("f1", "roc_auc", "accuracy")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+
+class ConfigError(ValueError):
+    """params.yaml (or an override) is unusable; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str
+    raw: str
+    train: str
+    holdout: str
+    target: str
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    holdout_fraction: float
+    seed: int
+    stratify: bool
+
+    def check(self) -> None:
+        if not 0.0 < self.holdout_fraction < 1.0:
+            raise ConfigError(
+                f"split.holdout_fraction must be between 0 and 1, got {self.holdout_fraction}"
+            )
+
+
+@dataclass(frozen=True)
+class ValidationParams:
+    suite: str
+    report_dir: str
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    family: str
+    task: str
+    device: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.family not in ("sklearn", "xgboost"):
+            raise ConfigError(f"model.family must be sklearn or xgboost, got {self.family!r}")
+        if self.task not in ("classification", "regression"):
+            raise ConfigError(f"model.task must be classification or regression, got {self.task!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"model.device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    seed: int
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    primary_metric: str
+    importance_repeats: int
+
+    def check(self) -> None:
+        known = CLASSIFICATION_METRICS + REGRESSION_METRICS
+        if self.primary_metric not in known:
+            raise ConfigError(
+                f"evaluate.primary_metric must be one of {', '.join(known)}, "
+                f"got {self.primary_metric!r}"
+            )
+        if self.importance_repeats < 1:
+            raise ConfigError("evaluate.importance_repeats must be at least 1")
+
+
+@dataclass(frozen=True)
+class MlflowParams:
+    tracking_uri: str
+    experiment: str
+    registered_model_name: str
+    register: bool
+
+
+@dataclass(frozen=True)
+class DriftParams:
+    psi_threshold: float
+    p_value: float
+    bins: int
+
+    def check(self) -> None:
+        if self.psi_threshold <= 0:
+            raise ConfigError("drift.psi_threshold must be positive")
+        if not 0.0 < self.p_value < 1.0:
+            raise ConfigError("drift.p_value must be between 0 and 1")
+        if self.bins < 2:
+            raise ConfigError("drift.bins must be at least 2")
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    split: SplitParams
+    validation: ValidationParams
+    model: ModelParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    mlflow: MlflowParams
+    drift: DriftParams
+
+    def check(self) -> None:
+        metrics = (
+            CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
+        )
+        if self.evaluate.primary_metric not in metrics:
+            raise ConfigError(
+                f"evaluate.primary_metric {self.evaluate.primary_metric!r} does not fit "
+                f"model.task {self.model.task!r}"
+            )
+
+
+def load_params(
+    path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None
+) -> Params:
+    """Read, override (dotted keys such as ``model.params.C``) and check params.yaml."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file (run from the project root or pass --params)"
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    try:
+        return _build(Params, raw, "")
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot override {dotted}: {key} is not a section")
+    node[leaf] = value
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'top level'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key {prefix}{unknown[0]} (known: {', '.join(fields)})")
+    values = {}
+    for name, spec in fields.items():
+        key = f"{prefix}{name}"
+        if name not in raw:
+            if spec.default_factory is not dataclasses.MISSING:
+                values[name] = spec.default_factory()
+                continue
+            raise ConfigError(f"missing key {key}")
+        values[name] = _coerce(hints[name], raw[name], key)
+    built = cls(**values)
+    if hasattr(built, "check"):
+        built.check()
+    return built
+
+
+def _coerce(kind: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, f"{key}.")
+    origin = typing.get_origin(kind) or kind
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin is str and value is None:
+        return ""
+    # bool is an int in Python: refuse True where a number is meant and 1 where a flag is.
+    if not isinstance(value, origin) or (origin is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} must be {origin.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Data: load the source, split it, validate it."""

@@ -1,0 +1,86 @@
+"""Reading the source data and the CSV files the pipeline passes between stages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SAMPLE_PREFIX = "sklearn:"
+# Real datasets that ship inside scikit-learn: nothing is downloaded at run time.
+SAMPLES = {"breast_cancer": "load_breast_cancer", "diabetes": "load_diabetes"}
+
+
+class DataError(ValueError):
+    """The data is missing or unreadable; the message names the file and the problem."""
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
+
+
+def load_source(source: str, target: str) -> pd.DataFrame:
+    """The dataset named by ``data.source``: ``sklearn:<name>`` or a CSV path."""
+    if source.startswith(SAMPLE_PREFIX):
+        return load_sample(source.removeprefix(SAMPLE_PREFIX), target)
+    frame = read_csv(source)
+    require_columns(frame, [target], source)
+    return frame
+
+
+def load_sample(name: str, target: str) -> pd.DataFrame:
+    import sklearn.datasets
+
+    if name not in SAMPLES:
+        raise DataError(f"unknown sample dataset {name!r} (known: {', '.join(SAMPLES)})")
+    frame = getattr(sklearn.datasets, SAMPLES[name])(as_frame=True).frame
+    frame.columns = [snake_case(column) for column in frame.columns]
+    return frame.rename(columns={"target": target})
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or fail in one line naming the file and what is wrong with it."""
+    import warnings
+
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        # A row longer than the header would silently become an index or lose fields.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise DataError(f"{path}: not a readable CSV ({first_line})") from None
+    if frame.empty:
+        raise DataError(f"{path}: has a header but no rows")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], where: str | Path) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    require_columns(frame, [target], "data")
+    return frame.drop(columns=[target]), frame[target]

@@ -1,0 +1,29 @@
+"""One logging configuration for every command: console plus a log file per run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LEVEL_ENV = "{{ cookiecutter.package_name | upper }}_LOG_LEVEL"
+LOG_DIR = Path("logs")
+
+
+def configure(level: str | None, command: str) -> Path:
+    """Log to stderr and to logs/<time>-<command>.log; return the file's path.
+
+    The level comes from --log-level, else the environment, else INFO.
+    """
+    level = (level or os.environ.get(LEVEL_ENV) or "INFO").upper()
+    LOG_DIR.mkdir(exist_ok=True)
+    path = LOG_DIR / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{command}.log"
+    handlers: list[logging.Handler] = [logging.StreamHandler(), logging.FileHandler(path)]
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    # Third-party chatter stays at WARNING unless the user asked for DEBUG.
+    if level != "DEBUG":
+        for noisy in ("mlflow", "great_expectations", "alembic", "urllib3", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path

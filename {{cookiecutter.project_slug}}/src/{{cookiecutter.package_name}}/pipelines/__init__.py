@@ -1,0 +1,1 @@
+"""Pipeline steps as plain functions: train, evaluate, predict. The CLI is a thin layer on top."""

@@ -1,0 +1,119 @@
+"""Score the trained model on the holdout, log metrics and plots, and register it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import tracking
+from ..config import Params
+from ..data.load import features_and_target, read_csv
+from . import metrics, plots
+
+log = logging.getLogger(__name__)
+METRICS_FILE = Path("metrics") / "holdout.json"
+# Written by this step only: reports/run.json is the train step's (a DVC output has one owner).
+REGISTERED_FILE = Path("reports") / "registered.json"
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    run_id: str
+    metrics: dict[str, float]
+    model_version: str | None
+
+
+def evaluate(
+    params: Params,
+    run_id: str | None = None,
+    register: bool | None = None,
+    log_file: Path | None = None,
+) -> EvaluateResult:
+    import mlflow
+
+    info = tracking.read_run_info()
+    run_id = run_id or str(info["run_id"])
+    tracking.connect(params)
+    features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
+    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    predictions = model.predict(features)
+    class_scores = metrics.scores(model, features)
+    scores = metrics.compute(target, predictions, class_scores)
+    written = plots.write(target.to_numpy(), predictions, class_scores)
+    written += plots.write_importance(importance(params, model, features, target))
+    METRICS_FILE.parent.mkdir(exist_ok=True)
+    METRICS_FILE.write_text(json.dumps(scores, indent=2) + "\n")
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"holdout_{name}": value for name, value in scores.items()})
+        mlflow.set_tags(tracking.tags(rows_holdout=len(features)))
+        for path in written:
+            mlflow.log_artifact(str(path), "plots")
+        if log_file is not None:
+            mlflow.log_artifact(str(log_file), "logs")
+    primary = params.evaluate.primary_metric
+    log.info("holdout %s = %.4f", primary, scores[primary])
+    should_register = params.mlflow.register if register is None else register
+    version = _register(params, run_id, scores) if should_register else None
+    REGISTERED_FILE.write_text(
+        json.dumps(
+            {
+                "run_id": run_id,
+                "registered_model_name": params.mlflow.registered_model_name,
+                "model_version": version,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return EvaluateResult(run_id, scores, version)
+
+
+def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
+    """Permutation importance on the holdout, scored with the primary metric's direction."""
+    import pandas as pd
+    from sklearn.inspection import permutation_importance
+
+    found = permutation_importance(
+        model,
+        features,
+        target,
+        n_repeats=params.evaluate.importance_repeats,
+        random_state=params.train.seed,
+        n_jobs=1,
+    )
+    table = pd.DataFrame(
+        {
+            "feature": features.columns,
+            "importance": found.importances_mean,
+            "std": found.importances_std,
+        }
+    )
+    return table.sort_values("importance", ascending=False).reset_index(drop=True)
+
+
+def _register(params: Params, run_id: str, scores: dict[str, float]) -> str:
+    """Register the run's model; the same run is never registered twice."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name = params.mlflow.registered_model_name
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if existing:
+        version = existing[0].version
+        log.info("run %s is already %s version %s", run_id, name, version)
+        return str(version)
+    import mlflow
+
+    registered = mlflow.register_model(
+        f"runs:/{run_id}/model",
+        name,
+        tags=tracking.tags(
+            git_commit=tracking.git_commit(),
+            **{f"metric.{metric}": f"{value:.6g}" for metric, value in scores.items()},
+        ),
+    )
+    log.info("registered %s version %s", name, registered.version)
+    return str(registered.version)

@@ -1,0 +1,108 @@
+"""Train the model on the training split and log it, with its lineage, to MLflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import tracking
+from ..config import Params
+from ..data.load import features_and_target, read_csv
+from ..models import REQUIREMENTS, build_model, device_for, for_serving
+from . import metrics
+
+log = logging.getLogger(__name__)
+METRICS_FILE = Path("metrics") / "train.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    fit_seconds: float
+
+
+def train(params: Params, log_file: Path | None = None, run_name: str | None = None) -> TrainResult:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    features, target = features_and_target(read_csv(params.data.train), params.data.target)
+    model = build_model(params.model, params.train.seed)
+    tracking.connect(params)
+    mlflow.set_experiment(params.mlflow.experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params(_logged_params(params))
+        mlflow.set_tags(_lineage(params, rows_train=len(features)))
+        started = time.perf_counter()
+        model.fit(features, target)
+        fit_seconds = time.perf_counter() - started
+        log.info("fitted %s in %.3f s on %d rows", params.model.family, fit_seconds, len(features))
+        predictions = model.predict(features)
+        scores = metrics.compute(target, predictions, metrics.scores(model, features))
+        mlflow.log_metrics({f"train_{name}": value for name, value in scores.items()})
+        mlflow.log_metric("fit_seconds", fit_seconds)
+        example = features.head(5)
+        mlflow.sklearn.log_model(
+            for_serving(model),
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            pip_requirements=tracking.requirements(REQUIREMENTS),
+        )
+        _log_reports(params, log_file)
+    result = TrainResult(run.info.run_id, f"runs:/{run.info.run_id}/model", scores, fit_seconds)
+    _write_outputs(params, result)
+    return result
+
+
+def _logged_params(params: Params) -> dict[str, object]:
+    logged: dict[str, object] = {f"model.{k}": v for k, v in params.model.params.items()}
+    logged.update(
+        {
+            "model.family": params.model.family,
+            "model.device": device_for(params.model),
+            "train.seed": params.train.seed,
+            "split.holdout_fraction": params.split.holdout_fraction,
+            "split.seed": params.split.seed,
+        }
+    )
+    return logged
+
+
+def _lineage(params: Params, rows_train: int) -> dict[str, str]:
+    raw = Path(params.data.raw)
+    return tracking.tags(
+        git_commit=tracking.git_commit(),
+        data_hash=tracking.file_md5(raw) if raw.is_file() else None,
+        data_source=params.data.source,
+        rows_train=rows_train,
+        model_family=params.model.family,
+        task=params.model.task,
+        device=device_for(params.model),
+    )
+
+
+def _log_reports(params: Params, log_file: Path | None) -> None:
+    import mlflow
+
+    validation = Path(params.validation.report_dir) / "validation.json"
+    if validation.is_file():
+        mlflow.log_artifact(str(validation), "validation")
+    if log_file is not None:
+        mlflow.log_artifact(str(log_file), "logs")
+
+
+def _write_outputs(params: Params, result: TrainResult) -> None:
+    import json
+
+    METRICS_FILE.parent.mkdir(exist_ok=True)
+    METRICS_FILE.write_text(json.dumps(result.metrics, indent=2) + "\n")
+    tracking.write_run_info(
+        run_id=result.run_id,
+        model_uri=result.model_uri,
+        registered_model_name=params.mlflow.registered_model_name,
+        model_version=None,
+    )

@@ -1,0 +1,102 @@
+"""MLflow set-up and the lineage facts recorded on every run."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+from .config import Params
+
+log = logging.getLogger(__name__)
+
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+TAG_PREFIX = "mlops."
+EMBEDDED_STORE = Path("mlflow.db")
+
+
+def tracking_uri(params: Params) -> str:
+    """The environment wins (CI points every step at one server), then params, then SQLite."""
+    uri = os.environ.get(TRACKING_URI_ENV) or params.mlflow.tracking_uri
+    return uri or f"sqlite:///{EMBEDDED_STORE.resolve()}"
+
+
+def connect(params: Params) -> str:
+    """Point MLflow at the tracking server and fail in one line if it cannot be reached."""
+    import mlflow
+
+    uri = tracking_uri(params)
+    mlflow.set_tracking_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        _check_reachable(uri)
+    return uri
+
+
+def _check_reachable(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConnectionError(f"MLflow tracking server {uri} is unreachable: {reason}") from None
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree, or None outside a git repository."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def file_md5(path: str | Path) -> str:
+    """The same digest DVC records for a file in dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tags(**facts: object) -> dict[str, str]:
+    """Tag names with the common prefix; None values are left out."""
+    return {f"{TAG_PREFIX}{key}": str(value) for key, value in facts.items() if value is not None}
+
+
+RUN_FILE = Path("reports") / "run.json"
+
+
+def write_run_info(**info: object) -> Path:
+    """reports/run.json: how later steps (and the CI toolkit) find the last training run."""
+    import json
+
+    RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RUN_FILE.write_text(json.dumps(info, indent=2) + "\n")
+    return RUN_FILE
+
+
+def read_run_info() -> dict[str, object]:
+    import json
+
+    try:
+        return json.loads(RUN_FILE.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{RUN_FILE}: no training run yet (run the train step)") from None
+
+
+def requirements(distributions: tuple[str, ...]) -> list[str]:
+    """Pinned requirements for the logged model, so MLflow need not infer them (slow)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in distributions]

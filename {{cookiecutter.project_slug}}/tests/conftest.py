@@ -1,0 +1,48 @@
+"""Fixtures: a throw-away copy of the project's configuration with its own MLflow store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run inside a copy of params.yaml and the suite, tracking into a private SQLite store."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(ROOT / "expectations", tmp_path / "expectations")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def source(workdir: Path) -> str:
+    """The data source the pipeline tests start from."""
+{%- if cookiecutter.sample_dataset == "yes" %}
+    return "sklearn:{{ 'breast_cancer' if cookiecutter.task == 'classification' else 'diabetes' }}"
+{%- else %}
+    # No sample dataset in this project: a synthetic one stands in for the user's CSV.
+    import pandas as pd
+{%- if cookiecutter.task == "classification" %}
+    from sklearn.datasets import make_classification
+
+    features, target = make_classification(n_samples=300, n_features=6, random_state=0)
+{%- else %}
+    from sklearn.datasets import make_regression
+
+    features, target = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
+{%- endif %}
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(features.shape[1])])
+    frame["target"] = target
+    path = workdir / "data" / "external" / "dataset.csv"
+    path.parent.mkdir(parents=True)
+    frame.to_csv(path, index=False)
+    return str(path)
+{%- endif %}

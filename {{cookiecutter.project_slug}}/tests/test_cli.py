@@ -1,0 +1,56 @@
+import subprocess
+import sys
+
+import pytest
+
+from {{ cookiecutter.package_name }}.cli import (
+    build_parser,
+    main,
+)
+
+COMMANDS = ["prepare-data", "validate-data", "train", "evaluate", "predict"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; "
+        "from {{ cookiecutter.package_name }}.cli import build_parser; "
+        "build_parser(); "
+        "print(sorted(m for m in ('mlflow', 'sklearn', 'pandas', 'great_expectations') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_typed_options():
+    args = build_parser().parse_args(["train", "--seed", "3", "--param", "max_iter=50"])
+    assert args.seed == 3
+    assert args.param == [("max_iter", 50)]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["prepare-data", "--holdout-fraction", "lots"])
+
+
+def test_missing_params_is_one_line_and_non_zero(workdir, capsys):
+    code = main(["--params", "nope.yaml", "prepare-data"])
+    assert code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert "nope.yaml: no such file" in errors[0]
+
+
+def test_unreachable_tracking_server_is_one_line(workdir, source, monkeypatch, capsys):
+    assert main(["prepare-data", "--source", source]) == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert main(["train"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert "unreachable" in errors[0]

@@ -1,0 +1,54 @@
+"""The whole pipeline, end to end, on a small sample, into a private MLflow store."""
+
+import json
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_params
+
+
+def test_pipeline_end_to_end(workdir, source):
+    assert main(["prepare-data", "--source", source]) == 0
+    assert main(["validate-data"]) == 0
+    assert main(["train", "--run-name", "e2e"]) == 0
+    assert main(["evaluate"]) == 0
+
+    params = load_params()
+    holdout = json.loads((workdir / "metrics" / "holdout.json").read_text())
+{%- if cookiecutter.task == "classification" %}
+    assert 0.7 < holdout["{{ cookiecutter.primary_metric }}"] <= 1.0
+{%- else %}
+    assert holdout["r2"] > 0.2
+{%- endif %}
+    registered = json.loads((workdir / "reports" / "registered.json").read_text())
+    client = MlflowClient()
+    version = client.get_model_version(
+        params.mlflow.registered_model_name, registered["model_version"]
+    )
+    run = client.get_run(version.run_id)
+    assert run.data.tags["mlops.model_family"] == "{{ cookiecutter.model_family }}"
+    assert int(run.data.tags["mlops.rows_train"]) > 0
+    assert len(run.data.tags["mlops.data_hash"]) == 32
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert "plots/feature_importance.png" in artifacts
+    logs = client.list_artifacts(run.info.run_id, "logs")
+    assert len(logs) == 2  # the train and evaluate log files
+
+    holdout_rows = pd.read_csv(params.data.holdout)
+    assert main(["predict", "--input", params.data.holdout, "--output", "out.csv"]) == 0
+    predicted = pd.read_csv(workdir / "out.csv")
+    assert len(predicted) == len(holdout_rows)
+    assert predicted["prediction"].notna().all()
+
+
+def test_invalid_data_stops_the_pipeline(workdir, source, capsys):
+    assert main(["prepare-data", "--source", source]) == 0
+    raw = pd.read_csv("data/raw/dataset.csv")
+    raw.loc[0, "target"] = None
+    raw.to_csv("data/raw/dataset.csv", index=False)
+    assert main(["validate-data"]) == 1
+    err = capsys.readouterr().err
+    assert "expect_column_values_to_not_be_null on target" in err
+    assert "expectation(s) failed" in err
