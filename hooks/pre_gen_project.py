@@ -54,22 +54,21 @@ def problems(a: dict) -> list[str]:
         found.append(f"package_name {package!r} would shadow a module the project imports")
     if not EMAIL.fullmatch(a["author_email"]):
         found.append(f"author_email {a['author_email']!r} is not an e-mail address")
-    if a["python_version"] not in ("3.11", "3.12"):
-        found.append(f"python_version {a['python_version']!r} is not supported (3.11 or 3.12)")
-    if a["task"] not in METRICS:
-        found.append(f"task {a['task']!r} must be classification or regression")
-    elif a["primary_metric"] not in METRICS[a["task"]]:
+    # Options with a fixed set of values: cookiecutter.json's _choices is their one home.
+    for key, allowed in a["_choices"].items():
+        if a[key] not in allowed:
+            found.append(f"{key} {a[key]!r} is not supported (choose {' or '.join(allowed)})")
+    if a["task"] in METRICS and a["primary_metric"] not in METRICS[a["task"]]:
         allowed = ", ".join(METRICS[a["task"]])
         found.append(
             f"primary_metric {a['primary_metric']!r} does not fit task {a['task']!r} "
             f"(choose one of {allowed})"
         )
-    if a["model_family"] not in ("sklearn", "xgboost"):
-        found.append(f"model_family {a['model_family']!r} must be sklearn or xgboost")
-    if a["sample_dataset"] not in ("yes", "no"):
-        found.append(f"sample_dataset {a['sample_dataset']!r} must be yes or no")
     if not MODEL_NAME.fullmatch(a["registered_model_name"]):
-        found.append(f"registered_model_name {a['registered_model_name']!r} is not a valid name")
+        found.append(
+            f"registered_model_name {a['registered_model_name']!r} is not a valid MLflow model "
+            "name (letters, digits, '.', '_' and '-')"
+        )
     uri = a["mlflow_tracking_uri"]
     if uri and not TRACKING_URI.fullmatch(uri):
         found.append(f"mlflow_tracking_uri {uri!r} is not a tracking URI (empty for embedded)")

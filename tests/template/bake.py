@@ -1,0 +1,76 @@
+"""Generating projects from the template in tests."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CHOICES: dict[str, list[str]] = json.loads((ROOT / "cookiecutter.json").read_text())["_choices"]
+# Template syntax left behind: a Jinja statement, or an expression that is neither a GitHub
+# expression (${{ ... }}) nor a Go template of Prometheus/Grafana ({{ $labels.x }}, {{ .Value }}).
+LEFTOVER = re.compile(r"\{%|%\}|\{\{(?!\s*[$.])")
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+def bake(output_dir: Path, **answers: Any) -> Path:
+    """Generate a project with the defaults overridden by ``answers``; return its folder."""
+    from cookiecutter.main import cookiecutter
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(
+        cookiecutter(
+            str(ROOT), no_input=True, output_dir=str(output_dir),
+            extra_context={k: str(v) for k, v in answers.items()},
+        )
+    )
+
+
+def pairwise_combinations() -> list[dict[str, str]]:
+    """Every value pair of every two choice options appears; the others cycle."""
+    names = list(CHOICES)
+    combos: list[dict[str, str]] = []
+    for first, second in itertools.combinations(names, 2):
+        for a, b in itertools.product(CHOICES[first], CHOICES[second]):
+            combo = {first: a, second: b}
+            for offset, other in enumerate(n for n in names if n not in combo):
+                values = CHOICES[other]
+                combo[other] = values[(len(combos) + offset) % len(values)]
+            if combo not in combos:
+                combos.append(combo)
+    return combos
+
+
+def python_for(version: str) -> str | None:
+    """An interpreter of ``version`` on this machine (PATH or pyenv), or None."""
+    candidates = [shutil.which(f"python{version}")]
+    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates += sorted(glob.glob(f"{root}/versions/{version}*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+def leftover_jinja(project: Path) -> list[str]:
+    """Files (and lines) that still hold template syntax, outside the verbatim-copied ones."""
+    found = []
+    for path in project.rglob("*"):
+        if not path.is_file() or ".venv" in path.parts:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if LEFTOVER.search(GITHUB_EXPRESSION.sub("", line)):
+                found.append(f"{path.relative_to(project)}:{number}: {line.strip()}")
+    return found
