@@ -1,0 +1,1 @@
+"""Drift monitoring: compare logged predictions with the training reference (see `drift.py`)."""

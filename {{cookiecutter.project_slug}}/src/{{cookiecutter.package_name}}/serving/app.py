@@ -1,0 +1,232 @@
+"""The scoring server as a bare ASGI app: routing, decoding and metrics with no framework.
+
+`POST /invocations` answers `{"predictions": [...]}` like `mlflow models serve`; `/health` (and
+MLflow's `/ping`) is 200 only once the model is loaded, `/version` names what is served and
+`/metrics` is Prometheus text. The model loads in a thread after the socket is open, so health
+checks see "loading" (503) instead of a refused connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from .metrics import ServingMetrics
+from .model import ServedModel, load_model
+from .payload import PayloadError, parse_csv, parse_payload
+from .predlog import PredictionLogger
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+JSON = b"application/json"
+_HEADERS_JSON = [(b"content-type", JSON)]
+_HEADERS_METRICS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+
+
+class ScoringApp:
+    def __init__(self, settings: Settings, model: ServedModel | None = None) -> None:
+        self.settings = settings
+        self.metrics = ServingMetrics(settings)
+        self.model = model
+        self.load_error: str | None = None
+        self.on_load_failure: Callable[[], None] | None = None
+        self.predlog = (
+            PredictionLogger(
+                settings.log_dir,
+                settings.log_sample_rate,
+                settings.model_name,
+                settings.model_version,
+            )
+            if settings.log_dir and settings.log_sample_rate > 0
+            else None
+        )
+        self._version = orjson.dumps(
+            {
+                "model_name": settings.model_name,
+                "model_version": settings.model_version,
+                "git_commit": settings.git_commit,
+                "image_tag": settings.image_tag,
+            }
+        )
+        if model is not None:
+            self.metrics.ready.set(1)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model (blocking); on failure remember why and stay unready."""
+        start = time.perf_counter()
+        try:
+            self.model = load_model(self.settings.model_dir)
+        except Exception as exc:
+            self.load_error = f"cannot load the model from {self.settings.model_dir!r}: {exc}"
+            log.error(self.load_error)
+            if self.on_load_failure is not None:
+                self.on_load_failure()
+            return
+        self.metrics.load_seconds.set(time.perf_counter() - start)
+        self.metrics.ready.set(1)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.model is None:
+                    # Keep a reference: a bare task may be garbage-collected mid-load.
+                    self._loading = asyncio.get_running_loop().run_in_executor(None, self.load)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.predlog is not None:
+                    self.predlog.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- ASGI entry point ------------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations":
+            if method != "POST":
+                await _send(send, 405, _error("METHOD_NOT_ALLOWED", "use POST /invocations"))
+                return
+            await self._invocations(scope, receive, send)
+        elif path in ("/health", "/ping"):
+            if self.model is not None:
+                await _send(send, 200, b'{"status":"ok"}')
+            else:
+                status = "failed" if self.load_error else "loading"
+                await _send(send, 503, orjson.dumps({"status": status, "error": self.load_error}))
+        elif path == "/version":
+            await _send(send, 200, self._version)
+        elif path == "/metrics":
+            await _send(send, 200, self.metrics.render(), _HEADERS_METRICS)
+        else:
+            await _send(
+                send,
+                404,
+                _error(
+                    "NOT_FOUND",
+                    f"no route {path}: use POST /invocations, GET /health, /version, /metrics",
+                ),
+            )
+
+    async def _invocations(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        status, body = await self._score(scope, receive)
+        await _send(send, status, body)
+        self.metrics.count_request(status)
+        self.metrics.latency.observe(time.perf_counter() - start)
+
+    async def _score(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes]:
+        model = self.model
+        if model is None:
+            return self._fail(503, "not_ready", "the model is not loaded yet")
+        content_type = _header(scope, b"content-type")
+        is_csv = content_type.startswith(b"text/csv")
+        if not (is_csv or content_type.startswith(JSON)):
+            return self._fail(
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/json or text/csv, got "
+                f"{content_type.decode('latin-1') or 'none'}",
+            )
+        raw = await _read_body(receive, self.settings.max_body_bytes)
+        if raw is None:
+            return self._fail(
+                413,
+                "too_large",
+                f"the request body is larger than {self.settings.max_body_bytes} bytes",
+            )
+        try:
+            if is_csv:
+                batch = parse_csv(raw.decode("utf-8"), model.columns)
+            else:
+                try:
+                    payload = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise PayloadError(400, "malformed_json", f"malformed JSON: {exc}") from None
+                batch = parse_payload(payload, model.columns)
+        except UnicodeDecodeError:
+            return self._fail(400, "bad_payload", "the CSV body is not UTF-8")
+        except PayloadError as exc:
+            return self._fail(exc.status, exc.kind, exc.message)
+        if batch.n_rows == 0:
+            predictions: list[Any] = []
+        else:
+            try:
+                predictions = model.predict(batch)
+            except (ValueError, TypeError) as exc:
+                # Input the signature allows but the model refuses (say NaN in an optional column).
+                return self._fail(
+                    422, "model_rejected_input", f"the model rejected the input: {exc}"
+                )
+            except Exception as exc:
+                log.exception("prediction failed")
+                return self._fail(500, "prediction_failed", f"prediction failed: {exc}")
+        self.metrics.predictions.inc(batch.n_rows)
+        self.metrics.rows.observe(batch.n_rows)
+        if self.predlog is not None:
+            self.predlog.maybe_log(model.names, batch, predictions)
+        return 200, orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def _fail(self, status: int, kind: str, message: str) -> tuple[int, bytes]:
+        self.metrics.errors[kind].inc()
+        code = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
+        if status == 422:
+            code = "INVALID_PARAMETER_VALUE"
+        return status, _error(code, message)
+
+
+def _error(code: str, message: str) -> bytes:
+    # MLflow's error shape, so MLflow clients show the message.
+    return orjson.dumps({"error_code": code, "message": message})
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.lower()
+    return b""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return body if len(body) <= limit else None
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _HEADERS_JSON
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

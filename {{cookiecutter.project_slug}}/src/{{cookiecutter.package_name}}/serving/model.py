@@ -1,0 +1,191 @@
+"""Load an MLflow sklearn model directory without MLflow, and predict on checked input.
+
+Reads `MLmodel` (signature, serialization format) and the serialized Pipeline (skops, pickle or
+cloudpickle), exactly the files `mlflow.sklearn.log_model` writes, so the image needs neither
+MLflow nor its server stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = frozenset({"double", "float", "long", "integer"})
+SUPPORTED_TYPES = NUMERIC_TYPES | {"boolean", "string"}
+
+
+class ModelLoadError(RuntimeError):
+    """The model directory cannot be served (missing files, no signature, unknown format)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = True
+
+
+@dataclass
+class Batch:
+    """Checked input: a float64 matrix (all-numeric signatures) or typed column arrays."""
+
+    n_rows: int
+    matrix: np.ndarray | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class ServedModel:
+    estimator: Any
+    columns: list[Column]
+    numeric: bool  # every column numeric: the input is one float64 matrix
+    use_frame: bool = True  # the estimator needs a DataFrame (column names) to predict right
+    example: dict[str, Any] | None = None
+    flavor: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def predict(self, batch: Batch) -> list[Any]:
+        """Predict and return plain Python values (labels or floats), one per row."""
+        data = self._frame(batch) if self.use_frame else batch.matrix
+        out = np.asarray(self.estimator.predict(data))
+        return out.ravel().tolist() if out.ndim > 1 and out.shape[1] == 1 else out.tolist()
+
+    def _frame(self, batch: Batch) -> Any:
+        import pandas as pd
+
+        if batch.matrix is not None:
+            return pd.DataFrame(batch.matrix, columns=self.names, copy=False)
+        return pd.DataFrame(batch.columns, columns=self.names)
+
+
+def read_mlmodel(model_dir: str) -> dict[str, Any]:
+    import yaml
+
+    path = os.path.join(model_dir, "MLmodel")
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"no MLmodel file in {model_dir!r}: not an MLflow model directory")
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def parse_signature(mlmodel: dict[str, Any]) -> list[Column]:
+    raw = (mlmodel.get("signature") or {}).get("inputs")
+    if not raw:
+        raise ModelLoadError("the model has no input signature: log it with signature=...")
+    columns = []
+    for spec in json.loads(raw):
+        if "name" not in spec or spec.get("type") not in SUPPORTED_TYPES:
+            raise ModelLoadError(
+                f"unsupported signature input {spec}: expected named columns of types "
+                f"{sorted(SUPPORTED_TYPES)}"
+            )
+        columns.append(Column(spec["name"], spec["type"], bool(spec.get("required", True))))
+    return columns
+
+
+def load_estimator(model_dir: str, flavor: dict[str, Any]) -> Any:
+    """Deserialize the pipeline the way mlflow.sklearn does (the model is trusted: we built it)."""
+    fmt = flavor.get("serialization_format", "cloudpickle")
+    path = os.path.join(model_dir, flavor.get("pickled_model", "model.pkl"))
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"model file {path!r} is missing")
+    if fmt == "skops":
+        import skops.io
+
+        return skops.io.load(path, trusted=flavor.get("skops_trusted_types"))
+    if fmt in ("pickle", "cloudpickle"):
+        import pickle
+
+        if fmt == "cloudpickle":
+            import cloudpickle  # noqa: F401  (registers what cloudpickled objects need)
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    raise ModelLoadError(f"unknown serialization format {fmt!r} in MLmodel")
+
+
+def read_example(model_dir: str, mlmodel: dict[str, Any]) -> dict[str, Any] | None:
+    info = mlmodel.get("saved_input_example_info") or {}
+    path = os.path.join(model_dir, info.get("artifact_path", "input_example.json"))
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        example = json.load(fh)
+    return example if isinstance(example, dict) and "data" in example else None
+
+
+def load_model(model_dir: str) -> ServedModel:
+    """Load the model, check it against its own input example and pick the fastest safe path."""
+    mlmodel = read_mlmodel(model_dir)
+    flavor = (mlmodel.get("flavors") or {}).get("sklearn")
+    if not flavor:
+        raise ModelLoadError(
+            f"{model_dir!r} has no sklearn flavor: the server serves sklearn "
+            "Pipelines logged with mlflow.sklearn"
+        )
+    _warn_on_version_mismatch(flavor)
+    columns = parse_signature(mlmodel)
+    model = ServedModel(
+        estimator=load_estimator(model_dir, flavor),
+        columns=columns,
+        numeric=all(c.type in NUMERIC_TYPES for c in columns),
+        example=read_example(model_dir, mlmodel),
+        flavor=flavor,
+    )
+    model.use_frame = not _matrix_path_is_safe(model)
+    log.info(
+        "model loaded from %s (%d columns, %s input)",
+        model_dir,
+        len(columns),
+        "DataFrame" if model.use_frame else "ndarray",
+    )
+    return model
+
+
+def _matrix_path_is_safe(model: ServedModel) -> bool:
+    """True when predicting on a bare float64 matrix gives the same answer as on a DataFrame.
+
+    Pipelines fitted on DataFrames only warn about missing feature names when they get an
+    ndarray, unless a step selects columns by name (then they raise). We try both on the
+    input example and use the matrix only when the answers agree: cheaper per request, never
+    a different answer.
+    """
+    if not model.numeric or model.example is None:
+        return False
+    # The warning is expected on this path and would otherwise cost time on every request.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    from .payload import parse_payload
+
+    try:
+        batch = parse_payload({"dataframe_split": model.example}, model.columns)
+        by_matrix = np.asarray(model.estimator.predict(batch.matrix))
+    except Exception as exc:
+        log.info("ndarray fast path not used: %s", exc)
+        return False
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return True  # the matrix works and no DataFrame can be built here anyway
+    model.use_frame = True
+    by_frame = np.asarray(model.predict(batch))
+    return by_matrix.ravel().tolist() == by_frame.ravel().tolist()
+
+
+def _warn_on_version_mismatch(flavor: dict[str, Any]) -> None:
+    import sklearn
+
+    trained = flavor.get("sklearn_version")
+    if trained and trained != sklearn.__version__:
+        log.warning(
+            "model trained with scikit-learn %s, serving with %s", trained, sklearn.__version__
+        )

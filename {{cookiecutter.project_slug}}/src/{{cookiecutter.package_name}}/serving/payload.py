@@ -1,0 +1,236 @@
+"""Parse MLflow scoring payloads into a checked `Batch`, cheaply.
+
+Accepted (as `mlflow models serve` accepts them): `dataframe_split`, `dataframe_records`,
+`instances`, `inputs` (JSON) and CSV with a header. Columns are matched by name against the model
+signature (extra columns are ignored, as MLflow does); rows without names are taken in signature
+order. Values are checked by type: numbers for numeric columns (integers for long/integer columns),
+booleans for boolean and strings for string columns; null only where a column is optional.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from .model import NUMERIC_TYPES, Batch, Column
+
+PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_NUMBER_TYPES = frozenset({int, float})
+_ACCEPTED: dict[str, frozenset[type]] = {
+    "double": _NUMBER_TYPES,
+    "float": _NUMBER_TYPES,
+    "long": frozenset({int}),
+    "integer": frozenset({int}),
+    "boolean": frozenset({bool}),
+    "string": frozenset({str}),
+}
+_JSON_NAMES = {
+    int: "integer",
+    float: "number",
+    str: "string",
+    bool: "boolean",
+    type(None): "null",
+    list: "array",
+    dict: "object",
+}
+
+
+class PayloadError(ValueError):
+    """Bad input: `status` 400 for a malformed request, 422 for one that breaks the signature."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+
+
+def bad_payload(message: str) -> PayloadError:
+    return PayloadError(400, "bad_payload", message)
+
+
+def parse_payload(payload: Any, columns: list[Column]) -> Batch:
+    """Turn a decoded JSON payload into a Batch in signature order, or raise PayloadError."""
+    if not isinstance(payload, dict):
+        raise bad_payload(f"the body must be a JSON object with one of the keys {_keys()}")
+    found = [k for k in PAYLOAD_KEYS if k in payload]
+    if len(found) != 1:
+        raise bad_payload(
+            f"the body must have exactly one of the keys {_keys()}, got {sorted(payload)}"
+        )
+    key = found[0]
+    body = payload[key]
+    if key == "dataframe_split":
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise bad_payload('dataframe_split must be an object with a "data" list of rows')
+        return _from_rows(body["data"], body.get("columns"), columns)
+    if key == "dataframe_records":
+        return _from_records(body, columns)
+    if isinstance(body, dict):  # `inputs`/`instances` as {column: [values]}
+        return _from_mapping(body, columns)
+    if not isinstance(body, list):
+        raise bad_payload(f"{key} must be a list of rows or an object of columns")
+    if body and all(isinstance(r, dict) for r in body):
+        return _from_records(body, columns)
+    if body and not isinstance(body[0], list) and len(columns) == 1:
+        body = [[v] for v in body]  # a list of scalars for a one-column model
+    return _from_rows(body, None, columns)
+
+
+def parse_csv(text: str, columns: list[Column]) -> Batch:
+    """CSV with a header row, as `mlflow models serve` takes it (`Content-Type: text/csv`)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise bad_payload("the CSV body is empty: expected a header row and data rows")
+    by_name = {c.name: c for c in columns}
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise bad_payload(
+                f"CSV line {line} has {len(row)} fields, the header has {len(header)}"
+            )
+        rows.append([_csv_value(v, by_name.get(h), line) for h, v in zip(header, row, strict=True)])
+    return _from_rows(rows, header, columns)
+
+
+def _csv_value(raw: str, column: Column | None, line: int) -> Any:
+    if column is None or column.type == "string":
+        return raw
+    if raw == "":
+        return None
+    if column.type == "boolean":
+        return {"true": True, "false": False}.get(raw.lower(), raw)
+    try:
+        return int(raw) if column.type in ("long", "integer") else float(raw)
+    except ValueError:
+        return raw  # reported by the type check with its column and row
+
+
+def _keys() -> str:
+    return ", ".join(PAYLOAD_KEYS)
+
+
+def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
+    if not isinstance(data, list):
+        raise bad_payload("data must be a list of rows")
+    if names is None:
+        names = [c.name for c in columns]  # rows without names: signature order
+        width_msg = f"rows without column names must have {len(names)} values (the signature)"
+    else:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise bad_payload("columns must be a list of column names")
+        width_msg = f"each row must have {len(names)} values, one per column"
+    try:
+        widths = set(map(len, data))
+    except TypeError:
+        raise bad_payload("data must be a list of rows, each a list of values") from None
+    if widths - {len(names)} or not all(type(r) is list for r in data):
+        raise bad_payload(width_msg)
+    index = {n: i for i, n in enumerate(names)}
+    _check_columns(index, columns)
+    n_rows = len(data)
+    # Hot path: a rectangular list of numbers in signature order becomes the matrix as is.
+    if (
+        names == [c.name for c in columns]
+        and _all_numeric(columns)
+        and set(map(type, chain.from_iterable(data))) <= _NUMBER_TYPES
+    ):
+        return Batch(n_rows, matrix=np.array(data, dtype=np.float64).reshape(n_rows, -1))
+    values = {
+        c.name: [r[index[c.name]] for r in data] if c.name in index else None for c in columns
+    }
+    return _build(values, n_rows, columns)
+
+
+def _from_records(records: Any, columns: list[Column]) -> Batch:
+    if not isinstance(records, list) or not all(type(r) is dict for r in records):
+        raise bad_payload("records must be a list of objects, one per row")
+    present: set[str] = set().union(*records) if records else {c.name for c in columns}
+    _check_columns(present, columns)
+    values = {
+        c.name: [r.get(c.name) for r in records] if c.name in present else None for c in columns
+    }
+    return _build(values, len(records), columns)
+
+
+def _from_mapping(mapping: dict[str, Any], columns: list[Column]) -> Batch:
+    _check_columns(mapping, columns)
+    lengths = {len(v) if isinstance(v, list) else -1 for k, v in mapping.items()}
+    if -1 in lengths or len(lengths) > 1:
+        raise bad_payload("columns given as an object must all be lists of the same length")
+    n_rows = lengths.pop() if lengths else 0
+    values = {c.name: mapping.get(c.name) for c in columns}
+    return _build(values, n_rows, columns)
+
+
+def _check_columns(present: Any, columns: list[Column]) -> None:
+    missing = [c.name for c in columns if c.required and c.name not in present]
+    if missing:
+        raise PayloadError(
+            422, "missing_column", f"missing required column(s): {', '.join(missing)}"
+        )
+
+
+def _all_numeric(columns: list[Column]) -> bool:
+    return all(c.type in NUMERIC_TYPES for c in columns)
+
+
+def _build(values: dict[str, list[Any] | None], n_rows: int, columns: list[Column]) -> Batch:
+    """Check every column's values against its type, then assemble the batch."""
+    arrays: dict[str, np.ndarray] = {}
+    for column in columns:
+        col = values[column.name]
+        if col is None:  # an optional column that was not sent
+            col = [None] * n_rows
+        arrays[column.name] = _column_array(column, col)
+    if _all_numeric(columns):
+        if not columns:
+            return Batch(n_rows, matrix=np.empty((n_rows, 0)))
+        matrix = (
+            np.column_stack([arrays[c.name] for c in columns])
+            if n_rows
+            else np.empty((0, len(columns)))
+        )
+        return Batch(n_rows, matrix=matrix.astype(np.float64, copy=False))
+    return Batch(n_rows, columns=arrays)
+
+
+def _column_array(column: Column, col: list[Any]) -> np.ndarray:
+    accepted = _ACCEPTED[column.type]
+    kinds = set(map(type, col))
+    if not kinds <= accepted:
+        _raise_type_error(column, col, accepted)
+    if column.type in NUMERIC_TYPES:
+        return np.array(
+            [math.nan if v is None else v for v in col] if type(None) in kinds else col,
+            dtype=np.float64,
+        )
+    return np.array(col, dtype=object)
+
+
+def _raise_type_error(column: Column, col: list[Any], accepted: frozenset[type]) -> None:
+    for row, value in enumerate(col):
+        kind = type(value)
+        if kind in accepted:
+            continue
+        if value is None and not column.required:
+            continue
+        if value is None:
+            raise PayloadError(
+                422,
+                "null_value",
+                f"column {column.name!r} is required, row {row} has no value (null or missing)",
+            )
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise PayloadError(
+            422,
+            "wrong_type",
+            f"column {column.name!r} expects {column.type}, "
+            f"row {row} has {_JSON_NAMES.get(kind, kind.__name__)} {shown}",
+        )

@@ -1,0 +1,73 @@
+"""The serving image's environment: one home for every variable the server reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Names of the environment variables (the Dockerfile sets the MODEL_* / GIT_COMMIT / IMAGE_TAG
+# ones from its build arguments).
+ENV_MODEL_DIR = "MODEL_DIR"
+ENV_MODEL_NAME = "MODEL_NAME"
+ENV_MODEL_VERSION = "MODEL_VERSION"
+ENV_GIT_COMMIT = "GIT_COMMIT"
+ENV_IMAGE_TAG = "IMAGE_TAG"
+ENV_HOST = "SERVING_HOST"
+ENV_PORT = "SERVING_PORT"
+ENV_MAX_BODY_BYTES = "SERVING_MAX_BODY_BYTES"
+ENV_LOG_DIR = "PREDICTION_LOG_DIR"
+ENV_LOG_SAMPLE_RATE = "PREDICTION_LOG_SAMPLE_RATE"
+ENV_DRIFT_REPORT = "DRIFT_REPORT_PATH"
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_dir: str
+    model_name: str = UNKNOWN
+    model_version: str = UNKNOWN
+    git_commit: str = UNKNOWN
+    image_tag: str = UNKNOWN
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+    log_dir: str = ""
+    log_sample_rate: float = 0.0
+    drift_report: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read the settings from `env` (default: os.environ); keyword overrides win."""
+        env = dict(os.environ if env is None else env)
+
+        def get(name: str, default: str) -> str:
+            return env.get(name) or default
+
+        values: dict[str, object] = {
+            "model_dir": get(ENV_MODEL_DIR, "model"),
+            "model_name": get(ENV_MODEL_NAME, UNKNOWN),
+            "model_version": get(ENV_MODEL_VERSION, UNKNOWN),
+            "git_commit": get(ENV_GIT_COMMIT, UNKNOWN),
+            "image_tag": get(ENV_IMAGE_TAG, UNKNOWN),
+            "host": get(ENV_HOST, "127.0.0.1"),
+            "port": _number(int, ENV_PORT, get(ENV_PORT, "8080")),
+            "max_body_bytes": _number(int, ENV_MAX_BODY_BYTES, get(ENV_MAX_BODY_BYTES, "10485760")),
+            "log_dir": get(ENV_LOG_DIR, ""),
+            "log_sample_rate": _number(float, ENV_LOG_SAMPLE_RATE, get(ENV_LOG_SAMPLE_RATE, "0")),
+            "drift_report": get(ENV_DRIFT_REPORT, ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if not 0.0 <= settings.log_sample_rate <= 1.0:
+            raise ValueError(
+                f"{ENV_LOG_SAMPLE_RATE} must be between 0 and 1, got {settings.log_sample_rate}"
+            )
+        return settings
+
+
+def _number(kind: type, name: str, raw: str) -> int | float:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
