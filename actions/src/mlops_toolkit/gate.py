@@ -1,0 +1,266 @@
+"""The gate: candidate against production, on the same holdout, in the same process."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import names, stats, tracking
+from .errors import Rejected, ToolkitError
+from .gate_config import GateConfig, MetricRule
+
+COMPARE = "compare"
+BOOTSTRAP = "bootstrap"  # no production model yet: absolute thresholds only
+
+
+@dataclass
+class Candidate:
+    uri: str
+    run_id: str | None
+    name: str | None = None
+    version: str | None = None
+
+
+def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
+    """The candidate model, given directly as a URI or through the project's reports/run.json."""
+    if not uri and run_json:
+        path = Path(run_json)
+        if not path.is_file():
+            raise ToolkitError(f"{path} not found: run `train` first or pass the candidate URI")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            uri = data["model_uri"]
+        except (ValueError, KeyError) as exc:
+            raise ToolkitError(f"{path} has no model_uri") from exc
+    if not uri:
+        raise ToolkitError("no candidate model: give a model URI or a run.json")
+    run_id = None
+    name = version = None
+    if uri.startswith("runs:/"):
+        run_id = uri[len("runs:/"):].split("/", 1)[0]
+    elif uri.startswith("models:/"):
+        parts = uri[len("models:/"):].split("/")
+        if len(parts) == 2 and parts[1].isdigit():
+            name, version = parts
+    return Candidate(uri, run_id, name, version)
+
+
+def load_holdout(path: str, target: str) -> tuple[Any, Any]:
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ToolkitError(f"holdout {p} not found")
+    try:
+        frame = pd.read_csv(p) if p.suffix != ".parquet" else pd.read_parquet(p)
+    except Exception as exc:
+        raise ToolkitError(f"cannot read holdout {p}: {tracking.one_line(exc)}") from exc
+    if target not in frame.columns:
+        raise ToolkitError(f"holdout {p} has no target column '{target}'")
+    if len(frame) == 0:
+        raise ToolkitError(f"holdout {p} has no rows")
+    return frame.drop(columns=[target]), frame[target].to_numpy()
+
+
+def predictions(model: tracking.LoadedModel, features: Any, cfg: GateConfig) -> stats.Predictions:
+    """Labels, and positive-class scores when ROC AUC is asked for (one model call either way)."""
+    import numpy as np
+
+    if "roc_auc" not in cfg.metrics:
+        return stats.Predictions(labels=model.predict(features))
+    if not model.has_proba():
+        raise ToolkitError(f"roc_auc needs predict_proba, which {model.uri} does not offer")
+    proba, classes = model.predict_proba(features)
+    if proba.ndim != 2 or proba.shape[1] != 2:
+        raise ToolkitError("roc_auc needs a binary classifier")
+    # predict() of scikit-learn classifiers is the argmax of predict_proba.
+    return stats.Predictions(labels=classes[np.argmax(proba, axis=1)], scores=proba[:, 1])
+
+
+def decision_rule(cfg: GateConfig, mode: str) -> str:
+    p = cfg.primary
+    level = f"{cfg.confidence:.0%}"
+    rule = f"candidate {p.metric} {p.threshold_text()}" if p.threshold is not None else ""
+    if mode == COMPARE and p.max_regression is not None:
+        clause = (f"the lower bound of the {level} paired-bootstrap interval of the improvement "
+                  f"in {p.metric} over production ≥ −{p.max_regression:g}")
+        rule = f"{rule} and {clause}" if rule else clause
+    guards = [g.metric for g in cfg.guards]
+    if guards:
+        rule += f"; guards ({', '.join(guards)}) on point estimates"
+    if mode == BOOTSTRAP:
+        rule += " (bootstrap mode: no production model, absolute thresholds only)"
+    return rule or "no thresholds configured"
+
+
+def _check(rule: MetricRule, result: stats.MetricResult, mode: str, primary: bool) -> list[dict]:
+    checks = []
+    cand = result.values[0]
+    if rule.threshold is not None:
+        checks.append({
+            "name": f"{rule.metric} {rule.threshold_text()}",
+            "passed": rule.meets_threshold(cand),
+            "value": cand,
+        })
+    if mode == COMPARE and rule.max_regression is not None:
+        measured = result.diff_ci[0] if primary else result.diff
+        ok = measured is not None and not math.isnan(measured) and measured >= -rule.max_regression
+        what = "CI lower bound of improvement" if primary else "improvement"
+        checks.append({
+            "name": f"{rule.metric} {what} ≥ −{rule.max_regression:g}",
+            "passed": bool(ok),
+            "value": measured,
+        })
+    return checks
+
+
+def decide(cfg: GateConfig, results: dict[str, stats.MetricResult], mode: str) -> list[dict]:
+    checks = _check(cfg.primary, results[cfg.primary.metric], mode, primary=True)
+    for guard in cfg.guards:
+        checks += _check(guard, results[guard.metric], mode, primary=False)
+    return checks
+
+
+def evaluate(
+    cfg: GateConfig, features: Any, y: Any, cand: tracking.LoadedModel,
+    prod: tracking.LoadedModel | None,
+) -> tuple[dict[str, stats.MetricResult], dict[str, float]]:
+    """Score both models and run the bootstrap; returns results and timings (seconds)."""
+    timings = {}
+    start = time.perf_counter()
+    preds = [predictions(cand, features, cfg)]
+    timings["predict_candidate"] = time.perf_counter() - start
+    if prod is not None:
+        start = time.perf_counter()
+        preds.append(predictions(prod, features, cfg))
+        timings["predict_production"] = time.perf_counter() - start
+    start = time.perf_counter()
+    results = stats.evaluate(
+        cfg.metrics, y, preds, resamples=cfg.resamples, confidence=cfg.confidence,
+        seed=cfg.seed, blocks=cfg.blocks, auc_bins=cfg.auc_bins,
+    )
+    timings["metrics_and_bootstrap"] = time.perf_counter() - start
+    return results, timings
+
+
+def verdict_dict(
+    cfg: GateConfig, mode: str, candidate: Candidate, production: tracking.Version | None,
+    results: dict[str, stats.MetricResult] | None, checks: list[dict], rows: int,
+    reason: str | None = None,
+) -> dict:
+    passed = reason is None and all(c["passed"] for c in checks)
+    out = {
+        "passed": passed,
+        "mode": mode,
+        "decision_rule": decision_rule(cfg, mode),
+        "reason": reason,
+        "candidate": {"uri": candidate.uri, "run_id": candidate.run_id,
+                      "version": candidate.version},
+        "production": None if production is None else
+        {"uri": production.uri, "version": production.version, "run_id": production.run_id},
+        "rows": rows,
+        "primary_metric": cfg.primary.metric,
+        "direction": cfg.primary.direction,
+        "bootstrap": {"resamples": cfg.resamples, "confidence": cfg.confidence,
+                      "seed": cfg.seed},
+        "checks": checks,
+        "metrics": {},
+    }
+    for name, r in (results or {}).items():
+        entry = {"candidate": r.values[0], "candidate_ci": list(r.ci[0])}
+        if len(r.values) > 1:
+            entry.update(production=r.values[1], production_ci=list(r.ci[1]),
+                         improvement=r.diff, improvement_ci=list(r.diff_ci))
+        out["metrics"][name] = entry
+    return out
+
+
+def record(mlflow_client: Any, candidate: Candidate, verdict: dict) -> None:
+    """The verdict as tags on the candidate run and, when it is registered, its version."""
+    primary = verdict["metrics"].get(verdict["primary_metric"], {})
+    tags = {
+        names.TAG_GATE_PASSED: str(verdict["passed"]).lower(),
+        names.TAG_GATE_MODE: verdict["mode"],
+        names.TAG_GATE_BASELINE: (verdict["production"] or {}).get("version") or "none",
+        names.TAG_GATE_SUMMARY: summary_line(verdict)[:4000],
+    }
+    for key in ("candidate", "production", "improvement"):
+        if key in primary and primary[key] is not None:
+            tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.{key}"] = f"{primary[key]:.6g}"
+    if "improvement_ci" in primary:
+        lo, hi = primary["improvement_ci"]
+        tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.improvement_ci"] = \
+            f"[{lo:.6g}, {hi:.6g}]"
+    try:
+        if candidate.run_id:
+            for key, value in tags.items():
+                mlflow_client.set_tag(candidate.run_id, key, value)
+        if candidate.name and candidate.version:
+            for key, value in tags.items():
+                mlflow_client.set_model_version_tag(candidate.name, candidate.version, key, value)
+    except Exception as exc:
+        raise ToolkitError(f"cannot record the gate verdict: {tracking.one_line(exc)}") from exc
+
+
+def summary_line(verdict: dict) -> str:
+    state = "PASSED" if verdict["passed"] else "FAILED"
+    if verdict.get("reason"):
+        return f"gate {state}: {verdict['reason']}"
+    m = verdict["metrics"].get(verdict["primary_metric"], {})
+    text = f"gate {state} ({verdict['mode']}): {verdict['primary_metric']}="
+    text += f"{m.get('candidate', float('nan')):.4f}"
+    if "production" in m:
+        lo, hi = m["improvement_ci"]
+        text += (f" vs production {m['production']:.4f}, improvement {m['improvement']:+.4f}"
+                 f" CI [{lo:+.4f}, {hi:+.4f}]")
+    return text
+
+
+def run(
+    *, config: str, holdout: str, model_name: str, candidate: Candidate,
+    target: str | None = None,
+) -> dict:
+    """The whole gate. Returns the verdict; raises ToolkitError when it cannot judge at all."""
+    cfg = load_config(config)
+    mlflow_client = tracking.client()
+    features, y = load_holdout(holdout, target or cfg.target or "target")
+    try:
+        cand = tracking.LoadedModel(candidate.uri)
+    except ToolkitError:
+        raise
+    except Exception as exc:
+        raise ToolkitError(f"cannot load candidate {candidate.uri}: {tracking.one_line(exc)}") \
+            from exc
+    production = tracking.version_by_alias(mlflow_client, model_name, names.PRODUCTION)
+    prod = None
+    mode = BOOTSTRAP if production is None else COMPARE
+    if production is not None:
+        try:
+            prod = tracking.LoadedModel(production.uri)
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything
+            reason = (f"production model {production.uri} could not be loaded "
+                      f"({tracking.one_line(exc)}); failing closed")
+            verdict = verdict_dict(cfg, mode, candidate, production, None, [], len(y), reason)
+            record(mlflow_client, candidate, verdict)
+            return verdict
+    results, timings = evaluate(cfg, features, y, cand, prod)
+    checks = decide(cfg, results, mode)
+    verdict = verdict_dict(cfg, mode, candidate, production, results, checks, len(y))
+    verdict["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    record(mlflow_client, candidate, verdict)
+    return verdict
+
+
+def load_config(path: str) -> GateConfig:
+    from . import gate_config
+
+    return gate_config.load(path)
+
+
+def reject_if_failed(verdict: dict) -> None:
+    if not verdict["passed"]:
+        raise Rejected(summary_line(verdict))

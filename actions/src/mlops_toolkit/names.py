@@ -1,0 +1,80 @@
+"""One home for the names the toolkit shares with workflows and generated projects.
+
+Aliases, tag keys and environment variables are spelled here and nowhere else.
+"""
+
+# Registry aliases (never the deprecated stages).
+CHALLENGER = "challenger"
+STAGING = "staging"
+PRODUCTION = "production"
+ALIASES = (CHALLENGER, STAGING, PRODUCTION)
+STAGES = (STAGING, PRODUCTION)  # deployment targets
+
+# Every tag the project or the toolkit writes starts with this prefix.
+TAG_PREFIX = "mlops."
+
+# Lineage of a model version / run.
+TAG_GIT_COMMIT = "mlops.git_commit"
+TAG_PULL_REQUEST = "mlops.pull_request"
+TAG_DATA_VERSION = "mlops.data_version"
+TAG_SOURCE_RUN = "mlops.source_run_id"
+TAG_METRIC_PREFIX = "mlops.metric."
+
+# Gate verdict (on the candidate run and, once registered, on its model version).
+TAG_GATE_PASSED = "mlops.gate.passed"
+TAG_GATE_MODE = "mlops.gate.mode"
+TAG_GATE_SUMMARY = "mlops.gate.summary"
+TAG_GATE_BASELINE = "mlops.gate.baseline_version"
+TAG_GATE_PREFIX = "mlops.gate."
+
+# Promotion history: every promoted version remembers what it replaced.
+TAG_PREVIOUS_PRODUCTION = "mlops.previous_production_version"
+TAG_PROMOTED_AT = "mlops.promoted_at"
+TAG_PROMOTED_BY = "mlops.promoted_by"
+TAG_ROLLED_BACK_FROM = "mlops.rolled_back_from"
+TAG_ROLLED_BACK_AT = "mlops.rolled_back_at"
+TAG_LAST_ROLLBACK = "mlops.last_rollback"  # on the registered model
+
+# Image built for a model version (reference@digest), used by deploy and rollback.
+TAG_IMAGE = "mlops.image"
+TAG_IMAGE_DIGEST = "mlops.image_digest"
+
+# Compute recorded by `train`.
+TAG_COMPUTE = "mlops.compute"
+TAG_GPU_COUNT = "mlops.gpu.count"
+TAG_GPU_NAME = "mlops.gpu.name"
+TAG_GPU_DRIVER = "mlops.gpu.driver"
+
+# Promotion lock: a registered model whose creation is the atomic "acquire".
+LOCK_MODEL_PREFIX = "mlops-lock."
+TAG_LOCK_HOLDER = "mlops.lock.holder"
+TAG_LOCK_EXPIRES = "mlops.lock.expires_at"
+
+# Docker labels (OCI standard keys plus ours).
+LABEL_SOURCE = "org.opencontainers.image.source"
+LABEL_REVISION = "org.opencontainers.image.revision"
+LABEL_CREATED = "org.opencontainers.image.created"
+LABEL_MODEL_NAME = "io.mlops.model.name"
+LABEL_MODEL_VERSION = "io.mlops.model.version"
+LABEL_STAGE = "io.mlops.stage"
+LABEL_APP = "io.mlops.app"
+
+# Environment variables read by the toolkit.
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_GITHUB_OUTPUT = "GITHUB_OUTPUT"
+ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
+ENV_GITHUB_API_URL = "GITHUB_API_URL"
+ENV_GITHUB_REPOSITORY = "GITHUB_REPOSITORY"
+ENV_GITHUB_EVENT_PATH = "GITHUB_EVENT_PATH"
+ENV_GITHUB_EVENT_NAME = "GITHUB_EVENT_NAME"
+ENV_GITHUB_SHA = "GITHUB_SHA"
+ENV_GITHUB_ACTOR = "GITHUB_ACTOR"
+ENV_GITHUB_SERVER_URL = "GITHUB_SERVER_URL"
+ENV_DOCKER_HOST = "DOCKER_HOST"
+
+# Files of a generated project (see docs/architecture.md).
+RUN_JSON = "reports/run.json"
+VALIDATION_JSON = "reports/validation.json"
+GATE_CONFIG = "gate.yaml"
+SERVING_PORT = 8080

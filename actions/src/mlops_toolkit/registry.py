@@ -1,0 +1,169 @@
+"""Registry moves: register a candidate, promote to production, roll production back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from . import names, tracking
+from .errors import ToolkitError
+from .lock import registry_lock
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def versions(client: Any, name: str) -> list[tracking.Version]:
+    from mlflow.exceptions import MlflowException
+
+    out, token = [], None
+    try:
+        while True:
+            page = client.search_model_versions(f"name = '{name}'", max_results=200,
+                                                page_token=token)
+            out += [tracking._wrap(mv) for mv in page]
+            token = getattr(page, "token", None)
+            if not token:
+                break
+    except MlflowException as exc:
+        if tracking.is_missing(exc):
+            return []
+        raise ToolkitError(f"cannot list versions of {name}: {tracking.one_line(exc)}") from exc
+    return out
+
+
+def lineage_tags(
+    client: Any, run_id: str | None, *, git_commit: str, pull_request: str | None,
+    data_version: str | None,
+) -> dict[str, str]:
+    tags = {names.TAG_GIT_COMMIT: git_commit}
+    if pull_request:
+        tags[names.TAG_PULL_REQUEST] = str(pull_request)
+    if data_version:
+        tags[names.TAG_DATA_VERSION] = data_version
+    if run_id:
+        tags[names.TAG_SOURCE_RUN] = run_id
+        run = client.get_run(run_id)
+        for key, value in run.data.metrics.items():
+            tags[f"{names.TAG_METRIC_PREFIX}{key}"] = f"{value:.6g}"
+        for key, value in run.data.tags.items():
+            # The gate verdict and the data hash the project recorded travel with the version.
+            if key.startswith(names.TAG_GATE_PREFIX) or key == "mlops.data_hash":
+                tags[key] = value
+        if not data_version and "mlops.data_hash" in run.data.tags:
+            tags[names.TAG_DATA_VERSION] = run.data.tags["mlops.data_hash"]
+    return tags
+
+
+def register(
+    *, model_name: str, model_uri: str, run_id: str | None, git_commit: str,
+    alias: str | None, pull_request: str | None = None, data_version: str | None = None,
+    known_version: str | None = None,
+) -> dict:
+    """Register the candidate once per commit, tag its lineage, point the alias at it."""
+    import mlflow
+
+    if not git_commit:
+        raise ToolkitError("register needs the git commit (idempotency key)")
+    if alias and alias not in names.ALIASES:
+        raise ToolkitError(f"alias must be one of {', '.join(names.ALIASES)}, got {alias!r}")
+    if alias == names.PRODUCTION:
+        raise ToolkitError("register never sets production: use promote")
+    client = tracking.client()
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    tags = lineage_tags(client, run_id, git_commit=git_commit, pull_request=pull_request,
+                        data_version=data_version)
+    with registry_lock(client, model_name):
+        found = [v for v in versions(client, model_name)
+                 if v.tags.get(names.TAG_GIT_COMMIT) == git_commit]
+        created = False
+        if found:
+            version = min(found, key=lambda v: int(v.version))
+        elif known_version and _same_run(client, model_name, known_version, run_id):
+            version = tracking.get_version(client, model_name, known_version)
+        else:
+            try:
+                mv = mlflow.register_model(model_uri, model_name, tags=tags)
+            except Exception as exc:
+                raise ToolkitError(f"cannot register {model_uri}: {tracking.one_line(exc)}") \
+                    from exc
+            version = tracking.get_version(client, model_name, mv.version)
+            created = True
+        for key, value in tags.items():
+            if version.tags.get(key) != value:
+                client.set_model_version_tag(model_name, version.version, key, value)
+        if alias:
+            client.set_registered_model_alias(model_name, alias, version.version)
+    return {"model_name": model_name, "version": version.version, "created": created,
+            "alias": alias or "", "model_uri": f"models:/{model_name}/{version.version}"}
+
+
+def _same_run(client: Any, name: str, version: str, run_id: str | None) -> bool:
+    try:
+        return tracking.get_version(client, name, version).run_id == run_id and bool(run_id)
+    except ToolkitError:
+        return False
+
+
+def promote(*, model_name: str, version: str, actor: str | None = None,
+            client: Any = None, on_locked=None) -> dict:
+    """Point production at `version`, remembering what it replaced. Serialised by the lock."""
+    client = client or tracking.client()
+    with registry_lock(client, model_name):
+        if on_locked:
+            on_locked()
+        target = tracking.resolve(client, model_name, version)
+        current = tracking.version_by_alias(client, model_name, names.PRODUCTION)
+        if current is not None and current.version == target.version:
+            return {"model_name": model_name, "version": target.version,
+                    "previous": current.tags.get(names.TAG_PREVIOUS_PRODUCTION, ""),
+                    "changed": False}
+        previous = current.version if current else "none"
+        client.set_model_version_tag(model_name, target.version, names.TAG_PREVIOUS_PRODUCTION,
+                                     previous)
+        client.set_model_version_tag(model_name, target.version, names.TAG_PROMOTED_AT, _now())
+        client.set_model_version_tag(model_name, target.version, names.TAG_PROMOTED_BY,
+                                     actor or os.environ.get(names.ENV_GITHUB_ACTOR, "unknown"))
+        client.set_registered_model_alias(model_name, names.PRODUCTION, target.version)
+    return {"model_name": model_name, "version": target.version,
+            "previous": "" if previous == "none" else previous, "changed": True}
+
+
+def rollback_plan(client: Any, model_name: str, to: str | None = None
+                  ) -> tuple[tracking.Version, tracking.Version]:
+    """(current production, the version to go back to); raises when there is none."""
+    current = tracking.version_by_alias(client, model_name, names.PRODUCTION)
+    if current is None:
+        raise ToolkitError(f"{model_name} has no production version: nothing to roll back")
+    if to:
+        target = tracking.resolve(client, model_name, to)
+    else:
+        previous = current.tags.get(names.TAG_PREVIOUS_PRODUCTION, "none")
+        if not previous or previous == "none":
+            raise ToolkitError(f"{model_name} version {current.version} has no earlier production "
+                               "version to roll back to; nothing changed")
+        target = tracking.get_version(client, model_name, previous)
+    if target.version == current.version:
+        raise ToolkitError(f"version {target.version} is already in production; nothing changed")
+    return current, target
+
+
+def rollback_alias(client: Any, model_name: str, current: tracking.Version,
+                   target: tracking.Version, actor: str | None = None) -> None:
+    """Move production from `current` to `target`, unless someone moved it meanwhile."""
+    with registry_lock(client, model_name):
+        now = tracking.version_by_alias(client, model_name, names.PRODUCTION)
+        if now is None or now.version != current.version:
+            raise ToolkitError(f"production of {model_name} changed to "
+                               f"{now.version if now else 'none'} during the rollback; "
+                               "nothing changed")
+        client.set_model_version_tag(model_name, target.version, names.TAG_ROLLED_BACK_FROM,
+                                     current.version)
+        client.set_model_version_tag(model_name, target.version, names.TAG_ROLLED_BACK_AT, _now())
+        client.set_registered_model_tag(
+            model_name, names.TAG_LAST_ROLLBACK,
+            f"{current.version} -> {target.version} at {_now()} by "
+            f"{actor or os.environ.get(names.ENV_GITHUB_ACTOR, 'unknown')}")
+        client.set_registered_model_alias(model_name, names.PRODUCTION, target.version)

@@ -1,0 +1,84 @@
+"""Markdown reports for the job summary and the pull-request comment."""
+
+from __future__ import annotations
+
+import math
+
+
+def _f(value: object, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _ci(pair: list | tuple | None, signed: bool = False) -> str:
+    if not pair:
+        return "n/a"
+    return f"[{_f(pair[0], signed)}, {_f(pair[1], signed)}]"
+
+
+def gate_markdown(verdict: dict, title: str = "Model gate") -> str:
+    icon = "✅" if verdict["passed"] else "❌"
+    state = "passed" if verdict["passed"] else "failed"
+    lines = [f"## {icon} {title}: {state}", ""]
+    cand = verdict["candidate"]
+    prod = verdict.get("production")
+    lines.append(f"- Candidate: `{cand['uri']}`")
+    if prod:
+        lines.append(f"- Production: `{prod['uri']}` (version {prod['version']})")
+    if verdict["mode"] == "bootstrap":
+        lines.append("- **Bootstrap mode**: no model has the `production` alias yet, so only the "
+                     "absolute thresholds apply.")
+    lines.append(f"- Holdout rows: {verdict['rows']:,}")
+    if verdict.get("reason"):
+        lines += ["", f"**Reason:** {verdict['reason']}", ""]
+    boot = verdict["bootstrap"]
+    level = f"{boot['confidence']:.0%}"
+    lines += ["", f"**Decision rule:** pass when {verdict['decision_rule']}.", ""]
+    if verdict["metrics"]:
+        compare = prod is not None and verdict["mode"] == "compare"
+        head = "| metric | candidate | " + (
+            f"production | improvement | {level} CI of improvement |" if compare
+            else f"{level} CI |")
+        lines += [head, "|---|---:|" + ("---:|---:|---:|" if compare else "---:|")]
+        for name, m in verdict["metrics"].items():
+            mark = " (primary)" if name == verdict["primary_metric"] else ""
+            if compare:
+                lines.append(f"| {name}{mark} | {_f(m['candidate'])} | {_f(m['production'])} | "
+                             f"{_f(m['improvement'], True)} | {_ci(m['improvement_ci'], True)} |")
+            else:
+                lines.append(f"| {name}{mark} | {_f(m['candidate'])} | {_ci(m['candidate_ci'])} |")
+        lines += ["", ("Improvement is oriented so that positive means better "
+                  f"({verdict['direction']} {verdict['primary_metric']}). Paired bootstrap: "
+                  f"{boot['resamples']} resamples, seed {boot['seed']}, both models scored on the "
+                  "same rows in the same process."), ""]
+    if verdict["checks"]:
+        lines += ["| check | value | result |", "|---|---:|---|"]
+        for c in verdict["checks"]:
+            lines.append(f"| {c['name']} | {_f(c['value'], '≥ −' in c['name'])} | "
+                         f"{'pass' if c['passed'] else '**FAIL**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def validation_markdown(report: dict, max_examples: int = 5) -> str:
+    ok = report.get("success")
+    icon = "✅" if ok else "❌"
+    lines = [f"## {icon} Data validation: {'passed' if ok else 'failed'}", "",
+             f"- Data: `{report.get('data')}`  Suite: `{report.get('suite')}`",
+             (f"- Rows: {report.get('rows', 'n/a')}; expectations evaluated "
+             f"{report.get('evaluated', 'n/a')}, successful {report.get('successful', 'n/a')}, "
+             f"failed {report.get('failed', 'n/a')}"), ""]
+    failures = report.get("failures") or []
+    if failures:
+        lines += ["| expectation | column | unexpected | examples of bad values |",
+                  "|---|---|---:|---|"]
+        for f in failures:
+            examples = ", ".join(f"`{e!r}`" for e in (f.get("examples") or [])[:max_examples])
+            pct = f.get("unexpected_percent")
+            count = f.get("unexpected_count")
+            amount = "n/a" if count is None else f"{count}"
+            if pct is not None:
+                amount += f" ({pct:.2f}%)"
+            lines.append(f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
+                         f"{examples or '—'} |")
+    return "\n".join(lines) + "\n"

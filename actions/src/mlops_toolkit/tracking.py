@@ -1,0 +1,154 @@
+"""Talking to the MLflow tracking server: reachability, versions by alias, model loading."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from . import names
+from .errors import ToolkitError
+
+# Fail in seconds, not minutes, when the server is down (MLflow's default retries back off
+# for minutes). Users may still override both.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+# Progress bars would bury the one-line error in CI logs.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def tracking_uri() -> str:
+    import mlflow
+
+    return os.environ.get(names.ENV_TRACKING_URI) or mlflow.get_tracking_uri()
+
+
+def check_server() -> str:
+    """Raise a one-line error when an HTTP tracking server does not answer /health."""
+    import requests
+
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        try:
+            resp = requests.get(uri.rstrip("/") + "/health", timeout=10)
+        except requests.RequestException as exc:
+            raise ToolkitError(
+                f"MLflow tracking server {uri} is unreachable: {type(exc).__name__}"
+            ) from exc
+        if resp.status_code != 200:
+            raise ToolkitError(f"MLflow tracking server {uri} is unhealthy: HTTP {resp.status_code}")
+    return uri
+
+
+def client() -> Any:
+    from mlflow import MlflowClient
+
+    check_server()
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def is_missing(exc: BaseException) -> bool:
+    """True when an MLflow error means 'no such model/version/alias'."""
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
+
+
+@dataclass
+class Version:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    tags: dict[str, str]
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def _wrap(mv: Any) -> Version:
+    return Version(mv.name, str(mv.version), mv.run_id, mv.source, dict(mv.tags or {}))
+
+
+def version_by_alias(mlflow_client: Any, name: str, alias: str) -> Version | None:
+    """The version an alias points at, or None when the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _wrap(mlflow_client.get_model_version_by_alias(name, alias))
+    except MlflowException as exc:
+        if is_missing(exc):
+            return None
+        raise ToolkitError(f"cannot read alias {name}@{alias}: {one_line(exc)}") from exc
+
+
+def get_version(mlflow_client: Any, name: str, version: str) -> Version:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _wrap(mlflow_client.get_model_version(name, str(version)))
+    except MlflowException as exc:
+        raise ToolkitError(f"model version {name}/{version} not found: {one_line(exc)}") from exc
+
+
+def resolve(mlflow_client: Any, name: str, ref: str) -> Version:
+    """A version given as a number or as an alias."""
+    if str(ref).isdigit():
+        return get_version(mlflow_client, name, ref)
+    found = version_by_alias(mlflow_client, name, ref)
+    if found is None:
+        raise ToolkitError(f"model {name} has no version with alias '{ref}'")
+    return found
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class LoadedModel:
+    """A model loaded once: sklearn flavour when present (predict_proba), else pyfunc."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.flavor, self.model, self.input_columns = _load(uri)
+
+    def _frame(self, frame: Any) -> Any:
+        if self.input_columns:
+            missing = [c for c in self.input_columns if c not in frame.columns]
+            if missing:
+                raise ToolkitError(f"holdout lacks the model's input columns: {missing[:5]}")
+            return frame[self.input_columns]
+        return frame
+
+    def predict(self, frame: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(self.model.predict(self._frame(frame)))
+
+    def has_proba(self) -> bool:
+        return self.flavor == "sklearn" and hasattr(self.model, "predict_proba")
+
+    def predict_proba(self, frame: Any) -> tuple[Any, Any]:
+        """(probabilities, classes) from the sklearn flavour."""
+        import numpy as np
+
+        proba = np.asarray(self.model.predict_proba(self._frame(frame)))
+        return proba, np.asarray(self.model.classes_)
+
+
+def _load(uri: str) -> tuple[str, Any, list[str] | None]:
+    import mlflow
+    from mlflow.models import Model
+
+    info = Model.load(uri)
+    columns = None
+    if info.signature is not None and info.signature.inputs is not None:
+        try:
+            columns = info.signature.inputs.input_names()
+        except Exception:  # noqa: BLE001 - tensor signatures have no names
+            columns = None
+    if "sklearn" in info.flavors:
+        return "sklearn", mlflow.sklearn.load_model(uri), columns
+    return "pyfunc", mlflow.pyfunc.load_model(uri), columns

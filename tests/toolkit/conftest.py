@@ -1,0 +1,211 @@
+"""Shared fixtures of the toolkit tests: a real MLflow server and real sklearn models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+ACTIONS_SRC = REPO / "actions" / "src"
+if str(ACTIONS_SRC) not in sys.path:
+    sys.path.insert(0, str(ACTIONS_SRC))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@dataclass
+class MlflowServer:
+    uri: str
+    root: Path
+    proc: subprocess.Popen
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+
+def start_mlflow(root: Path, backend: str | None = None) -> MlflowServer:
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    log = open(root / "server.log", "w")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(uri + "/health", timeout=90, proc=proc)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
+    return MlflowServer(uri, root, proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    server = start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = server.uri
+    import mlflow
+
+    mlflow.set_tracking_uri(server.uri)
+    yield server
+    stop(server.proc)
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    """Breast-cancer data split into train and holdout (seeded)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    frame = load_breast_cancer(as_frame=True).frame
+    train, holdout = train_test_split(frame, test_size=0.3, random_state=7,
+                                      stratify=frame["target"])
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def holdout_csv(dataset, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "holdout.csv"
+    dataset[1].to_csv(path, index=False)
+    return path
+
+
+def fit_model(train, kind: str = "good", seed: int = 0):
+    """A real sklearn Pipeline; 'bad' learns from shuffled labels (a degenerate model)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = train.drop(columns=["target"])
+    y = train["target"].to_numpy()
+    if kind == "bad":
+        y = np.random.default_rng(seed).permutation(y)
+    c = {"good": 1.0, "good2": 0.5, "bad": 1.0}[kind]
+    model = Pipeline([("scale", StandardScaler()),
+                      ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed))])
+    return model.fit(x, y)
+
+
+def log_model(server_uri: str, train, kind: str = "good", seed: int = 0) -> tuple[str, str]:
+    """Train and log a model in a new run; returns (run_id, runs:/ model URI)."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.metrics import f1_score
+
+    mlflow.set_tracking_uri(server_uri)
+    mlflow.set_experiment("toolkit-tests")
+    model = fit_model(train, kind, seed)
+    x = train.drop(columns=["target"])
+    with mlflow.start_run() as run:
+        mlflow.log_metric("f1", f1_score(train["target"], model.predict(x)))
+        mlflow.set_tag("mlops.data_hash", "abc123")
+        mlflow.sklearn.log_model(model, name="model",
+                                 signature=infer_signature(x, model.predict(x)),
+                                 input_example=x.head(3))
+    return run.info.run_id, f"runs:/{run.info.run_id}/model"
+
+
+@pytest.fixture
+def model_name() -> str:
+    return f"toolkit-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def logged(mlflow_server, dataset):
+    """Models logged once per session: {'good': (run_id, uri), 'good2': ..., 'bad': ...}."""
+    train = dataset[0]
+    return {kind: log_model(mlflow_server.uri, train, kind) for kind in ("good", "good2", "bad")}
+
+
+def register_version(model_name: str, uri: str) -> str:
+    import mlflow
+
+    return str(mlflow.register_model(uri, model_name).version)
+
+
+GATE_YAML = """\
+primary:
+  metric: {metric}
+  min_value: {min_value}
+  max_regression: {max_regression}
+guards:
+  - metric: accuracy
+    min_value: 0.5
+bootstrap:
+  resamples: 500
+  confidence: 0.95
+  seed: 7
+target: target
+"""
+
+
+@pytest.fixture
+def gate_yaml(tmp_path):
+    def make(metric="f1", min_value=0.8, max_regression=0.02) -> Path:
+        path = tmp_path / "gate.yaml"
+        path.write_text(GATE_YAML.format(metric=metric, min_value=min_value,
+                                         max_regression=max_regression))
+        return path
+
+    return make
+
+
+def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
+    """Run the real CLI in a subprocess (as the composite actions do)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ACTIONS_SRC), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mlops_toolkit.cli", *args], env=full_env,
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def docker_available() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True).returncode == 0
