@@ -173,3 +173,38 @@ def test_unusable_inputs_are_one_clear_error(reference, tmp_path: Path) -> None:
     (tmp_path / "bad" / "x.jsonl").write_text("not json\n")
     with pytest.raises(DriftInputError, match=r"x.jsonl:1: not a prediction log line"):
         read_current(tmp_path / "bad")
+
+
+def test_drift_command_reads_params_and_exits_3_on_drift(workdir: Path) -> None:
+    from {{ cookiecutter.package_name }}.cli import main
+    from {{ cookiecutter.package_name }}.config import load_params
+
+    params = load_params("params.yaml")
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame(rng.normal(size=(600, 4)), columns=["x0", "x1", "x2", "x3"])
+    if params.model.task == "classification":
+        reference["target"] = (reference["x0"] > 0).astype(int)
+    else:
+        reference["target"] = reference["x0"] * 3.0
+    ref_path = workdir / "reference.csv"
+    reference.to_csv(ref_path, index=False)
+
+    same = reference.sample(200, random_state=0)
+    _log(workdir / "same", same, same["target"].tolist())
+    assert main(["drift", "--reference", str(ref_path), "--current", "same"]) == 0
+    assert not json.loads((workdir / "reports/drift/drift.json").read_text())["drift_detected"]
+
+    moved = same.assign(x2=same["x2"] + 2.0)
+    _log(workdir / "moved", moved, moved["target"].tolist())
+    assert (
+        main(["drift", "--reference", str(ref_path), "--current", "moved", "--report-dir", "out"])
+        == 3
+    )
+    report = json.loads((workdir / "out/drift.json").read_text())
+    assert report["drifted_features"] == ["x2"]
+    assert report["thresholds"] == {
+        "psi": params.drift.psi_threshold,
+        "p_value": params.drift.p_value,
+    }
+
+    assert main(["drift", "--reference", str(ref_path), "--current", "nowhere"]) == 1

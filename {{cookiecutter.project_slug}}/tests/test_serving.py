@@ -137,6 +137,16 @@ class Server:
         return self.request("POST", "/invocations", body, content_type)
 
 
+def _env() -> dict[str, str]:
+    """The environment for a child process that must import this package, installed or not."""
+    import os
+
+    import {{ cookiecutter.package_name }}
+
+    src = str(Path({{ cookiecutter.package_name }}.__file__).parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+
+
 def _serve(model_dir: Path, **settings: Any) -> Server:
     return Server(ScoringApp(Settings.from_env({}, model_dir=str(model_dir), **settings)))
 
@@ -422,8 +432,60 @@ def test_unloadable_model_is_unhealthy_and_the_process_exits_1(tmp_path: Path) -
         ],
         capture_output=True,
         text=True,
+        env=_env(),
         timeout=60,
     )
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "no MLmodel file" in errors[0]
+
+
+def test_serve_command_serves_a_model_directory_and_stops_cleanly(clf, tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}",
+            "serve",
+            "--model",
+            str(clf[0]),
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.1)
+        body = json.dumps({"dataframe_split": _split(clf[1].iloc[:3])}).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert len(json.loads(resp.read())["predictions"]) == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output

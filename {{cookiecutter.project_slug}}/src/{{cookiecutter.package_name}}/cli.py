@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -118,6 +119,72 @@ def cmd_predict(args: argparse.Namespace, log_file: Path) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, log_file: Path) -> int:
+    from .serving.__main__ import serve
+    from .serving.settings import ENV_MODEL_DIR, Settings
+
+    model = args.model or os.environ.get(ENV_MODEL_DIR) or ""
+    settings = Settings.from_env(
+        model_dir=_local_model(args, model),
+        host=args.host,
+        port=args.port,
+        log_dir=args.log_dir,
+        log_sample_rate=args.log_sample_rate,
+        drift_report=args.drift_report,
+    )
+    log.info("serving %s on http://%s:%d", settings.model_dir, settings.host, settings.port)
+    return serve(settings)
+
+
+def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
+    from .monitoring.drift import DRIFT_EXIT_CODE, Thresholds, run
+
+    params = _params(args)
+    thresholds = Thresholds(
+        psi=params.drift.psi_threshold, p_value=params.drift.p_value, bins=params.drift.bins
+    )
+    model_dir = _local_model(args, args.model) if args.model else None
+    report = run(
+        args.reference or params.data.train,
+        args.current,
+        args.report_dir,
+        thresholds,
+        target=params.data.target,
+        model_dir=model_dir,
+        task=params.model.task,
+    )
+    log.info(
+        "%d current rows vs %d reference rows; report %s",
+        report["rows"]["current"],
+        report["rows"]["reference"],
+        report["paths"]["md"],
+    )
+    if report["drift_detected"]:
+        prediction = report["prediction"] or {}
+        drifted = report["drifted_features"] + (
+            ["(prediction)"] if prediction.get("drifted") else []
+        )
+        log.warning("drift detected: %s", ", ".join(drifted))
+        return DRIFT_EXIT_CODE
+    return 0
+
+
+def _local_model(args: argparse.Namespace, model: str) -> str:
+    """A local MLflow model directory: as given, or downloaded from a URI (runs:/, models:/)."""
+    if model and Path(model).is_dir():
+        return model
+    if model and ":" not in model:
+        raise FileNotFoundError(f"{model}: no such model directory (or give an MLflow URI)")
+    import mlflow
+
+    from . import tracking
+
+    tracking.connect(_params(args))
+    uri = model or str(tracking.read_run_info()["model_uri"])
+    log.info("downloading %s", uri)
+    return mlflow.artifacts.download_artifacts(artifact_uri=uri)
+
+
 def _format(metrics: dict[str, float]) -> str:
     return ", ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))
 
@@ -206,6 +273,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--model-uri", help="runs:/..., models:/name@alias ... (default: the last trained run)"
+    )
+
+    sub = add("serve", cmd_serve, "Serve a model over HTTP (MLflow-compatible /invocations).")
+    sub.add_argument(
+        "--model",
+        help="MLflow model directory or URI (runs:/..., models:/name@alias;"
+        " default: $MODEL_DIR, else the last trained run)",
+    )
+    sub.add_argument("--host", help="address to bind (default: $SERVING_HOST or 127.0.0.1)")
+    sub.add_argument("--port", type=int, help="port (default: $SERVING_PORT or 8080)")
+    sub.add_argument(
+        "--log-dir",
+        help="write sampled inputs and predictions here as JSON lines "
+        "(default: $PREDICTION_LOG_DIR; off when empty)",
+    )
+    sub.add_argument(
+        "--log-sample-rate",
+        type=float,
+        help="share of requests logged, 0..1 (default: $PREDICTION_LOG_SAMPLE_RATE)",
+    )
+    sub.add_argument(
+        "--drift-report", help="expose this drift.json on /metrics (default: $DRIFT_REPORT_PATH)"
+    )
+
+    sub = add(
+        "drift",
+        cmd_drift,
+        "Compare logged predictions with the training data; exit 3 when drift is found.",
+    )
+    sub.add_argument(
+        "--current",
+        default="logs/predictions",
+        help="prediction logs (*.jsonl: a file, directory or glob) or a CSV (default: %(default)s)",
+    )
+    sub.add_argument("--reference", type=Path, help="reference CSV (default: data.train)")
+    sub.add_argument(
+        "--model",
+        help="model (directory or URI) to predict the reference with, for "
+        "prediction drift (default: compare with the reference target)",
+    )
+    sub.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports/drift"),
+        help="where drift.json/.md/.html/.prom go (default: %(default)s)",
     )
     return parser
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 PREDICTION_COLUMN = "prediction"
+DRIFT_EXIT_CODE = 3  # "drift found", apart from 1 for "the job failed"
 EPSILON = 1e-4  # floor of a bin's share, so an empty bin gives a large but finite PSI
 
 
