@@ -208,3 +208,94 @@ def test_drift_command_reads_params_and_exits_3_on_drift(workdir: Path) -> None:
     }
 
     assert main(["drift", "--reference", str(ref_path), "--current", "nowhere"]) == 1
+
+
+class _FakeGitHub:
+    """A loopback stand-in for the few GitHub issue endpoints the drift workflow calls."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.issues: dict[int, dict[str, Any]] = {
+            1: {"number": 1, "title": "unrelated", "body": "hello", "labels": ["drift"]}
+        }
+        self.comments: list[tuple[int, str]] = []
+        self.calls: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, payload: Any) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> Any:
+                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def _route(self, method: str) -> None:
+                fake.calls.append((method, self.path))
+                if self.headers["Authorization"] != "Bearer secret":
+                    return self._reply(401, {"message": "Bad credentials"})
+                path = self.path.removeprefix("/repos/org/proj")
+                if method == "GET" and path.startswith("/issues?"):
+                    return self._reply(200, list(fake.issues.values()))
+                if method == "POST" and path == "/issues":
+                    number = max(fake.issues) + 1
+                    fake.issues[number] = {"number": number, **self._body()}
+                    return self._reply(201, fake.issues[number])
+                parts = path.split("/")
+                if method == "PATCH" and len(parts) == 3:
+                    fake.issues[int(parts[2])].update(self._body())
+                    return self._reply(200, fake.issues[int(parts[2])])
+                if method == "POST" and len(parts) == 4 and parts[3] == "comments":
+                    fake.comments.append((int(parts[2]), self._body()["body"]))
+                    return self._reply(201, {})
+                return self._reply(404, {"message": "Not Found"})
+
+            def do_GET(self) -> None:
+                self._route("GET")
+
+            def do_POST(self) -> None:
+                self._route("POST")
+
+            def do_PATCH(self) -> None:
+                self._route("PATCH")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_drift_issue_is_opened_once_then_updated(tmp_path: Path, monkeypatch) -> None:
+    from {{ cookiecutter.package_name }}.monitoring import issue
+
+    fake = _FakeGitHub()
+    report = tmp_path / "drift.md"
+    report.write_text("# Drift report\n\n**Drift detected**: x2\n")
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/proj")
+    monkeypatch.setenv("GITHUB_TOKEN", "secret")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    try:
+        assert issue.main(["--report", str(report)]) == 0
+        assert len(fake.issues) == 2 and fake.issues[1]["body"] == "hello"  # unrelated untouched
+        opened = fake.issues[2]
+        assert opened["labels"] == ["drift"] and "x2" in opened["body"]
+        assert "/org/proj/actions/runs/42" in opened["body"]
+
+        report.write_text("# Drift report\n\n**Drift detected**: x3\n")
+        assert issue.main(["--report", str(report)]) == 0
+        assert len(fake.issues) == 2  # no second issue
+        assert "x3" in fake.issues[2]["body"] and fake.comments[0][0] == 2
+
+        monkeypatch.setenv("GITHUB_TOKEN", "wrong")
+        assert issue.main(["--report", str(report)]) == 1
+    finally:
+        fake.server.shutdown()
