@@ -138,6 +138,7 @@ def fit_model(train, kind: str = "good", seed: int = 0):
 def log_model(server_uri: str, train, kind: str = "good", seed: int = 0) -> tuple[str, str]:
     """Train and log a model in a new run; returns (run_id, runs:/ model URI)."""
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
     from sklearn.metrics import f1_score
 
@@ -150,7 +151,9 @@ def log_model(server_uri: str, train, kind: str = "good", seed: int = 0) -> tupl
         mlflow.set_tag("mlops.data_hash", "abc123")
         mlflow.sklearn.log_model(model, name="model",
                                  signature=infer_signature(x, model.predict(x)),
-                                 input_example=x.head(3))
+                                 input_example=x.head(3),
+                                 # Explicit requirements skip MLflow's slow import inference.
+                                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     return run.info.run_id, f"runs:/{run.info.run_id}/model"
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import cli, free_port, register_version
-
 from mlops_toolkit import names
 
 
@@ -109,9 +108,8 @@ def test_worse_candidate_fails_and_production_stays(mlflow_server, logged, holdo
 
 def test_roc_auc_primary_uses_probabilities(mlflow_server, logged, holdout_csv, gate_yaml,
                                             model_name, tmp_path, dataset):
-    from sklearn.metrics import roc_auc_score
-
     from conftest import fit_model
+    from sklearn.metrics import roc_auc_score
 
     set_production(model_name, logged["good"][1])
     out = tmp_path / "gate"

@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            "compute": result["compute"], "gpu-count": result["gpu_count"]})
     ghactions.add_summary(
         f"## Training\n\n- Run: `{result['run_id']}`\n- Model: `{result['model_uri']}`\n"
-        f"- Compute: {result['compute']} ({result['gpu_count']} × {result['gpu_name']}, "
+        f"- Compute: {result['compute']} ({result['gpu_count']} x {result['gpu_name']}, "
         f"driver {result['gpu_driver']})\n")
     return 0
 

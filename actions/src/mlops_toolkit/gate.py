@@ -87,7 +87,7 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
     rule = f"candidate {p.metric} {p.threshold_text()}" if p.threshold is not None else ""
     if mode == COMPARE and p.max_regression is not None:
         clause = (f"the lower bound of the {level} paired-bootstrap interval of the improvement "
-                  f"in {p.metric} over production ≥ −{p.max_regression:g}")
+                  f"in {p.metric} over production ≥ -{p.max_regression:g}")
         rule = f"{rule} and {clause}" if rule else clause
     guards = [g.metric for g in cfg.guards]
     if guards:
@@ -111,7 +111,7 @@ def _check(rule: MetricRule, result: stats.MetricResult, mode: str, primary: boo
         ok = measured is not None and not math.isnan(measured) and measured >= -rule.max_regression
         what = "CI lower bound of improvement" if primary else "improvement"
         checks.append({
-            "name": f"{rule.metric} {what} ≥ −{rule.max_regression:g}",
+            "name": f"{rule.metric} {what} ≥ -{rule.max_regression:g}",
             "passed": bool(ok),
             "value": measured,
         })
@@ -190,7 +190,8 @@ def record(mlflow_client: Any, candidate: Candidate, verdict: dict) -> None:
     }
     for key in ("candidate", "production", "improvement"):
         if key in primary and primary[key] is not None:
-            tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.{key}"] = f"{primary[key]:.6g}"
+            key_name = f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.{key}"
+            tags[key_name] = f"{primary[key]:.6g}"
     if "improvement_ci" in primary:
         lo, hi = primary["improvement_ci"]
         tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.improvement_ci"] = \
@@ -241,7 +242,7 @@ def run(
     if production is not None:
         try:
             prod = tracking.LoadedModel(production.uri)
-        except Exception as exc:  # noqa: BLE001 - fail closed on anything
+        except Exception as exc:
             reason = (f"production model {production.uri} could not be loaded "
                       f"({tracking.one_line(exc)}); failing closed")
             verdict = verdict_dict(cfg, mode, candidate, production, None, [], len(y), reason)

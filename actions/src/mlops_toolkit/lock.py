@@ -10,6 +10,7 @@ registry calls).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -84,7 +85,5 @@ def _delete_if_held_by(client: Any, name: str, holder: str | None) -> None:
     current = _current(client, name)
     if current is None or current.get(names.TAG_LOCK_HOLDER) != holder:
         return
-    try:
+    with contextlib.suppress(MlflowException):  # already gone
         client.delete_registered_model(name)
-    except MlflowException:
-        pass  # already gone

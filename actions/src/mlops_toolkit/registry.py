@@ -12,7 +12,7 @@ from .lock import registry_lock
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def versions(client: Any, name: str) -> list[tracking.Version]:
@@ -52,9 +52,17 @@ def lineage_tags(
             # The gate verdict and the data hash the project recorded travel with the version.
             if key.startswith(names.TAG_GATE_PREFIX) or key == "mlops.data_hash":
                 tags[key] = value
-        if not data_version and "mlops.data_hash" in run.data.tags:
-            tags[names.TAG_DATA_VERSION] = run.data.tags["mlops.data_hash"]
     return tags
+
+
+def default_tags(client: Any, run_id: str | None) -> dict[str, str]:
+    """Tags used only where the version has none yet (never overwrite explicit lineage)."""
+    if not run_id:
+        return {}
+    run_tags = client.get_run(run_id).data.tags
+    if "mlops.data_hash" in run_tags:
+        return {names.TAG_DATA_VERSION: run_tags["mlops.data_hash"]}
+    return {}
 
 
 def register(
@@ -91,6 +99,9 @@ def register(
                     from exc
             version = tracking.get_version(client, model_name, mv.version)
             created = True
+        for key, value in default_tags(client, run_id).items():
+            if key not in version.tags and key not in tags:
+                client.set_model_version_tag(model_name, version.version, key, value)
         for key, value in tags.items():
             if version.tags.get(key) != value:
                 client.set_model_version_tag(model_name, version.version, key, value)

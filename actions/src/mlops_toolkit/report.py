@@ -55,7 +55,7 @@ def gate_markdown(verdict: dict, title: str = "Model gate") -> str:
     if verdict["checks"]:
         lines += ["| check | value | result |", "|---|---:|---|"]
         for c in verdict["checks"]:
-            lines.append(f"| {c['name']} | {_f(c['value'], '≥ −' in c['name'])} | "
+            lines.append(f"| {c['name']} | {_f(c['value'], '≥ -' in c['name'])} | "
                          f"{'pass' if c['passed'] else '**FAIL**'} |")
     return "\n".join(lines) + "\n"
 

@@ -78,7 +78,7 @@ def _errors(ids: np.ndarray, g: int, y: np.ndarray, pred: np.ndarray):
 # --- metrics from (batched) statistics -------------------------------------------------------
 
 def _from_confusion(metric: str, flat: np.ndarray, k: int, positive: int | None) -> np.ndarray:
-    cm = flat.reshape(flat.shape[:-1] + (k, k))  # [..., true, predicted]
+    cm = flat.reshape((*flat.shape[:-1], k, k))  # [..., true, predicted]
     total = cm.sum(axis=(-1, -2))
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -95,7 +95,7 @@ def _from_confusion(metric: str, flat: np.ndarray, k: int, positive: int | None)
 
 
 def _auc_from_hist(flat: np.ndarray, m: int) -> np.ndarray:
-    h = flat.reshape(flat.shape[:-1] + (2, m))
+    h = flat.reshape((*flat.shape[:-1], 2, m))
     neg, pos = h[..., 0, :], h[..., 1, :]
     below = np.cumsum(neg, axis=-1) - neg
     u = (pos * (below + 0.5 * neg)).sum(-1)
@@ -180,7 +180,8 @@ def evaluate(
         point = t.exact if t.exact is not None else per_model_point
         # Resampled values are shifted by (exact - binned) so that intervals centre on the
         # exact estimate where binning approximates (ROC AUC on many distinct scores).
-        shifted = [b + (p - q) for b, p, q in zip(per_model_boot, point, per_model_point)]
+        shifted = [b + (p - q) for b, p, q in
+                   zip(per_model_boot, point, per_model_point, strict=True)]
         ci = [_interval(b, alpha) for b in shifted]
         result = MetricResult(t.metric, point, ci)
         if len(models) == 2:
@@ -222,7 +223,7 @@ def _need(values: Any, metric: str) -> np.ndarray:
 
 def _label_table(metric, y, models, ids, g) -> _Table:
     preds = [_need(p.labels, metric) for p in models]
-    classes, inverse = np.unique(np.concatenate([y] + preds), return_inverse=True)
+    classes, inverse = np.unique(np.concatenate([y, *preds]), return_inverse=True)
     k = len(classes)
     n = len(y)
     y_idx = inverse[:n]

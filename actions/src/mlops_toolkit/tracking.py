@@ -37,7 +37,8 @@ def check_server() -> str:
                 f"MLflow tracking server {uri} is unreachable: {type(exc).__name__}"
             ) from exc
         if resp.status_code != 200:
-            raise ToolkitError(f"MLflow tracking server {uri} is unhealthy: HTTP {resp.status_code}")
+            raise ToolkitError(
+                f"MLflow tracking server {uri} is unhealthy: HTTP {resp.status_code}")
     return uri
 
 
@@ -147,7 +148,7 @@ def _load(uri: str) -> tuple[str, Any, list[str] | None]:
     if info.signature is not None and info.signature.inputs is not None:
         try:
             columns = info.signature.inputs.input_names()
-        except Exception:  # noqa: BLE001 - tensor signatures have no names
+        except Exception:
             columns = None
     if "sklearn" in info.flavors:
         return "sklearn", mlflow.sklearn.load_model(uri), columns

@@ -1,0 +1,40 @@
+"""The Docker engine given by DOCKER_HOST (local socket or ssh://), with one-line failures."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import names
+from .errors import ToolkitError
+
+
+def connect() -> Any:
+    import docker
+
+    where = os.environ.get(names.ENV_DOCKER_HOST) or "the local socket"
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ToolkitError(f"cannot reach the Docker engine at {where}: {first}") from exc
+    return client
+
+
+def stream_errors(chunks: Any, what: str) -> list[str]:
+    """Consume a decoded build/push stream; raise on its first error; return its log lines."""
+    log: list[str] = []
+    for chunk in chunks:
+        if "error" in chunk or "errorDetail" in chunk:
+            message = chunk.get("error") or chunk.get("errorDetail", {}).get("message", "")
+            tail = [line for line in log if line.strip()][-3:]
+            context = f" (last output: {' | '.join(tail)})" if tail else ""
+            raise ToolkitError(f"{what} failed: {message.strip()}{context}"[:900])
+        text = chunk.get("stream") or chunk.get("status") or ""
+        if text.strip():
+            log.append(text.strip())
+        aux = chunk.get("aux")
+        if aux:
+            log.append(f"aux:{aux}")
+    return log

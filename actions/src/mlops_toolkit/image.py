@@ -1,0 +1,122 @@
+"""build-image: the project's Dockerfile with the model baked in, tagged, labelled, pushed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import dockerhost, names, tracking
+from .errors import ToolkitError
+
+MODEL_SUBDIR = ".mlops-build/model"  # inside the build context; removed after the build
+
+
+def fetch_model(version: tracking.Version, context: Path) -> Path:
+    """Download the registered model into the build context (MODEL_DIR)."""
+    import mlflow
+
+    target = context / MODEL_SUBDIR
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=version.uri, dst_path=tmp, tracking_uri=tracking.tracking_uri())
+        except Exception as exc:
+            raise ToolkitError(f"cannot download {version.uri}: {tracking.one_line(exc)}") \
+                from exc
+        shutil.copytree(local, target)
+    if not (target / "MLmodel").is_file():
+        raise ToolkitError(f"{version.uri} is not an MLflow model (no MLmodel file)")
+    return target
+
+
+def image_tags(repository: str, version: str, git_commit: str) -> list[str]:
+    tags = [f"{repository}:{version}"]
+    if git_commit:
+        tags.append(f"{repository}:sha-{git_commit}")
+    return tags
+
+
+def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
+          repository: str, git_commit: str, push: bool, registry: str = "",
+          username: str = "", password: str = "", network: str | None = None,
+          source: str = "") -> dict:
+    ctx = Path(context).resolve()
+    if not (ctx / dockerfile).is_file():
+        raise ToolkitError(f"no Dockerfile at {ctx / dockerfile}")
+    if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
+        raise ToolkitError(f"image {repository!r} must be a repository without tag or digest")
+    client = tracking.client()
+    version = tracking.resolve(client, model_name, model_version)
+    engine = dockerhost.connect()
+    tags = image_tags(repository, version.version, git_commit)
+    labels = {
+        names.LABEL_SOURCE: source,
+        names.LABEL_REVISION: git_commit,
+        names.LABEL_CREATED: dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "org.opencontainers.image.version": version.version,
+        names.LABEL_MODEL_NAME: model_name,
+        names.LABEL_MODEL_VERSION: version.version,
+    }
+    fetch_model(version, ctx)
+    try:
+        stream = engine.api.build(
+            path=str(ctx), dockerfile=dockerfile, tag=tags[0], rm=True, forcerm=True,
+            decode=True, network_mode=network, labels=labels,
+            buildargs={"MODEL_DIR": MODEL_SUBDIR, "MODEL_NAME": model_name,
+                       "MODEL_VERSION": version.version, "GIT_COMMIT": git_commit or "unknown",
+                       "IMAGE_TAG": tags[-1].rsplit(":", 1)[-1]},
+        )
+        dockerhost.stream_errors(stream, "image build")
+    finally:
+        shutil.rmtree(ctx / ".mlops-build", ignore_errors=True)
+    image = engine.images.get(tags[0])
+    for tag in tags[1:]:
+        image.tag(tag.rsplit(":", 1)[0], tag=tag.rsplit(":", 1)[1])
+    digest = image.id
+    reference = tags[0]
+    if push:
+        digest = _push(engine, repository, tags, registry, username, password)
+        reference = f"{repository}@{digest}"
+    _record(client, model_name, version.version, reference, digest)
+    return {"image": tags[0], "tags": tags, "digest": digest, "reference": reference,
+            "model_version": version.version}
+
+
+def _push(engine, repository: str, tags: list[str], registry: str, username: str,
+          password: str) -> str:
+    if username or password:
+        try:
+            engine.login(username=username, password=password,
+                         registry=registry or repository.split("/", 1)[0], reauth=True)
+        except Exception as exc:
+            raise ToolkitError(f"registry login failed: {tracking.one_line(exc)}") from exc
+    digest = ""
+    for tag in tags:
+        try:
+            stream = engine.api.push(repository, tag=tag.rsplit(":", 1)[1], stream=True,
+                                     decode=True)
+            log = dockerhost.stream_errors(stream, f"push of {tag}")
+        except ToolkitError:
+            raise
+        except Exception as exc:
+            raise ToolkitError(f"push of {tag} failed: {tracking.one_line(exc)}") from exc
+        for line in log:
+            if line.startswith("aux:") and "Digest" in line:
+                digest = line.split("'Digest': '", 1)[1].split("'", 1)[0]
+    if not digest:
+        raise ToolkitError(f"the registry reported no digest for {repository}")
+    return digest
+
+
+def _record(client, model_name: str, version: str, reference: str, digest: str) -> None:
+    try:
+        client.set_model_version_tag(model_name, version, names.TAG_IMAGE, reference)
+        client.set_model_version_tag(model_name, version, names.TAG_IMAGE_DIGEST, digest)
+    except Exception as exc:
+        raise ToolkitError(f"image built but not recorded on {model_name}/{version}: "
+                           f"{tracking.one_line(exc)}") from exc
