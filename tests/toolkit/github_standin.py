@@ -1,0 +1,142 @@
+"""A small loopback stand-in for GitHub's issue-comments REST API (what the toolkit calls).
+
+Behaves like api.github.com for: GET /repos/{o}/{r}/issues/{n}/comments (per_page, page,
+Link: rel="next"/"last"), POST the same path, PATCH /repos/{o}/{r}/issues/comments/{id}.
+Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
+ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
+
+
+class GitHubStandIn:
+    def __init__(self, token: str = "test-token"):
+        self.token = token
+        self.comments: dict[int, dict] = {}  # id -> comment
+        self.requests: list[tuple[str, str]] = []
+        self._next = 1000
+        self._lock = threading.Lock()
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add(self, repo: str, number: int, body: str, user: str = "someone") -> dict:
+        with self._lock:
+            self._next += 1
+            comment = {"id": self._next, "body": body, "user": {"login": user},
+                       "repo": repo, "issue": number,
+                       "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-"
+                                   f"{self._next}"}
+            self.comments[self._next] = comment
+            return comment
+
+    def on(self, repo: str, number: int) -> list[dict]:
+        return [c for c in sorted(self.comments.values(), key=lambda c: c["id"])
+                if c["repo"] == repo and c["issue"] == number]
+
+    def _handler(self):
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, payload, headers: dict | None = None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                auth = self.headers.get("Authorization", "")
+                if auth in (f"Bearer {outer.token}", f"token {outer.token}"):
+                    return True
+                self._send(401, {"message": "Bad credentials",
+                                 "documentation_url": "https://docs.github.com/rest"})
+                return False
+
+            def _body(self) -> dict | None:
+                length = int(self.headers.get("Content-Length", 0))
+                try:
+                    data = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    self._send(400, {"message": "Problems parsing JSON"})
+                    return None
+                if not isinstance(data.get("body"), str):
+                    self._send(422, {"message": "Validation Failed"})
+                    return None
+                return data
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path))
+                if not self._authorised():
+                    return
+                url = urlparse(self.path)
+                m = LIST.match(url.path)
+                if not m:
+                    return self._send(404, {"message": "Not Found"})
+                query = parse_qs(url.query)
+                per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+                page = int(query.get("page", ["1"])[0])
+                items = outer.on(f"{m[1]}/{m[2]}", int(m[3]))
+                chunk = items[(page - 1) * per_page: page * per_page]
+                last = max(1, -(-len(items) // per_page))
+                base = f"{outer.url}{url.path}?per_page={per_page}"
+                links = []
+                if page < last:
+                    links.append(f'<{base}&page={page + 1}>; rel="next"')
+                    links.append(f'<{base}&page={last}>; rel="last"')
+                headers = {"Link": ", ".join(links)} if links else {}
+                public = [{k: v for k, v in c.items() if k not in ("repo", "issue")}
+                          for c in chunk]
+                return self._send(200, public, headers)
+
+            def do_POST(self):
+                outer.requests.append(("POST", self.path))
+                if not self._authorised():
+                    return
+                m = LIST.match(urlparse(self.path).path)
+                if not m:
+                    return self._send(404, {"message": "Not Found"})
+                data = self._body()
+                if data is None:
+                    return
+                c = outer.add(f"{m[1]}/{m[2]}", int(m[3]), data["body"], user="github-actions")
+                return self._send(201, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+
+            def do_PATCH(self):
+                outer.requests.append(("PATCH", self.path))
+                if not self._authorised():
+                    return
+                m = ONE.match(urlparse(self.path).path)
+                if not m or int(m[3]) not in outer.comments:
+                    return self._send(404, {"message": "Not Found"})
+                data = self._body()
+                if data is None:
+                    return
+                c = outer.comments[int(m[3])]
+                c["body"] = data["body"]
+                return self._send(200, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+
+        return Handler

@@ -1,0 +1,98 @@
+"""The sticky pull-request comment against a loopback stand-in of GitHub's REST API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import cli
+from github_standin import GitHubStandIn
+from mlops_toolkit import github
+from mlops_toolkit.errors import ToolkitError
+
+REPO = "acme/churn"
+
+
+@pytest.fixture
+def gh():
+    with GitHubStandIn() as server:
+        yield server
+
+
+def test_upsert_creates_once_then_updates_across_pages(gh):
+    for i in range(230):  # our comment will land on page 3 of 100
+        gh.add(REPO, 7, f"chatter {i}")
+    comments = github.Comments(REPO, "test-token", gh.url)
+    first = comments.upsert(7, "report v1", "gate:m")
+    assert first["action"] == "created"
+    second = comments.upsert(7, "report v2", "gate:m")
+    assert second["action"] == "updated" and second["id"] == first["id"]
+    ours = [c for c in gh.on(REPO, 7) if github.marker("gate:m") in c["body"]]
+    assert len(ours) == 1 and ours[0]["body"].endswith("report v2")
+    assert len(gh.on(REPO, 7)) == 231
+    pages = [p for m, p in gh.requests if m == "GET"]
+    assert any("page=3" in p for p in pages)
+
+
+def test_markers_keep_models_apart(gh):
+    comments = github.Comments(REPO, "test-token", gh.url)
+    comments.upsert(3, "a", "gate:model-a")
+    comments.upsert(3, "b", "gate:model-b")
+    comments.upsert(3, "a2", "gate:model-a")
+    bodies = sorted(c["body"].split("\n", 1)[1] for c in gh.on(REPO, 3))
+    assert bodies == ["a2", "b"]
+
+
+def test_bad_token_is_one_line_error(gh):
+    comments = github.Comments(REPO, "wrong", gh.url)
+    with pytest.raises(ToolkitError, match="401: Bad credentials"):
+        comments.upsert(1, "x", "k")
+
+
+def test_pull_request_number_from_event(tmp_path, monkeypatch):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 42}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert github.pull_request_number() == 42
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    assert github.pull_request_number() is None
+    assert github.pull_request_number("5") == 5
+
+
+def _gate(env, model_name, logged, holdout_csv, config, out):
+    return cli("gate", "--model-name", model_name, "--candidate", logged["good"][1],
+               "--holdout", str(holdout_csv), "--config", str(config), "--output-dir", str(out),
+               env=env)
+
+
+def test_gate_posts_one_sticky_comment_on_a_pull_request(
+        gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 9}}))
+    gh.add(REPO, 9, "LGTM")
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    config = gate_yaml()
+    for _ in range(2):
+        result = _gate(env, model_name, logged, holdout_csv, config, tmp_path / "gate")
+        assert result.returncode == 0, result.stderr
+    ours = [c for c in gh.on(REPO, 9) if "mlops-toolkit:gate:" in c["body"]]
+    assert len(ours) == 1
+    assert "Model gate" in ours[0]["body"] and "Decision rule" in ours[0]["body"]
+    assert [m for m, _ in gh.requests].count("POST") == 1
+    assert [m for m, _ in gh.requests].count("PATCH") == 1
+    assert "Model gate" in (tmp_path / "summary.md").read_text()
+
+
+def test_gate_off_a_pull_request_writes_only_the_summary(
+        gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "push",
+           "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    result = _gate(env, model_name, logged, holdout_csv, gate_yaml(), tmp_path / "gate")
+    assert result.returncode == 0, result.stderr
+    assert gh.requests == []
+    assert "Model gate" in (tmp_path / "summary.md").read_text()
