@@ -21,8 +21,8 @@ def write_params(tmp_path: Path, change) -> Path:
 
 def test_shipped_params_load():
     params = load_params(ROOT / "params.yaml")
-    assert params.model.family == "sklearn"
-    assert params.evaluate.primary_metric == "f1"
+    assert params.model.family == "{{ cookiecutter.model_family }}"
+    assert params.evaluate.primary_metric == "{{ cookiecutter.primary_metric }}"
     assert 0 < params.split.holdout_fraction < 1
 
 
@@ -56,7 +56,7 @@ def test_bad_values_are_refused(tmp_path, section, key, value, message):
 
 
 def test_metric_must_fit_task(tmp_path):
-    other = "rmse"
+    other = "{{ 'rmse' if cookiecutter.task == 'classification' else 'f1' }}"
     path = write_params(tmp_path, lambda raw: raw["evaluate"].update(primary_metric=other))
     with pytest.raises(ConfigError, match="does not fit"):
         load_params(path)

@@ -11,6 +11,11 @@ from ..config import ConfigError, ModelParams
 
 # Distributions the logged model needs to load; pinned to the installed versions at log time.
 REQUIREMENTS = ("scikit-learn", "cloudpickle", "xgboost")
+# MLflow saves sklearn models with skops, which loads only the types it is told to trust.
+TRUSTED_TYPES = (
+    "xgboost.core.Booster",
+    "xgboost.sklearn.{{ 'XGBClassifier' if cookiecutter.task == 'classification' else 'XGBRegressor' }}",
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import tracking
 from ..config import Params
 from ..data.load import features_and_target, read_csv
-from ..models import REQUIREMENTS, build_model, device_for, for_serving
+from ..models import REQUIREMENTS, TRUSTED_TYPES, build_model, device_for, for_serving
 from . import metrics
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
             pip_requirements=tracking.requirements(REQUIREMENTS),
+            skops_trusted_types=list(TRUSTED_TYPES) or None,
         )
         _log_reports(params, log_file)
     result = TrainResult(run.info.run_id, f"runs:/{run.info.run_id}/model", scores, fit_seconds)

@@ -1,0 +1,86 @@
+"""Generated projects install, lint, test and run their own pipeline, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .bake import bake, python_for
+
+pytestmark = pytest.mark.slow
+
+# (answers, run the pipeline?, inside a git repository?)
+MATRIX = [
+    ({}, True, False),
+    ({"task": "regression", "model_family": "xgboost", "primary_metric": "rmse"}, True, True),
+    ({"python_version": "3.12", "sample_dataset": "no"}, False, False),
+]
+
+
+def make(project: Path, target: str, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["make", target], cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", **env},
+    )
+    assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module", params=MATRIX, ids=["defaults", "regression-xgboost", "py312"])
+def installed(request, tmp_path_factory):
+    answers, pipeline, in_git = request.param
+    interpreter = python_for(answers.get("python_version", "3.11"))
+    if interpreter is None:
+        pytest.skip(f"no Python {answers['python_version']} interpreter on this machine")
+    project = bake(tmp_path_factory.mktemp("project"), **answers)
+    if in_git:
+        for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+            subprocess.run(command, cwd=project, check=True)
+    make(project, "install", PYTHON=interpreter)
+    return project, answers, pipeline
+
+
+def test_lint(installed):
+    project, _, _ = installed
+    make(project, "lint")
+
+
+def test_own_tests_pass(installed):
+    project, _, _ = installed
+    result = make(project, "test")
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_pipeline_registers_a_sane_model(installed):
+    project, answers, pipeline = installed
+    if not pipeline:
+        pytest.skip("the pipeline runs for the defaults and one other combination")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(["make", "pipeline"], cwd=project, capture_output=True, text=True,
+                            env=env, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
+    registered = json.loads((project / "reports" / "registered.json").read_text())
+    holdout = json.loads((project / "metrics" / "holdout.json").read_text())
+    with sqlite3.connect(project / "mlflow.db") as db:
+        versions = db.execute(
+            "select name, version, run_id from model_versions"
+        ).fetchall()
+    assert versions == [(project.name, 1, registered["run_id"])]
+    if answers.get("task", "classification") == "classification":
+        assert 0.9 <= holdout["f1"] <= 1.0
+        assert 0.95 <= holdout["roc_auc"] <= 1.0
+    else:
+        assert 0.3 <= holdout["r2"] <= 0.7  # diabetes: a known, modest ceiling
+        assert 35 <= holdout["rmse"] <= 75
+    assert list((project / ".dvc-remote").rglob("*")), "dvc push left the local remote empty"
+    again = subprocess.run(["make", "pipeline"], cwd=project, capture_output=True, text=True,
+                           env=env, check=False)
+    assert again.returncode == 0
+    assert "didn't change, skipping" in again.stdout + again.stderr
