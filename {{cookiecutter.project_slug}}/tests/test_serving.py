@@ -249,6 +249,22 @@ BAD_INPUTS = [
         ["list of rows"],
     ),
     (
+        "number beyond float64",
+        b'{"instances": [[1e999999]]}',
+        "application/json",
+        400,
+        "malformed_json",
+        ["infinity"],
+    ),
+    (
+        "ragged CSV",
+        b"mean radius,mean texture\n1.0\n",
+        "text/csv",
+        400,
+        "bad_payload",
+        ["CSV line 2 has 1 fields"],
+    ),
+    (
         "wrong content type",
         b"a=1",
         "application/x-www-form-urlencoded",
@@ -292,6 +308,10 @@ def test_signature_violations_are_422_naming_the_column(clf, clf_server) -> None
         assert status == 422, value
         assert "'mean area'" in body["message"] and "row 2" in body["message"], body
         assert word in body["message"]
+
+    csv_body = rows.to_csv(index=False).replace("mean area", "area", 1).encode()
+    status, body = clf_server.post(csv_body, "text/csv")
+    assert status == 422 and "mean area" in body["message"]
 
     ragged = _split(rows)
     ragged["data"][1] = ragged["data"][1][:-1]

@@ -141,7 +141,7 @@ def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
         and _all_numeric(columns)
         and set(map(type, chain.from_iterable(data))) <= _NUMBER_TYPES
     ):
-        return Batch(n_rows, matrix=np.array(data, dtype=np.float64).reshape(n_rows, -1))
+        return Batch(n_rows, matrix=_floats(data).reshape(n_rows, -1))
     values = {
         c.name: [r[index[c.name]] for r in data] if c.name in index else None for c in columns
     }
@@ -207,10 +207,7 @@ def _column_array(column: Column, col: list[Any]) -> np.ndarray:
     if not kinds <= accepted:
         _raise_type_error(column, col, accepted)
     if column.type in NUMERIC_TYPES:
-        return np.array(
-            [math.nan if v is None else v for v in col] if type(None) in kinds else col,
-            dtype=np.float64,
-        )
+        return _floats([math.nan if v is None else v for v in col] if type(None) in kinds else col)
     return np.array(col, dtype=object)
 
 
@@ -234,3 +231,10 @@ def _raise_type_error(column: Column, col: list[Any], accepted: frozenset[type])
             f"column {column.name!r} expects {column.type}, "
             f"row {row} has {_JSON_NAMES.get(kind, kind.__name__)} {shown}",
         )
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
+        raise PayloadError(422, "wrong_type", "a number is too large for a 64-bit float") from None
