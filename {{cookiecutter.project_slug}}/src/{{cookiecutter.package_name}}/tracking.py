@@ -27,6 +27,7 @@ def connect(params: Params) -> str:
     """Point MLflow at the tracking server and fail in one line if it cannot be reached."""
     import mlflow
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a TTY
     uri = tracking_uri(params)
     mlflow.set_tracking_uri(uri)
     if uri.startswith(("http://", "https://")):

@@ -35,10 +35,14 @@ def evaluate(
     import mlflow
 
     info = tracking.read_run_info()
-    run_id = run_id or str(info["run_id"])
+    # MLflow 3 keeps a logged model apart from its run: use its own URI when it is known.
+    if run_id is None or run_id == info["run_id"]:
+        run_id, model_uri = str(info["run_id"]), str(info["model_uri"])
+    else:
+        model_uri = f"runs:/{run_id}/model"
     tracking.connect(params)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
-    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    model = mlflow.sklearn.load_model(model_uri)
     predictions = model.predict(features)
     class_scores = metrics.scores(model, features)
     scores = metrics.compute(target, predictions, class_scores)
@@ -56,7 +60,7 @@ def evaluate(
     primary = params.evaluate.primary_metric
     log.info("holdout %s = %.4f", primary, scores[primary])
     should_register = params.mlflow.register if register is None else register
-    version = _register(params, run_id, scores) if should_register else None
+    version = _register(params, run_id, model_uri, scores) if should_register else None
     REGISTERED_FILE.write_text(
         json.dumps(
             {
@@ -94,7 +98,7 @@ def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
     return table.sort_values("importance", ascending=False).reset_index(drop=True)
 
 
-def _register(params: Params, run_id: str, scores: dict[str, float]) -> str:
+def _register(params: Params, run_id: str, model_uri: str, scores: dict[str, float]) -> str:
     """Register the run's model; the same run is never registered twice."""
     from mlflow import MlflowClient
 
@@ -108,7 +112,7 @@ def _register(params: Params, run_id: str, scores: dict[str, float]) -> str:
     import mlflow
 
     registered = mlflow.register_model(
-        f"runs:/{run_id}/model",
+        model_uri,
         name,
         tags=tracking.tags(
             git_commit=tracking.git_commit(),

@@ -45,7 +45,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
         mlflow.log_metrics({f"train_{name}": value for name, value in scores.items()})
         mlflow.log_metric("fit_seconds", fit_seconds)
         example = features.head(5)
-        mlflow.sklearn.log_model(
+        logged = mlflow.sklearn.log_model(
             for_serving(model),
             name="model",
             signature=infer_signature(example, model.predict(example)),
@@ -54,7 +54,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
             skops_trusted_types=list(TRUSTED_TYPES) or None,
         )
         _log_reports(params, log_file)
-    result = TrainResult(run.info.run_id, f"runs:/{run.info.run_id}/model", scores, fit_seconds)
+    result = TrainResult(run.info.run_id, logged.model_uri, scores, fit_seconds)
     _write_outputs(params, result)
     return result
 
