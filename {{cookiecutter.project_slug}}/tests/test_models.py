@@ -49,3 +49,17 @@ def test_unknown_hyper_parameter_is_refused():
 def test_device_is_cpu_without_gpu(monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert device_for(load_params().model) == "cpu"
+{%- if cookiecutter.model_family == "xgboost" %}
+
+
+@pytest.mark.gpu
+def test_trains_on_the_gpu_when_one_is_visible(source):
+    params = load_params()
+    assert device_for(params.model) == "cuda"
+    features, target = features_and_target(load_source(source, "target"), "target")
+    model = build_model(params.model, seed=0).fit(features, target)
+    assert model[-1].get_params()["device"] == "cuda"
+    served = for_serving(model)
+    assert served[-1].get_params()["device"] == "cpu"
+    assert len(served.predict(features)) == len(features)
+{%- endif %}
