@@ -103,6 +103,16 @@ def test_structured_files_parse_and_agree(generated):
     assert "_output_dir" not in answers
 
 
+def test_github_expressions_survive_rendering(generated):
+    _, project = generated
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    for workflow in workflows:
+        text = workflow.read_text()
+        assert "${{ github." in text or "${{ secrets." in text or "${{ inputs." in text, workflow
+        assert isinstance(yaml.safe_load(text), dict)
+
+
 def test_ruff_clean(generated):
     _, project = generated
     subprocess.run(["ruff", "check", "--no-cache", "."], cwd=project, check=True)

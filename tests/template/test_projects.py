@@ -51,6 +51,15 @@ def test_lint(installed):
     make(project, "lint")
 
 
+def test_poetry_builds_the_distribution(installed, tmp_path):
+    project, _, _ = installed
+    result = subprocess.run(["poetry", "build", "--output", str(tmp_path)], cwd=project,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wheel = next(tmp_path.glob("*.whl"))
+    assert wheel.name.startswith(project.name.replace("-", "_") + "-0.1.0-")
+
+
 def test_own_tests_pass(installed):
     project, _, _ = installed
     result = make(project, "test")
