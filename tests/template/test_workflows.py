@@ -1,0 +1,95 @@
+"""Generated workflows: schema-valid, zizmor-clean, least privilege, bounded, pinned."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .bake import bake
+
+SHA = re.compile(r"[0-9a-f]{40}")
+VARIANTS = {
+    "gpu-runner": {},
+    "cpu-only": {"gpu_runner_labels": "", "python_version": "3.12"},
+    "own-labels": {"gpu_runner_labels": "self-hosted,a100", "actions_ref": "release/2.1"},
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def project(request, tmp_path_factory) -> Path:
+    return bake(tmp_path_factory.mktemp("wf"), **VARIANTS[request.param])
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed (tests/run installs it)")
+    return path
+
+
+def workflows(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+def test_the_workflows_are_there(project):
+    names = {w.name for w in workflows(project)}
+    assert {"pull-request.yml", "release.yml", "rollback.yml", "drift.yml"} <= names
+
+
+def test_zizmor_finds_nothing(project):
+    result = subprocess.run([tool("zizmor"), "--offline", str(project / ".github")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+def test_schema_valid(project):
+    for workflow in workflows(project):
+        result = subprocess.run(
+            [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+             str(workflow)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_least_privilege_bounded_and_pinned(project):
+    toolkit = "your-org/cookiecutter-mlops/actions/"
+    for workflow in workflows(project):
+        flow = yaml.safe_load(workflow.read_text())
+        assert flow["permissions"] == {}, workflow.name
+        for name, job in flow["jobs"].items():
+            assert 0 < job["timeout-minutes"] <= 120, (workflow.name, name)
+            assert "permissions" in job, (workflow.name, name)
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), (workflow.name, step)
+                uses = step.get("uses", "")
+                if uses and not uses.startswith(toolkit):
+                    assert SHA.fullmatch(uses.split("@")[1]), uses
+                    assert "# v" in workflow.read_text().split(uses, 1)[1].split("\n", 1)[0]
+
+
+def test_training_runs_where_the_answers_say(project):
+    answers = yaml.safe_load((project / ".cookiecutter.json").read_text())
+    flow = yaml.safe_load((project / ".github" / "workflows" / "pull-request.yml").read_text())
+    model = flow["jobs"]["model"]
+    train = next(s for s in model["steps"] if s.get("id") == "train")
+    labels = [x.strip() for x in answers["gpu_runner_labels"].split(",") if x.strip()]
+    assert model["runs-on"] == (labels or "ubuntu-latest")
+    assert train["with"]["require-gpu"] == bool(labels)
+    ref = answers["actions_ref"]
+    assert train["uses"] == f"{answers['actions_repository']}/actions/train@{ref}"
+
+
+def test_releases_are_serialised_and_never_cancelled(project):
+    for name in ("release.yml", "rollback.yml"):
+        flow = yaml.safe_load((project / ".github" / "workflows" / name).read_text())
+        assert flow["concurrency"] == {"group": "release", "cancel-in-progress": False}
+    pr = yaml.safe_load((project / ".github" / "workflows" / "pull-request.yml").read_text())
+    assert pr["concurrency"]["cancel-in-progress"] is True
+    release = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
+    assert release["jobs"]["production"]["environment"] == "production"
+    assert release["jobs"]["staging"]["environment"] == "staging"
