@@ -19,6 +19,7 @@ from pathlib import Path
 
 from _project import installed_project
 
+STAMP = "%Y-%m-%d %H:%M:%S"  # the log format's asctime, without milliseconds
 GENERATED = ("data/raw", "data/processed", "reports", "metrics", "plots", "logs", "mlflow.db",
              "mlruns", "dvc.lock", ".dvc", ".dvcignore", ".dvc-remote")
 
@@ -38,7 +39,7 @@ def stage_times(project: Path) -> dict[str, float]:
     for log in sorted((project / "logs").glob("*.log")):
         lines = log.read_text().splitlines()
         if lines:
-            first, last = (time.strptime(x[:19], "%Y-%m-%d %H:%M:%S") for x in (lines[0], lines[-1]))
+            first, last = (time.strptime(x[:19], STAMP) for x in (lines[0], lines[-1]))
             times[log.stem.split("-", 2)[-1]] = time.mktime(last) - time.mktime(first)
     return times
 

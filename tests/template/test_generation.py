@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from .bake import bake, leftover_jinja, pairwise_combinations
+from support.project import bake, leftover_jinja, pairwise_combinations
 
 COMBINATIONS = pairwise_combinations()
 

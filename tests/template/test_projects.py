@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from .bake import bake, python_for
+from support.project import bake, python_for
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +38,9 @@ def installed(request, tmp_path_factory):
         pytest.skip(f"no Python {answers['python_version']} interpreter on this machine")
     project = bake(tmp_path_factory.mktemp("project"), **answers)
     if in_git:
-        for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-            subprocess.run(command, cwd=project, check=True)
+        identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+        for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "init"]):
+            subprocess.run(["git", *command], cwd=project, check=True)
     make(project, "install", PYTHON=interpreter)
     return project, answers, pipeline
 
