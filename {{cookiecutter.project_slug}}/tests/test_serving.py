@@ -509,3 +509,55 @@ def test_serve_command_serves_a_model_directory_and_stops_cleanly(clf, tmp_path:
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why.
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "Traceback" not in output
+
+
+def test_serve_defaults_to_the_last_trained_run(workdir: Path, source: str) -> None:
+    """The project's own trained model, fetched from MLflow by `serve`, answers like MLflow."""
+    import signal
+    import socket
+
+    import pandas as pd
+
+    from {{ cookiecutter.package_name }}.cli import main
+    from {{ cookiecutter.package_name }}.config import load_params
+
+    assert main(["prepare-data", "--source", source]) == 0
+    assert main(["train", "--run-name", "serve"]) == 0
+    params = load_params("params.yaml")
+    holdout = pd.read_csv(params.data.holdout).drop(columns=params.data.target).head(25)
+    run = json.loads(Path("reports/run.json").read_text())
+    expected = mlflow.pyfunc.load_model(run["model_uri"]).predict(holdout).tolist()
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.2)
+        body = json.dumps({"dataframe_records": holdout.to_dict(orient="records")}).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            predictions = json.loads(resp.read())["predictions"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert predictions == pytest.approx(expected)
