@@ -204,3 +204,31 @@ def test_a_broken_model_exits_1_with_one_error_line(built: dict[str, Any]) -> No
         assert len(errors) == 1 and "cannot load the model" in errors[0]
     finally:
         _docker("rm", "-f", cid, check=False)
+
+
+@pytest.mark.docker
+def test_xgboost_projects_get_the_cpu_build_pinned_to_the_models_version(
+    docker: None, tmp_path: Path
+) -> None:
+    project = bake(tmp_path, model_family="xgboost", task="regression")
+    model = save_model(project / "build/model")
+    requirements = model / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "\nxgboost==3.1.3\nmlflow==3.17.2\n")
+    tag = f"{TAG}:xgb"
+    _build(project, tag, "1")
+    try:
+        out = _docker(
+            "run",
+            "--rm",
+            "--entrypoint",
+            "python",
+            tag,
+            "-c",
+            "import importlib.metadata as m, importlib.util as u, xgboost; "
+            "names = {d.metadata['Name'].lower() for d in m.distributions()}; "
+            "print(xgboost.__version__, 'xgboost-cpu' in names, 'xgboost' in names, "
+            "any(n.startswith('nvidia') for n in names), u.find_spec('mlflow') is None)",
+        )
+        assert out.split() == ["3.1.3", "True", "False", "False", "True"]
+    finally:
+        _docker("rmi", "-f", tag, check=False)
