@@ -1,0 +1,156 @@
+"""A real Prometheus (Debian's) scrapes the generated server with the generated config and rules.
+
+The compose file's target (serving:8080) is pointed at a server on loopback and the intervals
+are shortened; everything else is the generated prometheus.yml and alerts.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import save_model
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _wait(what: str, probe: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+@pytest.fixture
+def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not found: apt-get install prometheus (.ci/serving-up)")
+    model = save_model(tmp_path / "model")
+    report = tmp_path / "drift.json"
+    report.write_text(
+        json.dumps(
+            {
+                "timestamp": time.time(),
+                "drift_detected": True,
+                "thresholds": {"psi": 0.2, "p_value": 0.01},
+                "features": {
+                    "mean area": {"psi": 0.9, "test": "ks", "p_value": 1e-9, "drifted": True},
+                    "mean radius": {"psi": 0.05, "test": "ks", "p_value": 0.6, "drifted": False},
+                },
+                "prediction": None,
+            }
+        )
+    )
+    serve_port, prom_port = _port(), _port()
+    package = next((project / "src").iterdir()).name
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "DRIFT_REPORT_PATH": str(report),
+        "MODEL_NAME": "cancer",
+        "MODEL_VERSION": "4",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            f"{package}.serving",
+            "--model-dir",
+            str(model),
+            "--port",
+            str(serve_port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    config = (project / "monitoring/prometheus.yml").read_text()
+    assert '"serving:8080"' in config and "scrape_interval: 15s" in config
+    config = (
+        config.replace('"serving:8080"', f'"127.0.0.1:{serve_port}"')
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
+    )
+    (tmp_path / "prometheus.yml").write_text(config)
+    shutil.copy(project / "monitoring/alerts.yml", tmp_path / "alerts.yml")
+    prometheus = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield {
+            "prometheus": f"http://127.0.0.1:{prom_port}",
+            "server": f"http://127.0.0.1:{serve_port}",
+        }
+    finally:
+        for proc in (prometheus, server):
+            proc.terminate()
+            proc.wait(30)
+
+
+def _query(base: str, promql: str) -> list[dict[str, Any]]:
+    url = f"{base}/api/v1/query?query={urllib.parse.quote(promql)}"
+    return _get(url)["data"]["result"]
+
+
+def test_prometheus_scrapes_the_server_and_fires_the_drift_alert(stack: dict[str, Any]) -> None:
+    base = stack["prometheus"]
+    up = _wait("the scrape", lambda: _query(base, 'up{job="model-serving"} == 1'))
+    assert len(up) == 1
+    info = _query(base, "model_serving_model_info")
+    assert info[0]["metric"]["model_name"] == "cancer"
+    assert info[0]["metric"]["model_version"] == "4"
+    rules = _get(f"{base}/api/v1/rules")["data"]["groups"][0]["rules"]
+    assert len(rules) == 6 and all(r["health"] == "ok" for r in rules), rules
+
+    def firing() -> list[dict[str, Any]]:
+        alerts = _get(f"{base}/api/v1/alerts")["data"]["alerts"]
+        return [
+            a
+            for a in alerts
+            if a["labels"]["alertname"] == "ModelDriftDetected" and a["state"] == "firing"
+        ]
+
+    drift = _wait("the drift alert", firing)
+    assert [a["labels"]["feature"] for a in drift] == ["mean area"]
+    assert drift[0]["annotations"]["summary"] == "Feature mean area drifted (PSI 0.90)"
+    # The drift job's report and the server's traffic share one target: no other alert fires.
+    alerts = _get(f"{base}/api/v1/alerts")["data"]["alerts"]
+    assert {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"} == {
+        "ModelDriftDetected"
+    }
