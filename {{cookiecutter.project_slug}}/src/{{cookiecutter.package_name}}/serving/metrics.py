@@ -7,6 +7,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -90,6 +91,7 @@ class ServingMetrics:
             "Time it took to load the model",
             registry=self.registry,
         )
+        ProcessCollector(registry=self.registry)  # CPU, memory, open files of the server
         if settings.drift_report:
             self.registry.register(DriftReportCollector(settings.drift_report))
 
