@@ -120,7 +120,10 @@ PROMOTER = textwrap.dedent("""
     if {unlocked}:
         import contextlib
         registry.registry_lock = lambda *a, **k: contextlib.nullcontext("none")
-    name, version, log = sys.argv[1], sys.argv[2], sys.argv[3]
+    name, version, log, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    from mlops_toolkit import tracking
+    tracking.client()  # connect before the barrier, so that all start together
+    time.sleep(max(0.0, start_at - time.time()))
     def inside():
         with open(log, "a") as fh:
             fh.write(json.dumps({{"v": version, "event": "enter", "t": time.time()}}) + "\\n")
@@ -137,7 +140,10 @@ def run_concurrent_promotions(tmp_path: Path, model_name: str, versions: list[st
     script = tmp_path / "promote.py"
     script.write_text(PROMOTER.format(src=str(ACTIONS_SRC), unlocked=unlocked))
     log = tmp_path / f"log-{unlocked}.jsonl"
-    procs = [subprocess.Popen([sys.executable, str(script), model_name, v, str(log)],
+    import time
+
+    start_at = f"{time.time() + 20:.3f}"  # a barrier: every process has imported MLflow by then
+    procs = [subprocess.Popen([sys.executable, str(script), model_name, v, str(log), start_at],
                               stderr=subprocess.PIPE, text=True) for v in versions]
     for p in procs:
         _, err = p.communicate(timeout=300)

@@ -43,10 +43,11 @@ class MetricResult:
 
 
 def block_ids(n: int, blocks: int, seed: int) -> tuple[np.ndarray, int]:
+    """Rows dealt at random into blocks (seeded); every row its own block when n <= blocks."""
     if n <= blocks:
         return np.arange(n, dtype=np.int64), n
     rng = np.random.default_rng([seed, 1])
-    return rng.permutation(n).astype(np.int64) % blocks, blocks
+    return rng.integers(0, blocks, size=n, dtype=np.int64), blocks
 
 
 # --- sufficient statistics -----------------------------------------------------------------
@@ -56,12 +57,30 @@ def _confusion(ids: np.ndarray, g: int, y_idx: np.ndarray, p_idx: np.ndarray, k:
     return np.bincount(flat, minlength=g * k * k).reshape(g, k * k).astype(np.float64)
 
 
-def _score_bins(scores: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
-    uniq, inverse = np.unique(scores, return_inverse=True)
+def _score_bins(scores: np.ndarray, bins: int, seed: int) -> tuple[np.ndarray, int]:
+    """Bin indices of scores: exact ranks when few distinct scores, else quantile bins.
+
+    The edges come from a sample of at most 200,000 scores: the bins only carry the resampling
+    spread (the point estimate of ROC AUC is exact), so they need not be exact quantiles.
+    """
+    sample = scores
+    if len(scores) > 200_000:
+        sample = scores[np.random.default_rng([seed, 3]).integers(0, len(scores), 200_000)]
+    uniq = np.unique(sample)
     if len(uniq) <= bins:
-        return inverse.astype(np.int64), len(uniq)
-    edges = np.unique(np.quantile(scores, np.linspace(0, 1, bins + 1)[1:-1]))
-    return np.searchsorted(edges, scores, side="right").astype(np.int64), len(edges) + 1
+        edges = uniq[1:]
+        return np.searchsorted(edges, scores, side="right").astype(np.int64), len(edges) + 1
+    ordered = np.sort(sample)
+    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
+    # A lookup table over a fine uniform grid maps a score to its quantile bin in O(1); only
+    # scores within one grid cell of an edge can land in the neighbouring bin.
+    lo, hi = float(scores.min()), float(scores.max())
+    cells = 1 << 16
+    scale = (cells - 1) / (hi - lo) if hi > lo else 0.0
+    grid = lo + (np.arange(cells) + 0.5) / scale if scale else np.full(cells, lo)
+    table = np.searchsorted(edges, grid, side="right")
+    index = ((scores - lo) * scale).astype(np.int64)
+    return table[index], len(edges) + 1
 
 
 def _histogram(ids: np.ndarray, g: int, y_pos: np.ndarray, bins: np.ndarray, m: int):
@@ -115,27 +134,39 @@ def _from_errors(metric: str, s: np.ndarray) -> np.ndarray:
 
 
 def exact_auc(y_pos: np.ndarray, scores: np.ndarray) -> float:
-    """Mann-Whitney AUC with ties counted half, in O(n log n)."""
-    from scipy.stats import rankdata
+    """Mann-Whitney AUC with ties counted half, in O(n log n).
 
-    n_pos = int(y_pos.sum())
-    n_neg = len(y_pos) - n_pos
+    Sorting each class and merging the two sorted runs (a stable sort of two runs is a
+    merge) gives, for every positive, the negatives below it: with negatives placed first
+    among equal scores that count includes ties, with positives first it excludes them.
+    """
+    mask = y_pos == 1
+    pos, neg = np.sort(scores[mask]), np.sort(scores[~mask])
+    n_pos, n_neg = len(pos), len(neg)
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[y_pos == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    total = 0.0
+    for first, second, pos_first in ((neg, pos, False), (pos, neg, True)):
+        order = np.argsort(np.concatenate([first, second]), kind="stable")
+        is_neg = (order >= n_pos) if pos_first else (order < n_neg)
+        negs_so_far = np.cumsum(is_neg, dtype=np.int64)
+        total += negs_so_far[~is_neg].sum(dtype=np.float64)
+    return float(total / 2 / (n_pos * n_neg))
 
 
 # --- the evaluation ------------------------------------------------------------------------
 
-class _Table:
-    """Per-block statistics for one metric and every model, and how to read a metric off them."""
+FAMILIES = {m: "labels" for m in LABEL_METRICS} | {m: "scores" for m in SCORE_METRICS} | {
+    m: "errors" for m in ERROR_METRICS}
 
-    def __init__(self, metric: str, columns: list[np.ndarray], reader, exact: list[float] | None):
-        self.metric = metric
-        self.columns = columns  # one (G, k) array per model
-        self.reader = reader
-        self.exact = exact
+
+@dataclass
+class _Family:
+    """Per-block statistics of one kind, for every model, and how metrics read them."""
+
+    columns: list[np.ndarray]  # one (G, k) array per model
+    read: dict  # metric -> function(stats[..., k]) -> values
+    exact: dict  # metric -> exact point estimates per model, where binning approximates
 
 
 def evaluate(
@@ -148,47 +179,56 @@ def evaluate(
     seed: int = 42,
     blocks: int = 1000,
     auc_bins: int = 256,
-    chunk: int = 200,
+    chunk: int = 250,
 ) -> dict[str, MetricResult]:
     """Point estimates and a paired bootstrap for each metric and model (candidate first)."""
     y = np.asarray(y)
     n = len(y)
     if n == 0:
         raise ToolkitError("the holdout has no rows")
+    for m in metrics:
+        if m not in FAMILIES:
+            raise ToolkitError(f"unknown metric {m}")
     ids, g = block_ids(n, blocks, seed)
-    tables = [_table(m, y, models, ids, g, auc_bins) for m in dict.fromkeys(metrics)]
+    wanted = list(dict.fromkeys(FAMILIES[m] for m in metrics))
+    builders = {"labels": _label_family, "scores": _score_family, "errors": _error_family}
+    families = {f: builders[f](metrics, y, models, ids, g, auc_bins, seed) for f in wanted}
 
-    stacked = np.concatenate([c for t in tables for c in t.columns], axis=1)
+    # One weight matrix for every statistic of every model: the bootstrap is paired.
+    order = [(f, i) for f in wanted for i in range(len(models))]
+    stacked = np.concatenate([families[f].columns[i] for f, i in order], axis=1)
+    stacked32 = stacked.astype(np.float32)  # exact for counts < 2**24 per block
     rng = np.random.default_rng([seed, 2])
-    boot = np.empty((resamples, stacked.shape[1]))
+    boot = np.empty((resamples, stacked.shape[1]), dtype=np.float64)
     for start in range(0, resamples, chunk):
         stop = min(start + chunk, resamples)
-        weights = rng.poisson(1.0, size=(stop - start, g)).astype(np.float64)
-        boot[start:stop] = weights @ stacked
+        weights = rng.poisson(1.0, size=(stop - start, g)).astype(np.float32)
+        boot[start:stop] = weights @ stacked32
     totals = stacked.sum(axis=0)
+
+    slices, offset = {}, 0
+    for f, i in order:
+        width = families[f].columns[i].shape[1]
+        slices[(f, i)] = slice(offset, offset + width)
+        offset += width
 
     alpha = (1 - confidence) / 2
     results: dict[str, MetricResult] = {}
-    offset = 0
-    for t in tables:
-        per_model_boot, per_model_point = [], []
-        for col in t.columns:
-            width = col.shape[1]
-            per_model_boot.append(t.reader(boot[:, offset:offset + width]))
-            per_model_point.append(float(t.reader(totals[offset:offset + width])))
-            offset += width
-        point = t.exact if t.exact is not None else per_model_point
-        # Resampled values are shifted by (exact - binned) so that intervals centre on the
-        # exact estimate where binning approximates (ROC AUC on many distinct scores).
-        shifted = [b + (p - q) for b, p, q in
-                   zip(per_model_boot, point, per_model_point, strict=True)]
-        ci = [_interval(b, alpha) for b in shifted]
-        result = MetricResult(t.metric, point, ci)
+    for metric in dict.fromkeys(metrics):
+        fam = families[FAMILIES[metric]]
+        read = fam.read[metric]
+        sampled = [read(boot[:, slices[(FAMILIES[metric], i)]]) for i in range(len(models))]
+        binned = [float(read(totals[slices[(FAMILIES[metric], i)]])) for i in range(len(models))]
+        point = fam.exact.get(metric, binned)
+        # Shift resampled values by (exact - binned) so that intervals centre on the exact
+        # estimate where binning approximates (ROC AUC on many distinct scores).
+        shifted = [b + (p - q) for b, p, q in zip(sampled, point, binned, strict=True)]
+        result = MetricResult(metric, list(point), [_interval(b, alpha) for b in shifted])
         if len(models) == 2:
-            sign = 1.0 if METRIC_DIRECTIONS[t.metric] == MAXIMIZE else -1.0
+            sign = 1.0 if METRIC_DIRECTIONS[metric] == MAXIMIZE else -1.0
             result.diff = sign * (point[0] - point[1])
             result.diff_ci = _interval(sign * (shifted[0] - shifted[1]), alpha)
-        results[t.metric] = result
+        results[metric] = result
     return results
 
 
@@ -200,52 +240,62 @@ def _interval(samples: np.ndarray, alpha: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
-def _table(metric: str, y: np.ndarray, models: list[Predictions], ids, g, auc_bins) -> _Table:
-    if metric in LABEL_METRICS:
-        return _label_table(metric, y, models, ids, g)
-    if metric in SCORE_METRICS:
-        return _auc_table(y, models, ids, g, auc_bins)
-    if metric in ERROR_METRICS:
-        try:
-            yf = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ToolkitError(f"{metric} needs a numeric target") from exc
-        cols = [_errors(ids, g, yf, _need(p.labels, metric)) for p in models]
-        return _Table(metric, cols, lambda s: _from_errors(metric, s), None)
-    raise ToolkitError(f"unknown metric {metric}")
-
-
 def _need(values: Any, metric: str) -> np.ndarray:
     if values is None:
         raise ToolkitError(f"{metric} needs predictions the model did not give")
     return np.asarray(values)
 
 
-def _label_table(metric, y, models, ids, g) -> _Table:
-    preds = [_need(p.labels, metric) for p in models]
-    classes, inverse = np.unique(np.concatenate([y, *preds]), return_inverse=True)
-    k = len(classes)
-    n = len(y)
-    y_idx = inverse[:n]
-    positive = None
-    if metric == "f1" and len(np.unique(y)) <= 2 and k <= 2:
-        positive = k - 1  # the larger label, as scikit-learn's pos_label=1 for 0/1 targets
-    cols = [_confusion(ids, g, y_idx, inverse[n * (i + 1):n * (i + 2)], k)
-            for i in range(len(preds))]
-    return _Table(metric, cols, lambda s: _from_confusion(metric, s, k, positive), None)
+def _codes(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Shared integer codes 0..k-1 for labels of several arrays (sorted label order)."""
+    if all(a.dtype.kind in "biu" for a in arrays):
+        lo = min(int(a.min()) for a in arrays)
+        hi = max(int(a.max()) for a in arrays)
+        if hi - lo < 1000:
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            for a in arrays:
+                present[a - lo] = True
+            remap = np.cumsum(present) - 1
+            return [remap[a - lo] for a in arrays], int(present.sum())
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.concatenate(arrays), sort=True)
+    n = len(arrays[0])
+    return [codes[i * n:(i + 1) * n] for i in range(len(arrays))], len(uniques)
 
 
-def _auc_table(y, models, ids, g, auc_bins) -> _Table:
-    classes = np.unique(y)
-    if len(classes) != 2:
-        raise ToolkitError(f"roc_auc needs a binary target; the holdout has {len(classes)} classes")
-    y_pos = (y == classes[1]).astype(np.int64)
-    cols, exact, widths = [], [], []
+def _label_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
+    preds = [_need(p.labels, "classification metrics") for p in models]
+    codes, k = _codes([y, *preds])
+    y_idx = codes[0]
+    cols = [_confusion(ids, g, y_idx, c, k) for c in codes[1:]]
+    binary_y = k <= 2
+    positive = k - 1 if binary_y else None  # the larger label, as scikit-learn's pos_label=1
+    read = {m: (lambda s, m=m: _from_confusion(m, s, k, positive)) for m in LABEL_METRICS}
+    return _Family(cols, read, {})
+
+
+def _score_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
+    (y_codes,), k = _codes([y])
+    if k != 2:
+        raise ToolkitError(f"roc_auc needs a binary target; the holdout has {k} classes")
+    y_pos = y_codes.astype(np.int64)
+    cols, exact = [], []
     for p in models:
         scores = _need(p.scores, "roc_auc").astype(np.float64)
-        bins, m = _score_bins(scores, auc_bins)
+        bins, m = _score_bins(scores, auc_bins, seed)
         cols.append(_histogram(ids, g, y_pos, bins, m))
-        widths.append(m)
         exact.append(exact_auc(y_pos, scores))
-    # Each model may have its own number of bins: read each slice with its own width.
-    return _Table("roc_auc", cols, lambda s: _auc_from_hist(s, s.shape[-1] // 2), exact)
+    # Each model may have its own number of bins: each slice is read with its own width.
+    return _Family(cols, {"roc_auc": lambda s: _auc_from_hist(s, s.shape[-1] // 2)},
+                   {"roc_auc": exact})
+
+
+def _error_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
+    try:
+        yf = y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ToolkitError("regression metrics need a numeric target") from exc
+    cols = [_errors(ids, g, yf, _need(p.labels, "regression metrics")) for p in models]
+    read = {m: (lambda s, m=m: _from_errors(m, s)) for m in ERROR_METRICS}
+    return _Family(cols, read, {})
