@@ -6,9 +6,9 @@ import json
 
 import pytest
 from conftest import cli
-from github_standin import GitHubStandIn
 from mlops_toolkit import github
 from mlops_toolkit.errors import ToolkitError
+from support.github_api import GitHubStandIn
 
 REPO = "acme/churn"
 

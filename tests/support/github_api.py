@@ -1,7 +1,8 @@
-"""A small loopback stand-in for GitHub's issue-comments REST API (what the toolkit calls).
+"""A small loopback stand-in for the GitHub REST endpoints the toolkit and workflows call.
 
 Behaves like api.github.com for: GET /repos/{o}/{r}/issues/{n}/comments (per_page, page,
-Link: rel="next"/"last"), POST the same path, PATCH /repos/{o}/{r}/issues/comments/{id}.
+Link: rel="next"/"last"), POST the same path, PATCH /repos/{o}/{r}/issues/comments/{id}, and
+GET /repos/{o}/{r}/commits/{sha}/pulls (the pull requests associated with a commit).
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does.
 """
 
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
+PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 
 
 class GitHubStandIn:
@@ -22,6 +24,7 @@ class GitHubStandIn:
         self.token = token
         self.comments: dict[int, dict] = {}  # id -> comment
         self.requests: list[tuple[str, str]] = []
+        self.pulls: dict[tuple[str, str], list[dict]] = {}  # (repo, sha) -> pull requests
         self._next = 1000
         self._lock = threading.Lock()
         handler = self._handler()
@@ -46,6 +49,14 @@ class GitHubStandIn:
                                    f"{self._next}"}
             self.comments[self._next] = comment
             return comment
+
+    def associate(self, repo: str, sha: str, number: int, merged: bool = True) -> None:
+        """Make ``sha`` a commit of pull request ``number`` (as a merge does)."""
+        merged_at = "2026-01-01T00:00:00Z" if merged else None
+        pull = {"number": number, "state": "closed" if merged else "open",
+                "merged_at": merged_at, "html_url": f"https://github.com/{repo}/pull/{number}"}
+        with self._lock:
+            self.pulls.setdefault((repo, sha), []).append(pull)
 
     def on(self, repo: str, number: int) -> list[dict]:
         return [c for c in sorted(self.comments.values(), key=lambda c: c["id"])
@@ -93,6 +104,10 @@ class GitHubStandIn:
                 if not self._authorised():
                     return
                 url = urlparse(self.path)
+                pulls = PULLS.match(url.path)
+                if pulls:
+                    key = (f"{pulls[1]}/{pulls[2]}", pulls[3])
+                    return self._send(200, outer.pulls.get(key, []))
                 m = LIST.match(url.path)
                 if not m:
                     return self._send(404, {"message": "Not Found"})
