@@ -15,6 +15,7 @@ from mlops_toolkit import cli as toolkit_cli
 
 ACTIONS = sorted(p.parent for p in (REPO / "actions").glob("*/action.yml"))
 EXPECTED = {"validate-data", "train", "gate", "register", "promote", "build-image", "deploy",
+            "set-alias", "find-candidate", "report",
             "rollback"}
 
 

@@ -96,3 +96,58 @@ def test_gate_off_a_pull_request_writes_only_the_summary(
     assert result.returncode == 0, result.stderr
     assert gh.requests == []
     assert "Model gate" in (tmp_path / "summary.md").read_text()
+
+
+def test_report_comment_combines_validation_gate_and_version(gh, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12}}))
+    validation = tmp_path / "validation.json"
+    validation.write_text(json.dumps({
+        "success": False, "suite": "dataset", "data": "data/raw/dataset.csv", "rows": 10,
+        "evaluated": 3, "successful": 2, "failed": 1,
+        "failures": [{"expectation": "expect_column_values_to_be_between", "column": "age",
+                      "kwargs": {}, "unexpected_count": 2, "unexpected_percent": 20.0,
+                      "examples": [-3, 240]}], "html": "reports/validation.html"}))
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": REPO,
+           "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url}
+    for version in ("", "4"):
+        r = cli("report", "--model-name", "m", "--validation", str(validation),
+                "--artifact-url", "https://example.com/a/1", "--version", version, env=env)
+        assert r.returncode == 0, r.stderr
+    ours = gh.on(REPO, 12)
+    assert len(ours) == 1
+    body = ours[0]["body"]
+    assert "version **4**" in body and "`240`" in body and "Model gate: not run" in body
+    assert "https://example.com/a/1" in body
+
+
+def test_find_candidate_from_merged_pull_request(gh, mlflow_server, logged, model_name):
+    from conftest import register_version
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    older = register_version(model_name, logged["good"][1])
+    newer = register_version(model_name, logged["good2"][1])
+    other = register_version(model_name, logged["good"][1])
+    for version, pr in ((older, "21"), (newer, "21"), (other, "22")):
+        client.set_model_version_tag(model_name, version, "mlops.pull_request", pr)
+    sha = "d" * 40
+    gh.associate(REPO, sha, 21)
+    env = {"GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
+           "GITHUB_SHA": sha}
+    r = cli("find-candidate", "--model-name", model_name, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"output version={newer}" in r.stdout and "output pr-number=21" in r.stdout
+    r = cli("find-candidate", "--model-name", model_name, "--commit", "e" * 40, env=env)
+    assert r.returncode == 1 and "no registered candidate" in r.stderr
+
+
+def test_set_alias_never_moves_production(mlflow_server, logged, model_name):
+    from conftest import register_version
+
+    version = register_version(model_name, logged["good"][1])
+    ok = cli("set-alias", "--model-name", model_name, "--version", version, "--alias", "staging")
+    assert ok.returncode == 0, ok.stderr
+    refused = cli("set-alias", "--model-name", model_name, "--version", version,
+                  "--alias", "production")
+    assert refused.returncode == 1 and "only through promote" in refused.stderr

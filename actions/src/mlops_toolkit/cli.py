@@ -131,7 +131,7 @@ def cmd_build_image(args: argparse.Namespace) -> int:
         dockerfile=args.dockerfile, repository=args.image,
         git_commit=args.git_commit or os.environ.get(names.ENV_GITHUB_SHA, ""),
         push=args.push, registry=args.registry, username=args.username,
-        password=os.environ.get("MLOPS_REGISTRY_PASSWORD", ""), network=args.network or None,
+        password=os.environ.get(args.password_env, ""), network=args.network or None,
         source=args.source or _source_url())
     ghactions.set_outputs({"image": result["image"], "digest": result["digest"],
                            "tags": " ".join(result["tags"]), "reference": result["reference"]})
@@ -172,6 +172,57 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                           f"{result['from']} → {result['version']}"
                           + (f", image `{result['image']}` redeployed and healthy" if
                              result["image"] else "") + ".\n")
+    return 0
+
+
+def cmd_set_alias(args: argparse.Namespace) -> int:
+    from . import registry
+
+    result = registry.set_alias(model_name=args.model_name, version=args.version,
+                                alias=args.alias)
+    ghactions.set_outputs({"version": result["version"]})
+    ghactions.add_summary(f"## Alias\n\n`{args.model_name}@{args.alias}` -> version "
+                          f"{result['version']}.\n")
+    return 0
+
+
+def cmd_find_candidate(args: argparse.Namespace) -> int:
+    from . import github, registry
+
+    commit = args.commit or os.environ.get(names.ENV_GITHUB_SHA, "")
+    pulls = [int(args.pr_number)] if args.pr_number else (
+        github.pulls_for_commit(commit) if commit else [])
+    result = registry.find_candidate(model_name=args.model_name, pulls=pulls, commit=commit)
+    ghactions.set_outputs({"version": result["version"], "model-uri": result["model_uri"],
+                           "pr-number": result["pull_request"]})
+    ghactions.add_summary(f"## Candidate\n\n`{result['model_uri']}` from pull request "
+                          f"#{result['pull_request'] or '-'}.\n")
+    return 0
+
+
+def _read_json(path: str) -> dict | None:
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ToolkitError(f"{path} is not valid JSON") from exc
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import github, report
+
+    markdown = report.pull_request_markdown(
+        args.model_name, _read_json(args.validation), _read_json(args.gate),
+        args.artifact_url, args.version)
+    ghactions.add_summary(markdown)
+    url = ""
+    if args.comment:
+        posted = github.sticky_comment(markdown, f"report:{args.model_name}", args.pr_number)
+        if posted:
+            url = posted.get("html_url", "")
+            print(f"pull-request comment {posted['action']}: {url}")
+    ghactions.set_outputs({"comment-url": url})
     return 0
 
 
@@ -235,6 +286,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", required=True, help="a version number or an alias")
     p.set_defaults(func=cmd_promote)
 
+    p = sub.add_parser("set-alias", help="point challenger or staging at a version")
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--alias", required=True)
+    p.set_defaults(func=cmd_set_alias)
+
+    p = sub.add_parser("find-candidate", help="the version registered from the merged PR")
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--commit", default="", help="default: GITHUB_SHA")
+    p.add_argument("--pr-number", default="", help="skip the GitHub lookup")
+    p.set_defaults(func=cmd_find_candidate)
+
+    p = sub.add_parser("report", help="one sticky pull-request comment with every result")
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--validation", default="", help="reports/validation.json")
+    p.add_argument("--gate", default="", help="the gate's JSON verdict")
+    p.add_argument("--artifact-url", default="")
+    p.add_argument("--version", default="", help="the registered version, if any")
+    p.add_argument("--pr-number", default=None)
+    p.add_argument("--comment", type=_bool, default=True)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("build-image", help="build and push the serving image")
     p.add_argument("--model-name", required=True)
     p.add_argument("--model-version", required=True, help="a version number or an alias")
@@ -245,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push", type=_bool, default=True)
     p.add_argument("--registry", default="")
     p.add_argument("--username", default="")
+    p.add_argument("--password-env", default="MLOPS_REGISTRY_PASSWORD",
+                   help="environment variable holding the registry password")
     p.add_argument("--network", default="")
     p.add_argument("--source", default="")
     p.set_defaults(func=cmd_build_image)

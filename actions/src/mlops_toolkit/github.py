@@ -102,3 +102,14 @@ def sticky_comment(body: str, key: str, pr: str | int | None = None) -> dict | N
     client = Comments(repository, os.environ.get(names.ENV_GITHUB_TOKEN, ""),
                       os.environ.get(names.ENV_GITHUB_API_URL))
     return client.upsert(number, body, key)
+
+
+def pulls_for_commit(sha: str) -> list[int]:
+    """Numbers of the pull requests a commit belongs to (merged ones first)."""
+    repository = os.environ.get(names.ENV_GITHUB_REPOSITORY, "")
+    client = Comments(repository, os.environ.get(names.ENV_GITHUB_TOKEN, ""),
+                      os.environ.get(names.ENV_GITHUB_API_URL))
+    url = f"{client.base}/repos/{client.repo}/commits/{sha}/pulls?per_page=100"
+    pulls = client._call("GET", url).json()
+    pulls.sort(key=lambda p: (p.get("merged_at") is None, -int(p["number"])))
+    return [int(p["number"]) for p in pulls]

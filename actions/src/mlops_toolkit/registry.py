@@ -178,3 +178,33 @@ def rollback_alias(client: Any, model_name: str, current: tracking.Version,
             f"{current.version} -> {target.version} at {_now()} by "
             f"{actor or os.environ.get(names.ENV_GITHUB_ACTOR, 'unknown')}")
         client.set_registered_model_alias(model_name, names.PRODUCTION, target.version)
+
+
+def set_alias(*, model_name: str, version: str, alias: str) -> dict:
+    """Point challenger or staging at a version (production moves only through promote)."""
+    if alias not in (names.CHALLENGER, names.STAGING):
+        raise ToolkitError(f"set-alias sets {names.CHALLENGER} or {names.STAGING}; "
+                           f"production moves only through promote (got {alias!r})")
+    client = tracking.client()
+    target = tracking.resolve(client, model_name, version)
+    client.set_registered_model_alias(model_name, alias, target.version)
+    return {"model_name": model_name, "version": target.version, "alias": alias}
+
+
+def find_candidate(*, model_name: str, pulls: list[int], commit: str) -> dict:
+    """The newest version registered from one of these pull requests (else from the commit)."""
+    client = tracking.client()
+    all_versions = versions(client, model_name)
+    for number in pulls:
+        found = [v for v in all_versions if v.tags.get(names.TAG_PULL_REQUEST) == str(number)]
+        if found:
+            best = max(found, key=lambda v: int(v.version))
+            return {"version": best.version, "pull_request": str(number),
+                    "model_uri": best.uri}
+    found = [v for v in all_versions if commit and v.tags.get(names.TAG_GIT_COMMIT) == commit]
+    if found:
+        best = max(found, key=lambda v: int(v.version))
+        return {"version": best.version, "pull_request": "", "model_uri": best.uri}
+    where = f"pull request(s) {', '.join(f'#{n}' for n in pulls)}" if pulls else "no pull request"
+    raise ToolkitError(f"no registered candidate of {model_name} for {where} or commit "
+                       f"{commit[:12] or '?'}")

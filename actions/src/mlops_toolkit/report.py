@@ -82,3 +82,24 @@ def validation_markdown(report: dict, max_examples: int = 5) -> str:
             lines.append(f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
                          f"{examples or '—'} |")
     return "\n".join(lines) + "\n"
+
+
+def pull_request_markdown(model_name: str, validation: dict | None, verdict: dict | None,
+                          artifact_url: str = "", version: str = "") -> str:
+    """The one report comment of a pull request: validation, gate, registration, artifacts."""
+    parts = [f"# Model report — {model_name}", ""]
+    if version:
+        parts.append(f"Registered as version **{version}** (alias `challenger`).\n")
+    elif verdict is not None:
+        parts.append("Not registered.\n")
+    if validation is not None:
+        parts.append(validation_markdown(validation))
+    else:
+        parts.append("## Data validation: no report\n")
+    if verdict is not None:
+        parts.append(gate_markdown(verdict))
+    else:
+        parts.append("## Model gate: not run\n")
+    if artifact_url:
+        parts.append(f"Plots and reports: [workflow artifact]({artifact_url})\n")
+    return "\n".join(parts)
