@@ -56,7 +56,10 @@ class GitHub:
 def upsert_issue(github: GitHub, report_md: str, run_url: str = "") -> tuple[str, int]:
     """Update the open drift issue (and comment) or open one; returns (what, number)."""
     body = f"{MARKER}\n{report_md}\n" + (f"\nLast checked by {run_url}\n" if run_url else "")
-    for issue in github.call("GET", f"/issues?state=open&labels={LABEL}&per_page=100"):
+    # By label first; then any open issue, in case the label was not applied (no permission).
+    labelled = github.call("GET", f"/issues?state=open&labels={LABEL}&per_page=100")
+    candidates = labelled or github.call("GET", "/issues?state=open&per_page=100")
+    for issue in candidates:
         if "pull_request" not in issue and MARKER in (issue.get("body") or ""):
             number = int(issue["number"])
             github.call("PATCH", f"/issues/{number}", {"body": body})

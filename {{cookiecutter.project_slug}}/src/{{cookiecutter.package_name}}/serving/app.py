@@ -68,7 +68,8 @@ class ScoringApp:
         try:
             self.model = load_model(self.settings.model_dir)
         except Exception as exc:
-            self.load_error = f"cannot load the model from {self.settings.model_dir!r}: {exc}"
+            reason = " ".join(str(exc).split()) or type(exc).__name__  # one line, always
+            self.load_error = f"cannot load the model from {self.settings.model_dir!r}: {reason}"
             log.error(self.load_error)
             if self.on_load_failure is not None:
                 self.on_load_failure()
