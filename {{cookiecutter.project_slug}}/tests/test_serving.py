@@ -561,3 +561,22 @@ def test_serve_defaults_to_the_last_trained_run(workdir: Path, source: str) -> N
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert predictions == pytest.approx(expected)
+
+
+def test_health_says_loading_until_the_model_is_in(clf) -> None:
+    release = threading.Event()
+
+    class SlowLoad(ScoringApp):
+        def load(self) -> None:
+            release.wait(30)
+            super().load()
+
+    app = SlowLoad(Settings.from_env({}, model_dir=str(clf[0])))
+    with Server(app) as server:
+        assert server.get("/health") == (503, {"status": "loading", "error": None})
+        status, body = server.post({"dataframe_split": _split(clf[1].iloc[:2])})
+        assert status == 503 and "not loaded" in body["message"]
+        assert server.get("/version")[0] == 200  # the rest of the server already answers
+        release.set()
+        server.wait_ready()
+        assert server.post({"dataframe_split": _split(clf[1].iloc[:2])})[0] == 200
