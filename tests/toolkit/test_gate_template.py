@@ -1,0 +1,27 @@
+"""The gate.yaml shipped in generated projects parses for every task and primary metric."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+from mlops_toolkit import gate_config
+
+CASES = [("classification", m) for m in ("f1", "roc_auc", "accuracy")] + [
+    ("regression", m) for m in ("rmse", "mae", "r2")]
+
+
+@pytest.mark.parametrize(("task", "metric"), CASES)
+def test_generated_gate_config_is_valid(task, metric, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(tmp_path),
+         f"task={task}", f"primary_metric={metric}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cfg = gate_config.load(next(tmp_path.glob("*/gate.yaml")))
+    assert cfg.primary.metric == metric
+    assert cfg.task == task
+    assert cfg.primary.max_regression is not None and cfg.primary.threshold is not None
+    assert metric not in [g.metric for g in cfg.guards]
+    assert (cfg.resamples, cfg.confidence, cfg.seed) == (1000, 0.95, 42)

@@ -1,0 +1,100 @@
+"""Metrics and the paired bootstrap against scikit-learn, and the gate config's checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlops_toolkit import gate_config, stats
+from mlops_toolkit.errors import ToolkitError
+from mlops_toolkit.stats import Predictions
+from sklearn import metrics as skm
+
+
+@pytest.fixture
+def binary():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    y = rng.integers(0, 2, n)
+    s1 = np.clip(0.35 * y + rng.random(n) * 0.65, 0, 1).round(3)  # many ties
+    s2 = np.clip(0.25 * y + rng.random(n) * 0.75, 0, 1)
+    return y, Predictions((s1 > 0.5).astype(int), s1), Predictions((s2 > 0.5).astype(int), s2)
+
+
+def test_point_estimates_equal_scikit_learn(binary):
+    y, a, b = binary
+    r = stats.evaluate(["f1", "roc_auc", "accuracy"], y, [a, b], resamples=50)
+    assert r["f1"].values == pytest.approx([skm.f1_score(y, a.labels),
+                                            skm.f1_score(y, b.labels)], abs=1e-12)
+    assert r["roc_auc"].values == pytest.approx([skm.roc_auc_score(y, a.scores),
+                                                 skm.roc_auc_score(y, b.scores)], abs=1e-12)
+    assert r["accuracy"].values[0] == pytest.approx(skm.accuracy_score(y, a.labels))
+
+
+def test_regression_and_multiclass_estimates(binary):
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=5000)
+    p = y + rng.normal(size=5000) * 0.4
+    r = stats.evaluate(["rmse", "mae", "r2"], y, [Predictions(p)], resamples=20)
+    assert r["rmse"].values[0] == pytest.approx(skm.mean_squared_error(y, p) ** 0.5)
+    assert r["mae"].values[0] == pytest.approx(skm.mean_absolute_error(y, p))
+    assert r["r2"].values[0] == pytest.approx(skm.r2_score(y, p))
+    yc = rng.integers(0, 4, 3000)
+    pc = np.where(rng.random(3000) < 0.7, yc, rng.integers(0, 4, 3000))
+    r = stats.evaluate(["f1"], yc, [Predictions(pc)], resamples=20)
+    assert r["f1"].values[0] == pytest.approx(skm.f1_score(yc, pc, average="macro"))
+    labels = np.array(["cat", "dog"])[yc % 2]
+    r = stats.evaluate(["f1"], labels, [Predictions(np.array(["cat", "dog"])[pc % 2])],
+                       resamples=20)
+    assert r["f1"].values[0] == pytest.approx(
+        skm.f1_score(labels, np.array(["cat", "dog"])[pc % 2], pos_label="dog"))
+
+
+def test_bootstrap_is_seeded_and_paired(binary):
+    y, a, b = binary
+    one = stats.evaluate(["f1"], y, [a, b], resamples=200, seed=1)["f1"]
+    same = stats.evaluate(["f1"], y, [a, b], resamples=200, seed=1)["f1"]
+    other = stats.evaluate(["f1"], y, [a, b], resamples=200, seed=2)["f1"]
+    assert one.diff_ci == same.diff_ci != other.diff_ci
+    # Pairing: the interval of the difference is much narrower than unpaired intervals imply.
+    width = one.diff_ci[1] - one.diff_ci[0]
+    unpaired = (one.ci[0][1] - one.ci[0][0]) + (one.ci[1][1] - one.ci[1][0])
+    assert width < unpaired
+    assert one.diff_ci[0] < one.diff < one.diff_ci[1]
+
+
+def test_interval_covers_the_truth_at_about_the_nominal_rate():
+    """Coverage check: the 90% interval of the F1 difference covers the population value."""
+    rng = np.random.default_rng(11)
+    covered = 0
+    trials = 60
+    for t in range(trials):
+        y = rng.integers(0, 2, 4000)
+        a = np.where(rng.random(4000) < 0.85, y, 1 - y)  # 85% accurate
+        b = np.where(rng.random(4000) < 0.80, y, 1 - y)  # 80% accurate
+        r = stats.evaluate(["accuracy"], y, [Predictions(a), Predictions(b)], resamples=300,
+                           confidence=0.9, seed=t, blocks=500)["accuracy"]
+        covered += r.diff_ci[0] <= 0.05 <= r.diff_ci[1]
+    assert 0.75 <= covered / trials <= 1.0
+
+
+def test_roc_auc_needs_binary_target():
+    y = np.array([0, 1, 2, 1])
+    with pytest.raises(ToolkitError, match="binary"):
+        stats.evaluate(["roc_auc"], y, [Predictions(y, y.astype(float))], resamples=10)
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"primary": {"metric": "f2"}}, "must be one of"),
+    ({"primary": {"metric": "rmse", "min_value": 3}}, "use max_value"),
+    ({"primary": {"metric": "f1", "direction": "minimize"}}, "contradicts"),
+    ({"primary": {"metric": "f1"}, "colour": 1}, "unknown key"),
+    ({"primary": {"metric": "f1", "max_regression": -1}}, ">= 0"),
+    ({"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]}, "does not fit"),
+    ({"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}}, "between 10"),
+    ({"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}}, "confidence"),
+    ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a number"),
+    ([1, 2], "mapping"),
+])
+def test_bad_gate_configs_are_refused(config, message):
+    with pytest.raises(ToolkitError, match=message):
+        gate_config.parse(config)
