@@ -93,3 +93,29 @@ def test_releases_are_serialised_and_never_cancelled(project):
     release = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
     assert release["jobs"]["production"]["environment"] == "production"
     assert release["jobs"]["staging"]["environment"] == "staging"
+
+
+def test_toolkit_steps_match_the_actions(project):
+    """Every input a workflow passes exists in the action, every required one is passed, and
+    every output a workflow reads is declared."""
+    actions = Path(__file__).resolve().parents[2] / "actions"
+    outputs_read = re.compile(r"steps\.([\w-]+)\.outputs\.([\w-]+)")
+    for workflow in workflows(project):
+        text = workflow.read_text()
+        for job in yaml.safe_load(text)["jobs"].values():
+            declared = {}
+            for step in job["steps"]:
+                uses = step.get("uses", "")
+                if "/actions/" not in uses or uses.startswith("actions/"):
+                    continue
+                spec = yaml.safe_load((actions / uses.split("/actions/")[1].split("@")[0]
+                                       / "action.yml").read_text())
+                given, inputs = set(step.get("with") or {}), spec.get("inputs") or {}
+                assert given <= set(inputs), (workflow.name, uses, given - set(inputs))
+                required = {k for k, v in inputs.items() if v.get("required")}
+                assert required <= given, (workflow.name, uses, required - given)
+                if "id" in step:
+                    declared[step["id"]] = set(spec.get("outputs") or {})
+            for step_id, output in outputs_read.findall(yaml.safe_dump(job)):
+                if step_id in declared:
+                    assert output in declared[step_id], (workflow.name, step_id, output)
