@@ -5,25 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def bake(output_dir: Path, **answers: Any) -> Path:
-    from cookiecutter.main import cookiecutter
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    return Path(
-        cookiecutter(
-            str(ROOT),
-            no_input=True,
-            output_dir=str(output_dir),
-            extra_context={k: str(v) for k, v in answers.items()},
-        )
-    )
+from support.project import bake
 
 
 def save_model(path: Path, C: float = 1.0) -> Path:

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import ROOT, bake
+from support.project import ROOT, bake
 
 STANDINS = ROOT / "tests/e2e/standins"
 PINNED = {

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.project import bake
 
-from .conftest import bake, run, save_model
+from .conftest import run, save_model
 
 TAG = "mlops-serving-test"
 
