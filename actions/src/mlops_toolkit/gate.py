@@ -72,6 +72,11 @@ def predictions(model: tracking.LoadedModel, features: Any, cfg: GateConfig) -> 
 
     if "roc_auc" not in cfg.metrics:
         return stats.Predictions(labels=model.predict(features))
+    if model.linear_binary():
+        # ROC AUC depends only on the ranking, and decision values rank as the probabilities
+        # do (without their saturation at 0 and 1); labels are exactly what predict() returns.
+        values, classes = model.decision(features)
+        return stats.Predictions(labels=classes[(values > 0).astype(np.intp)], scores=values)
     if not model.has_proba():
         raise ToolkitError(f"roc_auc needs predict_proba, which {model.uri} does not offer")
     proba, classes = model.predict_proba(features)

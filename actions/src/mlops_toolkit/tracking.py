@@ -131,6 +131,22 @@ class LoadedModel:
     def has_proba(self) -> bool:
         return self.flavor == "sklearn" and hasattr(self.model, "predict_proba")
 
+    def linear_binary(self) -> bool:
+        """A binary linear classifier: predict() is by definition decision_function() > 0."""
+        if self.flavor != "sklearn":
+            return False
+        from sklearn.linear_model._base import LinearClassifierMixin
+
+        final = self.model.steps[-1][1] if hasattr(self.model, "steps") else self.model
+        return isinstance(final, LinearClassifierMixin) and len(final.classes_) == 2
+
+    def decision(self, frame: Any) -> tuple[Any, Any]:
+        """(decision values, classes): a monotone transform of P(positive class)."""
+        import numpy as np
+
+        values = np.asarray(self.model.decision_function(self._frame(frame)))
+        return values, np.asarray(self.model.classes_)
+
     def predict_proba(self, frame: Any) -> tuple[Any, Any]:
         """(probabilities, classes) from the sklearn flavour."""
         import numpy as np
