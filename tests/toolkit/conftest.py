@@ -212,3 +212,13 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: f
 def docker_available() -> bool:
     return shutil.which("docker") is not None and subprocess.run(
         ["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Docker engine, base image and registry of .ci/docker-up (idempotent, fast if up)."""
+    result = subprocess.run([str(REPO / ".ci" / "docker-up")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    import docker
+
+    return docker.from_env()

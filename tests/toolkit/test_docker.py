@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -16,22 +15,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import HERE, REPO, cli, free_port, register_version
+from conftest import HERE, cli, free_port, register_version
 from mlops_toolkit import names, registry, tracking
 
 pytestmark = pytest.mark.docker
 
 REGISTRY = "127.0.0.1:5000"
 PINNED = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
-
-
-@pytest.fixture(scope="session")
-def docker_engine():
-    result = subprocess.run([str(REPO / ".ci" / "docker-up")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    import docker
-
-    return docker.from_env()
 
 
 @pytest.fixture(scope="session")
