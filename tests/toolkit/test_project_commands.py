@@ -149,3 +149,50 @@ def test_train_failure_is_one_line(project, mlflow_server):
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
         "mlops-toolkit train: error: training command exited with status 7"]
+
+
+def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
+    """A real generated project: its validate-data and train, then gate and register."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ACTIONS_SRC, REPO
+
+    result = subprocess.run([sys.executable, "-m", "cookiecutter", str(REPO), "--no-input",
+                             "-o", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    project = next(p for p in tmp_path.iterdir() if (p / "gate.yaml").is_file())
+    package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").is_file())
+    env = {"PYTHONPATH": os.pathsep.join([str(project / "src"), str(ACTIONS_SRC)])}
+    run = [sys.executable, "-m", package]
+    prepared = subprocess.run([*run, "prepare-data"], cwd=project, capture_output=True,
+                              text=True, env={**os.environ, **env})
+    assert prepared.returncode == 0, prepared.stderr[-2000:]
+    out = tmp_path / "out"
+    env["GITHUB_OUTPUT"] = str(out)
+    validated = cli("validate-data", "--command", f"{sys.executable} -m {package} validate-data",
+                    "--working-directory", str(project), env=env)
+    assert validated.returncode == 0, validated.stderr[-2000:]
+    trained = cli("train", "--command", f"{sys.executable} -m {package} train",
+                  "--working-directory", str(project), env=env)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    outputs = parse_outputs(out)
+    run_json = json.loads((project / "reports" / "run.json").read_text())
+    assert outputs["run-id"] == run_json["run_id"] and outputs["passed"] == "true"
+    name = run_json["registered_model_name"] + "-" + outputs["run-id"][:6]
+    gated = cli("gate", "--model-name", name, "--candidate", outputs["model-uri"], "--holdout",
+                str(project / "data" / "processed" / "holdout.csv"), "--config",
+                str(project / "gate.yaml"), "--output-dir", str(tmp_path / "gate"), env=env)
+    assert gated.returncode == 0, gated.stderr[-2000:]
+    registered = cli("register", "--model-name", name, "--model-uri", outputs["model-uri"],
+                     "--git-commit", "f" * 40, "--alias", "challenger", env=env)
+    assert registered.returncode == 0, registered.stderr[-2000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(name, "challenger")
+    assert version.tags[names.TAG_GATE_PASSED] == "true"
+    assert version.tags[names.TAG_SOURCE_RUN] == outputs["run-id"]
+    assert version.tags[names.TAG_DATA_VERSION]  # the project's data hash
+    assert client.get_run(outputs["run-id"]).data.tags[names.TAG_COMPUTE] in ("cpu", "gpu")

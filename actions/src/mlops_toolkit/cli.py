@@ -97,6 +97,10 @@ def cmd_register(args: argparse.Namespace) -> int:
         raise ToolkitError("register needs --model-uri or a run.json with model_uri")
     if not run_id and model_uri.startswith("runs:/"):
         run_id = model_uri.split("/")[1]
+    if not run_id:
+        from . import tracking
+
+        run_id = tracking.source_run(tracking.client(), model_uri)
     pr = args.pull_request or github.pull_request_number()
     result = registry.register(
         model_name=args.model_name, model_uri=model_uri, run_id=run_id,

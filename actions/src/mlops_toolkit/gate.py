@@ -27,6 +27,7 @@ class Candidate:
 
 def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
     """The candidate model, given directly as a URI or through the project's reports/run.json."""
+    run_from_file = None
     if not uri and run_json:
         path = Path(run_json)
         if not path.is_file():
@@ -34,6 +35,7 @@ def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             uri = data["model_uri"]
+            run_from_file = data.get("run_id")
         except (ValueError, KeyError) as exc:
             raise ToolkitError(f"{path} has no model_uri") from exc
     if not uri:
@@ -46,7 +48,7 @@ def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
         parts = uri[len("models:/"):].split("/")
         if len(parts) == 2 and parts[1].isdigit():
             name, version = parts
-    return Candidate(uri, run_id, name, version)
+    return Candidate(uri, run_id or run_from_file, name, version)
 
 
 def load_holdout(path: str, target: str) -> tuple[Any, Any]:
@@ -241,6 +243,8 @@ def run(
     except Exception as exc:
         raise ToolkitError(f"cannot load candidate {candidate.uri}: {tracking.one_line(exc)}") \
             from exc
+    if candidate.run_id is None:
+        candidate.run_id = tracking.source_run(mlflow_client, candidate.uri)
     production = tracking.version_by_alias(mlflow_client, model_name, names.PRODUCTION)
     prod = None
     mode = BOOTSTRAP if production is None else COMPARE

@@ -103,6 +103,17 @@ def resolve(mlflow_client: Any, name: str, ref: str) -> Version:
     return found
 
 
+def source_run(mlflow_client: Any, uri: str) -> str | None:
+    """The run that logged a model given as `models:/m-<id>` (MLflow 3 logged models)."""
+    rest = uri[len("models:/"):] if uri.startswith("models:/") else ""
+    if not rest.startswith("m-") or "/" in rest:
+        return None
+    try:
+        return mlflow_client.get_logged_model(rest).source_run_id
+    except Exception:
+        return None
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
