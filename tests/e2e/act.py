@@ -1,0 +1,67 @@
+"""Running the generated project's workflow files with nektos act on this host."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+STANDINS = Path(__file__).parent / "standins"
+# Every runner label the generated workflows use runs directly on this host.
+LABELS = ("ubuntu-latest", "self-hosted", "linux", "gpu")
+
+
+@dataclass
+class Act:
+    """One project repository and everything act needs to run its workflows here."""
+
+    project: Path
+    toolkit_repo: Path
+    toolkit: str  # owner/name@ref the workflows use
+    variables: dict[str, str]
+    env: dict[str, str]
+    token: str
+    logs: Path
+    runs: list[str] = field(default_factory=list)
+
+    def _standins(self) -> list[str]:
+        """--local-repository for each pinned marketplace action the workflows use."""
+        args = []
+        for workflow in (self.project / ".github" / "workflows").glob("*.yml"):
+            for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+                for step in job.get("steps", []):
+                    uses = step.get("uses", "")
+                    if uses.startswith("actions/"):
+                        name = uses.split("@")[0].split("/")[1]
+                        mapping = f"{uses}={STANDINS / name}"
+                        if mapping not in args:
+                            args += ["--local-repository", mapping]
+        return args
+
+    def run(
+        self, event: str, workflow: str, payload: dict, name: str
+    ) -> subprocess.CompletedProcess:
+        """`act EVENT -W workflow`; the output is kept in logs/<name>.log."""
+        event_file = self.logs / f"{name}.event.json"
+        event_file.write_text(json.dumps(payload))
+        command = [shutil.which("act") or "act", event, "-W", f".github/workflows/{workflow}",
+                   "-e", str(event_file), "--action-offline-mode",
+                   "--local-repository", f"{self.toolkit}={self.toolkit_repo}",
+                   "-s", f"GITHUB_TOKEN={self.token}"]
+        command += self._standins()
+        for label in LABELS:
+            command += ["-P", f"{label}=-self-hosted"]
+        for key, value in self.variables.items():
+            command += ["--var", f"{key}={value}"]
+        for key, value in self.env.items():
+            command += ["--env", f"{key}={value}"]
+        result = subprocess.run(command, cwd=self.project, capture_output=True, text=True,
+                                timeout=1200, check=False, env={**os.environ, "NO_COLOR": "1"})
+        (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
+        self.runs.append(name)
+        return result
