@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -238,6 +239,50 @@ def test_rollback_whose_image_is_gone_changes_nothing(world, mlflow_server, logg
     result = cli("rollback", "--model-name", world.model_name, "--app", world.app,
                  "--port", str(world.port), "--health-timeout", "15")
     assert result.returncode == 1 and "cannot pull" in result.stderr
+    assert_production_intact(world)
+
+
+@pytest.fixture
+def ssh_docker_host(tmp_path):
+    """sshd on loopback in front of this engine; a HOME with the key and known_hosts."""
+    import os
+    import time
+
+    from conftest import stop
+
+    keys, home = tmp_path / "sshd", tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    keys.mkdir()
+    for key in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)],
+                       check=True)
+    port = free_port()
+    (keys / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\n"
+        f"AuthorizedKeysFile {keys / 'client.pub'}\nPermitRootLogin prohibit-password\n"
+        f"PasswordAuthentication no\nStrictModes no\nUsePAM no\n"
+        f"PidFile {keys / 'sshd.pid'}\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(keys / "sshd_config")],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    shutil.copy(keys / "client", home / ".ssh" / "id_ed25519")
+    os.chmod(home / ".ssh" / "id_ed25519", 0o600)
+    host_key = (keys / "host.pub").read_text().split()[:2]
+    (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
+    yield {"DOCKER_HOST": f"ssh://root@127.0.0.1:{port}", "HOME": str(home)}
+    stop(proc)
+
+
+def test_deploy_over_ssh_docker_host(world, ssh_docker_host):
+    port = free_port()
+    result = deploy_cli(world, world.image_v1, stage="staging", port=port, **ssh_docker_host)
+    assert result.returncode == 0, result.stderr
+    assert serving_version(port) == world.v1
+    wrong_key = dict(ssh_docker_host, HOME="/nonexistent")
+    refused = deploy_cli(world, world.image_v1, stage="staging", port=port, **wrong_key)
+    assert refused.returncode == 1 and "cannot reach the Docker engine at ssh://" in refused.stderr
+    assert serving_version(port) == world.v1
     assert_production_intact(world)
 
 

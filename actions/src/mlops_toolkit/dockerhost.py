@@ -14,6 +14,7 @@ def connect() -> Any:
 
     where = os.environ.get(names.ENV_DOCKER_HOST) or "the local socket"
     try:
+        # ssh:// hosts: paramiko (docker[ssh]) with the runner's ssh-agent, keys and config.
         client = docker.from_env(timeout=300)
         client.ping()
     except Exception as exc:
