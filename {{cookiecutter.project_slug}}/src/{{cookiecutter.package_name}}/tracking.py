@@ -76,6 +76,9 @@ def tags(**facts: object) -> dict[str, str]:
 
 
 RUN_FILE = Path("reports") / "run.json"
+# The fitted model as `train` hands it to `evaluate`: the same object MLflow logs, without the
+# seconds that loading MLflow's skops format costs (it scans every scikit-learn type on import).
+MODEL_FILE = Path("models") / "model.joblib"
 
 
 def write_run_info(**info: object) -> Path:

@@ -42,7 +42,7 @@ def evaluate(
         model_uri = f"runs:/{run_id}/model"
     tracking.connect(params)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
-    model = mlflow.sklearn.load_model(model_uri)
+    model = _load(model_uri, local=run_id == info["run_id"])
     predictions = model.predict(features)
     class_scores = metrics.scores(model, features)
     scores = metrics.compute(target, predictions, class_scores)
@@ -73,6 +73,17 @@ def evaluate(
         + "\n"
     )
     return EvaluateResult(run_id, scores, version)
+
+
+def _load(model_uri: str, local: bool) -> Any:
+    """The model train just fitted from its local hand-off file, any other from MLflow."""
+    if local and tracking.MODEL_FILE.is_file():
+        import joblib
+
+        return joblib.load(tracking.MODEL_FILE)
+    import mlflow
+
+    return mlflow.sklearn.load_model(model_uri)
 
 
 def importance(params: Params, model: Any, features: Any, target: Any) -> Any:

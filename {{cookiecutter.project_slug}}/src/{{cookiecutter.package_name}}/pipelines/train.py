@@ -54,6 +54,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
             skops_trusted_types=list(TRUSTED_TYPES) or None,
         )
         _log_reports(params, log_file)
+    _save_local(for_serving(model))
     result = TrainResult(run.info.run_id, logged.model_uri, scores, fit_seconds)
     _write_outputs(params, result)
     return result
@@ -94,6 +95,13 @@ def _log_reports(params: Params, log_file: Path | None) -> None:
         mlflow.log_artifact(str(validation), "validation")
     if log_file is not None:
         mlflow.log_artifact(str(log_file), "logs")
+
+
+def _save_local(model: object) -> None:
+    import joblib
+
+    tracking.MODEL_FILE.parent.mkdir(exist_ok=True)
+    joblib.dump(model, tracking.MODEL_FILE)
 
 
 def _write_outputs(params: Params, result: TrainResult) -> None:
