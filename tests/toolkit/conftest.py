@@ -4,83 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
+from support.servers import start_mlflow, stop
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
 ACTIONS_SRC = REPO / "actions" / "src"
 if str(ACTIONS_SRC) not in sys.path:
     sys.path.insert(0, str(ACTIONS_SRC))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-@dataclass
-class MlflowServer:
-    uri: str
-    root: Path
-    proc: subprocess.Popen
-
-    @property
-    def artifacts(self) -> Path:
-        return self.root / "artifacts"
-
-
-def start_mlflow(root: Path, backend: str | None = None) -> MlflowServer:
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    backend = backend or f"sqlite:///{root / 'mlflow.db'}"
-    log = open(root / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(uri + "/health", timeout=90, proc=proc)
-    except RuntimeError:
-        proc.kill()
-        raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
-    return MlflowServer(uri, root, proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

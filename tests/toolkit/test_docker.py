@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import HERE, cli, free_port, register_version
+from conftest import HERE, cli, register_version
 from mlops_toolkit import names, registry, tracking
+from support.servers import free_port
 
 pytestmark = pytest.mark.docker
 
@@ -251,7 +252,7 @@ def ssh_docker_host(tmp_path):
     import os
     import time
 
-    from conftest import stop
+    from support.servers import stop
 
     keys, home = tmp_path / "sshd", tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)

@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 import requests
-from conftest import REPO, cli, free_port, register_version
+from conftest import REPO, cli, register_version
 from mlops_toolkit import names
+from support.servers import free_port
 from test_docker import REGISTRY, outputs
 
 pytestmark = pytest.mark.docker

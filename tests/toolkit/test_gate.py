@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli, free_port, register_version
+from conftest import cli, register_version
 from mlops_toolkit import names
+from support.servers import free_port
 
 
 def set_production(model_name: str, uri: str) -> str:

@@ -8,8 +8,9 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, cli, log_model, start_mlflow, stop
+from conftest import REPO, cli, log_model
 from mlops_toolkit import names, registry, tracking
+from support.servers import start_mlflow, stop
 from test_registry import chain_is_complete, run_concurrent_promotions
 
 pytestmark = pytest.mark.postgres
