@@ -63,3 +63,18 @@ def run(
     return subprocess.run(
         cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=check
     )
+
+
+def start_server(project: Path, model: Path, port: int, **env: str) -> subprocess.Popen:
+    """The generated project's scoring server on 127.0.0.1:``port``, from its source tree."""
+    import os
+    import sys
+
+    package = next((project / "src").iterdir()).name
+    command = [sys.executable, "-m", f"{package}.serving", "--model-dir", str(model)]
+    return subprocess.Popen(
+        [*command, "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(project / "src"), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import run, save_model
+from .conftest import run, save_model, start_server
 
 # What the server must expose for the dashboard and the alerts to mean anything.
 METRIC = re.compile(r"\b((?:model_serving|model_drift)_[a-z_]+)")
@@ -132,22 +129,7 @@ def test_every_metric_in_alerts_and_dashboard_is_exposed(project: Path, tmp_path
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    package = next((project / "src").iterdir()).name
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "DRIFT_REPORT_PATH": str(report)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            f"{package}.serving",
-            "--model-dir",
-            str(model),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_server(project, model, port, DRIFT_REPORT_PATH=str(report))
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -7,11 +7,9 @@ are shortened; everything else is the generated prometheus.yml and alerts.yml.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import save_model
+from .conftest import save_model, start_server
 
 
 def _port() -> int:
@@ -71,27 +69,9 @@ def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
         )
     )
     serve_port, prom_port = _port(), _port()
-    package = next((project / "src").iterdir()).name
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(project / "src"),
-        "DRIFT_REPORT_PATH": str(report),
-        "MODEL_NAME": "cancer",
-        "MODEL_VERSION": "4",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            f"{package}.serving",
-            "--model-dir",
-            str(model),
-            "--port",
-            str(serve_port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_server(
+        project, model, serve_port,
+        DRIFT_REPORT_PATH=str(report), MODEL_NAME="cancer", MODEL_VERSION="4",
     )
     config = (project / "monitoring/prometheus.yml").read_text()
     assert '"serving:8080"' in config and "scrape_interval: 15s" in config

@@ -158,3 +158,14 @@ def docker_engine():
     import docker
 
     return docker.from_env()
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """Parse a $GITHUB_OUTPUT file written in heredoc form (NAME<<DELIM ... DELIM)."""
+    out, lines, i = {}, path.read_text().splitlines(), 0
+    while i < len(lines):
+        name, delim = lines[i].split("<<", 1)
+        j = lines.index(delim, i + 1)
+        out[name] = "\n".join(lines[i + 1:j])
+        i = j + 1
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import HERE, cli, register_version
+from conftest import HERE, cli, outputs, register_version
 from mlops_toolkit import names, registry, tracking
 from support.servers import free_port
 
@@ -58,18 +58,6 @@ def build(world: World, project: Path, version: str, commit: str, **env):
                "--context", str(project), "--image", world.repository, "--git-commit", commit,
                "--network", "host", "--source", "https://github.com/acme/churn",
                env=env, timeout=900)
-
-
-def outputs(path: Path) -> dict[str, str]:
-    """Parse a $GITHUB_OUTPUT file written in heredoc form."""
-    out, lines = {}, path.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        name, delim = lines[i].split("<<", 1)
-        j = lines.index(delim, i + 1)
-        out[name] = "\n".join(lines[i + 1:j])
-        i = j + 1
-    return out
 
 
 def serving_version(port: int) -> str | None:

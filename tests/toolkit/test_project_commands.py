@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import HERE, cli
+from conftest import HERE, cli, outputs
 from mlops_toolkit import names, train
 
 PROJECT = HERE / "fixtures" / "project"
@@ -22,23 +22,13 @@ def project(tmp_path, dataset) -> Path:
     return tmp_path / "project"
 
 
-def parse_outputs(path: Path) -> dict[str, str]:
-    out, lines, i = {}, path.read_text().splitlines(), 0
-    while i < len(lines):
-        name, delim = lines[i].split("<<", 1)
-        j = lines.index(delim, i + 1)
-        out[name] = "\n".join(lines[i + 1:j])
-        i = j + 1
-    return out
-
-
 def test_valid_data_passes(project, tmp_path):
     out, summary = tmp_path / "out", tmp_path / "summary.md"
     r = cli("validate-data", "--command", "python validate.py train.csv",
             "--working-directory", str(project),
             env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
     assert r.returncode == 0, r.stderr
-    o = parse_outputs(out)
+    o = outputs(out)
     assert o["passed"] == "true"
     assert o["report"] == str(project / "reports" / "validation.json")
     assert o["html"] == str(project / "reports" / "validation.html")
@@ -56,7 +46,7 @@ def test_invalid_data_lists_failures_with_examples(project, tmp_path):
             env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
     assert r.returncode == 2
     assert "2 expectation(s) not met" in r.stderr
-    assert parse_outputs(out)["passed"] == "false"
+    assert outputs(out)["passed"] == "false"
     text = summary.read_text()
     assert "`expect_column_values_to_be_between`" in text and "99.5" in text and "1234.0" in text
     assert "expect_column_values_to_not_be_null" in text and "mean texture" in text
@@ -88,7 +78,7 @@ def test_train_outputs_run_and_tags_compute(mlflow_server, project, tmp_path, mo
     r = cli("train", "--command", "python train.py train.csv", "--working-directory",
             str(project), "--timeout-minutes", "5", env={"GITHUB_OUTPUT": str(out)})
     assert r.returncode == 0, r.stderr
-    o = parse_outputs(out)
+    o = outputs(out)
     assert o["model-uri"] == f"runs:/{o['run-id']}/model"
     from mlflow import MlflowClient
 
@@ -177,15 +167,15 @@ def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
     trained = cli("train", "--command", f"{sys.executable} -m {package} train",
                   "--working-directory", str(project), env=env)
     assert trained.returncode == 0, trained.stderr[-2000:]
-    outputs = parse_outputs(out)
+    written = outputs(out)
     run_json = json.loads((project / "reports" / "run.json").read_text())
-    assert outputs["run-id"] == run_json["run_id"] and outputs["passed"] == "true"
-    name = run_json["registered_model_name"] + "-" + outputs["run-id"][:6]
-    gated = cli("gate", "--model-name", name, "--candidate", outputs["model-uri"], "--holdout",
+    assert written["run-id"] == run_json["run_id"] and written["passed"] == "true"
+    name = run_json["registered_model_name"] + "-" + written["run-id"][:6]
+    gated = cli("gate", "--model-name", name, "--candidate", written["model-uri"], "--holdout",
                 str(project / "data" / "processed" / "holdout.csv"), "--config",
                 str(project / "gate.yaml"), "--output-dir", str(tmp_path / "gate"), env=env)
     assert gated.returncode == 0, gated.stderr[-2000:]
-    registered = cli("register", "--model-name", name, "--model-uri", outputs["model-uri"],
+    registered = cli("register", "--model-name", name, "--model-uri", written["model-uri"],
                      "--git-commit", "f" * 40, "--alias", "challenger", env=env)
     assert registered.returncode == 0, registered.stderr[-2000:]
     from mlflow import MlflowClient
@@ -193,6 +183,6 @@ def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
     client = MlflowClient()
     version = client.get_model_version_by_alias(name, "challenger")
     assert version.tags[names.TAG_GATE_PASSED] == "true"
-    assert version.tags[names.TAG_SOURCE_RUN] == outputs["run-id"]
+    assert version.tags[names.TAG_SOURCE_RUN] == written["run-id"]
     assert version.tags[names.TAG_DATA_VERSION]  # the project's data hash
-    assert client.get_run(outputs["run-id"]).data.tags[names.TAG_COMPUTE] in ("cpu", "gpu")
+    assert client.get_run(written["run-id"]).data.tags[names.TAG_COMPUTE] in ("cpu", "gpu")
