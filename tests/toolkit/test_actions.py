@@ -140,3 +140,9 @@ def test_install_step_installs_the_package(tmp_path):
     help_text = subprocess.run([str(venv / "bin" / "mlops-toolkit"), "--help"],
                                capture_output=True, text=True)
     assert "build-image" in help_text.stdout
+    # A second toolkit step of the same job (another action, same ref) installs nothing.
+    env["ACTION_PATH"] = str(REPO / "actions" / "gate")
+    again = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already installed" in again.stdout
