@@ -137,6 +137,20 @@ class Server:
         return self.request("POST", "/invocations", body, content_type)
 
 
+def _wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
+    """Return once the server process answers /health with 200; fail if it dies or stalls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.1)
+
+
 def _env() -> dict[str, str]:
     """The environment for a child process that must import this package, installed or not."""
     import os
@@ -485,16 +499,7 @@ def test_serve_command_serves_a_model_directory_and_stops_cleanly(clf, tmp_path:
         env=_env(),
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.1)
+        _wait_healthy(proc, port, timeout=60)
         body = json.dumps({"dataframe_split": _split(clf[1].iloc[:3])}).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
@@ -539,16 +544,7 @@ def test_serve_defaults_to_the_last_trained_run(workdir: Path, source: str) -> N
         env=_env(),
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.2)
+        _wait_healthy(proc, port, timeout=90)
         body = json.dumps({"dataframe_records": holdout.to_dict(orient="records")}).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
