@@ -18,7 +18,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
     """The exact file set a project with these options must have."""
     src = f"src/{package}"
     files = {
-        ".cookiecutter.json", ".gitignore", "Makefile", "README.md", "dvc.yaml",
+        ".cookiecutter.json", ".gitignore", "Makefile", "README.md", "dvc.yaml", "gate.yaml",
         "params.yaml", "pyproject.toml", "expectations/dataset.json",
         f"{src}/__init__.py", f"{src}/__main__.py", f"{src}/cli.py", f"{src}/config.py",
         f"{src}/logs.py", f"{src}/tracking.py",
