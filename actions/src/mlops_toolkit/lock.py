@@ -56,7 +56,7 @@ def registry_lock(
             if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc
         current = _current(client, name)
-        if current is not None and float(current.get(names.TAG_LOCK_EXPIRES, "0")) < time.time():
+        if current is not None and _expires_at(current, ttl_s) < time.time():
             _delete_if_held_by(client, name, current.get(names.TAG_LOCK_HOLDER))
             continue
         if time.monotonic() > deadline:
@@ -70,12 +70,22 @@ def registry_lock(
 
 
 def _current(client: Any, name: str) -> dict | None:
+    """The lock's tags plus its creation time (ms), or None when nobody holds it."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return dict(client.get_registered_model(name).tags or {})
+        model = client.get_registered_model(name)
     except MlflowException:
         return None
+    return {**(model.tags or {}), "created_ms": model.creation_timestamp or 0}
+
+
+def _expires_at(current: dict, ttl_s: float) -> float:
+    """When the lock may be taken over. A lock seen between its creation and its tags (the
+    store may write them apart) is fresh, not expired: it expires ``ttl_s`` after creation."""
+    if names.TAG_LOCK_EXPIRES in current:
+        return float(current[names.TAG_LOCK_EXPIRES])
+    return float(current["created_ms"]) / 1000 + ttl_s
 
 
 def _delete_if_held_by(client: Any, name: str, holder: str | None) -> None:
