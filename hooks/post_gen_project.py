@@ -35,7 +35,22 @@ def record_answers() -> None:
     path.write_text(json.dumps(answers, indent=2, sort_keys=True) + "\n")
 
 
+def record_toolkit_source() -> None:
+    """Generated from a local checkout: install the platform package from that checkout.
+
+    The Makefile reads .toolkit-source (git-ignored: it is a path on this machine) before its
+    default, the template repository's git URL at actions_ref.
+    """
+    template = str(ANSWERS.get("_template", ""))
+    actions = Path(str(ANSWERS.get("_repo_dir", ""))) / "actions"
+    if "://" in template or template.startswith(("gh:", "gl:", "bb:", "git@")):
+        return
+    if (actions / "pyproject.toml").is_file():
+        Path(".toolkit-source").write_text(f"{actions.resolve()}\n")
+
+
 def main() -> int:
+    record_toolkit_source()
     keep_model_family(ANSWERS["model_family"])
     keep_suite(ANSWERS["task"], ANSWERS["sample_dataset"])
     record_answers()

@@ -3,14 +3,66 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from . import dockerhost, names, tracking
 from .errors import ToolkitError
 
-MODEL_SUBDIR = ".mlops-build/model"  # inside the build context; removed after the build
+BUILD_SUBDIR = ".mlops-build"  # inside the build context; removed after the build
+MODEL_SUBDIR = f"{BUILD_SUBDIR}/model"
+WHEELS_SUBDIR = f"{BUILD_SUBDIR}/wheels"  # the platform's own wheel, for the Dockerfile
+# Fixed zip timestamps: the same toolkit source gives the same wheel bytes, so the image's
+# dependency layer stays cached across builds until the platform itself changes.
+WHEEL_EPOCH = "315532800"
+
+
+def toolkit_source() -> str:
+    """Where this toolkit was installed from: its source folder, or the URL pip recorded."""
+    here = Path(__file__).resolve().parents[2]
+    if (here / "pyproject.toml").is_file():
+        return str(here)  # an editable install or a checkout, as the actions use it
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        recorded = distribution("mlops-toolkit").read_text("direct_url.json")
+    except PackageNotFoundError:
+        recorded = None
+    if recorded:
+        info = json.loads(recorded)
+        url, vcs = info["url"], info.get("vcs_info")
+        if vcs:
+            sub = info.get("subdirectory")
+            pinned = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
+            return pinned + (f"#subdirectory={sub}" if sub else "")
+        if url.startswith("file://"):
+            return url.removeprefix("file://")
+    raise ToolkitError(
+        "cannot find mlops-toolkit's source to put the server in the image: install it from "
+        "its folder or a git URL (as the actions and `make install` do)"
+    )
+
+
+def stage_toolkit_wheel(context: Path) -> Path:
+    """Build the running toolkit's wheel into the build context; returns the wheel."""
+    out = context / WHEELS_SUBDIR
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
+               str(out), toolkit_source()]
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH})
+    wheels = sorted(out.glob("mlops_toolkit-*.whl"))
+    if result.returncode != 0 or not wheels:
+        detail = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
+        raise ToolkitError(f"cannot build the mlops-toolkit wheel for the image: {detail}")
+    return wheels[0]
 
 
 def fetch_model(version: tracking.Version, context: Path) -> Path:
@@ -64,6 +116,7 @@ def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
     }
     fetch_model(version, ctx)
     try:
+        stage_toolkit_wheel(ctx)
         stream = engine.api.build(
             path=str(ctx), dockerfile=dockerfile, tag=tags[0], rm=True, forcerm=True,
             decode=True, network_mode=network, labels=labels,
@@ -73,7 +126,7 @@ def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
         )
         dockerhost.stream_errors(stream, "image build")
     finally:
-        shutil.rmtree(ctx / ".mlops-build", ignore_errors=True)
+        shutil.rmtree(ctx / BUILD_SUBDIR, ignore_errors=True)
     image = engine.images.get(tags[0])
     for tag in tags[1:]:
         image.tag(tag.rsplit(":", 1)[0], tag=tag.rsplit(":", 1)[1])

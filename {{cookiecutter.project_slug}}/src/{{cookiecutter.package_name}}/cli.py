@@ -120,30 +120,42 @@ def cmd_predict(args: argparse.Namespace, log_file: Path) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, log_file: Path) -> int:
-    from .serving.__main__ import serve
-    from .serving.settings import ENV_MODEL_DIR, Settings
+    """The platform's scoring server (mlops_toolkit.serving) on this project's model."""
+    from mlops_toolkit.serving.__main__ import serve
+    from mlops_toolkit.serving.settings import ENV_MODEL_DIR, Settings
 
     model = args.model or os.environ.get(ENV_MODEL_DIR) or ""
+    model_dir, name, version = _local_model(args, model)
     settings = Settings.from_env(
-        model_dir=_local_model(args, model),
+        model_dir=model_dir,
+        model_name=name,
+        model_version=version,
         host=args.host,
         port=args.port,
         log_dir=args.log_dir,
         log_sample_rate=args.log_sample_rate,
         drift_report=args.drift_report,
     )
-    log.info("serving %s on http://%s:%d", settings.model_dir, settings.host, settings.port)
+    log.info(
+        "serving %s %s from %s on http://%s:%d",
+        settings.model_name,
+        settings.model_version,
+        settings.model_dir,
+        settings.host,
+        settings.port,
+    )
     return serve(settings)
 
 
 def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
-    from .monitoring.drift import DRIFT_EXIT_CODE, Thresholds, run
+    """The platform's drift job (mlops_toolkit.monitoring) with this project's params."""
+    from mlops_toolkit.monitoring.drift import DRIFT_EXIT_CODE, Thresholds, run
 
     params = _params(args)
     thresholds = Thresholds(
         psi=params.drift.psi_threshold, p_value=params.drift.p_value, bins=params.drift.bins
     )
-    model_dir = _local_model(args, args.model) if args.model else None
+    model_dir = _local_model(args, args.model)[0] if args.model else None
     report = run(
         args.reference or params.data.train,
         args.current,
@@ -169,20 +181,27 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
     return 0
 
 
-def _local_model(args: argparse.Namespace, model: str) -> str:
-    """A local MLflow model directory: as given, or downloaded from a URI (runs:/, models:/)."""
+def _local_model(args: argparse.Namespace, model: str) -> tuple[str, str | None, str | None]:
+    """A local MLflow model directory, with the registered name and version when known.
+
+    As given (a directory: name and version from the environment, if any), or downloaded from
+    a URI (models:/name/3, models:/name@alias: resolved in the registry; runs:/ or the last
+    trained run: the project's registered name and the version `evaluate` registered).
+    """
     if model and Path(model).is_dir():
-        return model
+        return model, None, None
     if model and ":" not in model:
         raise FileNotFoundError(f"{model}: no such model directory (or give an MLflow URI)")
     import mlflow
 
     from . import tracking
 
-    tracking.connect(_params(args))
+    params = _params(args)
+    tracking.connect(params)
     uri = model or str(tracking.read_run_info()["model_uri"])
+    name, version = tracking.model_identity(uri, params.mlflow.registered_model_name)
     log.info("downloading %s", uri)
-    return mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    return mlflow.artifacts.download_artifacts(artifact_uri=uri), name, version
 
 
 def _format(metrics: dict[str, float]) -> str:

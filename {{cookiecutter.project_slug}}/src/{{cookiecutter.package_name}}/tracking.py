@@ -47,6 +47,31 @@ def _check_reachable(uri: str) -> None:
         raise ConnectionError(f"MLflow tracking server {uri} is unreachable: {reason}") from None
 
 
+def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
+    """The registered name and version a model URI stands for, for the server's labels.
+
+    models:/name/3 and models:/name@alias are resolved in the registry; anything else (runs:/,
+    a logged model's models:/m-...) is the project's registered model at the version `evaluate`
+    registered, if any.
+    """
+    import json
+
+    from mlflow import MlflowClient
+
+    ref = uri.removeprefix("models:/")
+    if ref != uri and not ref.startswith("m-"):
+        name, sep, alias = ref.partition("@")
+        if sep:
+            return name, str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        name, _, version = ref.rpartition("/")
+        return name, version
+    try:
+        registered = json.loads(REGISTERED_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return registered_name, None
+    return registered_name, str(registered.get("model_version") or "") or None
+
+
 def git_commit() -> str | None:
     """The commit of the working tree, or None outside a git repository."""
     sha = os.environ.get("GITHUB_SHA")
@@ -76,6 +101,7 @@ def tags(**facts: object) -> dict[str, str]:
 
 
 RUN_FILE = Path("reports") / "run.json"
+REGISTERED_FILE = Path("reports") / "registered.json"
 # The fitted model as `train` hands it to `evaluate`: the same object MLflow logs, without the
 # seconds that loading MLflow's skops format costs (it scans every scikit-learn type on import).
 MODEL_FILE = Path("models") / "model.joblib"

@@ -16,7 +16,7 @@ from . import metrics, plots
 log = logging.getLogger(__name__)
 METRICS_FILE = Path("metrics") / "holdout.json"
 # Written by this step only: reports/run.json is the train step's (a DVC output has one owner).
-REGISTERED_FILE = Path("reports") / "registered.json"
+REGISTERED_FILE = tracking.REGISTERED_FILE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Load an MLflow sklearn model directory without MLflow, and predict on checked input.
+"""An MLflow sklearn model directory, read without MLflow: the server and the drift job share it.
 
 Reads `MLmodel` (signature, serialization format) and the serialized Pipeline (skops, pickle or
 cloudpickle), exactly the files `mlflow.sklearn.log_model` writes, so the image needs neither
@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .errors import ToolkitError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ NUMERIC_TYPES = frozenset({"double", "float", "long", "integer"})
 SUPPORTED_TYPES = NUMERIC_TYPES | {"boolean", "string"}
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(ToolkitError):
     """The model directory cannot be served (missing files, no signature, unknown format)."""
 
 
@@ -125,7 +126,7 @@ def read_example(model_dir: str, mlmodel: dict[str, Any]) -> dict[str, Any] | No
 
 
 def load_model(model_dir: str) -> ServedModel:
-    """Load the model, check it against its own input example and pick the fastest safe path."""
+    """Load the model with its signature and input example (predicting through a DataFrame)."""
     mlmodel = read_mlmodel(model_dir)
     flavor = (mlmodel.get("flavors") or {}).get("sklearn")
     if not flavor:
@@ -142,43 +143,8 @@ def load_model(model_dir: str) -> ServedModel:
         example=read_example(model_dir, mlmodel),
         flavor=flavor,
     )
-    model.use_frame = not _matrix_path_is_safe(model)
-    log.info(
-        "model loaded from %s (%d columns, %s input)",
-        model_dir,
-        len(columns),
-        "DataFrame" if model.use_frame else "ndarray",
-    )
+    log.info("model loaded from %s (%d columns)", model_dir, len(columns))
     return model
-
-
-def _matrix_path_is_safe(model: ServedModel) -> bool:
-    """True when predicting on a bare float64 matrix gives the same answer as on a DataFrame.
-
-    Pipelines fitted on DataFrames only warn about missing feature names when they get an
-    ndarray, unless a step selects columns by name (then they raise). We try both on the
-    input example and use the matrix only when the answers agree: cheaper per request, never
-    a different answer.
-    """
-    if not model.numeric or model.example is None:
-        return False
-    # The warning is expected on this path and would otherwise cost time on every request.
-    warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    from .payload import parse_payload
-
-    try:
-        batch = parse_payload({"dataframe_split": model.example}, model.columns)
-        by_matrix = np.asarray(model.estimator.predict(batch.matrix))
-    except Exception as exc:
-        log.info("ndarray fast path not used: %s", exc)
-        return False
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return True  # the matrix works and no DataFrame can be built here anyway
-    model.use_frame = True
-    by_frame = np.asarray(model.predict(batch))
-    return by_matrix.ravel().tolist() == by_frame.ravel().tolist()
 
 
 def _warn_on_version_mismatch(flavor: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .model import NUMERIC_TYPES, Batch, Column
+from ..errors import ToolkitError
+from ..mlmodel import NUMERIC_TYPES, Batch, Column
 
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMBER_TYPES = frozenset({int, float})
@@ -40,7 +41,7 @@ _JSON_NAMES = {
 }
 
 
-class PayloadError(ValueError):
+class PayloadError(ToolkitError):
     """Bad input: `status` 400 for a malformed request, 422 for one that breaks the signature."""
 
     def __init__(self, status: int, kind: str, message: str) -> None:

@@ -11,12 +11,13 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from typing import IO, Any
 
 import orjson
 
-from .model import Batch
+from ..mlmodel import Batch
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class PredictionLogger:
         self._day = ""
         self._fh: IO[bytes] | None = None
         self._random = random.Random()
+        # Large batches are scored in worker threads: one writer at a time keeps lines whole.
+        self._lock = threading.Lock()
         os.makedirs(directory, exist_ok=True)
 
     def maybe_log(self, names: list[str], batch: Batch, predictions: list[Any]) -> None:
@@ -57,9 +60,10 @@ class PredictionLogger:
                 )
                 for row, pred in zip(rows, predictions, strict=True)
             ]
-            fh = self._file(ts)
-            fh.write(b"\n".join(lines) + b"\n")
-            fh.flush()
+            with self._lock:
+                fh = self._file(ts)
+                fh.write(b"\n".join(lines) + b"\n")
+                fh.flush()
         except (OSError, TypeError, ValueError) as exc:
             log.warning("prediction log write failed: %s", exc)
 

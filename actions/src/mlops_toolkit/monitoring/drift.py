@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ToolkitError
+
 PREDICTION_COLUMN = "prediction"
 DRIFT_EXIT_CODE = 3  # "drift found", apart from 1 for "the job failed"
 EPSILON = 1e-4  # floor of a bin's share, so an empty bin gives a large but finite PSI
 
 
-class DriftInputError(ValueError):
+class DriftInputError(ToolkitError):
     """The reference or the current batch cannot be compared (missing, empty, wrong columns)."""
 
 
@@ -198,7 +200,7 @@ def reference_predictions(model_dir: str | None, reference: Any, labels: Any) ->
     """What the model predicts on the reference, or the reference labels without a model."""
     if not model_dir:
         return labels
-    from ..serving.model import Batch, load_model
+    from ..mlmodel import Batch, load_model
 
     model = load_model(model_dir)
     frame = reference[model.names]
@@ -247,7 +249,7 @@ def detect(
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    from .exposition import write_textfile
+    from ..driftmetrics import write_textfile
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

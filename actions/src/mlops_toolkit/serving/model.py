@@ -1,0 +1,48 @@
+"""The served model: the shared loader plus the ndarray fast path for numeric signatures."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from ..mlmodel import ServedModel, load_model
+from .payload import parse_payload
+
+log = logging.getLogger(__name__)
+
+
+def load_for_serving(model_dir: str) -> ServedModel:
+    """Load the model, check it against its own input example and pick the fastest safe path."""
+    model = load_model(model_dir)
+    model.use_frame = not _matrix_path_is_safe(model)
+    log.info("scoring through %s", "a DataFrame" if model.use_frame else "an ndarray")
+    return model
+
+
+def _matrix_path_is_safe(model: ServedModel) -> bool:
+    """True when predicting on a bare float64 matrix gives the same answer as on a DataFrame.
+
+    Pipelines fitted on DataFrames only warn about missing feature names when they get an
+    ndarray, unless a step selects columns by name (then they raise). We try both on the
+    input example and use the matrix only when the answers agree: cheaper per request, never
+    a different answer.
+    """
+    if not model.numeric or model.example is None:
+        return False
+    # The warning is expected on this path and would otherwise cost time on every request.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    try:
+        batch = parse_payload({"dataframe_split": model.example}, model.columns)
+        by_matrix = np.asarray(model.estimator.predict(batch.matrix))
+    except Exception as exc:
+        log.info("ndarray fast path not used: %s", exc)
+        return False
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return True  # the matrix works and no DataFrame can be built here anyway
+    model.use_frame = True
+    by_frame = np.asarray(model.predict(batch))
+    return by_matrix.ravel().tolist() == by_frame.ravel().tolist()
