@@ -1,16 +1,21 @@
-"""Throughput and p99 latency: the generated scoring server vs `mlflow models serve`.
+"""Throughput and p99 latency of the platform's scoring server against three peers.
 
-Same model (the project's default: StandardScaler + LogisticRegression on breast cancer, saved
-by mlflow.sklearn), same machine, same load generator (wrk, closed loop: a fixed number of
-keep-alive connections for a fixed time, on 127.0.0.1), same concurrency, one server process
-each (MLflow's default is one uvicorn worker). Servers are pinned to CPU 0 and wrk to CPU 1
-when there are two CPUs, and the two servers take turns, round after round, so background
-load hits both alike; the figures are the medians over the rounds.
+Peers, all serving the same model (StandardScaler + LogisticRegression on breast cancer, saved
+by mlflow.sklearn) from one process on the same machine, with the same load generator (wrk,
+closed loop: a fixed number of keep-alive connections for a fixed time, on 127.0.0.1):
+- `mlflow models serve --env-manager local` (one uvicorn worker, its default);
+- MLServer with its MLflow runtime (Seldon's server, the KServe V2 stack), on its
+  MLflow-compatible `/invocations`, from its own virtual environment (made on first use under
+  benchmarks/.venvs/mlserver: mlserver and mlserver-mlflow from the package index);
+- the floor: a minimal ASGI app that calls the same model's `predict` in-process
+  (benchmarks/_floor_app.py): what any server on uvicorn must at least spend.
+Servers are pinned to CPU 0 and wrk to CPU 1 when there are two CPUs, and the servers take turns,
+round after round, so background load hits all alike; the figures are medians over the rounds.
 
-    python benchmarks/serving.py [--rounds 3] [--duration 10] [--connections 4]
+    python benchmarks/serving.py [--rounds 3] [--duration 10] [--connections 4] [--no-mlserver]
 
-Needs wrk (apt-get install wrk) and mlflow; exits 1 unless throughput >= 3x and p99 <= 0.5x
-for both single rows and batches of 100.
+Needs wrk (apt-get install wrk). Exits 1 unless, for single rows and for batches of 100:
+throughput >= 3x MLflow and p99 <= 0.5x MLflow's, >= 10x MLServer, and >= 0.9x the floor.
 """
 
 from __future__ import annotations
@@ -30,15 +35,67 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.serving.conftest import bake, save_model  # noqa: E402
+MLSERVER_VENV = ROOT / "benchmarks" / ".venvs" / "mlserver"
+GOALS = {"mlflow": 3.0, "mlserver": 10.0, "floor": 0.9}  # our throughput / theirs, at least
 
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("{body}"):read("*a")
 """
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def save_model(path: Path) -> Path:
+    """The benchmark model, logged as the project's train step logs it (skops, signature)."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(X, y)
+    example = X.head(5)
+    mlflow.sklearn.save_model(
+        model,
+        str(path),
+        serialization_format="skops",
+        skops_trusted_types=["numpy.dtype"],
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+    )
+    return path
+
+
+def mlserver_python() -> str:
+    """MLServer's own interpreter: a separate venv, so its pins never touch this environment."""
+    python = MLSERVER_VENV / "bin" / "python"
+    if not python.exists():
+        from importlib.metadata import version
+
+        print(f"creating {MLSERVER_VENV} (mlserver, mlserver-mlflow; once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
+        pins = [f"{d}=={version(d)}" for d in ("scikit-learn", "skops", "mlflow")]
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "mlserver", "mlserver-mlflow", *pins],
+            check=True,
+        )
+    return str(python)
+
+
+def mlserver_command(work: Path, model: Path, port: int) -> list[str]:
+    """`mlserver start` on a folder holding its settings and the model's settings."""
+    folder = work / "mlserver"
+    folder.mkdir(exist_ok=True)
+    settings = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+                "parallel_workers": 0, "debug": False}
+    (folder / "settings.json").write_text(json.dumps(settings))
+    model_settings = {"name": "cancer", "implementation": "mlserver_mlflow.MLflowRuntime",
+                      "parameters": {"uri": str(model)}}
+    (folder / "model-settings.json").write_text(json.dumps(model_settings))
+    return [mlserver_python(), "-m", "mlserver.cli.main", "start", str(folder)]
 
 
 def free_port() -> int:
@@ -113,88 +170,79 @@ def wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str, fl
     return {"rps": rps, "p99_ms": float(value) * UNITS[unit] * 1e3}
 
 
+def bodies_and_scripts(work: Path) -> tuple[dict[str, bytes], dict[str, Path]]:
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer(as_frame=True).data
+    bodies, scripts = {}, {}
+    for name, rows in (("1 row", X.head(1)), ("100 rows", X.head(100))):
+        body = json.dumps(
+            {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+        )
+        (work / f"{len(rows)}.json").write_text(body)
+        script = work / f"{len(rows)}.lua"
+        script.write_text(LUA.format(body=work / f"{len(rows)}.json"))
+        bodies[name], scripts[name] = body.encode(), script
+    return bodies, scripts
+
+
+def servers(work: Path, model: Path, with_mlserver: bool) -> dict[str, tuple[list[str], int, str]]:
+    """name -> (command, port, health path)."""
+    ports = {name: free_port() for name in ("ours", "floor", "mlflow", "mlserver")}
+    python = sys.executable
+    chosen = {
+        "ours": (
+            [python, "-m", "mlops_toolkit.serving", "--model-dir", str(model),
+             "--port", str(ports["ours"])],
+            ports["ours"], "/health",
+        ),
+        "floor": (
+            [python, str(ROOT / "benchmarks" / "_floor_app.py"), str(model), str(ports["floor"])],
+            ports["floor"], "/health",
+        ),
+        "mlflow": (
+            ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1"],
+            ports["mlflow"], "/ping",
+        ),
+    }
+    if with_mlserver:
+        command = mlserver_command(work, model, ports["mlserver"])
+        chosen["mlserver"] = (command, ports["mlserver"], "/v2/health/ready")
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--no-mlserver", action="store_true", help="leave MLServer out")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
 
+    env = {
+        **os.environ,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
         work = Path(tmp)
-        project = bake(work / "project")
         model = save_model(work / "model")
-        package = next((project / "src").iterdir()).name
-        import pandas as pd
-        from sklearn.datasets import load_breast_cancer
-
-        X = load_breast_cancer(as_frame=True).data
-        scripts = {}
-        bodies = {}
-        for name, rows in (("1 row", X.head(1)), ("100 rows", X.head(100))):
-            body = json.dumps(
-                {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
-            )
-            (work / f"{len(rows)}.json").write_text(body)
-            script = work / f"{len(rows)}.lua"
-            script.write_text(LUA.format(body=work / f"{len(rows)}.json"))
-            scripts[name], bodies[name] = script, body.encode()
-        del pd
-
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(project / "src"),
-            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-        }
-        ours_port, mlflow_port = free_port(), free_port()
-        servers = {
-            "ours": (
-                [
-                    "python",
-                    "-m",
-                    f"{package}.serving",
-                    "--model-dir",
-                    str(model),
-                    "--port",
-                    str(ours_port),
-                ],
-                ours_port,
-                "/health",
-            ),
-            "mlflow": (
-                [
-                    "mlflow",
-                    "models",
-                    "serve",
-                    "-m",
-                    str(model),
-                    "--env-manager",
-                    "local",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(mlflow_port),
-                    "--workers",
-                    "1",
-                ],
-                mlflow_port,
-                "/ping",
-            ),
-        }
+        bodies, scripts = bodies_and_scripts(work)
+        chosen = servers(work, model, not args.no_mlserver)
         results: dict[str, dict[str, list[dict[str, float]]]] = {
-            n: {s: [] for s in servers} for n in scripts
+            n: {s: [] for s in chosen} for n in scripts
         }
+        answers: dict[str, dict[str, list]] = {}
         for round_ in range(args.rounds):
-            for server, (cmd, port, health) in servers.items():
+            for server, (cmd, port, health) in chosen.items():
                 proc = start(cmd, port, health, env)
                 try:
                     if round_ == 0:
-                        answers = {n: predict(port, b) for n, b in bodies.items()}
-                        results.setdefault("_answers", {})[server] = answers  # type: ignore
+                        answers[server] = {n: predict(port, b) for n, b in bodies.items()}
                     for name, script in scripts.items():
                         wrk(port, script, 2, args.connections)  # warm up
                         results[name][server].append(
@@ -202,36 +250,38 @@ def main() -> int:
                         )
                 finally:
                     stop(proc)
-        answers = results.pop("_answers")  # type: ignore[arg-type]
-        if answers["ours"] != answers["mlflow"]:
-            raise SystemExit("the two servers answer differently")
+        for server, answer in answers.items():
+            if answer != answers["mlflow"]:
+                raise SystemExit(f"{server} answers differently from mlflow models serve")
+    return report(results, args)
 
-    ok = True
+
+def report(results: dict[str, dict[str, list[dict[str, float]]]], args: argparse.Namespace) -> int:
     print(
         f"{args.rounds} rounds x {args.duration} s, {args.connections} connections, wrk on "
         "127.0.0.1; medians"
     )
-    print(f"{'payload':<9} {'server':<7} {'req/s':>9} {'p99 ms':>8}")
-    summary = {}
+    print(f"{'payload':<9} {'server':<9} {'req/s':>9} {'p99 ms':>8}")
+    ok, summary = True, {}
     for name, by_server in results.items():
         med = {
             s: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p99_ms")}
             for s, runs in by_server.items()
         }
         for server, m in med.items():
-            print(f"{name:<9} {server:<7} {m['rps']:>9.0f} {m['p99_ms']:>8.2f}")
-        throughput = med["ours"]["rps"] / med["mlflow"]["rps"]
+            print(f"{name:<9} {server:<9} {m['rps']:>9.0f} {m['p99_ms']:>8.2f}")
+        ratios = {peer: med["ours"]["rps"] / med[peer]["rps"] for peer in med if peer != "ours"}
         latency = med["ours"]["p99_ms"] / med["mlflow"]["p99_ms"]
-        print(
-            f"{name:<9} ratio   throughput x{throughput:.2f} (goal >= 3), "
-            f"p99 x{latency:.3f} (goal <= 0.5)"
-        )
+        for peer, ratio in ratios.items():
+            print(f"{name:<9} ours/{peer:<9} throughput x{ratio:.2f} (goal >= {GOALS[peer]})")
+            ok = ok and ratio >= GOALS[peer]
+        print(f"{name:<9} ours/mlflow   p99 x{latency:.3f} (goal <= 0.5)")
+        ok = ok and latency <= 0.5
         summary[name] = {
-            "throughput_ratio": round(throughput, 2),
-            "p99_ratio": round(latency, 3),
-            **{s: med[s] for s in med},
+            "throughput_ratio": {peer: round(r, 2) for peer, r in ratios.items()},
+            "p99_ratio_mlflow": round(latency, 3),
+            **med,
         }
-        ok = ok and throughput >= 3 and latency <= 0.5
     print(json.dumps(summary))
     return 0 if ok else 1
 

@@ -152,6 +152,10 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
     ]
     for ref, name in PINNED.items():
         cmd += ["--local-repository", f"{ref}={STANDINS / name}"]
+    # The platform's setup action, from this checkout (the template's default actions_ref).
+    answers = json.loads((ROOT / "cookiecutter.json").read_text())
+    toolkit = f"{answers['actions_repository']}@{answers['actions_ref']}"
+    cmd += ["--local-repository", f"{toolkit}={ROOT}"]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
 
 
@@ -164,7 +168,7 @@ def test_drifted_logs_open_one_issue_and_fail_the_run(
     result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert "drift detected" in output
+    assert "drift detected" in output, output[-4000:]
     assert len(stand_in.issues) == 1, (stand_in.calls, output[-3000:])
     issue = stand_in.issues[0]
     assert issue["labels"] == ["drift"] and f"| {moved} |" in issue["body"]
