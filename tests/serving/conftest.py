@@ -66,15 +66,14 @@ def run(
 
 
 def start_server(project: Path, model: Path, port: int, **env: str) -> subprocess.Popen:
-    """The generated project's scoring server on 127.0.0.1:``port``, from its source tree."""
+    """The platform's scoring server (what the project's image runs) on 127.0.0.1:``port``."""
     import os
     import sys
 
-    package = next((project / "src").iterdir()).name
-    command = [sys.executable, "-m", f"{package}.serving", "--model-dir", str(model)]
+    command = [sys.executable, "-m", "mlops_toolkit.serving", "--model-dir", str(model)]
     return subprocess.Popen(
         [*command, "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(project / "src"), **env},
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

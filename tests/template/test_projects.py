@@ -92,3 +92,75 @@ def test_pipeline_registers_a_sane_model(installed):
                            env=env, check=False)
     assert again.returncode == 0
     assert "didn't change, skipping" in again.stdout + again.stderr
+
+
+SAVE_MODEL = """
+import sys
+import mlflow
+from mlflow.models import infer_signature
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+model = LogisticRegression(max_iter=5000).fit(X, y)
+mlflow.sklearn.save_model(model, sys.argv[1], signature=infer_signature(X, model.predict(X)))
+"""
+
+
+def _served_version(project: Path, model: Path) -> dict:
+    """Start the project's `serve` on `model`, return its /version answer, stop it."""
+    import signal
+    import time
+    import urllib.request
+
+    from support.servers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(project / ".venv" / "bin" / project.name), "serve", "--model", str(model),
+         "--port", str(port)],
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=2) as r:
+                    return json.loads(r.read())
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_a_platform_fix_reaches_the_project_by_reinstalling(installed, tmp_path):
+    """Change the server in a copy of the platform package: `make install` alone brings it."""
+    import shutil
+
+    project, answers, _ = installed
+    if answers:
+        pytest.skip("one project is enough to show the update path")
+    platform = tmp_path / "actions"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "actions", platform,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    model = tmp_path / "model"
+    subprocess.run([str(project / ".venv" / "bin" / "python"), "-c", SAVE_MODEL, str(model)],
+                   check=True, capture_output=True)
+    tracked = {p: p.read_bytes() for p in project.rglob("*")
+               if p.is_file() and not {".venv", "logs"} & set(p.parts)}
+    make(project, "install", TOOLKIT=str(platform))
+    assert "platform_fix" not in _served_version(project, model)
+
+    app = platform / "src" / "mlops_toolkit" / "serving" / "app.py"
+    text = app.read_text()
+    assert '"image_tag": settings.image_tag,' in text
+    app.write_text(text.replace('"image_tag": settings.image_tag,',
+                                '"image_tag": settings.image_tag, "platform_fix": 1,'))
+    make(project, "install", TOOLKIT=str(platform))
+    assert _served_version(project, model)["platform_fix"] == 1
+    # Nothing of the project was generated again: only the environment changed.
+    assert tracked == {p: p.read_bytes() for p in project.rglob("*")
+                       if p.is_file() and not {".venv", "logs"} & set(p.parts)}
+    make(project, "install")  # back to the platform the project was generated with
