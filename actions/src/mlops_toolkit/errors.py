@@ -1,8 +1,14 @@
-"""The one exception type the CLI turns into a one-line error and a non-zero exit."""
+"""The one exception base of the toolkit; each subclass carries the exit code it stands for."""
 
 
 class ToolkitError(Exception):
     """A failure with a message fit for one line of CI output."""
+
+    exit_code = 1
+
+
+class InputError(ToolkitError):
+    """Bad data or input: a missing file, invalid JSON, a wrong value."""
 
     exit_code = 1
 
