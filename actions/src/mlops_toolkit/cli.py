@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
+from . import errors
 from .commands import (
     build_image,
     deploy,
@@ -19,7 +21,6 @@ from .commands import (
     train,
     validate_data,
 )
-from .errors import ToolkitError
 
 # In the order `--help` lists them: the life of a model.
 COMMANDS = (
@@ -47,28 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    errors.raise_on_sigterm()
     try:
         return args.func(args)
-    except ToolkitError as exc:
-        _error(args.command_name, str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _error(args.command_name, "interrupted")
-        return 130
-    except Exception as exc:
-        if os.environ.get("MLOPS_DEBUG"):
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        _error(args.command_name, f"unexpected {type(exc).__name__}: {first}")
-        return 1
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # every failure becomes one line and an exit code
+        code, message, unexpected = errors.outcome(exc)
+        if unexpected and os.environ.get(errors.DEBUG_ENV):
+            traceback.print_exc()
+        _error(args.command_name, message)
+        return code
 
 
 def _error(command: str, message: str) -> None:
-    line = message.replace("\n", " ")
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::error title=mlops-toolkit {command}::{line}", file=sys.stderr)
+        print(f"::error title=mlops-toolkit {command}::{message}", file=sys.stderr)
     else:
-        print(f"mlops-toolkit {command}: error: {line}", file=sys.stderr)
+        print(f"mlops-toolkit {command}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
