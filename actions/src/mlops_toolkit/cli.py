@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 
-from . import errors
+from . import errors, tracking_check
 from .commands import (
     build_image,
     deploy,
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         code, message, unexpected = errors.outcome(exc)
         if unexpected and os.environ.get(errors.DEBUG_ENV):
             traceback.print_exc()
-        _error(args.command_name, message)
+        _error(args.command_name, tracking_check.scrub_known_secrets(message))
         return code
 
 

@@ -20,7 +20,10 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-DEBUG_ENV = "MLOPS_DEBUG"
+from . import names
+
+DEBUG_ENV = names.ENV_DEBUG
+
 EXIT_UNEXPECTED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
