@@ -2,7 +2,9 @@
 
 Behaves like api.github.com for: GET /repos/{o}/{r}/issues/{n}/comments (per_page, page,
 Link: rel="next"/"last"), POST the same path, PATCH /repos/{o}/{r}/issues/comments/{id}, and
-GET /repos/{o}/{r}/commits/{sha}/pulls (the pull requests associated with a commit).
+GET /repos/{o}/{r}/commits/{sha}/pulls (the pull requests associated with a commit), and
+issues: GET /repos/{o}/{r}/issues (state, labels, pagination; pull requests listed too, with a
+`pull_request` key, as GitHub does), POST /repos/{o}/{r}/issues, PATCH /repos/{o}/{r}/issues/{n}.
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does.
 """
 
@@ -16,6 +18,8 @@ from urllib.parse import parse_qs, urlparse
 
 LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
+ISSUES = re.compile(r"^/repos/([^/]+)/([^/]+)/issues$")
+ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)$")
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 
 
@@ -25,7 +29,9 @@ class GitHubStandIn:
         self.comments: dict[int, dict] = {}  # id -> comment
         self.requests: list[tuple[str, str]] = []
         self.pulls: dict[tuple[str, str], list[dict]] = {}  # (repo, sha) -> pull requests
+        self.issues: dict[tuple[str, int], dict] = {}  # (repo, number) -> issue
         self._next = 1000
+        self._next_issue = 100
         self._lock = threading.Lock()
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -43,24 +49,69 @@ class GitHubStandIn:
     def add(self, repo: str, number: int, body: str, user: str = "someone") -> dict:
         with self._lock:
             self._next += 1
-            comment = {"id": self._next, "body": body, "user": {"login": user},
-                       "repo": repo, "issue": number,
-                       "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-"
-                                   f"{self._next}"}
+            comment = {
+                "id": self._next,
+                "body": body,
+                "user": {"login": user},
+                "repo": repo,
+                "issue": number,
+                "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{self._next}",
+            }
             self.comments[self._next] = comment
             return comment
 
     def associate(self, repo: str, sha: str, number: int, merged: bool = True) -> None:
         """Make ``sha`` a commit of pull request ``number`` (as a merge does)."""
         merged_at = "2026-01-01T00:00:00Z" if merged else None
-        pull = {"number": number, "state": "closed" if merged else "open",
-                "merged_at": merged_at, "html_url": f"https://github.com/{repo}/pull/{number}"}
+        pull = {
+            "number": number,
+            "state": "closed" if merged else "open",
+            "merged_at": merged_at,
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+        }
         with self._lock:
             self.pulls.setdefault((repo, sha), []).append(pull)
 
+    def add_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str,
+        labels: tuple[str, ...] = (),
+        state: str = "open",
+        pull_request: bool = False,
+    ) -> dict:
+        """An issue (or, with pull_request, a pull request as the issues list shows it)."""
+        with self._lock:
+            self._next_issue += 1
+            number = self._next_issue
+            kind = "pull" if pull_request else "issues"
+            issue = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "state": state,
+                "labels": [{"name": name} for name in labels],
+                "html_url": f"https://github.com/{repo}/{kind}/{number}",
+            }
+            if pull_request:
+                issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
+            self.issues[(repo, number)] = issue
+            return issue
+
+    def issues_of(self, repo: str, state: str = "open") -> list[dict]:
+        return [
+            i
+            for (r, _), i in sorted(self.issues.items())
+            if r == repo and "pull_request" not in i and state in ("all", i["state"])
+        ]
+
     def on(self, repo: str, number: int) -> list[dict]:
-        return [c for c in sorted(self.comments.values(), key=lambda c: c["id"])
-                if c["repo"] == repo and c["issue"] == number]
+        return [
+            c
+            for c in sorted(self.comments.values(), key=lambda c: c["id"])
+            if c["repo"] == repo and c["issue"] == number
+        ]
 
     def _handler(self):
         outer = self
@@ -83,18 +134,23 @@ class GitHubStandIn:
                 auth = self.headers.get("Authorization", "")
                 if auth in (f"Bearer {outer.token}", f"token {outer.token}"):
                     return True
-                self._send(401, {"message": "Bad credentials",
-                                 "documentation_url": "https://docs.github.com/rest"})
+                self._send(
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                )
                 return False
 
-            def _body(self) -> dict | None:
+            def _body(self, required: str | None = "body") -> dict | None:
                 length = int(self.headers.get("Content-Length", 0))
                 try:
                     data = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     self._send(400, {"message": "Problems parsing JSON"})
                     return None
-                if not isinstance(data.get("body"), str):
+                if required and not isinstance(data.get(required), str):
                     self._send(422, {"message": "Validation Failed"})
                     return None
                 return data
@@ -108,30 +164,64 @@ class GitHubStandIn:
                 if pulls:
                     key = (f"{pulls[1]}/{pulls[2]}", pulls[3])
                     return self._send(200, outer.pulls.get(key, []))
+                query = parse_qs(url.query)
+                issues = ISSUES.match(url.path)
+                if issues:
+                    return self._page(url, query, self._issues(f"{issues[1]}/{issues[2]}", query))
                 m = LIST.match(url.path)
                 if not m:
                     return self._send(404, {"message": "Not Found"})
-                query = parse_qs(url.query)
+                items = outer.on(f"{m[1]}/{m[2]}", int(m[3]))
+                public = [{k: v for k, v in c.items() if k not in ("repo", "issue")} for c in items]
+                return self._page(url, query, public)
+
+            def _issues(self, repo: str, query: dict) -> list[dict]:
+                state = query.get("state", ["open"])[0]
+                wanted = [w for w in query.get("labels", [""])[0].split(",") if w]
+                found = [
+                    i
+                    for (r, _), i in sorted(outer.issues.items())
+                    if r == repo and state in ("all", i["state"])
+                ]
+                return [
+                    i for i in found if all(w in {lb["name"] for lb in i["labels"]} for w in wanted)
+                ]
+
+            def _page(self, url, query: dict, items: list[dict]):
+                """One page of a list, with GitHub's Link header (other query keys kept)."""
                 per_page = min(int(query.get("per_page", ["30"])[0]), 100)
                 page = int(query.get("page", ["1"])[0])
-                items = outer.on(f"{m[1]}/{m[2]}", int(m[3]))
-                chunk = items[(page - 1) * per_page: page * per_page]
+                chunk = items[(page - 1) * per_page : page * per_page]
                 last = max(1, -(-len(items) // per_page))
-                base = f"{outer.url}{url.path}?per_page={per_page}"
+                keep = "".join(
+                    f"&{k}={v[0]}" for k, v in query.items() if k not in ("page", "per_page")
+                )
+                base = f"{outer.url}{url.path}?per_page={per_page}{keep}"
                 links = []
                 if page < last:
                     links.append(f'<{base}&page={page + 1}>; rel="next"')
                     links.append(f'<{base}&page={last}>; rel="last"')
                 headers = {"Link": ", ".join(links)} if links else {}
-                public = [{k: v for k, v in c.items() if k not in ("repo", "issue")}
-                          for c in chunk]
-                return self._send(200, public, headers)
+                return self._send(200, chunk, headers)
 
             def do_POST(self):
                 outer.requests.append(("POST", self.path))
                 if not self._authorised():
                     return
-                m = LIST.match(urlparse(self.path).path)
+                path = urlparse(self.path).path
+                issues = ISSUES.match(path)
+                if issues:
+                    data = self._body(required="title")
+                    if data is None:
+                        return
+                    created = outer.add_issue(
+                        f"{issues[1]}/{issues[2]}",
+                        data["title"],
+                        data.get("body") or "",
+                        tuple(data.get("labels", [])),
+                    )
+                    return self._send(201, created)
+                m = LIST.match(path)
                 if not m:
                     return self._send(404, {"message": "Not Found"})
                 data = self._body()
@@ -144,7 +234,20 @@ class GitHubStandIn:
                 outer.requests.append(("PATCH", self.path))
                 if not self._authorised():
                     return
-                m = ONE.match(urlparse(self.path).path)
+                path = urlparse(self.path).path
+                issue = ISSUE.match(path)
+                if issue:
+                    key = (f"{issue[1]}/{issue[2]}", int(issue[3]))
+                    if key not in outer.issues:
+                        return self._send(404, {"message": "Not Found"})
+                    data = self._body(required=None)
+                    if data is None:
+                        return
+                    for field in ("title", "body", "state"):
+                        if field in data:
+                            outer.issues[key][field] = data[field]
+                    return self._send(200, outer.issues[key])
+                m = ONE.match(path)
                 if not m or int(m[3]) not in outer.comments:
                     return self._send(404, {"message": "Not Found"})
                 data = self._body()

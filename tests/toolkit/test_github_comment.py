@@ -22,10 +22,10 @@ def gh():
 def test_upsert_creates_once_then_updates_across_pages(gh):
     for i in range(230):  # our comment will land on page 3 of 100
         gh.add(REPO, 7, f"chatter {i}")
-    comments = github.Comments(REPO, "test-token", gh.url)
-    first = comments.upsert(7, "report v1", "gate:m")
+    comments = github.GitHub(REPO, "test-token", gh.url)
+    first = comments.upsert_comment(7, "report v1", "gate:m")
     assert first["action"] == "created"
-    second = comments.upsert(7, "report v2", "gate:m")
+    second = comments.upsert_comment(7, "report v2", "gate:m")
     assert second["action"] == "updated" and second["id"] == first["id"]
     ours = [c for c in gh.on(REPO, 7) if github.marker("gate:m") in c["body"]]
     assert len(ours) == 1 and ours[0]["body"].endswith("report v2")
@@ -35,18 +35,18 @@ def test_upsert_creates_once_then_updates_across_pages(gh):
 
 
 def test_markers_keep_models_apart(gh):
-    comments = github.Comments(REPO, "test-token", gh.url)
-    comments.upsert(3, "a", "gate:model-a")
-    comments.upsert(3, "b", "gate:model-b")
-    comments.upsert(3, "a2", "gate:model-a")
+    comments = github.GitHub(REPO, "test-token", gh.url)
+    comments.upsert_comment(3, "a", "gate:model-a")
+    comments.upsert_comment(3, "b", "gate:model-b")
+    comments.upsert_comment(3, "a2", "gate:model-a")
     bodies = sorted(c["body"].split("\n", 1)[1] for c in gh.on(REPO, 3))
     assert bodies == ["a2", "b"]
 
 
 def test_bad_token_is_one_line_error(gh):
-    comments = github.Comments(REPO, "wrong", gh.url)
+    comments = github.GitHub(REPO, "wrong", gh.url)
     with pytest.raises(ToolkitError, match="401: Bad credentials"):
-        comments.upsert(1, "x", "k")
+        comments.upsert_comment(1, "x", "k")
 
 
 def test_pull_request_number_from_event(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import HERE, cli, outputs
-from mlops_toolkit import names, train
+from mlops_toolkit import gpu, names
 
 PROJECT = HERE / "fixtures" / "project"
 
@@ -24,9 +24,14 @@ def project(tmp_path, dataset) -> Path:
 
 def test_valid_data_passes(project, tmp_path):
     out, summary = tmp_path / "out", tmp_path / "summary.md"
-    r = cli("validate-data", "--command", "python validate.py train.csv",
-            "--working-directory", str(project),
-            env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    r = cli(
+        "validate-data",
+        "--command",
+        "python validate.py train.csv",
+        "--working-directory",
+        str(project),
+        env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert r.returncode == 0, r.stderr
     o = outputs(out)
     assert o["passed"] == "true"
@@ -41,9 +46,14 @@ def test_invalid_data_lists_failures_with_examples(project, tmp_path):
     frame.loc[5, "mean texture"] = None
     frame.to_csv(project / "bad.csv", index=False)
     out, summary = tmp_path / "out", tmp_path / "summary.md"
-    r = cli("validate-data", "--command", "python validate.py bad.csv",
-            "--working-directory", str(project),
-            env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    r = cli(
+        "validate-data",
+        "--command",
+        "python validate.py bad.csv",
+        "--working-directory",
+        str(project),
+        env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert r.returncode == 2
     assert "2 expectation(s) not met" in r.stderr
     assert outputs(out)["passed"] == "false"
@@ -56,8 +66,15 @@ def test_invalid_data_can_be_reported_without_failing(project, tmp_path):
     frame = pd.read_csv(project / "train.csv")
     frame.loc[0, "mean radius"] = -5
     frame.to_csv(project / "bad.csv", index=False)
-    r = cli("validate-data", "--command", "python validate.py bad.csv",
-            "--working-directory", str(project), "--fail-on-invalid", "false")
+    r = cli(
+        "validate-data",
+        "--command",
+        "python validate.py bad.csv",
+        "--working-directory",
+        str(project),
+        "--fail-on-invalid",
+        "false",
+    )
     assert r.returncode == 0 and "output passed=false" in r.stdout
 
 
@@ -65,25 +82,39 @@ def test_broken_csv_is_a_one_line_error_without_stale_report(project):
     (project / "reports").mkdir()
     (project / "reports" / "validation.json").write_text('{"success": true}')  # stale
     (project / "broken.csv").write_bytes(b"\x00\x01not,a\ncsv")
-    r = cli("validate-data", "--command", "python validate.py missing.csv 2>/dev/null",
-            "--working-directory", str(project))
+    r = cli(
+        "validate-data",
+        "--command",
+        "python validate.py missing.csv 2>/dev/null",
+        "--working-directory",
+        str(project),
+    )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
         f"mlops-toolkit validate-data: error: the validation command wrote no report at "
-        f"{project / 'reports' / 'validation.json'}"]
+        f"{project / 'reports' / 'validation.json'}"
+    ]
 
 
 def test_train_outputs_run_and_tags_compute(mlflow_server, project, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    r = cli("train", "--command", "python train.py train.csv", "--working-directory",
-            str(project), "--timeout-minutes", "5", env={"GITHUB_OUTPUT": str(out)})
+    r = cli(
+        "train",
+        "--command",
+        "python train.py train.csv",
+        "--working-directory",
+        str(project),
+        "--timeout-minutes",
+        "5",
+        env={"GITHUB_OUTPUT": str(out)},
+    )
     assert r.returncode == 0, r.stderr
     o = outputs(out)
     assert o["model-uri"] == f"runs:/{o['run-id']}/model"
     from mlflow import MlflowClient
 
     tags = MlflowClient().get_run(o["run-id"]).data.tags
-    expected = train.detect()
+    expected = gpu.detect()
     assert tags[names.TAG_COMPUTE] == expected.kind == o["compute"]
     assert tags[names.TAG_GPU_COUNT] == str(expected.count)
     assert tags["mlops.compute_seen_by_project"] == expected.kind
@@ -100,16 +131,27 @@ def fake_nvidia_smi(directory: Path, output: str) -> Path:
 def test_gpu_detection_parses_nvidia_smi(tmp_path, monkeypatch):
     fake_nvidia_smi(tmp_path, "NVIDIA A100-SXM4-80GB, 550.54.15\nNVIDIA A100-SXM4-80GB, 550.54.15")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    compute = train.detect()
+    compute = gpu.detect()
     assert (compute.kind, compute.count, compute.name, compute.driver) == (
-        "gpu", 2, "NVIDIA A100-SXM4-80GB", "550.54.15")
+        "gpu",
+        2,
+        "NVIDIA A100-SXM4-80GB",
+        "550.54.15",
+    )
 
 
 def test_require_gpu_fails_fast_without_one(project, tmp_path):
-    if train.detect().count:
+    if gpu.detect().count:
         pytest.skip("this runner has a GPU")
-    r = cli("train", "--command", "touch ran && python train.py train.csv",
-            "--working-directory", str(project), "--require-gpu", "true")
+    r = cli(
+        "train",
+        "--command",
+        "touch ran && python train.py train.csv",
+        "--working-directory",
+        str(project),
+        "--require-gpu",
+        "true",
+    )
     assert r.returncode == 1
     assert "require-gpu is set but nvidia-smi finds no GPU" in r.stderr
     assert not (project / "ran").exists()
@@ -119,13 +161,20 @@ def test_require_gpu_fails_fast_without_one(project, tmp_path):
 def test_real_gpu_is_detected():
     if shutil.which("nvidia-smi") is None:
         pytest.skip("no nvidia-smi here")
-    compute = train.detect()
+    compute = gpu.detect()
     assert compute.count >= 1 and compute.driver not in ("", "none")
 
 
 def test_train_timeout_stops_the_command(project, mlflow_server):
-    r = cli("train", "--command", "sleep 60 & echo $! > child.pid; wait",
-            "--working-directory", str(project), "--timeout-minutes", "0.05")
+    r = cli(
+        "train",
+        "--command",
+        "sleep 60 & echo $! > child.pid; wait",
+        "--working-directory",
+        str(project),
+        "--timeout-minutes",
+        "0.05",
+    )
     assert r.returncode == 1 and "timed out after 3 s" in r.stderr
     pid = int((project / "child.pid").read_text())
     import time
@@ -138,7 +187,8 @@ def test_train_failure_is_one_line(project, mlflow_server):
     r = cli("train", "--command", "exit 7", "--working-directory", str(project))
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
-        "mlops-toolkit train: error: training command exited with status 7"]
+        "mlops-toolkit train: error: training command exited with status 7"
+    ]
 
 
 def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
@@ -149,34 +199,75 @@ def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
 
     from conftest import ACTIONS_SRC, REPO
 
-    result = subprocess.run([sys.executable, "-m", "cookiecutter", str(REPO), "--no-input",
-                             "-o", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     project = next(p for p in tmp_path.iterdir() if (p / "gate.yaml").is_file())
     package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").is_file())
     env = {"PYTHONPATH": os.pathsep.join([str(project / "src"), str(ACTIONS_SRC)])}
     run = [sys.executable, "-m", package]
-    prepared = subprocess.run([*run, "prepare-data"], cwd=project, capture_output=True,
-                              text=True, env={**os.environ, **env})
+    prepared = subprocess.run(
+        [*run, "prepare-data"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert prepared.returncode == 0, prepared.stderr[-2000:]
     out = tmp_path / "out"
     env["GITHUB_OUTPUT"] = str(out)
-    validated = cli("validate-data", "--command", f"{sys.executable} -m {package} validate-data",
-                    "--working-directory", str(project), env=env)
+    validated = cli(
+        "validate-data",
+        "--command",
+        f"{sys.executable} -m {package} validate-data",
+        "--working-directory",
+        str(project),
+        env=env,
+    )
     assert validated.returncode == 0, validated.stderr[-2000:]
-    trained = cli("train", "--command", f"{sys.executable} -m {package} train",
-                  "--working-directory", str(project), env=env)
+    trained = cli(
+        "train",
+        "--command",
+        f"{sys.executable} -m {package} train",
+        "--working-directory",
+        str(project),
+        env=env,
+    )
     assert trained.returncode == 0, trained.stderr[-2000:]
     written = outputs(out)
     run_json = json.loads((project / "reports" / "run.json").read_text())
     assert written["run-id"] == run_json["run_id"] and written["passed"] == "true"
     name = run_json["registered_model_name"] + "-" + written["run-id"][:6]
-    gated = cli("gate", "--model-name", name, "--candidate", written["model-uri"], "--holdout",
-                str(project / "data" / "processed" / "holdout.csv"), "--config",
-                str(project / "gate.yaml"), "--output-dir", str(tmp_path / "gate"), env=env)
+    gated = cli(
+        "gate",
+        "--model-name",
+        name,
+        "--candidate",
+        written["model-uri"],
+        "--holdout",
+        str(project / "data" / "processed" / "holdout.csv"),
+        "--config",
+        str(project / "gate.yaml"),
+        "--output-dir",
+        str(tmp_path / "gate"),
+        env=env,
+    )
     assert gated.returncode == 0, gated.stderr[-2000:]
-    registered = cli("register", "--model-name", name, "--model-uri", written["model-uri"],
-                     "--git-commit", "f" * 40, "--alias", "challenger", env=env)
+    registered = cli(
+        "register",
+        "--model-name",
+        name,
+        "--model-uri",
+        written["model-uri"],
+        "--git-commit",
+        "f" * 40,
+        "--alias",
+        "challenger",
+        env=env,
+    )
     assert registered.returncode == 0, registered.stderr[-2000:]
     from mlflow import MlflowClient
 

@@ -20,20 +20,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .directions import CLASSIFICATION, GATE_METRICS, MAXIMIZE, REGRESSION, direction
 from .errors import ToolkitError
 
-MAXIMIZE = "maximize"
-MINIMIZE = "minimize"
-METRIC_DIRECTIONS = {
-    "f1": MAXIMIZE,
-    "roc_auc": MAXIMIZE,
-    "accuracy": MAXIMIZE,
-    "r2": MAXIMIZE,
-    "rmse": MINIMIZE,
-    "mae": MINIMIZE,
-}
-CLASSIFICATION = ("f1", "roc_auc", "accuracy")
-REGRESSION = ("rmse", "mae", "r2")
+# The metrics a gate may judge, with their direction (directions.py is the one source).
+METRIC_DIRECTIONS = {metric: direction(metric) for metric in GATE_METRICS}
 
 
 @dataclass(frozen=True)
@@ -110,8 +101,10 @@ def _rule(where: str, raw: object) -> MetricRule:
         )
     wrong = "max_value" if direction == MAXIMIZE else "min_value"
     if wrong in raw:
-        raise ToolkitError(f"gate config: {where}: {metric} is {direction}d; use "
-                           f"{'min_value' if wrong == 'max_value' else 'max_value'}, not {wrong}")
+        raise ToolkitError(
+            f"gate config: {where}: {metric} is {direction}d; use "
+            f"{'min_value' if wrong == 'max_value' else 'max_value'}, not {wrong}"
+        )
     key = "min_value" if direction == MAXIMIZE else "max_value"
     threshold = _number(f"{where}.{key}", raw[key]) if raw.get(key) is not None else None
     regression = raw.get("max_regression")
@@ -137,8 +130,10 @@ def parse(data: object) -> GateConfig:
     family = CLASSIFICATION if primary.metric in CLASSIFICATION else REGRESSION
     for g in guards:
         if g.metric not in family:
-            raise ToolkitError(f"gate config: guard {g.metric} does not fit a "
-                               f"{primary.metric} gate (use {', '.join(family)})")
+            raise ToolkitError(
+                f"gate config: guard {g.metric} does not fit a "
+                f"{primary.metric} gate (use {', '.join(family)})"
+            )
     task = data.get("task")
     expected = "classification" if family is CLASSIFICATION else "regression"
     if task is not None and task != expected:

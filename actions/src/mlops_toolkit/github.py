@@ -1,19 +1,32 @@
-"""One sticky pull-request comment through GitHub's REST API (issues comments endpoints)."""
+"""The one GitHub REST client of the platform, standard library only (no `requests`).
+
+What it does: find our pull-request comment or our issue by a hidden marker (following the
+`Link: rel="next"` pagination), then create or update it; list the pull requests of a commit.
+Markers, not titles: people edit titles, and a comment's author is shared by every workflow.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from . import names
-from .errors import ToolkitError
+from .errors import InputError, ToolkitError
 
 API_VERSION = "2022-11-28"
+DEFAULT_API = "https://api.github.com"
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
 def marker(key: str) -> str:
-    """The hidden line that identifies our comment among all others on the pull request."""
+    """The hidden line that identifies our comment or issue among all others."""
     return f"<!-- mlops-toolkit:{key} -->"
 
 
@@ -23,7 +36,7 @@ def pull_request_number(explicit: str | int | None = None) -> int | None:
         try:
             return int(explicit)
         except ValueError as exc:
-            raise ToolkitError(f"pull request number {explicit!r} is not a number") from exc
+            raise InputError(f"pull request number {explicit!r} is not a number") from exc
     event_path = os.environ.get(names.ENV_GITHUB_EVENT_PATH)
     if not event_path or not Path(event_path).is_file():
         return None
@@ -32,65 +45,147 @@ def pull_request_number(explicit: str | int | None = None) -> int | None:
     except ValueError:
         return None
     pr = event.get("pull_request") or {}
-    number = pr.get("number") or (event.get("issue", {}).get("pull_request") and
-                                  event["issue"].get("number"))
+    issue = event.get("issue") or {}
+    number = pr.get("number") or (issue.get("pull_request") and issue.get("number"))
     return int(number) if number else None
 
 
-class Comments:
-    def __init__(self, repository: str, token: str, api_url: str | None = None, timeout=20):
-        import requests
+class GitHub:
+    """One repository of the REST API, authenticated by a token."""
 
+    def __init__(self, repository: str, token: str, api_url: str | None = None, timeout=20):
         if not token:
-            raise ToolkitError("GITHUB_TOKEN is not set: cannot comment on the pull request")
+            raise ToolkitError("GITHUB_TOKEN is not set: cannot call the GitHub API")
         if "/" not in repository:
             raise ToolkitError(f"repository {repository!r} is not owner/name")
-        self.base = (api_url or "https://api.github.com").rstrip("/")
+        self.base = (api_url or DEFAULT_API).rstrip("/")
         self.repo = repository
         self.timeout = timeout
-        self.session = requests.Session()
-        self.session.headers.update({
+        self.headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "mlops-toolkit",
-        })
+        }
 
-    def _call(self, method: str, url: str, **kw):
-        import requests
+    @classmethod
+    def from_env(cls) -> GitHub:
+        env = os.environ
+        return cls(
+            env.get(names.ENV_GITHUB_REPOSITORY, ""),
+            env.get(names.ENV_GITHUB_TOKEN, ""),
+            env.get(names.ENV_GITHUB_API_URL),
+        )
 
+    def url(self, path: str) -> str:
+        return f"{self.base}/repos/{self.repo}{path}"
+
+    def call(self, method: str, url: str, payload: dict | None = None) -> tuple[Any, str | None]:
+        """(decoded JSON answer, URL of the next page or None); a one-line error otherwise."""
+        data = None if payload is None else json.dumps(payload).encode()
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kw)
-        except requests.RequestException as exc:
-            raise ToolkitError(f"GitHub API unreachable ({type(exc).__name__}) at {url}") from exc
-        if resp.status_code >= 400:
-            try:
-                message = resp.json().get("message", "")
-            except ValueError:
-                message = resp.text[:200]
-            raise ToolkitError(f"GitHub API {method} {url} answered {resp.status_code}: {message}")
-        return resp
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read()
+                link = response.headers.get("Link") or ""
+        except urllib.error.HTTPError as exc:
+            raise ToolkitError(
+                f"GitHub API {method} {url} answered {exc.code}: {_message(exc)}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise ToolkitError(f"GitHub API unreachable ({reason}) at {url}") from None
+        try:
+            decoded = json.loads(body) if body else None
+        except ValueError:
+            raise ToolkitError(f"GitHub API {method} {url} answered with non-JSON") from None
+        found = _NEXT.search(link)
+        return decoded, found.group(1) if found else None
 
-    def list(self, number: int) -> list[dict]:
-        """Every comment on the issue/PR, following the Link: rel="next" pagination."""
-        url = f"{self.base}/repos/{self.repo}/issues/{number}/comments?per_page=100"
-        out: list[dict] = []
+    def pages(self, path: str) -> Iterator[dict]:
+        """Every item of a list endpoint, page after page."""
+        url: str | None = self.url(path)
         while url:
-            resp = self._call("GET", url)
-            out.extend(resp.json())
-            url = resp.links.get("next", {}).get("url")
-        return out
+            items, url = self.call("GET", url)
+            yield from items or []
 
-    def upsert(self, number: int, body: str, key: str) -> dict:
+    # --- pull-request comments ------------------------------------------------------------
+
+    def comments(self, number: int) -> list[dict]:
+        return list(self.pages(f"/issues/{number}/comments?per_page=100"))
+
+    def upsert_comment(self, number: int, body: str, key: str) -> dict:
         """Create the comment carrying our marker, or update it in place when it exists."""
         tag = marker(key)
         text = f"{tag}\n{body}"
-        for comment in self.list(number):
+        for comment in self.pages(f"/issues/{number}/comments?per_page=100"):
             if tag in (comment.get("body") or ""):
-                url = f"{self.base}/repos/{self.repo}/issues/comments/{comment['id']}"
-                return {"action": "updated", **self._call("PATCH", url, json={"body": text}).json()}
-        url = f"{self.base}/repos/{self.repo}/issues/{number}/comments"
-        return {"action": "created", **self._call("POST", url, json={"body": text}).json()}
+                url = self.url(f"/issues/comments/{comment['id']}")
+                return {"action": "updated", **self.call("PATCH", url, {"body": text})[0]}
+        url = self.url(f"/issues/{number}/comments")
+        return {"action": "created", **self.call("POST", url, {"body": text})[0]}
+
+    # --- the one open issue ---------------------------------------------------------------
+
+    def find_issue(self, tag: str, label: str) -> dict | None:
+        """The open issue whose body holds `tag`: among those labelled first, then all open.
+
+        The second pass finds our issue when the label was removed or could not be applied
+        (GitHub drops labels silently for tokens without triage rights).
+        """
+        for query in (f"state=open&labels={quote(label)}&per_page=100", "state=open&per_page=100"):
+            for issue in self.pages(f"/issues?{query}"):
+                if "pull_request" not in issue and tag in (issue.get("body") or ""):
+                    return issue
+        return None
+
+    def sticky_issue(
+        self,
+        body: str,
+        *,
+        key: str,
+        title: str,
+        label: str,
+        comment: str | None = None,
+        tag: str | None = None,
+    ) -> dict:
+        """Open the one issue carrying our marker, or update its body and comment on it."""
+        tag = tag or marker(key)
+        text = f"{tag}\n{body}"
+        found = self.find_issue(tag, label)
+        if found is None:
+            created, _ = self.call(
+                "POST", self.url("/issues"), {"title": title, "body": text, "labels": [label]}
+            )
+            return {"action": "created", **created}
+        number = int(found["number"])
+        updated, _ = self.call("PATCH", self.url(f"/issues/{number}"), {"body": text})
+        if comment:
+            self.call("POST", self.url(f"/issues/{number}/comments"), {"body": comment})
+        return {"action": "updated", **updated}
+
+    # --- commits ---------------------------------------------------------------------------
+
+    def pulls_for_commit(self, sha: str) -> list[int]:
+        """Numbers of the pull requests a commit belongs to (merged ones first, newest first)."""
+        pulls = list(self.pages(f"/commits/{sha}/pulls?per_page=100"))
+        pulls.sort(key=lambda p: (p.get("merged_at") is None, -int(p["number"])))
+        return [int(p["number"]) for p in pulls]
+
+
+def _message(exc: urllib.error.HTTPError) -> str:
+    """GitHub's `message` field, else the start of the answer."""
+    try:
+        raw = exc.read().decode("utf-8", "replace")
+    except OSError:
+        return exc.reason or ""
+    try:
+        return str(json.loads(raw).get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return " ".join(raw.split())[:200]
 
 
 def sticky_comment(body: str, key: str, pr: str | int | None = None) -> dict | None:
@@ -98,18 +193,24 @@ def sticky_comment(body: str, key: str, pr: str | int | None = None) -> dict | N
     number = pull_request_number(pr)
     if number is None:
         return None
-    repository = os.environ.get(names.ENV_GITHUB_REPOSITORY, "")
-    client = Comments(repository, os.environ.get(names.ENV_GITHUB_TOKEN, ""),
-                      os.environ.get(names.ENV_GITHUB_API_URL))
-    return client.upsert(number, body, key)
+    return GitHub.from_env().upsert_comment(number, body, key)
+
+
+def sticky_issue(
+    body: str,
+    key: str,
+    *,
+    title: str,
+    label: str,
+    comment: str | None = None,
+    tag: str | None = None,
+) -> dict:
+    """The repository's one open issue for `key` (e.g. drift), opened or updated from env."""
+    return GitHub.from_env().sticky_issue(
+        body, key=key, title=title, label=label, comment=comment, tag=tag
+    )
 
 
 def pulls_for_commit(sha: str) -> list[int]:
     """Numbers of the pull requests a commit belongs to (merged ones first)."""
-    repository = os.environ.get(names.ENV_GITHUB_REPOSITORY, "")
-    client = Comments(repository, os.environ.get(names.ENV_GITHUB_TOKEN, ""),
-                      os.environ.get(names.ENV_GITHUB_API_URL))
-    url = f"{client.base}/repos/{client.repo}/commits/{sha}/pulls?per_page=100"
-    pulls = client._call("GET", url).json()
-    pulls.sort(key=lambda p: (p.get("merged_at") is None, -int(p["number"])))
-    return [int(p["number"]) for p in pulls]
+    return GitHub.from_env().pulls_for_commit(sha)

@@ -13,8 +13,16 @@ STAGES = (STAGING, PRODUCTION)  # deployment targets
 # Every tag the project or the toolkit writes starts with this prefix.
 TAG_PREFIX = "mlops."
 
-# Lineage of a model version / run.
+# Lineage of a model version / run. The project's `train` writes git_commit, data_hash,
+# data_source, rows_train, model_family, task and device; `evaluate` rows_holdout.
 TAG_GIT_COMMIT = "mlops.git_commit"
+TAG_DATA_HASH = "mlops.data_hash"  # md5 of the raw data, as DVC records it
+TAG_DATA_SOURCE = "mlops.data_source"
+TAG_ROWS_TRAIN = "mlops.rows_train"
+TAG_ROWS_HOLDOUT = "mlops.rows_holdout"
+TAG_MODEL_FAMILY = "mlops.model_family"
+TAG_TASK = "mlops.task"
+TAG_DEVICE = "mlops.device"
 TAG_PULL_REQUEST = "mlops.pull_request"
 TAG_DATA_VERSION = "mlops.data_version"
 TAG_SOURCE_RUN = "mlops.source_run_id"
@@ -61,6 +69,10 @@ LABEL_APP = "io.mlops.app"
 
 # Environment variables read by the toolkit.
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_TRACKING_USERNAME = "MLFLOW_TRACKING_USERNAME"  # MLflow's own basic-auth variables
+ENV_TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"
+ENV_TRACKING_TOKEN = "MLFLOW_TRACKING_TOKEN"
+ENV_DEBUG = "MLOPS_DEBUG"  # set: unexpected errors show their traceback
 ENV_GITHUB_OUTPUT = "GITHUB_OUTPUT"
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
@@ -72,6 +84,10 @@ ENV_GITHUB_SHA = "GITHUB_SHA"
 ENV_GITHUB_ACTOR = "GITHUB_ACTOR"
 ENV_GITHUB_SERVER_URL = "GITHUB_SERVER_URL"
 ENV_DOCKER_HOST = "DOCKER_HOST"
+
+# Environment variables the toolkit sets for the project's training command.
+ENV_COMPUTE = "MLOPS_COMPUTE"  # gpu | cpu
+ENV_GPU_COUNT = "MLOPS_GPU_COUNT"
 
 # Files of a generated project (see docs/architecture.md).
 RUN_JSON = "reports/run.json"

@@ -21,8 +21,9 @@ def versions(client: Any, name: str) -> list[tracking.Version]:
     out, token = [], None
     try:
         while True:
-            page = client.search_model_versions(f"name = '{name}'", max_results=200,
-                                                page_token=token)
+            page = client.search_model_versions(
+                f"name = '{name}'", max_results=200, page_token=token
+            )
             out += [tracking._wrap(mv) for mv in page]
             token = getattr(page, "token", None)
             if not token:
@@ -35,7 +36,11 @@ def versions(client: Any, name: str) -> list[tracking.Version]:
 
 
 def lineage_tags(
-    client: Any, run_id: str | None, *, git_commit: str, pull_request: str | None,
+    client: Any,
+    run_id: str | None,
+    *,
+    git_commit: str,
+    pull_request: str | None,
     data_version: str | None,
 ) -> dict[str, str]:
     tags = {names.TAG_GIT_COMMIT: git_commit}
@@ -50,7 +55,7 @@ def lineage_tags(
             tags[f"{names.TAG_METRIC_PREFIX}{key}"] = f"{value:.6g}"
         for key, value in run.data.tags.items():
             # The gate verdict and the data hash the project recorded travel with the version.
-            if key.startswith(names.TAG_GATE_PREFIX) or key == "mlops.data_hash":
+            if key.startswith(names.TAG_GATE_PREFIX) or key == names.TAG_DATA_HASH:
                 tags[key] = value
     return tags
 
@@ -60,14 +65,20 @@ def default_tags(client: Any, run_id: str | None) -> dict[str, str]:
     if not run_id:
         return {}
     run_tags = client.get_run(run_id).data.tags
-    if "mlops.data_hash" in run_tags:
-        return {names.TAG_DATA_VERSION: run_tags["mlops.data_hash"]}
+    if names.TAG_DATA_HASH in run_tags:
+        return {names.TAG_DATA_VERSION: run_tags[names.TAG_DATA_HASH]}
     return {}
 
 
 def register(
-    *, model_name: str, model_uri: str, run_id: str | None, git_commit: str,
-    alias: str | None, pull_request: str | None = None, data_version: str | None = None,
+    *,
+    model_name: str,
+    model_uri: str,
+    run_id: str | None,
+    git_commit: str,
+    alias: str | None,
+    pull_request: str | None = None,
+    data_version: str | None = None,
     known_version: str | None = None,
 ) -> dict:
     """Register the candidate once per commit, tag its lineage, point the alias at it."""
@@ -81,11 +92,15 @@ def register(
         raise ToolkitError("register never sets production: use promote")
     client = tracking.client()
     mlflow.set_tracking_uri(tracking.tracking_uri())
-    tags = lineage_tags(client, run_id, git_commit=git_commit, pull_request=pull_request,
-                        data_version=data_version)
+    tags = lineage_tags(
+        client, run_id, git_commit=git_commit, pull_request=pull_request, data_version=data_version
+    )
     with registry_lock(client, model_name):
-        found = [v for v in versions(client, model_name)
-                 if v.tags.get(names.TAG_GIT_COMMIT) == git_commit]
+        found = [
+            v
+            for v in versions(client, model_name)
+            if v.tags.get(names.TAG_GIT_COMMIT) == git_commit
+        ]
         created = False
         if found:
             version = min(found, key=lambda v: int(v.version))
@@ -95,8 +110,9 @@ def register(
             try:
                 mv = mlflow.register_model(model_uri, model_name, tags=tags)
             except Exception as exc:
-                raise ToolkitError(f"cannot register {model_uri}: {tracking.one_line(exc)}") \
-                    from exc
+                raise ToolkitError(
+                    f"cannot register {model_uri}: {tracking.one_line(exc)}"
+                ) from exc
             version = tracking.get_version(client, model_name, mv.version)
             created = True
         for key, value in default_tags(client, run_id).items():
@@ -107,8 +123,13 @@ def register(
                 client.set_model_version_tag(model_name, version.version, key, value)
         if alias:
             client.set_registered_model_alias(model_name, alias, version.version)
-    return {"model_name": model_name, "version": version.version, "created": created,
-            "alias": alias or "", "model_uri": f"models:/{model_name}/{version.version}"}
+    return {
+        "model_name": model_name,
+        "version": version.version,
+        "created": created,
+        "alias": alias or "",
+        "model_uri": f"models:/{model_name}/{version.version}",
+    }
 
 
 def _same_run(client: Any, name: str, version: str, run_id: str | None) -> bool:
@@ -118,8 +139,9 @@ def _same_run(client: Any, name: str, version: str, run_id: str | None) -> bool:
         return False
 
 
-def promote(*, model_name: str, version: str, actor: str | None = None,
-            client: Any = None, on_locked=None) -> dict:
+def promote(
+    *, model_name: str, version: str, actor: str | None = None, client: Any = None, on_locked=None
+) -> dict:
     """Point production at `version`, remembering what it replaced. Serialised by the lock."""
     client = client or tracking.client()
     with registry_lock(client, model_name):
@@ -128,22 +150,35 @@ def promote(*, model_name: str, version: str, actor: str | None = None,
         target = tracking.resolve(client, model_name, version)
         current = tracking.version_by_alias(client, model_name, names.PRODUCTION)
         if current is not None and current.version == target.version:
-            return {"model_name": model_name, "version": target.version,
-                    "previous": current.tags.get(names.TAG_PREVIOUS_PRODUCTION, ""),
-                    "changed": False}
+            return {
+                "model_name": model_name,
+                "version": target.version,
+                "previous": current.tags.get(names.TAG_PREVIOUS_PRODUCTION, ""),
+                "changed": False,
+            }
         previous = current.version if current else "none"
-        client.set_model_version_tag(model_name, target.version, names.TAG_PREVIOUS_PRODUCTION,
-                                     previous)
+        client.set_model_version_tag(
+            model_name, target.version, names.TAG_PREVIOUS_PRODUCTION, previous
+        )
         client.set_model_version_tag(model_name, target.version, names.TAG_PROMOTED_AT, _now())
-        client.set_model_version_tag(model_name, target.version, names.TAG_PROMOTED_BY,
-                                     actor or os.environ.get(names.ENV_GITHUB_ACTOR, "unknown"))
+        client.set_model_version_tag(
+            model_name,
+            target.version,
+            names.TAG_PROMOTED_BY,
+            actor or os.environ.get(names.ENV_GITHUB_ACTOR, "unknown"),
+        )
         client.set_registered_model_alias(model_name, names.PRODUCTION, target.version)
-    return {"model_name": model_name, "version": target.version,
-            "previous": "" if previous == "none" else previous, "changed": True}
+    return {
+        "model_name": model_name,
+        "version": target.version,
+        "previous": "" if previous == "none" else previous,
+        "changed": True,
+    }
 
 
-def rollback_plan(client: Any, model_name: str, to: str | None = None
-                  ) -> tuple[tracking.Version, tracking.Version]:
+def rollback_plan(
+    client: Any, model_name: str, to: str | None = None
+) -> tuple[tracking.Version, tracking.Version]:
     """(current production, the version to go back to); raises when there is none."""
     current = tracking.version_by_alias(client, model_name, names.PRODUCTION)
     if current is None:
@@ -153,38 +188,52 @@ def rollback_plan(client: Any, model_name: str, to: str | None = None
     else:
         previous = current.tags.get(names.TAG_PREVIOUS_PRODUCTION, "none")
         if not previous or previous == "none":
-            raise ToolkitError(f"{model_name} version {current.version} has no earlier production "
-                               "version to roll back to; nothing changed")
+            raise ToolkitError(
+                f"{model_name} version {current.version} has no earlier production "
+                "version to roll back to; nothing changed"
+            )
         target = tracking.get_version(client, model_name, previous)
     if target.version == current.version:
         raise ToolkitError(f"version {target.version} is already in production; nothing changed")
     return current, target
 
 
-def rollback_alias(client: Any, model_name: str, current: tracking.Version,
-                   target: tracking.Version, actor: str | None = None) -> None:
+def rollback_alias(
+    client: Any,
+    model_name: str,
+    current: tracking.Version,
+    target: tracking.Version,
+    actor: str | None = None,
+) -> None:
     """Move production from `current` to `target`, unless someone moved it meanwhile."""
     with registry_lock(client, model_name):
         now = tracking.version_by_alias(client, model_name, names.PRODUCTION)
         if now is None or now.version != current.version:
-            raise ToolkitError(f"production of {model_name} changed to "
-                               f"{now.version if now else 'none'} during the rollback; "
-                               "nothing changed")
-        client.set_model_version_tag(model_name, target.version, names.TAG_ROLLED_BACK_FROM,
-                                     current.version)
+            raise ToolkitError(
+                f"production of {model_name} changed to "
+                f"{now.version if now else 'none'} during the rollback; "
+                "nothing changed"
+            )
+        client.set_model_version_tag(
+            model_name, target.version, names.TAG_ROLLED_BACK_FROM, current.version
+        )
         client.set_model_version_tag(model_name, target.version, names.TAG_ROLLED_BACK_AT, _now())
         client.set_registered_model_tag(
-            model_name, names.TAG_LAST_ROLLBACK,
+            model_name,
+            names.TAG_LAST_ROLLBACK,
             f"{current.version} -> {target.version} at {_now()} by "
-            f"{actor or os.environ.get(names.ENV_GITHUB_ACTOR, 'unknown')}")
+            f"{actor or os.environ.get(names.ENV_GITHUB_ACTOR, 'unknown')}",
+        )
         client.set_registered_model_alias(model_name, names.PRODUCTION, target.version)
 
 
 def set_alias(*, model_name: str, version: str, alias: str) -> dict:
     """Point challenger or staging at a version (production moves only through promote)."""
     if alias not in (names.CHALLENGER, names.STAGING):
-        raise ToolkitError(f"set-alias sets {names.CHALLENGER} or {names.STAGING}; "
-                           f"production moves only through promote (got {alias!r})")
+        raise ToolkitError(
+            f"set-alias sets {names.CHALLENGER} or {names.STAGING}; "
+            f"production moves only through promote (got {alias!r})"
+        )
     client = tracking.client()
     target = tracking.resolve(client, model_name, version)
     client.set_registered_model_alias(model_name, alias, target.version)
@@ -199,12 +248,12 @@ def find_candidate(*, model_name: str, pulls: list[int], commit: str) -> dict:
         found = [v for v in all_versions if v.tags.get(names.TAG_PULL_REQUEST) == str(number)]
         if found:
             best = max(found, key=lambda v: int(v.version))
-            return {"version": best.version, "pull_request": str(number),
-                    "model_uri": best.uri}
+            return {"version": best.version, "pull_request": str(number), "model_uri": best.uri}
     found = [v for v in all_versions if commit and v.tags.get(names.TAG_GIT_COMMIT) == commit]
     if found:
         best = max(found, key=lambda v: int(v.version))
         return {"version": best.version, "pull_request": "", "model_uri": best.uri}
     where = f"pull request(s) {', '.join(f'#{n}' for n in pulls)}" if pulls else "no pull request"
-    raise ToolkitError(f"no registered candidate of {model_name} for {where} or commit "
-                       f"{commit[:12] or '?'}")
+    raise ToolkitError(
+        f"no registered candidate of {model_name} for {where} or commit {commit[:12] or '?'}"
+    )

@@ -17,12 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .directions import ERROR_METRICS, LABEL_METRICS, SCORE_METRICS, higher_is_better
 from .errors import ToolkitError
-from .gate_config import MAXIMIZE, METRIC_DIRECTIONS
-
-LABEL_METRICS = ("accuracy", "f1")
-SCORE_METRICS = ("roc_auc",)
-ERROR_METRICS = ("rmse", "mae", "r2")
 
 
 @dataclass
@@ -51,6 +47,7 @@ def block_ids(n: int, blocks: int, seed: int) -> tuple[np.ndarray, int]:
 
 
 # --- sufficient statistics -----------------------------------------------------------------
+
 
 def _confusion(ids: np.ndarray, g: int, y_idx: np.ndarray, p_idx: np.ndarray, k: int):
     flat = (ids * k + y_idx) * k + p_idx
@@ -95,6 +92,7 @@ def _errors(ids: np.ndarray, g: int, y: np.ndarray, pred: np.ndarray):
 
 
 # --- metrics from (batched) statistics -------------------------------------------------------
+
 
 def _from_confusion(metric: str, flat: np.ndarray, k: int, positive: int | None) -> np.ndarray:
     cm = flat.reshape((*flat.shape[:-1], k, k))  # [..., true, predicted]
@@ -156,8 +154,11 @@ def exact_auc(y_pos: np.ndarray, scores: np.ndarray) -> float:
 
 # --- the evaluation ------------------------------------------------------------------------
 
-FAMILIES = {m: "labels" for m in LABEL_METRICS} | {m: "scores" for m in SCORE_METRICS} | {
-    m: "errors" for m in ERROR_METRICS}
+FAMILIES = (
+    {m: "labels" for m in LABEL_METRICS}
+    | {m: "scores" for m in SCORE_METRICS}
+    | {m: "errors" for m in ERROR_METRICS}
+)
 
 
 @dataclass
@@ -225,7 +226,7 @@ def evaluate(
         shifted = [b + (p - q) for b, p, q in zip(sampled, point, binned, strict=True)]
         result = MetricResult(metric, list(point), [_interval(b, alpha) for b in shifted])
         if len(models) == 2:
-            sign = 1.0 if METRIC_DIRECTIONS[metric] == MAXIMIZE else -1.0
+            sign = 1.0 if higher_is_better(metric) else -1.0
             result.diff = sign * (point[0] - point[1])
             result.diff_ci = _interval(sign * (shifted[0] - shifted[1]), alpha)
         results[metric] = result
@@ -261,7 +262,7 @@ def _codes(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
 
     codes, uniques = pd.factorize(np.concatenate(arrays), sort=True)
     n = len(arrays[0])
-    return [codes[i * n:(i + 1) * n] for i in range(len(arrays))], len(uniques)
+    return [codes[i * n : (i + 1) * n] for i in range(len(arrays))], len(uniques)
 
 
 def _label_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
@@ -287,8 +288,9 @@ def _score_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
         cols.append(_histogram(ids, g, y_pos, bins, m))
         exact.append(exact_auc(y_pos, scores))
     # Each model may have its own number of bins: each slice is read with its own width.
-    return _Family(cols, {"roc_auc": lambda s: _auc_from_hist(s, s.shape[-1] // 2)},
-                   {"roc_auc": exact})
+    return _Family(
+        cols, {"roc_auc": lambda s: _auc_from_hist(s, s.shape[-1] // 2)}, {"roc_auc": exact}
+    )
 
 
 def _error_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import names
+from . import names, tracking_check
 from .errors import ToolkitError
 
 # Fail in seconds, not minutes, when the server is down (MLflow's default retries back off
@@ -26,19 +26,8 @@ def tracking_uri() -> str:
 
 def check_server() -> str:
     """Raise a one-line error when an HTTP tracking server does not answer /health."""
-    import requests
-
     uri = tracking_uri()
-    if uri.startswith(("http://", "https://")):
-        try:
-            resp = requests.get(uri.rstrip("/") + "/health", timeout=10)
-        except requests.RequestException as exc:
-            raise ToolkitError(
-                f"MLflow tracking server {uri} is unreachable: {type(exc).__name__}"
-            ) from exc
-        if resp.status_code != 200:
-            raise ToolkitError(
-                f"MLflow tracking server {uri} is unhealthy: HTTP {resp.status_code}")
+    tracking_check.check(uri)
     return uri
 
 
@@ -105,7 +94,7 @@ def resolve(mlflow_client: Any, name: str, ref: str) -> Version:
 
 def source_run(mlflow_client: Any, uri: str) -> str | None:
     """The run that logged a model given as `models:/m-<id>` (MLflow 3 logged models)."""
-    rest = uri[len("models:/"):] if uri.startswith("models:/") else ""
+    rest = uri[len("models:/") :] if uri.startswith("models:/") else ""
     if not rest.startswith("m-") or "/" in rest:
         return None
     try:

@@ -1,0 +1,44 @@
+"""Argument types and option groups that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def boolean(text: str) -> bool:
+    """`true`/`false` as GitHub Actions inputs spell them (an empty input is false)."""
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def minutes(value: float | None) -> float | None:
+    """Minutes to seconds; 0 (the inputs' default) means no limit."""
+    return value * 60 if value else None
+
+
+def project_command(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that run one of the project's own commands."""
+    p.add_argument("--command", required=True, help="the project's command to run")
+    p.add_argument("--working-directory", default=".", help="where to run it")
+    p.add_argument("--timeout-minutes", type=float, default=0, help="0: no limit")
+
+
+def deploy_target(p: argparse.ArgumentParser) -> None:
+    """Where a stage's container runs and how long to wait for it."""
+    p.add_argument("--app", required=True, help="container name prefix (<app>-<stage>)")
+    p.add_argument("--port", type=int, required=True, help="host port the stage serves on")
+    p.add_argument("--host", default="127.0.0.1", help="host name to reach the published port")
+    p.add_argument("--health-timeout", type=float, default=120, help="seconds to wait")
+
+
+def model_name(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--model-name",
+        required=required,
+        default="" if not required else None,
+        help="the registered model's name",
+    )

@@ -1,0 +1,77 @@
+"""`register`: register the candidate once per commit, with its lineage tags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from .. import ghactions, names
+from ..errors import InputError
+from . import options
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("register", help="register the candidate once per commit")
+    options.model_name(p)
+    p.add_argument("--model-uri", default="")
+    p.add_argument("--run-id", default="")
+    p.add_argument("--run-json", default=names.RUN_JSON)
+    p.add_argument("--git-commit", default="")
+    p.add_argument("--pull-request", default="")
+    p.add_argument("--data-version", default="")
+    p.add_argument("--alias", default="")
+    p.set_defaults(func=run)
+
+
+def _from_run_json(args: argparse.Namespace) -> tuple[str, str, str | None]:
+    """Model URI, run id and an already-known version: the flags win over reports/run.json."""
+    model_uri, run_id, known = args.model_uri, args.run_id, None
+    if args.run_json and Path(args.run_json).is_file():
+        try:
+            data = json.loads(Path(args.run_json).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(f"{args.run_json} is not valid JSON") from exc
+        model_uri = model_uri or data.get("model_uri")
+        run_id = run_id or data.get("run_id")
+        known = str(data["model_version"]) if data.get("model_version") else None
+    if not model_uri:
+        raise InputError("register needs --model-uri or a run.json with model_uri")
+    return model_uri, run_id, known
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import github, registry
+
+    model_uri, run_id, known = _from_run_json(args)
+    if not run_id and model_uri.startswith("runs:/"):
+        run_id = model_uri.split("/")[1]
+    if not run_id:
+        from .. import tracking
+
+        run_id = tracking.source_run(tracking.client(), model_uri)
+    pr = args.pull_request or github.pull_request_number()
+    result = registry.register(
+        model_name=args.model_name,
+        model_uri=model_uri,
+        run_id=run_id,
+        git_commit=args.git_commit or os.environ.get(names.ENV_GITHUB_SHA, ""),
+        alias=args.alias or None,
+        pull_request=str(pr) if pr else None,
+        data_version=args.data_version or None,
+        known_version=known,
+    )
+    ghactions.set_outputs(
+        {
+            "version": result["version"],
+            "model-uri": result["model_uri"],
+            "created": result["created"],
+        }
+    )
+    how = "registered" if result["created"] else "already registered (same commit)"
+    ghactions.add_summary(
+        f"## Register\n\n`{args.model_name}` version {result['version']} "
+        f"{how}; alias `{result['alias'] or '—'}`.\n"
+    )
+    return 0

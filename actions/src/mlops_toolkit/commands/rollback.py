@@ -1,0 +1,40 @@
+"""`rollback`: production back to the previous (or a given) version, redeployed and verified."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import ghactions
+from . import options
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("rollback", help="production back to the previous version")
+    options.model_name(p)
+    p.add_argument("--to", default="", help="a version; default: the previous production one")
+    options.deploy_target(p)
+    p.add_argument("--redeploy", type=options.boolean, default=True)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import deploy
+
+    result = deploy.rollback(
+        model_name=args.model_name,
+        to=args.to or None,
+        app=args.app,
+        port=args.port,
+        host=args.host,
+        redeploy=args.redeploy,
+        health_timeout_s=args.health_timeout,
+    )
+    redeployed = f", image `{result['image']}` redeployed and healthy" if result["image"] else ""
+    ghactions.set_outputs(
+        {"version": result["version"], "previous-version": result["from"], "image": result["image"]}
+    )
+    ghactions.add_summary(
+        f"## Rollback\n\n`{args.model_name}@production`: version "
+        f"{result['from']} → {result['version']}{redeployed}.\n"
+    )
+    return 0

@@ -1,0 +1,36 @@
+"""`validate-data`: run the project's data validation and publish its report."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import ghactions, names
+from ..errors import Rejected
+from . import options
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("validate-data", help="run the project's data validation")
+    options.project_command(p)
+    p.add_argument("--report", default=names.VALIDATION_JSON)
+    p.add_argument("--fail-on-invalid", type=options.boolean, default=True)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import report, validate
+
+    result = validate.run(
+        args.command, args.working_directory, args.report, options.minutes(args.timeout_minutes)
+    )
+    ghactions.set_outputs(
+        {"passed": result["passed"], "report": result["report"], "html": result["html"]}
+    )
+    ghactions.add_summary(report.validation_markdown(result["data"]))
+    if not result["passed"]:
+        failed = result["data"].get("failed", "?")
+        message = f"data validation failed: {failed} expectation(s) not met"
+        if args.fail_on_invalid:
+            raise Rejected(message)
+        print(message)
+    return 0

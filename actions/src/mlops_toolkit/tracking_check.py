@@ -1,0 +1,101 @@
+"""Is the MLflow tracking server up? `GET <uri>/health`, standard library only, no MLflow.
+
+Credentials may sit in the URI (`http://user:secret@host:5000`, as some teams configure
+`MLFLOW_TRACKING_URI`) or in MLflow's own variables; either way they go out as an
+`Authorization` header, and the password never appears in a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import urllib.error
+import urllib.request
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .errors import ToolkitError
+from .names import ENV_TRACKING_PASSWORD as ENV_PASSWORD
+from .names import ENV_TRACKING_TOKEN as ENV_TOKEN
+from .names import ENV_TRACKING_URI
+from .names import ENV_TRACKING_USERNAME as ENV_USERNAME
+
+REDACTED = "***"
+
+
+class TrackingUnavailable(ToolkitError):
+    """The tracking server is down, unhealthy or refuses us."""
+
+
+def is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def redact(uri: str) -> str:
+    """The URI with its password (if any) replaced by ***, fit for logs."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}"))
+
+
+def _split_credentials(uri: str) -> tuple[str, dict[str, str], list[str]]:
+    """(URI without credentials, auth headers, secrets to keep out of messages)."""
+    parts = urlsplit(uri)
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if user is None and os.environ.get(ENV_USERNAME):
+        user, password = os.environ[ENV_USERNAME], os.environ.get(ENV_PASSWORD, "")
+    secrets = [s for s in (password, parts.password) if s]
+    if user is not None:
+        pair = f"{user}:{password or ''}".encode()
+        return bare, {"Authorization": "Basic " + base64.b64encode(pair).decode()}, secrets
+    token = os.environ.get(ENV_TOKEN)
+    if token:
+        return bare, {"Authorization": f"Bearer {token}"}, [token]
+    return bare, {}, secrets
+
+
+def check(uri: str, timeout_s: float = 10) -> None:
+    """Raise TrackingUnavailable (one line, no secrets) unless `<uri>/health` answers 200.
+
+    Non-HTTP URIs (a local file store, sqlite:///, databricks) have no /health: nothing to do.
+    """
+    if not is_http(uri):
+        return
+    bare, headers, secrets = _split_credentials(uri)
+    shown = redact(uri)
+    url = bare.rstrip("/") + "/health"
+    request = urllib.request.Request(url, headers={"User-Agent": "mlops-toolkit", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise TrackingUnavailable(
+            _scrub(f"MLflow tracking server {shown} is unreachable: {reason}", secrets)
+        ) from None
+    if status != 200:
+        raise TrackingUnavailable(
+            _scrub(f"MLflow tracking server {shown} is unhealthy: HTTP {status}", secrets)
+        )
+
+
+def _scrub(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        message = message.replace(secret, REDACTED)
+    return message
+
+
+def scrub_known_secrets(message: str) -> str:
+    """`message` without the tracking password or token of this process's environment.
+
+    The CLI passes every error line through this: a library's error may quote the URI.
+    """
+    uri = os.environ.get(ENV_TRACKING_URI, "")
+    secrets = _split_credentials(uri)[2] if is_http(uri) else []
+    secrets += [os.environ.get(ENV_PASSWORD, ""), os.environ.get(ENV_TOKEN, "")]
+    return _scrub(message, [s for s in secrets if len(s) >= 3])

@@ -1,0 +1,150 @@
+"""The command layer: assembly, instant --help, and the one mapping from failures to exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ACTIONS_SRC, cli
+from mlops_toolkit import cli as toolkit_cli
+from mlops_toolkit import errors
+
+ACTIONS = ACTIONS_SRC.parent
+HEAVY = ("mlflow", "numpy", "pandas", "sklearn", "docker", "requests", "yaml")
+
+
+def test_every_action_calls_a_command_of_its_own():
+    """Each action.yml runs `python -m mlops_toolkit.cli <command>` of one command module."""
+    names = set(toolkit_cli.build_parser()._subparsers._group_actions[0].choices)
+    for action in sorted(ACTIONS.glob("*/action.yml")):
+        text = action.read_text()
+        command = text.split("mlops_toolkit.cli", 1)[1].split()[0].strip("\"'")
+        assert command == action.parent.name and command in names, action
+    assert len(toolkit_cli.COMMANDS) == len(names) == 11
+    for module in toolkit_cli.COMMANDS:
+        assert callable(module.add_parser) and callable(module.run)
+
+
+def test_help_imports_no_heavy_library():
+    code = (
+        "import sys, mlops_toolkit.cli as c\n"
+        "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "rollback" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.ToolkitError("x"), 1),
+        (errors.InputError("x"), 1),
+        (errors.Rejected("x"), 2),
+        (errors.DriftDetected("x"), 3),
+        (KeyboardInterrupt(), 130),
+        (errors.Terminated(), 143),
+        (RuntimeError("boom"), 1),
+    ],
+)
+def test_each_failure_has_its_exit_code(exc, code):
+    assert errors.outcome(exc)[0] == code
+
+
+def _failing(exc: BaseException, monkeypatch, capsys, debug: bool = False) -> tuple[int, str]:
+    def run(args):
+        raise exc
+
+    from mlops_toolkit.commands import promote
+
+    monkeypatch.setattr(promote, "run", run)
+    if debug:
+        monkeypatch.setenv(errors.DEBUG_ENV, "1")
+    else:
+        monkeypatch.delenv(errors.DEBUG_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    code = toolkit_cli.main(["promote", "--model-name", "m", "--version", "1"])
+    return code, capsys.readouterr().err
+
+
+def test_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):
+    code, err = _failing(RuntimeError("first line\nsecond line"), monkeypatch, capsys)
+    assert code == 1
+    assert err.splitlines() == ["mlops-toolkit promote: error: unexpected RuntimeError: first line"]
+
+
+def test_debug_shows_the_traceback(monkeypatch, capsys):
+    code, err = _failing(RuntimeError("deep"), monkeypatch, capsys, debug=True)
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1] == "mlops-toolkit promote: error: unexpected RuntimeError: deep"
+
+
+def test_rejection_and_drift_keep_their_codes(monkeypatch, capsys):
+    assert _failing(errors.Rejected("gate FAILED"), monkeypatch, capsys) == (
+        2,
+        "mlops-toolkit promote: error: gate FAILED\n",
+    )
+    code, err = _failing(errors.DriftDetected("drift in 2 features"), monkeypatch, capsys)
+    assert code == 3 and err.count("\n") == 1
+
+
+def test_bad_input_file_is_one_line(tmp_path):
+    bad = tmp_path / "gate.json"
+    bad.write_text("{not json")
+    result = cli("report", "--model-name", "m", "--gate", str(bad), "--comment", "false")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"mlops-toolkit report: error: {bad} is not valid JSON"]
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_a_signal_stops_the_project_command_and_exits_with_one_line(tmp_path, signum, code, word):
+    """A cancelled job: the project's command (in its own session) is stopped too."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ACTIONS_SRC),
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlops_toolkit.cli",
+            "train",
+            "--working-directory",
+            str(tmp_path),
+            "--command",
+            "sleep 60 & echo $! > child.pid; wait",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_file = tmp_path / "child.pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code
+    assert err.splitlines() == [
+        f"mlops-toolkit train: error: {word}" + (" (SIGTERM)" if signum == signal.SIGTERM else "")
+    ]
+    child = int(pid_file.read_text())
+    time.sleep(0.5)
+    assert not Path(f"/proc/{child}").exists() or " Z " in Path(f"/proc/{child}/stat").read_text()
