@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
+from mlops_toolkit.mlmodel import Batch
 from mlops_toolkit.monitoring.drift import (
     DriftInputError,
     Thresholds,
@@ -20,7 +20,6 @@ from mlops_toolkit.monitoring.drift import (
     read_current,
     run,
 )
-from mlops_toolkit.mlmodel import Batch
 from mlops_toolkit.serving.predlog import PredictionLogger
 
 
@@ -159,7 +158,11 @@ def test_reference_predictions_can_come_from_the_model(reference, tmp_path: Path
     _log(tmp_path / "logs", sample, model.predict(sample.drop(columns="target")).tolist())
     common = dict(target="target", task="classification")
     with_model = run(
-        path, tmp_path / "logs", tmp_path / "a", Thresholds(), model_dir=str(tmp_path / "model"),
+        path,
+        tmp_path / "logs",
+        tmp_path / "a",
+        Thresholds(),
+        model_dir=str(tmp_path / "model"),
         **common,
     )
     assert not with_model["prediction"]["drifted"] and not with_model["drift_detected"]
@@ -181,92 +184,30 @@ def test_unusable_inputs_are_one_clear_error(reference, tmp_path: Path) -> None:
         read_current(tmp_path / "bad")
 
 
-class _FakeGitHub:
-    """A loopback stand-in for the few GitHub issue endpoints the drift workflow calls."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        self.issues: dict[int, dict[str, Any]] = {
-            1: {"number": 1, "title": "unrelated", "body": "hello", "labels": ["drift"]}
-        }
-        self.comments: list[tuple[int, str]] = []
-        self.calls: list[tuple[str, str]] = []
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _reply(self, status: int, payload: Any) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _body(self) -> Any:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-            def _route(self, method: str) -> None:
-                fake.calls.append((method, self.path))
-                if self.headers["Authorization"] != "Bearer secret":
-                    return self._reply(401, {"message": "Bad credentials"})
-                path = self.path.removeprefix("/repos/org/proj")
-                if method == "GET" and path.startswith("/issues?"):
-                    return self._reply(200, list(fake.issues.values()))
-                if method == "POST" and path == "/issues":
-                    number = max(fake.issues) + 1
-                    fake.issues[number] = {"number": number, **self._body()}
-                    return self._reply(201, fake.issues[number])
-                parts = path.split("/")
-                if method == "PATCH" and len(parts) == 3:
-                    fake.issues[int(parts[2])].update(self._body())
-                    return self._reply(200, fake.issues[int(parts[2])])
-                if method == "POST" and len(parts) == 4 and parts[3] == "comments":
-                    fake.comments.append((int(parts[2]), self._body()["body"]))
-                    return self._reply(201, {})
-                return self._reply(404, {"message": "Not Found"})
-
-            def do_GET(self) -> None:
-                self._route("GET")
-
-            def do_POST(self) -> None:
-                self._route("POST")
-
-            def do_PATCH(self) -> None:
-                self._route("PATCH")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def test_drift_issue_is_opened_once_then_updated(tmp_path: Path, monkeypatch) -> None:
-    from mlops_toolkit.monitoring import issue
+    """`mlops-toolkit drift-issue` against the loopback GitHub stand-in (tests/support)."""
+    from mlops_toolkit.cli import main as toolkit
+    from support.github_api import GitHubStandIn
 
-    fake = _FakeGitHub()
     report = tmp_path / "drift.md"
     report.write_text("# Drift report\n\n**Drift detected**: x2\n")
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "org/proj")
-    monkeypatch.setenv("GITHUB_TOKEN", "secret")
-    monkeypatch.setenv("GITHUB_RUN_ID", "42")
-    try:
-        assert issue.main(["--report", str(report)]) == 0
-        assert len(fake.issues) == 2 and fake.issues[1]["body"] == "hello"  # unrelated untouched
-        opened = fake.issues[2]
-        assert opened["labels"] == ["drift"] and "x2" in opened["body"]
-        assert "/org/proj/actions/runs/42" in opened["body"]
+    with GitHubStandIn(token="secret") as gh:
+        unrelated = gh.add_issue("org/proj", "unrelated", "hello", labels=("drift",))
+        monkeypatch.setenv("GITHUB_API_URL", gh.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "org/proj")
+        monkeypatch.setenv("GITHUB_TOKEN", "secret")
+        monkeypatch.setenv("GITHUB_RUN_ID", "42")
+        assert toolkit(["drift-issue", "--report", str(report)]) == 0
+        issues = gh.issues_of("org/proj")
+        assert len(issues) == 2 and unrelated["body"] == "hello"  # the unrelated one untouched
+        opened = issues[1]
+        assert [label["name"] for label in opened["labels"]] == ["drift"]
+        assert "x2" in opened["body"] and "/org/proj/actions/runs/42" in opened["body"]
 
         report.write_text("# Drift report\n\n**Drift detected**: x3\n")
-        assert issue.main(["--report", str(report)]) == 0
-        assert len(fake.issues) == 2  # no second issue
-        assert "x3" in fake.issues[2]["body"] and fake.comments[0][0] == 2
+        assert toolkit(["drift-issue", "--report", str(report)]) == 0
+        assert len(gh.issues_of("org/proj")) == 2  # no second issue
+        assert "x3" in opened["body"] and len(gh.on("org/proj", opened["number"])) == 1
 
         monkeypatch.setenv("GITHUB_TOKEN", "wrong")
-        assert issue.main(["--report", str(report)]) == 1
-    finally:
-        fake.server.shutdown()
+        assert toolkit(["drift-issue", "--report", str(report)]) == 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.github_api import GitHubStandIn
 from support.project import ROOT, bake
 
 STANDINS = ROOT / "tests/e2e/standins"
@@ -19,47 +18,6 @@ PINNED = {
     "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065": "setup-python",
     "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
 }
-
-
-class IssuesStandIn:
-    """GET/POST /repos/<repo>/issues, PATCH an issue, POST a comment; records every call."""
-
-    def __init__(self) -> None:
-        self.issues: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, str, str]] = []
-        stand_in = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                stand_in.calls.append((method, self.path, self.headers["Authorization"]))
-                status, payload = 404, {"message": "Not Found"}
-                if method == "GET" and "/issues?" in self.path:
-                    status, payload = 200, stand_in.issues
-                elif method == "POST" and self.path.endswith("/issues"):
-                    issue = {"number": len(stand_in.issues) + 1, **body}
-                    stand_in.issues.append(issue)
-                    status, payload = 201, issue
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def do_GET(self) -> None:
-                self._answer("GET")
-
-            def do_POST(self) -> None:
-                self._answer("POST")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def _training_rows(project: Path, workdir: Path) -> Any:
@@ -163,25 +121,27 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
 def test_drifted_logs_open_one_issue_and_fail_the_run(
     repo: Path, train: Any, tmp_path: Path
 ) -> None:
-    stand_in = IssuesStandIn()
     moved = _write_logs(tmp_path / "logs", train, shift=3.0)
-    result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
+    # The stand-in answers 401 to any other token: an issue exists only if the secret was used.
+    with GitHubStandIn(token="secret-token") as stand_in:
+        result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "drift detected" in output, output[-4000:]
-    assert len(stand_in.issues) == 1, (stand_in.calls, output[-3000:])
-    issue = stand_in.issues[0]
-    assert issue["labels"] == ["drift"] and f"| {moved} |" in issue["body"]
-    assert all(auth == "Bearer secret-token" for _, _, auth in stand_in.calls)
-    assert all(path.startswith("/repos/acme/tumor/") for _, path, _ in stand_in.calls)
+    issues = stand_in.issues_of("acme/tumor")
+    assert len(issues) == 1, (stand_in.requests, output[-3000:])
+    issue = issues[0]
+    assert [label["name"] for label in issue["labels"]] == ["drift"]
+    assert f"| {moved} |" in issue["body"]
+    assert all(path.startswith("/repos/acme/tumor/") for _, path in stand_in.requests)
     report = json.loads((tmp_path / "artifacts/drift-reports/drift/drift.json").read_text())
     assert moved in report["drifted_features"]
 
 
 @pytest.mark.act
 def test_quiet_logs_pass_without_an_issue(repo: Path, train: Any, tmp_path: Path) -> None:
-    stand_in = IssuesStandIn()
     _write_logs(tmp_path / "logs", train, shift=1.0)
-    result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
+    with GitHubStandIn(token="secret-token") as stand_in:
+        result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert stand_in.issues == [] and stand_in.calls == []
+    assert stand_in.issues == {} and stand_in.requests == []

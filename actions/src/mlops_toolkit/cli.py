@@ -11,6 +11,7 @@ from . import errors, tracking_check
 from .commands import (
     build_image,
     deploy,
+    drift_issue,
     find_candidate,
     gate,
     promote,
@@ -35,6 +36,7 @@ COMMANDS = (
     build_image,
     deploy,
     rollback,
+    drift_issue,
 )
 
 

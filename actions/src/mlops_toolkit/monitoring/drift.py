@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ToolkitError
+from ..errors import DriftDetected, InputError
 
 PREDICTION_COLUMN = "prediction"
-DRIFT_EXIT_CODE = 3  # "drift found", apart from 1 for "the job failed"
+DRIFT_EXIT_CODE = DriftDetected.exit_code  # "drift found", apart from 1 for "the job failed"
 EPSILON = 1e-4  # floor of a bin's share, so an empty bin gives a large but finite PSI
 
 
-class DriftInputError(ToolkitError):
+class DriftInputError(InputError):
     """The reference or the current batch cannot be compared (missing, empty, wrong columns)."""
 
 
