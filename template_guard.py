@@ -232,16 +232,20 @@ def provenance(answers: Mapping[str, Any]) -> dict[str, Any]:
     cannot be cloned later. A local template is recorded as the absolute path of its clone (what
     cruft clones from); a remote one as the URL cookiecutter cloned (its ``origin``).
     """
+    # Hooks are rendered in the template's folder; this module's own folder is the fallback (a
+    # process that generated from another copy of the template first would have imported that).
+    here = Path.cwd()
+    root = here if (here / "cookiecutter.json").is_file() and (here / "hooks").is_dir() else ROOT
     typed = str(answers.get("_template", ""))
     remote = re.match(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@|(gh|gl|bb):)", typed)
-    template = (_git("remote", "get-url", "origin") or typed) if remote else str(ROOT)
-    return {"template": template, "commit": _git("rev-parse", "HEAD"), "skip": CRUFT_SKIP}
+    template = (_git(root, "remote", "get-url", "origin") or typed) if remote else str(root)
+    return {"template": template, "commit": _git(root, "rev-parse", "HEAD"), "skip": CRUFT_SKIP}
 
 
-def _git(*args: str) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
         result = subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
         )
     except OSError:  # no git on this machine
         return None
