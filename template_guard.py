@@ -239,7 +239,8 @@ def provenance(answers: Mapping[str, Any]) -> dict[str, Any]:
     typed = str(answers.get("_template", ""))
     remote = re.match(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@|(gh|gl|bb):)", typed)
     template = (_git(root, "remote", "get-url", "origin") or typed) if remote else str(root)
-    return {"template": template, "commit": _git(root, "rev-parse", "HEAD"), "skip": CRUFT_SKIP}
+    commit = _git(root, "rev-parse", "HEAD")
+    return {"template": template, "commit": commit, "skip": CRUFT_SKIP, "local": not remote}
 
 
 def _git(root: Path, *args: str) -> str | None:

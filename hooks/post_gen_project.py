@@ -56,10 +56,11 @@ def record_toolkit_source() -> None:
     The Makefile reads .toolkit-source (git-ignored: it is a path on this machine) before its
     default, the template repository's git URL at actions_ref.
     """
-    template = str(ANSWERS.get("_template", ""))
-    actions = Path(str(ANSWERS.get("_repo_dir", ""))) / "actions"
-    if "://" in template or template.startswith(("gh:", "gl:", "bb:", "git@")):
+    if not ORIGIN["local"]:
         return
+    # ORIGIN's path is absolute; _repo_dir may be relative to where cookiecutter ran (`.` in the
+    # README's command), which this hook, run from the project's folder, cannot resolve.
+    actions = Path(ORIGIN["template"]) / "actions"
     if (actions / "pyproject.toml").is_file():
         Path(".toolkit-source").write_text(f"{actions.resolve()}\n")
 
