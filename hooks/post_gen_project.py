@@ -1,4 +1,8 @@
-"""Remove what the chosen options do not use and record the answers for `cruft update`."""
+"""Remove what the chosen options do not use and record the project's origin for cruft.
+
+The answers were checked while cookiecutter prompted for them (template_guard.py at the
+repository root); they arrive here as JSON data (``tojson``), never as code.
+"""
 
 import json
 import shutil
@@ -6,9 +10,9 @@ import sys
 from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+# Rendered in the cookiecutter process: the template's URL or local clone, commit and skip list.
+ORIGIN = json.loads(r"""{{ cookiecutter | provenance | tojson }}""")
 PACKAGE = Path("src") / ANSWERS["package_name"]
-# Keys cookiecutter adds that describe this machine, not the project.
-MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 
 
 def keep_model_family(family: str) -> None:
@@ -27,12 +31,23 @@ def keep_suite(task: str, sample: str) -> None:
         shutil.rmtree(Path("data"))
 
 
-def record_answers() -> None:
-    path = Path(".cookiecutter.json")
-    answers = json.loads(path.read_text())
-    for key in MACHINE_KEYS:
-        answers.pop(key, None)
-    path.write_text(json.dumps(answers, indent=2, sort_keys=True) + "\n")
+def record_origin() -> None:
+    """Write .cruft.json in cruft's own format, so `cruft check` and `cruft update` work.
+
+    Only the answers are kept: none of the keys cookiecutter adds about this machine
+    (``_output_dir``, ``_repo_dir``, ``_checkout``) nor the template's private settings.
+    """
+    answers = {key: value for key, value in ANSWERS.items() if not key.startswith("_")}
+    answers |= {"_template": ORIGIN["template"], "_commit": ORIGIN["commit"]}
+    state = {
+        "template": ORIGIN["template"],
+        "commit": ORIGIN["commit"],
+        "checkout": ANSWERS.get("_checkout"),
+        "context": {"cookiecutter": answers},
+        "directory": None,
+        "skip": ORIGIN["skip"],
+    }
+    Path(".cruft.json").write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n")
 
 
 def record_toolkit_source() -> None:
@@ -41,10 +56,11 @@ def record_toolkit_source() -> None:
     The Makefile reads .toolkit-source (git-ignored: it is a path on this machine) before its
     default, the template repository's git URL at actions_ref.
     """
-    template = str(ANSWERS.get("_template", ""))
-    actions = Path(str(ANSWERS.get("_repo_dir", ""))) / "actions"
-    if "://" in template or template.startswith(("gh:", "gl:", "bb:", "git@")):
+    if not ORIGIN["local"]:
         return
+    # ORIGIN's path is absolute; _repo_dir may be relative to where cookiecutter ran (`.` in the
+    # README's command), which this hook, run from the project's folder, cannot resolve.
+    actions = Path(ORIGIN["template"]) / "actions"
     if (actions / "pyproject.toml").is_file():
         Path(".toolkit-source").write_text(f"{actions.resolve()}\n")
 
@@ -53,7 +69,10 @@ def main() -> int:
     record_toolkit_source()
     keep_model_family(ANSWERS["model_family"])
     keep_suite(ANSWERS["task"], ANSWERS["sample_dataset"])
-    record_answers()
+    # cruft sets _commit when it generates (create, or the two sides of an update's diff): it
+    # writes .cruft.json itself, and a file written here would only add noise to its diff.
+    if "_commit" not in ANSWERS:
+        record_origin()
     return 0
 
 

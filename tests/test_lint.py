@@ -12,3 +12,12 @@ def test_ruff_clean():
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plain_ruff_at_the_root_reads_its_config():
+    """A bare `ruff check` / `ruff format --check` must not trip over the template's Jinja TOML."""
+    for command in (["ruff", "check", "--no-cache"], ["ruff", "format", "--check", "--no-cache"]):
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        # Exit 2 is ruff's "could not run" (e.g. a pyproject.toml it cannot parse).
+        assert result.returncode != 2, result.stderr
+        assert "ruff failed" not in result.stderr

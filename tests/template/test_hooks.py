@@ -40,39 +40,130 @@ INVALID = [
 ]
 
 
+LONG_NAME = "Tumor " * 67  # 402 characters: its slug made a 61-line OSError before the guard
+INVALID += [
+    ({"project_name": LONG_NAME}, "project_name must be one line of 1 to 300 printable"),
+    ({"project_name": "x" * 200}, "is not a valid distribution name (up to 64"),
+    ({"description": "{{ nope }}"}, "answer '{{ nope }}' holds template markup"),
+    ({"project_name": "{{ cookiecutter.nope }}"}, "holds template markup ({{, {%, {#)"),
+    ({"author_name": "{% for x in y %}"}, "holds template markup"),
+    ({"project_slug": "orjson"}, "project_slug 'orjson' is the name of a package the project"),
+    ({"project_slug": "prometheus-client"}, "is the name of a package the project depends on"),
+    ({"project_slug": "scikit-learn"}, "is the name of a package the project depends on"),
+    ({"project_slug": "mlops-toolkit"}, "is the name of a package the project depends on"),
+    ({"project_slug": "joblib"}, "project_slug 'joblib' is the name of a package"),
+    ({"package_name": "prometheus_client"}, "would shadow a module the project imports"),
+    ({"package_name": "skops"}, "package_name 'skops' would shadow a module"),
+    ({"package_name": "uvicorn"}, "would shadow a module"),
+    ({"package_name": "sklearn"}, "would shadow a module"),
+    ({"package_name": "yaml"}, "would shadow a module"),
+    ({"package_name": "mlops_toolkit"}, "would shadow a module"),
+]
+
+
+def run_cli(tmp_path, answers: dict[str, str]) -> subprocess.CompletedProcess:
+    """The real command line, as a user types it (argv may hold a newline, a shell cannot)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    pairs = [f"{key}={value}" for key, value in answers.items()]
+    return subprocess.run(
+        ["cookiecutter", "--no-input", str(ROOT), "-o", str(out), *pairs],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def run_cookiecutter(tmp_path, answers: dict[str, str]) -> subprocess.CompletedProcess:
-    """The real command line, as a user runs it (values cannot hold newlines there)."""
+    """The Python API, as a library caller uses it: a refusal is one CookiecutterException."""
     code = (
-        "import json, sys; from cookiecutter.main import cookiecutter; "
-        "cookiecutter(sys.argv[1], no_input=True, output_dir=sys.argv[2], "
-        "extra_context=json.loads(sys.argv[3]))"
+        "import json, sys\n"
+        "from cookiecutter.exceptions import CookiecutterException\n"
+        "from cookiecutter.main import cookiecutter\n"
+        "try:\n"
+        "    cookiecutter(sys.argv[1], no_input=True, output_dir=sys.argv[2],\n"
+        "                 extra_context=json.loads(sys.argv[3]))\n"
+        "except CookiecutterException as error:\n"
+        "    sys.exit(f'{type(error).__name__}: {error}')\n"
     )
     out = tmp_path / "out"
     out.mkdir()
     return subprocess.run(
         [sys.executable, "-c", code, str(ROOT), str(out), json.dumps(answers)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 @pytest.mark.parametrize(("answers", "message"), INVALID, ids=[m for _, m in INVALID])
-def test_invalid_answer_is_refused_and_nothing_written(tmp_path, answers, message):
-    result = run_cookiecutter(tmp_path, answers)
-    assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
-    assert len(errors) == 1, result.stderr
-    assert message in errors[0]
+def test_invalid_answer_is_one_line_and_nothing_written(tmp_path, answers, message):
+    result = run_cli(tmp_path, answers)
+    assert result.returncode == 1
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) == 1, result.stdout + result.stderr  # no traceback, no context dump
+    assert lines[0].startswith("Error: ") and message in lines[0], lines
+    assert result.stderr.strip() == lines[0]
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_cli_reports_the_hook_failure(tmp_path):
-    result = subprocess.run(
-        ["cookiecutter", str(ROOT), "--no-input", "-o", str(tmp_path), "package_name=class"],
-        capture_output=True, text=True, check=False,
-    )
-    assert result.returncode != 0
-    assert "ERROR: package_name 'class' is a Python keyword" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"package_name": "class"},
+        {"project_name": LONG_NAME},
+        {"description": "{{ x }}"},
+        {"project_slug": "uvicorn"},
+    ],
+    ids=["keyword", "long-name", "jinja", "dependency"],
+)
+def test_api_refusal_is_one_cookiecutter_exception(tmp_path, answers):
+    result = run_cookiecutter(tmp_path, answers)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()  # nothing logged on the way: only the caller's line
+    assert len(lines) == 1 and lines[0].startswith("AnswerRefused: "), result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def guard():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import template_guard
+    finally:
+        sys.path.remove(str(ROOT))
+    return template_guard
+
+
+def test_refused_names_follow_the_template_dependencies():
+    names = guard().dependencies()
+    assert {"orjson", "skops", "uvicorn", "prometheus-client", "mlflow", "xgboost", "dvc"} <= names
+    assert {"mlops-toolkit", "docker"} <= names  # the platform package and its own dependencies
+    assert {"joblib", "scipy", "flask"} <= names  # what they pull in, where installed (here)
+
+
+def test_import_names_known_without_installed_metadata():
+    """Where a dependency is not installed, its import names come from its name or IMPORT_NAMES.
+
+    Every direct dependency installed here proves that fallback complete for it.
+    """
+    from importlib import metadata
+
+    module = guard()
+    installed = metadata.packages_distributions()
+    checked = 0
+    for dist in module.direct_dependencies():
+        imports = {
+            name
+            for name, dists in installed.items()
+            if dist in map(module.normalize, dists)
+            and name.isidentifier()
+            and not name.startswith("_")
+        }
+        fallback = {dist.replace("-", "_")} | module.IMPORT_NAMES.get(dist, set())
+        assert imports <= fallback, (dist, imports - fallback)
+        checked += bool(imports)
+    assert checked >= 10
 
 
 TRICKY = {
@@ -98,7 +189,7 @@ def test_quotes_and_backslashes_stay_data(tmp_path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["mlflow"]["registered_model_name"] == TRICKY["registered_model_name"]
     assert params["mlflow"]["tracking_uri"] == answers["mlflow_tracking_uri"]
-    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert recorded["description"] == TRICKY["description"]
     compiled = subprocess.run(
         [sys.executable, "-m", "compileall", "-q", str(project / "src")], check=False
@@ -110,3 +201,28 @@ def test_tracking_uri_with_a_quote_is_refused(tmp_path):
     result = run_cookiecutter(tmp_path, {"mlflow_tracking_uri": 'http://x/"\nevil: 1'})
     assert result.returncode != 0
     assert "mlflow_tracking_uri" in result.stderr
+
+
+def test_cruft_state_records_answers_not_this_machine(tmp_path):
+    result = run_cli(tmp_path, {"project_slug": "origin-check"})
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "out" / "origin-check"
+    state = json.loads((project / ".cruft.json").read_text())
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # Generated from a local clone: cruft clones that path later, at the commit recorded here.
+    assert state["template"] == str(ROOT)
+    assert state["commit"] == head
+    assert state["skip"] == ["data", "expectations/dataset.json"]
+    answers = state["context"]["cookiecutter"]
+    assert answers["project_slug"] == "origin-check"
+    assert answers["_template"] == str(ROOT) and answers["_commit"] == head
+    assert not {"_output_dir", "_repo_dir", "_checkout", "_extensions", "__answers"} & set(answers)
+    assert str(tmp_path) not in json.dumps(state)
+    assert not (project / ".cookiecutter.json").exists()
+    check = subprocess.run(
+        ["cruft", "check"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "up to date" in check.stdout

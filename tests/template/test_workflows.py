@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -72,7 +73,7 @@ def test_least_privilege_bounded_and_pinned(project):
 
 
 def test_training_runs_where_the_answers_say(project):
-    answers = yaml.safe_load((project / ".cookiecutter.json").read_text())
+    answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     flow = yaml.safe_load((project / ".github" / "workflows" / "pull-request.yml").read_text())
     model = flow["jobs"]["model"]
     train = next(s for s in model["steps"] if s.get("id") == "train")

@@ -21,7 +21,7 @@ def write_params(tmp_path: Path, change) -> Path:
 
 def test_shipped_params_load():
     params = load_params(ROOT / "params.yaml")
-    assert params.model.family == "{{ cookiecutter.model_family }}"
+    assert params.model.device == "auto"
     assert params.evaluate.primary_metric == "{{ cookiecutter.primary_metric }}"
     assert 0 < params.split.holdout_fraction < 1
 
@@ -75,3 +75,39 @@ def test_broken_yaml_names_the_line(tmp_path):
     path.write_text("data:\n  source: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load_params(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answer"),
+    [
+        ("family", "xgboost", "model_family: {{ cookiecutter.model_family }}"),
+        ("task", "regression", "task: {{ cookiecutter.task }}"),
+    ],
+)
+def test_generation_choices_are_not_params(tmp_path, key, value, answer):
+    # The code is generated for one task and family: a params.yaml value would be ignored.
+    path = write_params(tmp_path, lambda raw: raw["model"].update({key: value}))
+    with pytest.raises(ConfigError, match=rf"model\.{key} is not a params.yaml key") as error:
+        load_params(path)
+    assert f"answer {answer}, in .cruft.json" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text.replace("split:\n", "split:\n  seed: 7\n", 1), "duplicate key 'seed'"),
+        (lambda text: text + "drift:\n  bins: 3\n", "duplicate key 'drift'"),
+    ],
+    ids=["nested", "section"],
+)
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path, edit, message):
+    text = edit((ROOT / "params.yaml").read_text())
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    key = message.split("'")[1]
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith(f"{key}:")]
+    with pytest.raises(ConfigError) as error:  # (a third seed: is train's, in another mapping)
+        load_params(path)
+    assert str(error.value) == (
+        f"{path}: {message}, first given at line {lines[0]}, again at line {lines[1]}"
+    )

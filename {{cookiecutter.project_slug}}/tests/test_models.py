@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
@@ -32,12 +35,33 @@ def test_factory_builds_a_pipeline_that_learns(source):
     assert isinstance(for_serving(model), Pipeline)
 
 
+# Hyper-parameters under which the seed matters: a seed that never reaches the estimator then
+# shows (the defaults are deterministic whatever the seed, so they could not tell).
+{%- if cookiecutter.model_family == "xgboost" %}
+STOCHASTIC = {"model.params.subsample": 0.5, "model.params.colsample_bynode": 0.5}
+{%- elif cookiecutter.task == "classification" %}
+STOCHASTIC = {"model.params.solver": "saga", "model.params.max_iter": 3, "model.params.tol": 1e-12}
+{%- else %}
+STOCHASTIC = {"model.params.solver": "sag", "model.params.max_iter": 3, "model.params.tol": 1e-12}
+{%- endif %}
+
+
+@pytest.mark.filterwarnings("ignore")  # 3 iterations on purpose: they stop before convergence
 def test_same_seed_same_model(source):
-    params = load_params()
+    params = load_params(overrides=STOCHASTIC)
     features, target = features_and_target(load_source(source, "target"), "target")
-    first = build_model(params.model, seed=1).fit(features, target).predict(features)
-    second = build_model(params.model, seed=1).fit(features, target).predict(features)
-    assert (first == second).all()
+
+    def fitted_output(seed: int) -> np.ndarray:
+        model = build_model(params.model, seed=seed).fit(features, target)
+{%- if cookiecutter.task == "classification" %}
+        return model.predict_proba(features)
+{%- else %}
+        return model.predict(features)
+{%- endif %}
+
+    first = fitted_output(1)
+    assert np.array_equal(first, fitted_output(1))
+    assert not np.allclose(first, fitted_output(2))  # the seed reaches the estimator
 
 
 def test_unknown_hyper_parameter_is_refused():
@@ -46,10 +70,31 @@ def test_unknown_hyper_parameter_is_refused():
         build_model(params.model, seed=0)
 
 
-def test_device_is_cpu_without_gpu(monkeypatch):
-    monkeypatch.setenv("PATH", "")
-    assert device_for(load_params().model) == "cpu"
+def fake_nvidia_smi(folder: Path, listing: str) -> str:
+    """A PATH whose only nvidia-smi prints ``listing`` (empty: no such program at all)."""
+    if listing:
+        program = folder / "nvidia-smi"
+        program.write_text(f"#!/bin/sh\necho '{listing}'\n")
+        program.chmod(0o755)
+    return str(folder)
+
+
 {%- if cookiecutter.model_family == "xgboost" %}
+
+
+def test_device_is_cpu_without_gpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path, ""))
+    assert device_for(load_params().model) == "cpu"
+    with pytest.raises(ConfigError, match="no GPU is visible"):
+        device_for(load_params(overrides={"model.device": "cuda"}).model)
+
+
+def test_device_is_cuda_where_a_gpu_is_listed(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path, "GPU 0: NVIDIA H100 (UUID: GPU-0)"))
+    assert device_for(load_params().model) == "cuda"
+    model = build_model(load_params().model, seed=0)
+    assert model[-1].get_params()["device"] == "cuda"
+    assert for_serving(model)[-1].get_params()["device"] == "cpu"
 
 
 @pytest.mark.gpu
@@ -62,4 +107,12 @@ def test_trains_on_the_gpu_when_one_is_visible(source):
     served = for_serving(model)
     assert served[-1].get_params()["device"] == "cpu"
     assert len(served.predict(features)) == len(features)
+{%- else %}
+
+
+def test_linear_models_run_on_the_cpu_even_beside_a_gpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path, "GPU 0: NVIDIA H100 (UUID: GPU-0)"))
+    assert device_for(load_params().model) == "cpu"
+    with pytest.raises(ConfigError, match="CPU only"):
+        build_model(load_params(overrides={"model.device": "cuda"}).model, seed=0)
 {%- endif %}

@@ -29,6 +29,7 @@ def test_pipeline_end_to_end(workdir, source):
     )
     run = client.get_run(version.run_id)
     assert run.data.tags["mlops.model_family"] == "{{ cookiecutter.model_family }}"
+    assert run.data.tags["mlops.task"] == "{{ cookiecutter.task }}"
     assert int(run.data.tags["mlops.rows_train"]) > 0
     assert len(run.data.tags["mlops.data_hash"]) == 32
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}

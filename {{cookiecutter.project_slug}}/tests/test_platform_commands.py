@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.config import TASK, load_params
 
 
 def _free_port() -> int:
@@ -107,7 +107,7 @@ def test_drift_command_reads_params_and_exits_3_on_drift(workdir: Path) -> None:
     params = load_params("params.yaml")
     rng = np.random.default_rng(4)
     reference = pd.DataFrame(rng.normal(size=(600, 4)), columns=["x0", "x1", "x2", "x3"])
-    if params.model.task == "classification":
+    if TASK == "classification":
         reference["target"] = (reference["x0"] > 0).astype(int)
     else:
         reference["target"] = reference["x0"] * 3.0

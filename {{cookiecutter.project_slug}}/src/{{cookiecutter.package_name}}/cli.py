@@ -151,6 +151,8 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
     """The platform's drift job (mlops_toolkit.monitoring) with this project's params."""
     from mlops_toolkit.monitoring.drift import DRIFT_EXIT_CODE, Thresholds, run
 
+    from .config import TASK
+
     params = _params(args)
     thresholds = Thresholds(
         psi=params.drift.psi_threshold, p_value=params.drift.p_value, bins=params.drift.bins
@@ -163,7 +165,7 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
         thresholds,
         target=params.data.target,
         model_dir=model_dir,
-        task=params.model.task,
+        task=TASK,
     )
     log.info(
         "%d current rows vs %d reference rows; report %s",

@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PARAMS = Path("params.yaml")
+# Chosen when the project was generated (the answers `task` and `model_family`, kept in
+# .cruft.json): the code is generated for them, so params.yaml cannot change them.
+TASK = "{{ cookiecutter.task }}"
+MODEL_FAMILY = "{{ cookiecutter.model_family }}"
+GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", MODEL_FAMILY)}
 CLASSIFICATION_METRICS = ("f1", "roc_auc", "accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 
@@ -52,16 +57,10 @@ class ValidationParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    family: str
-    task: str
     device: str
     params: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
-        if self.family not in ("sklearn", "xgboost"):
-            raise ConfigError(f"model.family must be sklearn or xgboost, got {self.family!r}")
-        if self.task not in ("classification", "regression"):
-            raise ConfigError(f"model.task must be classification or regression, got {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"model.device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -122,13 +121,11 @@ class Params:
     drift: DriftParams
 
     def check(self) -> None:
-        metrics = (
-            CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
-        )
+        metrics = CLASSIFICATION_METRICS if TASK == "classification" else REGRESSION_METRICS
         if self.evaluate.primary_metric not in metrics:
             raise ConfigError(
                 f"evaluate.primary_metric {self.evaluate.primary_metric!r} does not fit "
-                f"model.task {self.model.task!r}"
+                f"the project's task {TASK!r}"
             )
 
 
@@ -140,7 +137,7 @@ def load_params(
 
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader())
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file (run from the project root or pass --params)"
@@ -148,7 +145,8 @@ def load_params(
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        what = error.problem if isinstance(error, yaml.constructor.ConstructorError) else None
+        raise ConfigError(f"{path}: {what or 'not valid YAML'}{where}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for dotted, value in (overrides or {}).items():
@@ -157,6 +155,30 @@ def load_params(
         return _build(Params, raw, "")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def _unique_key_loader() -> type:
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # what a "<<" merge brings, explicit keys may override
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int):
+                    continue  # odd keys are refused later, by name
+                if key in first_line:
+                    again = f"duplicate key {key!r}, first given at line {first_line[key]}, again"
+                    raise yaml.constructor.ConstructorError(
+                        problem=again, problem_mark=key_node.start_mark
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -175,6 +197,13 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
+    for name in unknown:
+        if f"{prefix}{name}" in GENERATED:
+            answer, value = GENERATED[f"{prefix}{name}"]
+            raise ConfigError(
+                f"{prefix}{name} is not a params.yaml key: it was chosen when the project was "
+                f"generated (answer {answer}: {value}, in .cruft.json); remove it"
+            )
     if unknown:
         raise ConfigError(f"unknown key {prefix}{unknown[0]} (known: {', '.join(fields)})")
     values = {}

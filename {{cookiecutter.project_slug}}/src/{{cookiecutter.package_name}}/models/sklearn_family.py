@@ -22,6 +22,7 @@ def build_model(spec: ModelParams, seed: int) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    device_for(spec)  # refuse a device this family cannot use before any work
     estimator = Estimator(random_state=seed)
     try:
         estimator.set_params(**spec.params)
@@ -31,7 +32,12 @@ def build_model(spec: ModelParams, seed: int) -> Any:
 
 
 def device_for(spec: ModelParams) -> str:
-    """Linear scikit-learn models always run on the CPU."""
+    """Linear scikit-learn models run on the CPU only: a cuda setting would be silently ignored."""
+    if spec.device == "cuda":
+        raise ConfigError(
+            "model.device is cuda, but scikit-learn's linear models run on the CPU only "
+            "(use auto or cpu)"
+        )
     return "cpu"
 
 

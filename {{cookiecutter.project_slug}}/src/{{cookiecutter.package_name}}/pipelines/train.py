@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tracking
-from ..config import Params
+from ..config import MODEL_FAMILY, TASK, Params
 from ..data.load import features_and_target, read_csv
 from ..models import REQUIREMENTS, TRUSTED_TYPES, build_model, device_for, for_serving
 from . import metrics
@@ -39,7 +39,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
         started = time.perf_counter()
         model.fit(features, target)
         fit_seconds = time.perf_counter() - started
-        log.info("fitted %s in %.3f s on %d rows", params.model.family, fit_seconds, len(features))
+        log.info("fitted %s in %.3f s on %d rows", MODEL_FAMILY, fit_seconds, len(features))
         predictions = model.predict(features)
         scores = metrics.compute(target, predictions, metrics.scores(model, features))
         mlflow.log_metrics({f"train_{name}": value for name, value in scores.items()})
@@ -64,7 +64,7 @@ def _logged_params(params: Params) -> dict[str, object]:
     logged: dict[str, object] = {f"model.{k}": v for k, v in params.model.params.items()}
     logged.update(
         {
-            "model.family": params.model.family,
+            "model.family": MODEL_FAMILY,
             "model.device": device_for(params.model),
             "train.seed": params.train.seed,
             "split.holdout_fraction": params.split.holdout_fraction,
@@ -81,8 +81,8 @@ def _lineage(params: Params, rows_train: int) -> dict[str, str]:
         data_hash=tracking.file_md5(raw) if raw.is_file() else None,
         data_source=params.data.source,
         rows_train=rows_train,
-        model_family=params.model.family,
-        task=params.model.task,
+        model_family=MODEL_FAMILY,
+        task=TASK,
         device=device_for(params.model),
     )
 
