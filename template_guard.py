@@ -239,6 +239,9 @@ def provenance(answers: Mapping[str, Any]) -> dict[str, Any]:
     typed = str(answers.get("_template", ""))
     remote = re.match(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@|(gh|gl|bb):)", typed)
     template = (_git(root, "remote", "get-url", "origin") or typed) if remote else str(root)
+    if "_commit" in answers and not remote:
+        # cruft generates from a temporary clone of `_template`, which it made absolute.
+        template = typed
     commit = _git(root, "rev-parse", "HEAD")
     return {"template": template, "commit": commit, "skip": CRUFT_SKIP, "local": not remote}
 

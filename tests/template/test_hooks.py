@@ -226,3 +226,21 @@ def test_cruft_state_records_answers_not_this_machine(tmp_path):
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "up to date" in check.stdout
+
+
+def test_cruft_create_works_too(tmp_path):
+    """cruft create writes its own .cruft.json; the platform still installs from this checkout."""
+    result = subprocess.run(
+        ["cruft", "create", str(ROOT), "--no-input", "--output-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    project = tmp_path / "tumor-classifier"
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == str(ROOT)
+    # Not cruft's temporary clone, which is gone once create returns.
+    assert (project / ".toolkit-source").read_text().strip() == str(ROOT / "actions")
+    check = subprocess.run(["cruft", "check"], cwd=project, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
