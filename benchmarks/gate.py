@@ -16,18 +16,20 @@ import sys
 import time
 from pathlib import Path
 
+import _project  # noqa: F401 - first: the repository's import paths
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "actions" / "src"))
-
 from mlops_toolkit import gate, gate_config, stats, tracking
 
 
 def loaded(model, columns) -> tracking.LoadedModel:
     """The toolkit's model wrapper around an in-memory pipeline (same predict path)."""
     wrapper = tracking.LoadedModel.__new__(tracking.LoadedModel)
-    wrapper.uri, wrapper.flavor, wrapper.model, wrapper.input_columns = "memory", "sklearn", \
-        model, list(columns)
+    wrapper.uri, wrapper.flavor, wrapper.model, wrapper.input_columns = (
+        "memory",
+        "sklearn",
+        model,
+        list(columns),
+    )
     return wrapper
 
 
@@ -35,11 +37,11 @@ def data(task: str, rows: int, seed: int = 0):
     from sklearn.datasets import make_classification, make_regression
 
     if task == "classification":
-        x, y = make_classification(n_samples=rows + 20_000, n_features=30, n_informative=12,
-                                   random_state=seed)
+        x, y = make_classification(
+            n_samples=rows + 20_000, n_features=30, n_informative=12, random_state=seed
+        )
     else:
-        x, y = make_regression(n_samples=rows + 20_000, n_features=30, noise=5.0,
-                               random_state=seed)
+        x, y = make_regression(n_samples=rows + 20_000, n_features=30, noise=5.0, random_state=seed)
     cols = [f"f{i}" for i in range(x.shape[1])]
     train = pd.DataFrame(x[:20_000], columns=cols), y[:20_000]
     hold = pd.DataFrame(x[20_000:], columns=cols), y[20_000:]
@@ -84,15 +86,32 @@ def case(name: str, task: str, config: dict, rows: int, repeats: int) -> dict:
 
     total = best_of(run_gate, repeats)
     preds = [gate.predictions(m, features, cfg) for m in (cand, prod)]
-    boot = best_of(lambda: stats.evaluate(cfg.metrics, y, preds, resamples=cfg.resamples,
-                                          confidence=cfg.confidence, seed=cfg.seed,
-                                          blocks=cfg.blocks, auc_bins=cfg.auc_bins), repeats)
+    boot = best_of(
+        lambda: stats.evaluate(
+            cfg.metrics,
+            y,
+            preds,
+            resamples=cfg.resamples,
+            confidence=cfg.confidence,
+            seed=cfg.seed,
+            blocks=cfg.blocks,
+            auc_bins=cfg.auc_bins,
+        ),
+        repeats,
+    )
     primary = result["r"][cfg.primary.metric]
-    return {"case": name, "rows": rows, "resamples": cfg.resamples,
-            "metrics": cfg.metrics, "floor_s": round(floor, 4), "gate_s": round(total, 4),
-            "ratio": round(total / floor, 3), "metrics_and_bootstrap_s": round(boot, 4),
-            "bootstrap_share": round(boot / total, 3),
-            "primary": {"improvement": primary.diff, "ci": primary.diff_ci}}
+    return {
+        "case": name,
+        "rows": rows,
+        "resamples": cfg.resamples,
+        "metrics": cfg.metrics,
+        "floor_s": round(floor, 4),
+        "gate_s": round(total, 4),
+        "ratio": round(total / floor, 3),
+        "metrics_and_bootstrap_s": round(boot, 4),
+        "bootstrap_share": round(boot / total, 3),
+        "primary": {"improvement": primary.diff, "ci": primary.diff_ci},
+    }
 
 
 def main() -> int:
@@ -104,21 +123,41 @@ def main() -> int:
     args = parser.parse_args()
     boot = {"resamples": args.resamples, "confidence": 0.95, "seed": 1}
     cases = [
-        ("classification: f1 + accuracy guard", "classification",
-         {"primary": {"metric": "f1", "min_value": 0.5, "max_regression": 0.01},
-          "guards": [{"metric": "accuracy", "min_value": 0.5}], "bootstrap": boot}),
-        ("classification: roc_auc + f1, accuracy guards", "classification",
-         {"primary": {"metric": "roc_auc", "min_value": 0.5, "max_regression": 0.01},
-          "guards": [{"metric": "f1"}, {"metric": "accuracy"}], "bootstrap": boot}),
-        ("regression: rmse + mae, r2 guards", "regression",
-         {"primary": {"metric": "rmse", "max_regression": 1.0},
-          "guards": [{"metric": "mae"}, {"metric": "r2", "min_value": 0.0}], "bootstrap": boot}),
+        (
+            "classification: f1 + accuracy guard",
+            "classification",
+            {
+                "primary": {"metric": "f1", "min_value": 0.5, "max_regression": 0.01},
+                "guards": [{"metric": "accuracy", "min_value": 0.5}],
+                "bootstrap": boot,
+            },
+        ),
+        (
+            "classification: roc_auc + f1, accuracy guards",
+            "classification",
+            {
+                "primary": {"metric": "roc_auc", "min_value": 0.5, "max_regression": 0.01},
+                "guards": [{"metric": "f1"}, {"metric": "accuracy"}],
+                "bootstrap": boot,
+            },
+        ),
+        (
+            "regression: rmse + mae, r2 guards",
+            "regression",
+            {
+                "primary": {"metric": "rmse", "max_regression": 1.0},
+                "guards": [{"metric": "mae"}, {"metric": "r2", "min_value": 0.0}],
+                "bootstrap": boot,
+            },
+        ),
     ]
     results = [case(n, t, c, args.rows, args.repeats) for n, t, c in cases]
     print(f"{'case':48} {'floor s':>8} {'gate s':>8} {'ratio':>6} {'boot s':>8} {'boot %':>6}")
     for r in results:
-        print(f"{r['case']:48} {r['floor_s']:8.3f} {r['gate_s']:8.3f} {r['ratio']:6.2f} "
-              f"{r['metrics_and_bootstrap_s']:8.3f} {100 * r['bootstrap_share']:5.1f}%")
+        print(
+            f"{r['case']:48} {r['floor_s']:8.3f} {r['gate_s']:8.3f} {r['ratio']:6.2f} "
+            f"{r['metrics_and_bootstrap_s']:8.3f} {100 * r['bootstrap_share']:5.1f}%"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -14,6 +14,7 @@ Cold start: `docker run` until the health endpoint answers 200 (ours: /health, M
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -24,10 +25,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _project import tests_module
 
-from tests.serving.conftest import bake, save_model  # noqa: E402
+bake, save_model = (getattr(tests_module("serving/conftest.py"), n) for n in ("bake", "save_model"))
 
 BASE = "python:3.11-slim"
 
@@ -118,6 +118,7 @@ def build_mlflow(work: Path) -> str:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     base = size_mb(BASE)
     with tempfile.TemporaryDirectory(prefix="image-bench-") as tmp:
         work = Path(tmp)

@@ -23,10 +23,12 @@ def binary():
 def test_point_estimates_equal_scikit_learn(binary):
     y, a, b = binary
     r = stats.evaluate(["f1", "roc_auc", "accuracy"], y, [a, b], resamples=50)
-    assert r["f1"].values == pytest.approx([skm.f1_score(y, a.labels),
-                                            skm.f1_score(y, b.labels)], abs=1e-12)
-    assert r["roc_auc"].values == pytest.approx([skm.roc_auc_score(y, a.scores),
-                                                 skm.roc_auc_score(y, b.scores)], abs=1e-12)
+    assert r["f1"].values == pytest.approx(
+        [skm.f1_score(y, a.labels), skm.f1_score(y, b.labels)], abs=1e-12
+    )
+    assert r["roc_auc"].values == pytest.approx(
+        [skm.roc_auc_score(y, a.scores), skm.roc_auc_score(y, b.scores)], abs=1e-12
+    )
     assert r["accuracy"].values[0] == pytest.approx(skm.accuracy_score(y, a.labels))
 
 
@@ -43,10 +45,12 @@ def test_regression_and_multiclass_estimates(binary):
     r = stats.evaluate(["f1"], yc, [Predictions(pc)], resamples=20)
     assert r["f1"].values[0] == pytest.approx(skm.f1_score(yc, pc, average="macro"))
     labels = np.array(["cat", "dog"])[yc % 2]
-    r = stats.evaluate(["f1"], labels, [Predictions(np.array(["cat", "dog"])[pc % 2])],
-                       resamples=20)
+    r = stats.evaluate(
+        ["f1"], labels, [Predictions(np.array(["cat", "dog"])[pc % 2])], resamples=20
+    )
     assert r["f1"].values[0] == pytest.approx(
-        skm.f1_score(labels, np.array(["cat", "dog"])[pc % 2], pos_label="dog"))
+        skm.f1_score(labels, np.array(["cat", "dog"])[pc % 2], pos_label="dog")
+    )
 
 
 def test_bootstrap_is_seeded_and_paired(binary):
@@ -71,8 +75,15 @@ def test_interval_covers_the_truth_at_about_the_nominal_rate():
         y = rng.integers(0, 2, 4000)
         a = np.where(rng.random(4000) < 0.85, y, 1 - y)  # 85% accurate
         b = np.where(rng.random(4000) < 0.80, y, 1 - y)  # 80% accurate
-        r = stats.evaluate(["accuracy"], y, [Predictions(a), Predictions(b)], resamples=300,
-                           confidence=0.9, seed=t, blocks=500)["accuracy"]
+        r = stats.evaluate(
+            ["accuracy"],
+            y,
+            [Predictions(a), Predictions(b)],
+            resamples=300,
+            confidence=0.9,
+            seed=t,
+            blocks=500,
+        )["accuracy"]
         covered += r.diff_ci[0] <= 0.05 <= r.diff_ci[1]
     assert 0.75 <= covered / trials <= 1.0
 
@@ -83,18 +94,44 @@ def test_roc_auc_needs_binary_target():
         stats.evaluate(["roc_auc"], y, [Predictions(y, y.astype(float))], resamples=10)
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({"primary": {"metric": "f2"}}, "must be one of"),
-    ({"primary": {"metric": "rmse", "min_value": 3}}, "use max_value"),
-    ({"primary": {"metric": "f1", "direction": "minimize"}}, "contradicts"),
-    ({"primary": {"metric": "f1"}, "colour": 1}, "unknown key"),
-    ({"primary": {"metric": "f1", "max_regression": -1}}, ">= 0"),
-    ({"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]}, "does not fit"),
-    ({"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}}, "between 10"),
-    ({"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}}, "confidence"),
-    ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a number"),
-    ([1, 2], "mapping"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"primary": {"metric": "f2"}}, "must be one of"),
+        ({"primary": {"metric": "rmse", "min_value": 3}}, "use max_value"),
+        ({"primary": {"metric": "f1", "direction": "minimize"}}, "contradicts"),
+        ({"primary": {"metric": "f1"}, "colour": 1}, "unknown key"),
+        ({"primary": {"metric": "f1", "max_regression": -1}}, ">= 0"),
+        ({"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]}, "does not fit"),
+        ({"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}}, "between 10"),
+        ({"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}}, "confidence"),
+        ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a number"),
+        ([1, 2], "mapping"),
+    ],
+)
 def test_bad_gate_configs_are_refused(config, message):
     with pytest.raises(ToolkitError, match=message):
         gate_config.parse(config)
+
+
+@pytest.mark.parametrize("decimals", [1, 3, None])  # heavy ties, some ties, none
+def test_fast_auc_equals_scikit_learn_on_resampled_data(decimals):
+    """The exact AUC and the per-resample AUC of the bootstrap, against scikit-learn with the
+    same Poisson weights (a resample is the rows repeated by their weights)."""
+    rng = np.random.default_rng(17)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    s = rng.normal(size=n) + 0.7 * y
+    if decimals is not None:
+        s = s.round(decimals)
+    assert stats.exact_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+    ids, g = stats.block_ids(n, n, seed=0)  # every row its own block
+    bins, m = stats._score_bins(s, 10_000, seed=0)  # exact ranks: no binning
+    hist = stats._histogram(ids, g, y, bins, m)
+    for _ in range(10):
+        w = rng.poisson(1.0, n)
+        expected = skm.roc_auc_score(y, s, sample_weight=w)
+        assert stats.exact_auc(np.repeat(y, w), np.repeat(s, w)) == pytest.approx(
+            expected, abs=1e-12
+        )
+        assert stats._auc_from_hist(w @ hist, m) == pytest.approx(expected, abs=1e-12)
