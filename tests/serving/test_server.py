@@ -15,7 +15,6 @@ from typing import Any
 
 import mlflow
 import pytest
-
 from mlops_toolkit.serving.app import ScoringApp
 from mlops_toolkit.serving.settings import Settings
 

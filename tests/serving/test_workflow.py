@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.project import TEMPLATE
 import yaml
+from support.project import TEMPLATE
 
 from .conftest import bake, run
 
