@@ -20,6 +20,8 @@ from . import __version__, logs
 PROG = "{{ cookiecutter.project_slug }}"
 log = logging.getLogger(__name__)
 Command = Callable[[argparse.Namespace, Path], int]
+# What prepare-data dropped, for train to count in MLflow.
+PREPARE_REPORT = Path("reports") / "prepare.json"
 
 
 class ValidationFailed(RuntimeError):
@@ -34,7 +36,9 @@ def _params(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
-    from .data.load import load_source, write_csv
+    import json
+
+    from .data.load import drop_missing_target, load_source, write_csv
     from .data.split import split
 
     params = _params(
@@ -45,7 +49,15 @@ def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
             "split.seed": args.seed,
         },
     )
-    frame = load_source(params.data.source, params.data.target)
+    frame, dropped = drop_missing_target(
+        load_source(params.data.source, params.data.target), params.data.target
+    )
+    if dropped:
+        log.warning("dropped %d row(s) whose target %s is missing", dropped, params.data.target)
+    PREPARE_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    PREPARE_REPORT.write_text(
+        json.dumps({"rows": len(frame), "dropped_missing_target": dropped}, indent=2) + "\n"
+    )
     write_csv(frame, params.data.raw)
     train, holdout = split(
         frame,
@@ -223,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add(
         "prepare-data", cmd_prepare_data, "Write the raw dataset and its train/holdout split."
     )
-    sub.add_argument("--source", help="sklearn:<name> or a CSV path (default: data.source)")
+    sub.add_argument(
+        "--source", help="sklearn:<name>, a CSV or Parquet path (default: data.source)"
+    )
     sub.add_argument(
         "--holdout-fraction",
         type=float,
