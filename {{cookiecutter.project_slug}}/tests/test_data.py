@@ -112,3 +112,96 @@ def test_suite_catches_out_of_range_values_with_examples(workdir, frame, target)
     ]
     assert ranges and ranges[0]["column"] == column
     assert -1e12 in ranges[0]["examples"]
+
+
+def _suite(workdir):
+    return json.loads((workdir / "expectations" / "dataset.json").read_text())
+
+
+def _write_suite(workdir, suite):
+    path = workdir / "edited.json"
+    path.write_text(json.dumps(suite))
+    return path
+
+
+def test_a_misspelled_expectation_type_is_an_error_naming_it(workdir, frame):
+    frame.to_csv(workdir / "good.csv", index=False)
+    suite = _suite(workdir)
+    suite["expectations"].append({"type": "expect_colum_to_exist", "kwargs": {"column": "x"}})
+    number = len(suite["expectations"])
+    with pytest.raises(DataError, match=rf"expectation {number}: unknown .*expect_colum_to_exist"):
+        validate(workdir / "good.csv", _write_suite(workdir, suite), workdir / "reports")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("expect_column_to_exist", "must be an object"),
+        ({"kwargs": {}}, "no expectation type"),
+        ({"type": "expect_column_to_exist", "kwargs": {}}, "bad kwargs"),
+        ({"type": "expect_column_to_exist", "kwargs": {"column": "a"}, "mostly": 1}, "unknown key"),
+    ],
+)
+def test_a_malformed_entry_is_an_error_naming_it(workdir, frame, entry, message):
+    frame.to_csv(workdir / "good.csv", index=False)
+    suite = _suite(workdir)
+    suite["expectations"].insert(0, entry)
+    with pytest.raises(DataError, match=f"expectation 1.*{message}"):
+        validate(workdir / "good.csv", _write_suite(workdir, suite), workdir / "reports")
+
+
+def test_an_empty_suite_is_an_error_not_a_pass(workdir, frame):
+    frame.to_csv(workdir / "good.csv", index=False)
+    suite = {**_suite(workdir), "expectations": []}
+    with pytest.raises(DataError, match="no expectations"):
+        validate(workdir / "good.csv", _write_suite(workdir, suite), workdir / "reports")
+
+
+def test_a_renamed_column_is_named_missing_and_unexpected(workdir, frame, target):
+    column = next(c for c in frame.columns if c != target)
+    frame.rename(columns={column: "renamed_column"}).to_csv(workdir / "bad.csv", index=False)
+    summary = validate(workdir / "bad.csv", "expectations/dataset.json", workdir / "reports")
+    messages = " | ".join(f["message"] for f in summary["failures"])
+    assert not summary["success"]
+    assert f"missing column(s) {column}" in messages or f"column {column} is not" in messages
+    if any(f["expectation"] == "expect_table_columns_to_match_set" for f in summary["failures"]):
+        assert "unexpected column(s) renamed_column" in messages
+
+
+def test_a_duplicated_header_is_named(workdir, frame, target):
+    column = next(c for c in frame.columns if c != target)
+    frame.to_csv(workdir / "good.csv", index=False)
+    text = (workdir / "good.csv").read_text()
+    header, rest = text.split("\n", 1)
+    names = header.split(",")
+    names[names.index(target)] = column
+    (workdir / "dup.csv").write_text(",".join(names) + "\n" + rest)
+    summary = validate(workdir / "dup.csv", "expectations/dataset.json", workdir / "reports")
+    assert not summary["success"]
+    assert f"duplicated column name(s) in the header: {column}" in summary["failures"][0]["message"]
+
+
+def test_strings_in_a_numeric_column_show_the_values_and_rows(workdir, frame, target):
+    numeric = [
+        e["kwargs"]["column"]
+        for e in _suite(workdir)["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_type_list"
+        and all(t.startswith(("int", "float", "Int")) for t in e["kwargs"]["type_list"])
+        and e["kwargs"]["column"] != target
+    ]
+    if not numeric:
+        pytest.skip("the suite checks no column's numeric type")
+    broken = frame.copy()
+    broken[numeric[0]] = broken[numeric[0]].astype(object)
+    broken.loc[[2, 5], numeric[0]] = "oops"
+    broken.to_csv(workdir / "bad.csv", index=False)
+    summary = validate(workdir / "bad.csv", "expectations/dataset.json", workdir / "reports")
+    typed = next(
+        f
+        for f in summary["failures"]
+        if f["expectation"] == "expect_column_values_to_be_in_type_list"
+    )
+    assert typed["column"] == numeric[0]
+    assert typed["examples"] == ["oops"]
+    assert typed["rows"] == [3, 6]
+    assert "'oops' at row(s) 3, 6" in typed["message"]
