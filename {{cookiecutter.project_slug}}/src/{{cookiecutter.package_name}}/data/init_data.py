@@ -73,7 +73,7 @@ def run(
     write_params(params_path, source, target, found)
     suite_path.parent.mkdir(parents=True, exist_ok=True)
     suite_path.write_text(json.dumps(suite, indent=2) + "\n", encoding="utf-8")
-    _point_gate(Path("gate.yaml"), target)
+    _point_gate(Path("gate.yaml"), target, kept[target] if task == "regression" else None)
     _depend_on_source(Path("dvc.yaml"), source)
     outcome = Outcome(found, len(kept), dropped, diff_suites(old, suite) if old else [])
     outcome.tracked = _dvc_add(source)
@@ -307,16 +307,34 @@ def _replace_key(text: str, key: str, value: str) -> str:
     return text[: section.start()] + body + text[section.end() :]
 
 
-def _point_gate(path: Path, target: str) -> None:
-    if path.is_file():
+def _point_gate(path: Path, target: str, values: pd.Series | None) -> None:
+    """gate.yaml reads the holdout's target; an error metric's regression margin gets units.
+
+    The naive-model rule needs no units. Only max_regression of rmse/mae is in the target's
+    units: 1 % of the target's standard deviation.
+    """
+    if not path.is_file():
+        return
+    import yaml
+
+    text = re.sub(
+        r"^target: [^#\n]*",
+        f"target: {json.dumps(target)}  ",
+        path.read_text(encoding="utf-8"),
+        count=1,
+        flags=re.MULTILINE,
+    )
+    metric = ((yaml.safe_load(text) or {}).get("primary") or {}).get("metric")
+    if values is not None and metric in ("rmse", "mae"):
+        margin = float(f"{0.01 * float(values.std()):.3g}")
         text = re.sub(
-            r"^target: [^#\n]*",
-            f"target: {json.dumps(target)}  ",
-            path.read_text(encoding="utf-8"),
+            r"^(primary:\n(?:  [^\n]*\n)*?  max_regression: )[^\n]*",
+            lambda m: f"{m.group(1)}{margin:g}",
+            text,
             count=1,
             flags=re.MULTILINE,
         )
-        path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
 
 
 def _depend_on_source(path: Path, source: str) -> None:

@@ -1,7 +1,8 @@
 """Which role each column plays: inferred from the data, overridable in params.yaml.
 
 The rules, in order (the first that matches wins):
-- excluded: an ID-like column, a string or integer column whose values are (almost) all distinct;
+- excluded: an ID-like column: integers that are (almost) all distinct, or strings of which
+  over half the rows are distinct (names, codes: one-hot encoding them would learn by heart);
 - boolean: exactly two distinct values (true/false, yes/no, 0/1, two labels);
 - numeric: a number column;
 - date: strings that parse as dates (most of the non-null ones);
@@ -17,8 +18,10 @@ from ..config import ROLES, RoleParams
 if TYPE_CHECKING:
     import pandas as pd
 
-# A string or integer column with at least this share of distinct values identifies rows.
+# An integer column with at least this share of distinct values identifies rows...
 ID_SHARE = 0.95
+# ... and so does a string column with this share (categories repeat; names and IDs do not).
+TEXT_ID_SHARE = 0.5
 # Strings with this share of parseable, non-null values are dates.
 DATE_SHARE = 0.95
 # Parsing every value of a huge column to decide its role is slow: a sample decides.
@@ -55,7 +58,7 @@ def infer_one(values: pd.Series) -> str:
         return "numeric"
     if _parses_as_dates(present):
         return "date"
-    if distinct >= ID_SHARE * len(present) and len(present) > 20:
+    if distinct >= TEXT_ID_SHARE * len(present) and distinct > 20:
         return "excluded"
     return "categorical"
 
