@@ -57,3 +57,24 @@ def test_invalid_data_stops_the_pipeline(workdir, source, target, capsys):
     err = capsys.readouterr().err
     assert f"expect_column_values_to_not_be_null on {target}" in err
     assert "expectation(s) failed" in err
+
+
+def test_predict_on_mismatched_columns_is_one_line_naming_them(workdir, source, target, capsys):
+    assert main(["prepare-data", "--source", source]) == 0
+    assert main(["train"]) == 0
+    import mlflow
+
+    from {{ cookiecutter.package_name }} import tracking
+
+    params = load_params()
+    rows = pd.read_csv(params.data.holdout).drop(columns=[target])
+    info = mlflow.models.get_model_info(str(tracking.read_run_info()["model_uri"]))
+    dropped = info.signature.inputs.input_names()[0]
+    rows.drop(columns=[dropped]).assign(surprise=1).to_csv("odd.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", "--input", "odd.csv", "--output", "out.csv"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert f"missing column(s) {dropped}; extra column(s) " in errors[0]
+    assert "surprise" in errors[0].split("extra column(s) ")[1].split(" (")[0]
+    assert len(errors[0]) < 200 + 30 * len(rows.columns)  # names, not a DataFrame dump

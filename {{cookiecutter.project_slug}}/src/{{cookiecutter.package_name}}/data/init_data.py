@@ -195,7 +195,7 @@ def _nullability(values: pd.Series, column: str, role: str) -> dict[str, Any]:
     return _expect(
         "expect_column_values_to_not_be_null",
         {"column": column, "mostly": mostly},
-        f"{present:.2%} present in the source, less {NULL_MARGIN:.0%} of slack",
+        f"{present * 100:.2f} % present in the source, less {NULL_MARGIN * 100:g} % of slack",
     )
 
 
@@ -212,7 +212,7 @@ def _range(values: pd.Series, column: str) -> dict[str, Any]:
     return _expect(
         "expect_column_values_to_be_between",
         {"column": column, "min_value": bounds[0], "max_value": bounds[1]},
-        f"observed {low:g} to {high:g}, widened by {RANGE_MARGIN:.0%} of the range each side",
+        f"observed {low:g} to {high:g}, widened by {RANGE_MARGIN * 100:g} % of the range each side",
     )
 
 
