@@ -72,9 +72,11 @@ def reference(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     return path, frame
 
 
-def _log(directory: Path, rows: pd.DataFrame, predictions: list[Any]) -> None:
+def _log(
+    directory: Path, rows: pd.DataFrame, predictions: list[Any], target: str = "target"
+) -> None:
     logger = PredictionLogger(str(directory), 1.0, "cancer", "1")
-    features = rows.drop(columns="target")
+    features = rows.drop(columns=target)
     batch = Batch(len(features), matrix=features.to_numpy(dtype=float))
     logger.maybe_log(list(features.columns), batch, predictions)
     logger.close()
@@ -180,22 +182,23 @@ def test_drift_command_reads_params_and_exits_3_on_drift(workdir: Path) -> None:
     from {{ cookiecutter.package_name }}.config import load_params
 
     params = load_params("params.yaml")
+    target = params.data.target  # whatever the project's own label column is called
     rng = np.random.default_rng(4)
     reference = pd.DataFrame(rng.normal(size=(600, 4)), columns=["x0", "x1", "x2", "x3"])
     if params.model.task == "classification":
-        reference["target"] = (reference["x0"] > 0).astype(int)
+        reference[target] = (reference["x0"] > 0).astype(int)
     else:
-        reference["target"] = reference["x0"] * 3.0
+        reference[target] = reference["x0"] * 3.0
     ref_path = workdir / "reference.csv"
     reference.to_csv(ref_path, index=False)
 
     same = reference.sample(200, random_state=0)
-    _log(workdir / "same", same, same["target"].tolist())
+    _log(workdir / "same", same, same[target].tolist(), target)
     assert main(["drift", "--reference", str(ref_path), "--current", "same"]) == 0
     assert not json.loads((workdir / "reports/drift/drift.json").read_text())["drift_detected"]
 
     moved = same.assign(x2=same["x2"] + 2.0)
-    _log(workdir / "moved", moved, moved["target"].tolist())
+    _log(workdir / "moved", moved, moved[target].tolist(), target)
     assert (
         main(["drift", "--reference", str(ref_path), "--current", "moved", "--report-dir", "out"])
         == 3

@@ -32,8 +32,8 @@ def _matching(features: Any, schema: Any, where: str | Path) -> Any:
     if schema is None or not schema.has_input_names():
         return features
     wanted = list(schema.input_names())
-    required = {spec.name for spec in schema.inputs if getattr(spec, "required", True)}
-    missing = [name for name in wanted if name in required and name not in features.columns]
+    # An optional column may hold nulls, but the preprocessing still selects it by name.
+    missing = [name for name in wanted if name not in features.columns]
     extra = [name for name in features.columns if name not in wanted]
     if missing:
         also = f"; extra column(s) {', '.join(map(str, extra))}" if extra else ""
