@@ -27,8 +27,7 @@ def keep_suite(task: str, sample: str) -> None:
     chosen = suites / f"{dataset if sample == 'yes' else 'generic_' + task}.json"
     chosen.replace(Path("expectations") / "dataset.json")
     shutil.rmtree(suites)
-    if sample == "yes":  # the data comes from scikit-learn: no folder for the user's own CSV
-        shutil.rmtree(Path("data"))
+    # data/external stays with the sample too: it is where `init-data` expects a team's own CSV.
 
 
 def record_origin() -> None:

@@ -71,9 +71,11 @@ def reference(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     return path, frame
 
 
-def _log(directory: Path, rows: pd.DataFrame, predictions: list[Any]) -> None:
+def _log(
+    directory: Path, rows: pd.DataFrame, predictions: list[Any], target: str = "target"
+) -> None:
     logger = PredictionLogger(str(directory), 1.0, "cancer", "1")
-    features = rows.drop(columns="target")
+    features = rows.drop(columns=target)
     batch = Batch(len(features), matrix=features.to_numpy(dtype=float))
     logger.maybe_log(list(features.columns), batch, predictions)
     logger.close()

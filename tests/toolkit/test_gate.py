@@ -194,3 +194,81 @@ def test_outputs_and_summary_for_actions(mlflow_server, logged, holdout_csv, gat
     text = output.read_text()
     assert "passed<<" in text and "\ntrue\n" in text and "verdict<<" in text
     assert "Model gate" in summary.read_text()
+
+
+BASELINE_YAML = """\
+primary:
+  metric: {metric}
+  max_regression: 0.02
+baseline:
+  min_improvement: {margin}
+bootstrap: {{resamples: 300, confidence: 0.95, seed: 1}}
+"""
+
+
+def baseline_yaml(tmp_path: Path, metric: str = "f1", margin: float = 0.05) -> Path:
+    path = tmp_path / "gate-baseline.yaml"
+    path.write_text(BASELINE_YAML.format(metric=metric, margin=margin))
+    return path
+
+
+def test_candidate_must_beat_the_naive_model_without_any_unit_threshold(
+        mlflow_server, logged, holdout_csv, model_name, tmp_path):
+    out = tmp_path / "good"
+    result = run_gate(model_name, logged["good"][1], holdout_csv, baseline_yaml(tmp_path), out)
+    assert result.returncode == 0, result.stderr
+    verdict = read_verdict(out)
+    baseline = verdict["baseline"]
+    assert baseline["model"] == "majority class 1"  # breast cancer: mostly benign
+    lo, hi = baseline["improvement_ci"]
+    assert 0.05 <= lo <= baseline["improvement"] <= hi
+    assert any("naive model" in c["name"] and c["passed"] for c in verdict["checks"])
+    assert "naive model" in verdict["decision_rule"]
+    assert "naive model" in (out / "gate.md").read_text()
+
+    out = tmp_path / "bad"  # learnt from shuffled labels: no better than the majority class
+    result = run_gate(model_name, logged["bad"][1], holdout_csv, baseline_yaml(tmp_path), out)
+    assert result.returncode == 2
+    verdict = read_verdict(out)
+    failing = [c for c in verdict["checks"] if not c["passed"]]
+    assert [c["name"].split(" (")[0] for c in failing] == [
+        "f1 CI lower bound of improvement over the naive model"]
+    assert failing[0]["value"] < 0.05
+
+
+def test_roc_auc_baseline_is_one_half(mlflow_server, logged, holdout_csv, model_name, tmp_path):
+    out = tmp_path / "gate"
+    config = baseline_yaml(tmp_path, metric="roc_auc", margin=0.2)
+    assert run_gate(model_name, logged["good"][1], holdout_csv, config, out).returncode == 0
+    assert read_verdict(out)["baseline"]["value"] == pytest.approx(0.5)
+
+
+def test_error_margins_are_a_share_of_the_naive_error():
+    import numpy as np
+    from mlops_toolkit import gate, gate_config
+
+    cfg = gate_config.parse({"primary": {"metric": "rmse"}, "baseline": {"min_improvement": 0.1}})
+    y = np.array([100.0, 200.0, 300.0, 400.0])
+    baseline, what = gate.naive(cfg, y)
+    assert what == "mean 250" and baseline.labels.tolist() == [250.0] * 4
+    # Same rule in any unit: the candidate must cut the naive error by a tenth.
+    assert cfg.baseline.required("rmse", 111.8) == pytest.approx(11.18)
+    assert cfg.baseline.required("r2", 0.0) == pytest.approx(0.1)
+    candidate = gate.stats.Predictions(labels=y + np.array([5.0, -5.0, 5.0, -5.0]))
+    assert gate.against_baseline(cfg, y, candidate)["check"]["passed"] is True
+    lazy = gate.stats.Predictions(labels=np.full(4, 251.0))
+    assert gate.against_baseline(cfg, y, lazy)["check"]["passed"] is False
+
+
+@pytest.mark.parametrize(("baseline", "message"), [
+    ({"min_improvment": 0.1}, "unknown key"),
+    ({}, "min_improvement is required"),
+    ({"min_improvement": 1.5}, "below 1"),
+    ("yes", "must be a mapping"),
+])
+def test_bad_baseline_section_is_refused(baseline, message):
+    from mlops_toolkit import gate_config
+    from mlops_toolkit.errors import ToolkitError
+
+    with pytest.raises(ToolkitError, match=message):
+        gate_config.parse({"primary": {"metric": "f1"}, "baseline": baseline})

@@ -151,3 +151,23 @@ def test_set_alias_never_moves_production(mlflow_server, logged, model_name):
     refused = cli("set-alias", "--model-name", model_name, "--version", version,
                   "--alias", "production")
     assert refused.returncode == 1 and "only through promote" in refused.stderr
+
+
+def test_validation_report_carries_the_projects_readable_lines():
+    from mlops_toolkit.report import validation_markdown
+
+    line = ("expect_column_values_to_be_in_type_list on age: 2 unexpected (20.00 %), "
+            "values 'oops' at row(s) 3, 6; expected {\"type_list\": [\"float64\"]}")
+    text = validation_markdown({
+        "success": False, "failed": 2,
+        "failures": [
+            {"expectation": "expect_column_values_to_be_in_type_list", "column": "age",
+             "unexpected_count": 2, "unexpected_percent": 20.0, "examples": ["oops"],
+             "message": line},
+            {"expectation": "expect_table_columns_to_match_set", "column": None,
+             "unexpected_count": 0, "examples": [],
+             "message": "expect_table_columns_to_match_set: missing column(s) age; "
+                        "unexpected column(s) agee"},
+        ]})
+    assert "values 'oops' at row(s) 3, 6" in text
+    assert "missing column(s) age; unexpected column(s) agee" in text

@@ -36,27 +36,46 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _configured_source() -> str:
+    """data.source of the project's own params.yaml; a relative path resolves at the root."""
+    from {{ cookiecutter.package_name }}.config import load_params
+
+    source = load_params(ROOT / "params.yaml").data.source
+    if ":" in source or Path(source).is_absolute():
+        return source
+    return str(ROOT / source)
+
+
 @pytest.fixture
-def source(workdir: Path) -> str:
-    """The data source the pipeline tests start from."""
-{%- if cookiecutter.sample_dataset == "yes" %}
-    return "sklearn:{{ 'breast_cancer' if cookiecutter.task == 'classification' else 'diabetes' }}"
-{%- else %}
-    # No sample dataset in this project: a synthetic one stands in for the user's CSV.
+def target() -> str:
+    """The project's label column (params.yaml data.target), whatever the data."""
+    from {{ cookiecutter.package_name }}.config import load_params
+
+    return load_params(ROOT / "params.yaml").data.target
+
+
+@pytest.fixture
+def source(workdir: Path, target: str) -> str:
+    """The data the project is configured with (data.source), so own data is what is tested.
+
+    Only a project that has no data yet (data.source names a file not there) gets a synthetic
+    stand-in, written where data.source points.
+    """
+    configured = _configured_source()
+    if configured.startswith("sklearn:") or Path(configured).is_file():
+        return configured
     import pandas as pd
 {%- if cookiecutter.task == "classification" %}
     from sklearn.datasets import make_classification
 
-    features, target = make_classification(n_samples=300, n_features=6, random_state=0)
+    features, labels = make_classification(n_samples=300, n_features=6, random_state=0)
 {%- else %}
     from sklearn.datasets import make_regression
 
-    features, target = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
+    features, labels = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
 {%- endif %}
     frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(features.shape[1])])
-    frame["target"] = target
-    path = workdir / "data" / "external" / "dataset.csv"
-    path.parent.mkdir(parents=True)
+    frame[target] = labels
+    path = workdir / "synthetic.csv"
     frame.to_csv(path, index=False)
     return str(path)
-{%- endif %}

@@ -94,10 +94,10 @@ def test_serve_defaults_to_the_last_registered_model(workdir: Path, source: str)
     assert proc.returncode in (0, -signal.SIGTERM) and "Traceback" not in output
 
 
-def _log(directory: Path, rows: pd.DataFrame, predictions: list[Any]) -> None:
+def _log(directory: Path, rows: pd.DataFrame, predictions: list[Any], target: str) -> None:
     """Prediction-log lines as the server writes them."""
     directory.mkdir(parents=True, exist_ok=True)
-    features = rows.drop(columns="target")
+    features = rows.drop(columns=target)
     with open(directory / "predictions.jsonl", "w", encoding="utf-8") as fh:
         for record, prediction in zip(features.to_dict(orient="records"), predictions, strict=True):
             fh.write(json.dumps({"inputs": record, "prediction": prediction}) + "\n")
@@ -107,20 +107,21 @@ def test_drift_command_reads_params_and_exits_3_on_drift(workdir: Path) -> None:
     params = load_params("params.yaml")
     rng = np.random.default_rng(4)
     reference = pd.DataFrame(rng.normal(size=(600, 4)), columns=["x0", "x1", "x2", "x3"])
+    target = params.data.target  # whatever the project's own label column is called
     if TASK == "classification":
-        reference["target"] = (reference["x0"] > 0).astype(int)
+        reference[target] = (reference["x0"] > 0).astype(int)
     else:
-        reference["target"] = reference["x0"] * 3.0
+        reference[target] = reference["x0"] * 3.0
     ref_path = workdir / "reference.csv"
     reference.to_csv(ref_path, index=False)
 
     same = reference.sample(200, random_state=0)
-    _log(workdir / "same", same, same["target"].tolist())
+    _log(workdir / "same", same, same[target].tolist(), target)
     assert main(["drift", "--reference", str(ref_path), "--current", "same"]) == 0
     assert not json.loads((workdir / "reports/drift/drift.json").read_text())["drift_detected"]
 
     moved = same.assign(x2=same["x2"] + 2.0)
-    _log(workdir / "moved", moved, moved["target"].tolist())
+    _log(workdir / "moved", moved, moved[target].tolist(), target)
     assert (
         main(["drift", "--reference", str(ref_path), "--current", "moved", "--report-dir", "out"])
         == 3

@@ -96,11 +96,17 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
         clause = (f"the lower bound of the {level} paired-bootstrap interval of the improvement "
                   f"in {p.metric} over production ≥ -{p.max_regression:g}")
         rule = f"{rule} and {clause}" if rule else clause
+    if cfg.baseline is not None:
+        clause = (f"it beats the naive model (majority class or mean) by the lower bound of the "
+                  f"{level} interval of its improvement ≥ {cfg.baseline.min_improvement:g}"
+                  + (" of the naive error" if p.metric in ("rmse", "mae") else ""))
+        rule = f"{rule} and {clause}" if rule else clause
     guards = [g.metric for g in cfg.guards]
     if guards:
         rule += f"; guards ({', '.join(guards)}) on point estimates"
     if mode == BOOTSTRAP:
-        rule += " (bootstrap mode: no production model, absolute thresholds only)"
+        also = " and the naive model" if cfg.baseline is not None else ""
+        rule += f" (bootstrap mode: no production model, absolute thresholds{also} only)"
     return rule or "no thresholds configured"
 
 
@@ -132,11 +138,11 @@ def decide(cfg: GateConfig, results: dict[str, stats.MetricResult], mode: str) -
     return checks
 
 
-def evaluate(
-    cfg: GateConfig, features: Any, y: Any, cand: tracking.LoadedModel,
+def score(
+    cfg: GateConfig, features: Any, cand: tracking.LoadedModel,
     prod: tracking.LoadedModel | None,
-) -> tuple[dict[str, stats.MetricResult], dict[str, float]]:
-    """Score both models and run the bootstrap; returns results and timings (seconds)."""
+) -> tuple[list[stats.Predictions], dict[str, float]]:
+    """Both models' predictions on the holdout (candidate first) and their timings (seconds)."""
     timings = {}
     start = time.perf_counter()
     preds = [predictions(cand, features, cfg)]
@@ -145,13 +151,73 @@ def evaluate(
         start = time.perf_counter()
         preds.append(predictions(prod, features, cfg))
         timings["predict_production"] = time.perf_counter() - start
+    return preds, timings
+
+
+def evaluate(
+    cfg: GateConfig, features: Any, y: Any, cand: tracking.LoadedModel,
+    prod: tracking.LoadedModel | None,
+) -> tuple[dict[str, stats.MetricResult], dict[str, float]]:
+    """Score both models and run the bootstrap; returns results and timings (seconds)."""
+    preds, timings = score(cfg, features, cand, prod)
+    return bootstrap(cfg, y, preds, timings), timings
+
+
+def bootstrap(
+    cfg: GateConfig, y: Any, preds: list[stats.Predictions], timings: dict[str, float]
+) -> dict[str, stats.MetricResult]:
     start = time.perf_counter()
     results = stats.evaluate(
         cfg.metrics, y, preds, resamples=cfg.resamples, confidence=cfg.confidence,
         seed=cfg.seed, blocks=cfg.blocks, auc_bins=cfg.auc_bins,
     )
     timings["metrics_and_bootstrap"] = time.perf_counter() - start
-    return results, timings
+    return results
+
+
+def naive(cfg: GateConfig, y: Any) -> tuple[stats.Predictions, str]:
+    """The model that ignores the features: the majority class, or the mean of the target.
+
+    Taken from the holdout itself, it is the strongest constant model there, so beating it is
+    a statement about the features, in whatever units the target has.
+    """
+    import numpy as np
+
+    y = np.asarray(y)
+    if cfg.task == "classification":
+        values, counts = np.unique(y, return_counts=True)
+        majority = values[np.argmax(counts)]
+        scores = np.full(len(y), 0.5) if "roc_auc" in cfg.metrics else None
+        return stats.Predictions(labels=np.repeat(values[[np.argmax(counts)]], len(y)),
+                                 scores=scores), f"majority class {majority.item()!r}"
+    mean = float(np.mean(y))
+    return stats.Predictions(labels=np.full(len(y), mean)), f"mean {mean:.6g}"
+
+
+def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> dict | None:
+    """The candidate against the naive model, paired on the same resamples; None when off."""
+    if cfg.baseline is None:
+        return None
+    metric = cfg.primary.metric
+    baseline, what = naive(cfg, y)
+    result = stats.evaluate([metric], y, [candidate, baseline], resamples=cfg.resamples,
+                            confidence=cfg.confidence, seed=cfg.seed, blocks=cfg.blocks,
+                            auc_bins=cfg.auc_bins)[metric]
+    required = cfg.baseline.required(metric, result.values[1])
+    lower = result.diff_ci[0]
+    return {
+        "model": what,
+        "value": result.values[1],
+        "improvement": result.diff,
+        "improvement_ci": list(result.diff_ci),
+        "required": required,
+        "check": {
+            "name": f"{metric} CI lower bound of improvement over the naive model ({what}) "
+                    f"≥ {required:g}",
+            "passed": bool(not math.isnan(lower) and lower >= required),
+            "value": lower,
+        },
+    }
 
 
 def verdict_dict(
@@ -257,9 +323,14 @@ def run(
             verdict = verdict_dict(cfg, mode, candidate, production, None, [], len(y), reason)
             record(mlflow_client, candidate, verdict)
             return verdict
-    results, timings = evaluate(cfg, features, y, cand, prod)
+    preds, timings = score(cfg, features, cand, prod)
+    results = bootstrap(cfg, y, preds, timings)
     checks = decide(cfg, results, mode)
+    baseline = against_baseline(cfg, y, preds[0])
+    if baseline is not None:
+        checks.append(baseline.pop("check"))
     verdict = verdict_dict(cfg, mode, candidate, production, results, checks, len(y))
+    verdict["baseline"] = baseline
     verdict["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     record(mlflow_client, candidate, verdict)
     return verdict

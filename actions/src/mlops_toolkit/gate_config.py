@@ -10,6 +10,10 @@ primary:
 guards:                      # optional, judged on point estimates
   - {metric: accuracy, min_value: 0.8, max_regression: 0.02}
 bootstrap: {resamples: 1000, confidence: 0.95, seed: 42}
+baseline:                    # optional: beat the naive model (majority class / mean) by a margin
+  min_improvement: 0.05      # lower bound of the interval of the improvement over it: metric
+                             # points for f1/accuracy/roc_auc/r2, a share of the naive model's
+                             # error for rmse/mae (0.05: at least 5 % less error), so no units
 target: target               # optional: the label column of the holdout
 ```
 """
@@ -52,6 +56,23 @@ class MetricRule:
         return f"{'≥' if self.bigger_is_better else '≤'} {self.threshold:g}"
 
 
+# Metrics whose baseline margin is a share of the naive model's own value (they carry units).
+RELATIVE_MARGIN = ("rmse", "mae")
+
+
+@dataclass(frozen=True)
+class BaselineRule:
+    """The candidate must beat the naive model scored on the same holdout by this margin."""
+
+    min_improvement: float
+
+    def required(self, metric: str, baseline_value: float) -> float:
+        """The margin in the metric's units: relative for error metrics, points otherwise."""
+        if metric in RELATIVE_MARGIN:
+            return self.min_improvement * abs(baseline_value)
+        return self.min_improvement
+
+
 @dataclass(frozen=True)
 class GateConfig:
     primary: MetricRule
@@ -62,6 +83,7 @@ class GateConfig:
     target: str | None = None
     blocks: int = 1000
     auc_bins: int = 256
+    baseline: BaselineRule | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -117,7 +139,7 @@ def _rule(where: str, raw: object) -> MetricRule:
 def parse(data: object) -> GateConfig:
     if not isinstance(data, dict):
         raise ToolkitError("gate config: the file must hold a mapping")
-    allowed = {"primary", "guards", "bootstrap", "target", "task"}
+    allowed = {"primary", "guards", "bootstrap", "target", "task", "baseline"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ToolkitError(f"gate config: unknown key(s): {', '.join(unknown)}")
@@ -155,6 +177,7 @@ def parse(data: object) -> GateConfig:
     if target is not None and not isinstance(target, str):
         raise ToolkitError("gate config: 'target' must be a column name")
     return GateConfig(
+        baseline=_baseline(data.get("baseline")),
         primary=primary,
         guards=guards,
         resamples=resamples,
@@ -164,6 +187,23 @@ def parse(data: object) -> GateConfig:
         blocks=int(_number("bootstrap.blocks", boot.get("blocks", 1000), positive=True)) or 1,
         auc_bins=max(2, int(_number("bootstrap.auc_bins", boot.get("auc_bins", 256)))),
     )
+
+
+def _baseline(raw: object) -> BaselineRule | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ToolkitError("gate config: 'baseline' must be a mapping")
+    unknown = sorted(set(raw) - {"min_improvement"})
+    if unknown:
+        raise ToolkitError(f"gate config: unknown key(s) in baseline: {', '.join(unknown)}")
+    if "min_improvement" not in raw:
+        raise ToolkitError("gate config: baseline.min_improvement is required")
+    margin = _number("baseline.min_improvement", raw["min_improvement"], positive=True)
+    if margin >= 1:
+        raise ToolkitError("gate config: baseline.min_improvement must be below 1 (a share or "
+                           "metric points)")
+    return BaselineRule(margin)
 
 
 def load(path: str | Path) -> GateConfig:

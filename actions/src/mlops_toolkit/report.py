@@ -70,18 +70,29 @@ def validation_markdown(report: dict, max_examples: int = 5) -> str:
              f"failed {report.get('failed', 'n/a')}"), ""]
     failures = report.get("failures") or []
     if failures:
-        lines += ["| expectation | column | unexpected | examples of bad values |",
+        lines += ["| expectation | column | unexpected | what is wrong |",
                   "|---|---|---:|---|"]
         for f in failures:
-            examples = ", ".join(f"`{e!r}`" for e in (f.get("examples") or [])[:max_examples])
             pct = f.get("unexpected_percent")
             count = f.get("unexpected_count")
             amount = "n/a" if count is None else f"{count}"
             if pct is not None:
                 amount += f" ({pct:.2f}%)"
             lines.append(f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
-                         f"{examples or '—'} |")
+                         f"{_what(f, max_examples)} |")
     return "\n".join(lines) + "\n"
+
+
+def _what(failure: dict, max_examples: int) -> str:
+    """The project's own readable line (values, rows, missing columns), else the examples."""
+    message = failure.get("message")
+    if message:
+        prefix = f"{failure.get('expectation')}"
+        detail = message.split(": ", 1)[1] if message.startswith(prefix) and ": " in message \
+            else message
+        return detail.replace("|", "\\|")
+    examples = ", ".join(f"`{e!r}`" for e in (failure.get("examples") or [])[:max_examples])
+    return f"examples: {examples}" if examples else "—"
 
 
 def pull_request_markdown(model_name: str, validation: dict | None, verdict: dict | None,

@@ -20,6 +20,11 @@ from . import __version__, logs
 PROG = "{{ cookiecutter.project_slug }}"
 log = logging.getLogger(__name__)
 Command = Callable[[argparse.Namespace, Path], int]
+# What prepare-data dropped, for train to count in MLflow.
+PREPARE_REPORT = Path("reports") / "prepare.json"
+# init-data lists this many suite changes, then counts the rest.
+SHOWN_CHANGES = 25
+KINDS = ("added", "removed", "changed")
 
 
 class ValidationFailed(RuntimeError):
@@ -34,7 +39,9 @@ def _params(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
-    from .data.load import load_source, write_csv
+    import json
+
+    from .data.load import drop_missing_target, load_source, write_csv
     from .data.split import split
 
     params = _params(
@@ -45,7 +52,15 @@ def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
             "split.seed": args.seed,
         },
     )
-    frame = load_source(params.data.source, params.data.target)
+    frame, dropped = drop_missing_target(
+        load_source(params.data.source, params.data.target), params.data.target
+    )
+    if dropped:
+        log.warning("dropped %d row(s) whose target %s is missing", dropped, params.data.target)
+    PREPARE_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    PREPARE_REPORT.write_text(
+        json.dumps({"rows": len(frame), "dropped_missing_target": dropped}, indent=2) + "\n"
+    )
     write_csv(frame, params.data.raw)
     train, holdout = split(
         frame,
@@ -63,6 +78,32 @@ def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
         len(train),
         len(holdout),
     )
+    return 0
+
+
+def cmd_init_data(args: argparse.Namespace, log_file: Path) -> int:
+    from .data.init_data import run
+
+    outcome = run(args.source, args.target, args.exclude)
+    if outcome.dropped:
+        log.warning("%d row(s) have no %s: prepare-data drops them", outcome.dropped, args.target)
+    for role, columns in outcome.roles.items():
+        if columns:
+            log.info("%-11s %s", role, ", ".join(columns))
+    for line in outcome.changes[:SHOWN_CHANGES]:
+        log.info("suite %s", line)
+    if len(outcome.changes) > SHOWN_CHANGES:
+        counts = {kind: sum(c.startswith(kind) for c in outcome.changes) for kind in KINDS}
+        log.info(
+            "suite: %d more change(s); in all %s",
+            len(outcome.changes) - SHOWN_CHANGES,
+            ", ".join(f"{n} {kind}" for kind, n in counts.items()),
+        )
+    if outcome.changes == [] and Path("expectations/dataset.json").is_file():
+        log.info("suite: derived from %d rows (expectations/dataset.json)", outcome.rows)
+    if outcome.tracked:
+        log.info("tracked %s with dvc add (commit %s.dvc)", args.source, args.source)
+    log.info("next: edit data.roles in params.yaml if a role is wrong, then make pipeline")
     return 0
 
 
@@ -244,13 +285,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add(
         "prepare-data", cmd_prepare_data, "Write the raw dataset and its train/holdout split."
     )
-    sub.add_argument("--source", help="sklearn:<name> or a CSV path (default: data.source)")
+    sub.add_argument(
+        "--source", help="sklearn:<name>, a CSV or Parquet path (default: data.source)"
+    )
     sub.add_argument(
         "--holdout-fraction",
         type=float,
         help="share of rows held out (default: split.holdout_fraction)",
     )
     sub.add_argument("--seed", type=int, help="split seed (default: split.seed)")
+
+    sub = add(
+        "init-data",
+        cmd_init_data,
+        "Use your own CSV or Parquet file: roles in params.yaml, a derived expectation suite.",
+    )
+    sub.add_argument("--source", required=True, help="CSV or Parquet file (.parquet)")
+    sub.add_argument("--target", required=True, help="the column to predict")
+    sub.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="columns the model must not see (IDs are found on their own)",
+    )
 
     sub = add(
         "validate-data", cmd_validate_data, "Check a dataset against the Great Expectations suite."

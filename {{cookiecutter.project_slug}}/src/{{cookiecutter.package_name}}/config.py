@@ -21,10 +21,37 @@ MODEL_FAMILY = "{{ cookiecutter.model_family }}"
 GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", MODEL_FAMILY)}
 CLASSIFICATION_METRICS = ("f1", "roc_auc", "accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+# How a feature enters the model (models/features.py builds one preprocessing step per role).
+ROLES = ("numeric", "categorical", "boolean", "date", "excluded")
+AVERAGES = ("auto", "binary", "macro", "weighted", "micro")
 
 
 class ConfigError(ValueError):
     """params.yaml (or an override) is unusable; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class RoleParams:
+    """Columns by role; a column listed nowhere gets the role data/roles.py infers at train time."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    boolean: list[str] = field(default_factory=list)
+    date: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        seen: dict[str, str] = {}
+        for role in ROLES:
+            for column in getattr(self, role):
+                if column in seen:
+                    raise ConfigError(
+                        f"data.roles: column {column!r} is both {seen[column]} and {role}"
+                    )
+                seen[column] = role
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {role: list(getattr(self, role)) for role in ROLES}
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,11 @@ class DataParams:
     train: str
     holdout: str
     target: str
+    roles: RoleParams = field(default_factory=RoleParams)
+
+    def check(self) -> None:
+        if any(self.target in columns for columns in self.roles.as_dict().values()):
+            raise ConfigError(f"data.roles: the target {self.target!r} cannot be a feature")
 
 
 @dataclass(frozen=True)
@@ -58,9 +90,15 @@ class ValidationParams:
 @dataclass(frozen=True)
 class ModelParams:
     device: str
+    # balanced: weigh each class inversely to its frequency (imbalanced classification).
+    class_weight: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
+        if self.class_weight not in ("", "balanced"):
+            raise ConfigError(
+                f"model.class_weight must be balanced or null, got {self.class_weight!r}"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"model.device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -74,8 +112,14 @@ class TrainParams:
 class EvaluateParams:
     primary_metric: str
     importance_repeats: int
+    # Averaging of f1/precision/recall; auto: binary for two classes, macro past two.
+    average: str = "auto"
 
     def check(self) -> None:
+        if self.average not in AVERAGES:
+            raise ConfigError(
+                f"evaluate.average must be one of {', '.join(AVERAGES)}, got {self.average!r}"
+            )
         known = CLASSIFICATION_METRICS + REGRESSION_METRICS
         if self.primary_metric not in known:
             raise ConfigError(
@@ -213,6 +257,9 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             if spec.default_factory is not dataclasses.MISSING:
                 values[name] = spec.default_factory()
                 continue
+            if spec.default is not dataclasses.MISSING:
+                values[name] = spec.default
+                continue
             raise ConfigError(f"missing key {key}")
         values[name] = _coerce(hints[name], raw[name], key)
     built = cls(**values)
@@ -223,8 +270,14 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
 
 def _coerce(kind: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
-        return _build(kind, value, f"{key}.")
+        return _build(kind, {} if value is None else value, f"{key}.")
     origin = typing.get_origin(kind) or kind
+    if origin is list:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of column names, got {value!r}")
+        return list(value)
     if origin is dict:
         if value is None:
             return {}

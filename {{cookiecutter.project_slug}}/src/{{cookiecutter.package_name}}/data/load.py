@@ -23,10 +23,10 @@ def snake_case(name: str) -> str:
 
 
 def load_source(source: str, target: str) -> pd.DataFrame:
-    """The dataset named by ``data.source``: ``sklearn:<name>`` or a CSV path."""
+    """The dataset named by ``data.source``: ``sklearn:<name>``, a CSV or a Parquet path."""
     if source.startswith(SAMPLE_PREFIX):
         return load_sample(source.removeprefix(SAMPLE_PREFIX), target)
-    frame = read_csv(source)
+    frame = read_table(source)
     require_columns(frame, [target], source)
     return frame
 
@@ -39,6 +39,31 @@ def load_sample(name: str, target: str) -> pd.DataFrame:
     frame = getattr(sklearn.datasets, SAMPLES[name])(as_frame=True).frame
     frame.columns = [snake_case(column) for column in frame.columns]
     return frame.rename(columns={"target": target})
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV, or a Parquet file (by its .parquet/.pq suffix)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return read_csv(path)
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, ImportError) as error:
+        first_line = (str(error).strip().splitlines() or ["unreadable"])[0]
+        raise DataError(f"{path}: not a readable Parquet file ({first_line})") from None
+    if frame.empty:
+        raise DataError(f"{path}: has columns but no rows")
+    return frame
+
+
+def drop_missing_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, int]:
+    """Rows whose target is missing teach nothing and cannot be scored: drop and count them."""
+    missing = frame[target].isna()
+    return frame.loc[~missing].reset_index(drop=True), int(missing.sum())
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:

@@ -17,6 +17,10 @@ from .load import DataError, read_csv
 
 log = logging.getLogger(__name__)
 EXAMPLES = 5
+# Row numbers named per failed expectation (the full list is in the Data Docs).
+ROWS = 10
+KNOWN_ENTRY_KEYS = {"type", "kwargs", "meta", "id", "notes", "rendered_content", "description"}
+NUMBER_TYPES = {"int8", "int16", "int32", "int64", "Int64", "float16", "float32", "float64"}
 
 
 def load_suite(path: str | Path) -> dict[str, Any]:
@@ -29,17 +33,102 @@ def load_suite(path: str | Path) -> dict[str, Any]:
         raise DataError(f"{path}: not valid JSON (line {error.lineno})") from None
     if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
         raise DataError(f"{path}: an expectation suite needs a list of expectations")
+    if not suite["expectations"]:
+        raise DataError(f"{path}: the suite has no expectations: it would pass any data")
+    for number, entry in enumerate(suite["expectations"], 1):
+        check_entry(entry, f"{path}: expectation {number}")
     return suite
+
+
+def check_entry(entry: Any, where: str) -> None:
+    """An entry Great Expectations would drop or choke on is an error naming it, up front."""
+    if not isinstance(entry, dict):
+        raise DataError(f"{where}: must be an object with a type and kwargs, got {entry!r}")
+    kind = entry.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise DataError(f"{where}: has no expectation type")
+    extra = sorted(set(entry) - KNOWN_ENTRY_KEYS)
+    if extra:
+        raise DataError(f"{where} ({kind}): unknown key(s) {', '.join(extra)}")
+    if not isinstance(entry.get("kwargs", {}), dict):
+        raise DataError(f"{where} ({kind}): kwargs must be an object")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        implementation = get_expectation_impl(kind)
+    except Exception:  # ExpectationNotFoundError; its module path moves between releases
+        raise DataError(f"{where}: unknown expectation type {kind!r}") from None
+    try:
+        implementation(**entry.get("kwargs", {}))
+    except Exception as error:  # pydantic's ValidationError: missing or mistyped kwargs
+        first = " ".join(str(error).split())[:200]
+        raise DataError(f"{where} ({kind}): bad kwargs: {first}") from None
+
+
+def duplicated_header(path: str | Path) -> list[str]:
+    """Column names the header repeats (pandas would silently rename them to name.1)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return sorted({name for name in header if header.count(name) > 1})
+
+
+def for_validation(frame: Any, suite: dict[str, Any]) -> Any:
+    """The frame as Great Expectations checks it best, value by value.
+
+    Text columns become plain objects (GX cannot match pandas' "str" dtype against a type
+    list); in a column the suite wants numeric, text that parses as a number becomes that number,
+    so only the offending strings are reported, with their rows.
+    """
+    import pandas as pd
+
+    numeric = {
+        e["kwargs"].get("column")
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_type_list"
+        and set(e["kwargs"].get("type_list") or []) <= NUMBER_TYPES
+    }
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_numeric_dtype(
+            frame[column]
+        ):
+            values = frame[column].astype(object)
+            if column in numeric:
+                import numpy as np
+
+                parsed = pd.to_numeric(values, errors="coerce")
+                values = pd.Series(
+                    [
+                        np.float64(number) if number == number else text  # NaN != NaN
+                        for number, text in zip(parsed, values, strict=True)
+                    ],
+                    index=values.index,
+                    dtype=object,
+                )
+            frame[column] = values
+    return frame
 
 
 def validate(data: str | Path, suite_path: str | Path, report_dir: str | Path) -> dict[str, Any]:
     """Validate ``data`` against the suite, write the reports, return the summary."""
-    frame = read_csv(data)
     suite = load_suite(suite_path)
+    frame = read_csv(data)
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    result = _run_suite(frame, suite, report_dir / "data_docs")
+    result = _run_suite(for_validation(frame, suite), suite, report_dir / "data_docs")
     summary = summarize(result, suite, data, len(frame))
+    repeated = duplicated_header(data)
+    if repeated:
+        summary["failures"].insert(0, _duplicated(repeated))
+        summary.update(success=False, failed=summary["failed"] + 1)
+        summary["evaluated"] += 1
+    for failure in summary["failures"]:
+        if failure["column"] and failure["column"] not in frame.columns:
+            failure["error"] = f"column {failure['column']} is not in the data"
+        failure["message"] = describe(failure)
     summary["html"] = str(report_dir / "validation.html")
     summary["data_docs"] = str(report_dir / "data_docs" / "index.html")
     (report_dir / "validation.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -83,7 +172,8 @@ def _run_suite(frame: Any, suite: dict[str, Any], docs_dir: Path) -> Any:
             name=name,
             validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["local"])],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+            # SUMMARY carries the first unexpected values and their row indices.
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
         )
     )
     run = checkpoint.run(batch_parameters={"dataframe": frame})
@@ -114,14 +204,40 @@ def _failure(result: Any) -> dict[str, Any]:
         [observed] if observed is not None else []
     )
     exception = (result.exception_info or {}).get("exception_message")
+    rows = details.get("partial_unexpected_index_list")
     return {
         "expectation": config.type,
         "column": kwargs.get("column"),
         "kwargs": _jsonable(kwargs),
         "unexpected_count": int(details.get("unexpected_count") or 0),
         "unexpected_percent": float(details.get("unexpected_percent") or 0.0),
-        "examples": _jsonable(examples[:EXAMPLES]),
+        "examples": _jsonable(_distinct(examples)[:EXAMPLES]),
+        # Data rows, 1-based (the header is line 1 of the CSV, so row n is on line n + 1).
+        "rows": [int(index) + 1 for index in (rows or [])[:ROWS]],
+        "observed": _jsonable(observed) if not isinstance(observed, dict) else None,
         "error": exception,
+    }
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def _duplicated(names: list[str]) -> dict[str, Any]:
+    return {
+        "expectation": "unique_header",
+        "column": names[0],
+        "kwargs": {},
+        "unexpected_count": len(names),
+        "unexpected_percent": 0.0,
+        "examples": names,
+        "rows": [],
+        "observed": None,
+        "error": f"duplicated column name(s) in the header: {', '.join(names)}",
     }
 
 
@@ -130,12 +246,46 @@ def _jsonable(value: Any) -> Any:
 
 
 def describe(failure: dict[str, Any]) -> str:
-    """One readable line per failed expectation."""
-    column = f" on {failure['column']}" if failure["column"] else ""
-    examples = ", ".join(map(str, failure["examples"])) or "none"
+    """One readable line per failed expectation: what, where, which values, which rows."""
+    kind, column, kwargs = failure["expectation"], failure["column"], failure.get("kwargs") or {}
+    where = f" on {column}" if column else ""
+    if failure.get("error"):
+        return f"{kind}{where}: {failure['error']}"
+    if kind == "expect_table_columns_to_match_set":
+        return f"{kind}: {_column_difference(kwargs, failure.get('observed'))}"
+    if kind == "expect_column_to_exist":
+        return f"{kind}: column {column} is missing"
     count = failure["unexpected_count"]
-    counted = f"{count} unexpected ({failure['unexpected_percent']:.2f} %), " if count else ""
-    return f"{failure['expectation']}{column}: {counted}examples: {examples}"
+    if not count:
+        observed = failure.get("observed")
+        if observed is None:
+            return f"{kind}{where}: not evaluated: the column holds values of another type"
+        return f"{kind}{where}: observed {observed!r}, expected {_expected(kwargs)}"
+    values = ", ".join(repr(v) for v in failure["examples"])
+    rows = failure.get("rows") or []
+    more = "" if len(rows) >= count or not rows else f" (first {len(rows)})"
+    at = f" at row(s) {', '.join(map(str, rows))}{more}" if rows else ""
+    return (
+        f"{kind}{where}: {count} unexpected ({failure['unexpected_percent']:.2f} %), "
+        f"values {values}{at}; expected {_expected(kwargs)}"
+    )
+
+
+def _column_difference(kwargs: dict[str, Any], observed: Any) -> str:
+    expected = list(kwargs.get("column_set") or [])
+    found = list(observed or [])
+    missing = [c for c in expected if c not in found]
+    unexpected = [c for c in found if c not in expected]
+    parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
+    if unexpected and kwargs.get("exact_match", True):
+        parts.append(f"unexpected column(s) {', '.join(unexpected)}")
+    return "; ".join(parts) or "columns differ"
+
+
+def _expected(kwargs: dict[str, Any]) -> str:
+    shown = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")}
+    text = json.dumps(shown, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def render_html(summary: dict[str, Any]) -> str:

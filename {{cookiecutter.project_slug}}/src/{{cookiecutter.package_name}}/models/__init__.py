@@ -5,7 +5,8 @@ from .{{ cookiecutter.model_family }}_family import (
     TRUSTED_TYPES,
     build_model,
     device_for,
+    fit,
     for_serving,
 )
 
-__all__ = ["REQUIREMENTS", "TRUSTED_TYPES", "build_model", "device_for", "for_serving"]
+__all__ = ["REQUIREMENTS", "TRUSTED_TYPES", "build_model", "device_for", "fit", "for_serving"]

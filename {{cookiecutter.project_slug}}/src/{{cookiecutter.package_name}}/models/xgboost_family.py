@@ -1,4 +1,16 @@
-"""XGBoost models inside an sklearn Pipeline; CUDA when a GPU is visible."""
+"""XGBoost models inside an sklearn Pipeline; CUDA when a GPU is visible.
+
+Categorical columns are one-hot encoded (models/features.py), not given to xgboost's native
+categorical support: the native path needs pandas "category" columns with the training categories
+at every predict, which the scoring server and MLflow's pyfunc do not keep, while one-hot
+encoding is one sklearn step shared with the linear family, handles unseen categories (all zeros)
+and serves identically everywhere.
+{%- if cookiecutter.task == "classification" %}
+
+The classifier sits inside a OneVsRestClassifier: it maps any labels (strings such as "Adelie")
+to the 0..k-1 codes xgboost needs and back; with two classes it is a single binary model.
+{%- endif %}
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ import subprocess
 from typing import Any
 
 from ..config import ConfigError, ModelParams
+from .features import build_preprocessor
 
 # Distributions the logged model needs to load; pinned to the installed versions at log time.
 REQUIREMENTS = ("scikit-learn", "cloudpickle", "xgboost")
@@ -15,6 +28,9 @@ REQUIREMENTS = ("scikit-learn", "cloudpickle", "xgboost")
 TRUSTED_TYPES = (
     "xgboost.core.Booster",
     "xgboost.sklearn.{{ 'XGBClassifier' if cookiecutter.task == 'classification' else 'XGBRegressor' }}",
+    "numpy.dtype",  # kept by the imputers of the preprocessing step
+    "{{ cookiecutter.package_name }}.models.features.date_parts",
+    "{{ cookiecutter.package_name }}.models.features.date_part_names",
 )
 
 log = logging.getLogger(__name__)
@@ -41,7 +57,7 @@ def device_for(spec: ModelParams) -> str:
     return spec.device
 
 
-def build_model(spec: ModelParams, seed: int) -> Any:
+def build_model(spec: ModelParams, seed: int, roles: dict[str, list[str]]) -> Any:
     """A fresh, unfitted Pipeline for ``spec.task`` with ``spec.params`` as hyper-parameters."""
     from sklearn.pipeline import Pipeline
 {%- if cookiecutter.task == "classification" %}
@@ -58,10 +74,49 @@ def build_model(spec: ModelParams, seed: int) -> Any:
     if unknown:
         raise ConfigError(f"model.params: unknown xgboost parameter {unknown[0]!r}")
     estimator.set_params(**spec.params)
-    return Pipeline([("model", estimator)])
+    preprocess = build_preprocessor(roles, scale=False, impute=False)
+{%- if cookiecutter.task == "classification" %}
+    from sklearn.multiclass import OneVsRestClassifier
+
+    return Pipeline([("preprocess", preprocess), ("model", OneVsRestClassifier(estimator))])
+
+
+def fit(model: Any, features: Any, target: Any, spec: ModelParams) -> Any:
+    """Balanced class weights become per-row sample weights, routed to each xgboost model."""
+    if not spec.class_weight:
+        return model.fit(features, target)
+    import sklearn
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    weights = compute_sample_weight(spec.class_weight, target)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model[-1].estimator.set_fit_request(sample_weight=True)
+        model.fit(features, target, sample_weight=weights)
+    # The routing request served this fit only, and skops cannot serialize it: drop it.
+    for booster in [model[-1].estimator, *_boosters(model)]:
+        vars(booster).pop("_metadata_request", None)
+    return model
+
+
+def _boosters(pipeline: Any) -> list[Any]:
+    return list(getattr(pipeline[-1], "estimators_", []))
+{%- else %}
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def fit(model: Any, features: Any, target: Any, spec: ModelParams) -> Any:
+    """Regression has no classes to weigh."""
+    return model.fit(features, target)
+
+
+def _boosters(pipeline: Any) -> list[Any]:
+    return [pipeline[-1]]
+{%- endif %}
 
 
 def for_serving(pipeline: Any) -> Any:
     """Serve on the CPU whatever device trained the model: scoring hosts have no GPU."""
-    pipeline[-1].set_params(device="cpu")
+    for booster in _boosters(pipeline):
+        if hasattr(booster, "set_params"):
+            booster.set_params(device="cpu")
     return pipeline

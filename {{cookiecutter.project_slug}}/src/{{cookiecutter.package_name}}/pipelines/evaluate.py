@@ -43,9 +43,11 @@ def evaluate(
     tracking.connect(params)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
     model = _load(model_uri, local=run_id == info["run_id"])
+    # Only the columns the model was trained on (excluded ID-like ones are not among them).
+    features = features[list(getattr(model, "feature_names_in_", features.columns))]
     predictions = model.predict(features)
     class_scores = metrics.scores(model, features)
-    scores = metrics.compute(target, predictions, class_scores)
+    scores = metrics.compute(target, predictions, class_scores, params.evaluate.average)
     written = plots.write(target.to_numpy(), predictions, class_scores)
     written += plots.write_importance(importance(params, model, features, target))
     METRICS_FILE.parent.mkdir(exist_ok=True)

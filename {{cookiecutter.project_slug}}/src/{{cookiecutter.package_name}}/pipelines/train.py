@@ -9,12 +9,14 @@ from pathlib import Path
 
 from .. import tracking
 from ..config import MODEL_FAMILY, TASK, Params
+from ..data import roles as roles_
 from ..data.load import features_and_target, read_csv
-from ..models import REQUIREMENTS, TRUSTED_TYPES, build_model, device_for, for_serving
+from ..models import REQUIREMENTS, TRUSTED_TYPES, build_model, device_for, fit, for_serving
 from . import metrics
 
 log = logging.getLogger(__name__)
 METRICS_FILE = Path("metrics") / "train.json"
+PREPARE_REPORT = Path("reports") / "prepare.json"
 
 
 @dataclass(frozen=True)
@@ -29,26 +31,37 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
     import mlflow
     from mlflow.models import infer_signature
 
-    features, target = features_and_target(read_csv(params.data.train), params.data.target)
-    model = build_model(params.model, params.train.seed)
+    frame = read_csv(params.data.train)
+    roles = roles_.resolve(params.data.roles, frame, params.data.target)
+    features, target = features_and_target(frame, params.data.target)
+    features = features[roles_.features(roles)]
+    model = build_model(params.model, params.train.seed, roles)
     tracking.connect(params)
     mlflow.set_experiment(params.mlflow.experiment)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params(_logged_params(params))
         mlflow.set_tags(_lineage(params, rows_train=len(features)))
+        mlflow.log_dict(roles, "roles.json")
+        dropped = _dropped_rows()
+        if dropped is not None:
+            mlflow.log_metric("rows_dropped_missing_target", dropped)
         started = time.perf_counter()
-        model.fit(features, target)
+        fit(model, features, target, params.model)
         fit_seconds = time.perf_counter() - started
         log.info("fitted %s in %.3f s on %d rows", MODEL_FAMILY, fit_seconds, len(features))
         predictions = model.predict(features)
-        scores = metrics.compute(target, predictions, metrics.scores(model, features))
+        scores = metrics.compute(
+            target, predictions, metrics.scores(model, features), params.evaluate.average
+        )
         mlflow.log_metrics({f"train_{name}": value for name, value in scores.items()})
         mlflow.log_metric("fit_seconds", fit_seconds)
         example = features.head(5)
+        # The whole training frame, not the example: a column with any missing value becomes
+        # optional (nullable) in the signature, and strings stay strings.
         logged = mlflow.sklearn.log_model(
             for_serving(model),
             name="model",
-            signature=infer_signature(example, model.predict(example)),
+            signature=infer_signature(features, model.predict(example)),
             input_example=example,
             pip_requirements=tracking.requirements(REQUIREMENTS),
             skops_trusted_types=list(TRUSTED_TYPES) or None,
@@ -60,12 +73,22 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
     return result
 
 
+def _dropped_rows() -> int | None:
+    """Rows prepare-data dropped for a missing target (None when it left no report)."""
+    import json
+
+    if not PREPARE_REPORT.is_file():
+        return None
+    return int(json.loads(PREPARE_REPORT.read_text()).get("dropped_missing_target", 0))
+
+
 def _logged_params(params: Params) -> dict[str, object]:
     logged: dict[str, object] = {f"model.{k}": v for k, v in params.model.params.items()}
     logged.update(
         {
             "model.family": MODEL_FAMILY,
             "model.device": device_for(params.model),
+            "model.class_weight": params.model.class_weight or "none",
             "train.seed": params.train.seed,
             "split.holdout_fraction": params.split.holdout_fraction,
             "split.seed": params.split.seed,

@@ -1,0 +1,117 @@
+"""init-data: roles, params, a derived suite that accepts its own data, and what changed."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.data.init_data import run
+from {{ cookiecutter.package_name }}.data.load import DataError
+from {{ cookiecutter.package_name }}.data.validate import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def mixed(workdir: Path) -> Path:
+    """A small table of every role, with missing values and a missing target."""
+    shutil.copy(ROOT / "dvc.yaml", workdir / "dvc.yaml")
+    shutil.copy(ROOT / "gate.yaml", workdir / "gate.yaml")
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "age": rng.integers(18, 90, n),
+            "income": rng.normal(50_000, 10_000, n).round(2),
+            "plan": rng.choice(["basic", "plus", "pro"], n),
+            "member": rng.choice(["yes", "no"], n),
+            "signed_up": pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+{%- if cookiecutter.task == "classification" %}
+            "label": rng.choice(["churn", "stay"], n, p=[0.2, 0.8]),
+{%- else %}
+            "label": rng.normal(100, 15, n).round(3),
+{%- endif %}
+        }
+    )
+    frame.loc[[3, 9], "income"] = np.nan
+    frame.loc[4, "plan"] = None
+    frame["label"] = frame["label"].astype(object)
+    frame.loc[7, "label"] = None
+    path = workdir / "mine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_roles_params_and_suite_come_from_the_data(mixed, workdir):
+    outcome = run("mine.csv", "label", [])
+    assert outcome.dropped == 1 and outcome.rows == 199
+    assert outcome.roles["excluded"] == ["customer_id"]
+    assert outcome.roles["numeric"] == ["age", "income"]
+    assert outcome.roles["categorical"] == ["plan"]
+    assert outcome.roles["boolean"] == ["member"]
+    assert outcome.roles["date"] == ["signed_up"]
+    params = load_params()
+    assert (params.data.source, params.data.target) == ("mine.csv", "label")
+    assert params.data.roles.date == ["signed_up"]
+    suite = json.loads((workdir / "expectations" / "dataset.json").read_text())
+    by_key = {(e["type"], e["kwargs"].get("column")): e for e in suite["expectations"]}
+    nulls = by_key[("expect_column_values_to_not_be_null", "income")]
+    assert 0.95 < nulls["kwargs"]["mostly"] < 0.99  # 2 of 199 missing, less the slack
+    assert "present" in nulls["meta"]["notes"]
+    assert by_key[("expect_column_values_to_be_in_set", "plan")]["kwargs"]["value_set"] == [
+        "basic",
+        "plus",
+        "pro",
+    ]
+    age = by_key[("expect_column_values_to_be_between", "age")]["kwargs"]
+    assert age["min_value"] < 18 and age["max_value"] > 89
+    assert yaml.safe_load((workdir / "gate.yaml").read_text())["target"] == "label"
+    assert "- mine.csv  # data.source" in (workdir / "dvc.yaml").read_text()
+
+
+def test_the_derived_suite_accepts_its_data_and_catches_a_new_category(mixed, workdir):
+    run("mine.csv", "label", [])
+    frame = pd.read_csv(mixed).dropna(subset=["label"])
+    frame.to_csv(workdir / "clean.csv", index=False)
+    summary = validate(workdir / "clean.csv", "expectations/dataset.json", workdir / "reports")
+    assert summary["success"], [f["message"] for f in summary["failures"]]
+    frame.loc[0, "plan"] = "enterprise"
+    frame.to_csv(workdir / "new.csv", index=False)
+    summary = validate(workdir / "new.csv", "expectations/dataset.json", workdir / "reports")
+    assert [f["column"] for f in summary["failures"]] == ["plan"]
+    assert "'enterprise' at row(s) 1" in summary["failures"][0]["message"]
+
+
+def test_running_again_on_new_data_lists_what_changed(mixed, workdir):
+    assert run("mine.csv", "label", []).changes != []  # the shipped suite was replaced
+    assert run("mine.csv", "label", []).changes == []
+    frame = pd.read_csv(mixed)
+    frame["age"] = frame["age"] + 40
+    frame = frame.drop(columns=["member"])
+    frame.to_csv(mixed, index=False)
+    changes = run("mine.csv", "label", []).changes
+    assert any(c.startswith("changed expect_column_values_to_be_between on age") for c in changes)
+    assert any(c.startswith("removed expect_column_values_to_be_in_set on member") for c in changes)
+
+
+def test_excluded_columns_and_bad_input_are_named(mixed, workdir):
+    assert run("mine.csv", "label", ["age"]).roles["excluded"] == ["customer_id", "age"]
+    with pytest.raises(DataError, match=r"no such column.*nope"):
+        run("mine.csv", "label", ["nope"])
+    with pytest.raises(DataError, match=r"missing column.*wrong"):
+        run("mine.csv", "wrong", [])
+    text = mixed.read_text().replace("plan,member", "plan,plan", 1)
+    (workdir / "dup.csv").write_text(text)
+    with pytest.raises(DataError, match=r"duplicated column name.*plan"):
+        run("dup.csv", "label", [])
+
+
+def test_parquet_is_read_too(mixed, workdir):
+    pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
+    assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]
