@@ -117,7 +117,8 @@ def test_device_is_cpu_without_gpu(monkeypatch, tmp_path):
 def test_device_is_cuda_where_a_gpu_is_listed(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path, "GPU 0: NVIDIA H100 (UUID: GPU-0)"))
     assert device_for(load_params().model) == "cuda"
-    model = build_model(load_params().model, seed=0)
+    params = load_params()
+    model = build_model(params.model, seed=0, roles=params.data.roles.as_dict())
     assert model[-1].get_params()["device"] == "cuda"
     assert for_serving(model)[-1].get_params()["device"] == "cpu"
 
@@ -139,5 +140,6 @@ def test_linear_models_run_on_the_cpu_even_beside_a_gpu(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path, "GPU 0: NVIDIA H100 (UUID: GPU-0)"))
     assert device_for(load_params().model) == "cpu"
     with pytest.raises(ConfigError, match="CPU only"):
-        build_model(load_params(overrides={"model.device": "cuda"}).model, seed=0)
+        params = load_params(overrides={"model.device": "cuda"})
+        build_model(params.model, seed=0, roles=params.data.roles.as_dict())
 {%- endif %}
