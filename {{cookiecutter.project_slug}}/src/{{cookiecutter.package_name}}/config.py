@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit import directions
+
 DEFAULT_PARAMS = Path("params.yaml")
 # Chosen when the project was generated (the answers `task` and `model_family`, kept in
 # .cruft.json): the code is generated for them, so params.yaml cannot change them.
 TASK = "{{ cookiecutter.task }}"
 MODEL_FAMILY = "{{ cookiecutter.model_family }}"
 GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", MODEL_FAMILY)}
-CLASSIFICATION_METRICS = ("f1", "roc_auc", "accuracy")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
+# The metrics the platform's gate knows, and which way each is better, are defined there once.
+CLASSIFICATION_METRICS = directions.CLASSIFICATION
+REGRESSION_METRICS = directions.REGRESSION
 # How a feature enters the model (models/features.py builds one preprocessing step per role).
 ROLES = ("numeric", "categorical", "boolean", "date", "excluded")
 AVERAGES = ("auto", "binary", "macro", "weighted", "micro")

@@ -8,12 +8,14 @@ import os
 import subprocess
 from pathlib import Path
 
+from mlops_toolkit import names
+
 from .config import Params
 
 log = logging.getLogger(__name__)
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-TAG_PREFIX = "mlops."
+TRACKING_URI_ENV = names.ENV_TRACKING_URI
+TAG_PREFIX = names.TAG_PREFIX  # every tag the project or the platform writes
 EMBEDDED_STORE = Path("mlflow.db")
 
 
@@ -36,15 +38,13 @@ def connect(params: Params) -> str:
 
 
 def _check_reachable(uri: str) -> None:
-    import urllib.error
-    import urllib.request
+    """The platform's check: /health within a timeout, credentials in the URI sent, never shown."""
+    from mlops_toolkit.tracking_check import TrackingUnavailable, check
 
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ConnectionError(f"MLflow tracking server {uri} is unreachable: {reason}") from None
+        check(uri)
+    except TrackingUnavailable as error:
+        raise ConnectionError(str(error)) from None
 
 
 def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:

@@ -15,8 +15,6 @@ to the 0..k-1 codes xgboost needs and back; with two classes it is a single bina
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 from typing import Any
 
 from ..config import ConfigError, ModelParams
@@ -37,16 +35,10 @@ log = logging.getLogger(__name__)
 
 
 def gpu_available() -> bool:
-    """True when nvidia-smi lists at least one GPU."""
-    if shutil.which("nvidia-smi") is None:
-        return False
-    try:
-        listing = subprocess.run(
-            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listing.returncode == 0 and "GPU" in listing.stdout
+    """True when nvidia-smi lists at least one GPU (the platform's probe, shared with CI)."""
+    from mlops_toolkit.gpu import available
+
+    return available()
 
 
 def device_for(spec: ModelParams) -> str:
