@@ -132,7 +132,14 @@ def scenario(tmp_path_factory):
 
 
 def explain(result: subprocess.CompletedProcess) -> str:
-    return result.stdout[-6000:] + result.stderr[-2000:]
+    """The tail of every failed job's own lines (act interleaves jobs), then the run's tail."""
+    lines = (result.stdout + result.stderr).splitlines()
+    failed = {line.split("]", 1)[0] + "]" for line in lines if "❌" in line and "]" in line}
+    parts = []
+    for job in sorted(failed):
+        own = [line for line in lines if line.startswith(job)]
+        parts.append("\n".join(own[-60:]))
+    return "\n\n".join([*parts, result.stdout[-3000:] + result.stderr[-1000:]])
 
 
 def test_lifecycle(scenario: Scenario):
