@@ -304,7 +304,11 @@ def _codes(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
         lo = min(int(a.min()) for a in arrays)
         hi = max(int(a.max()) for a in arrays)
         if hi - lo < 1000:
-            shifted = [a - lo if lo else a for a in arrays]
+            # intp first: bincount takes no uint64, and int8 - lo could overflow.
+            shifted = [
+                a.astype(np.intp, copy=False) - lo if lo else a.astype(np.intp, copy=False)
+                for a in arrays
+            ]
             present = np.zeros(hi - lo + 1, dtype=bool)
             for a in shifted:
                 present |= np.bincount(a, minlength=hi - lo + 1) > 0
