@@ -214,8 +214,9 @@ def evaluate(
     builders = {"labels": _label_family, "scores": _score_family, "errors": _error_family}
     rng = np.random.default_rng([seed, 2])
     chunk = chunk or max(1, _CHUNK_CELLS // g)
-    # The weights do not depend on the data: the first chunk is drawn while the statistics
-    # are built (both release the GIL). The generator's stream is the same either way.
+    # The weights do not depend on the data: the first chunk is drawn in a thread while the
+    # statistics are built (overlapping where numpy releases the GIL). The generator's stream
+    # is the same either way.
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(rng.poisson, 1.0, (min(chunk, resamples), g))
         families = {f: builders[f](metrics, y, models, ids, g, auc_bins, seed) for f in wanted}
