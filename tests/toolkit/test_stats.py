@@ -135,3 +135,14 @@ def test_fast_auc_equals_scikit_learn_on_resampled_data(decimals):
             expected, abs=1e-12
         )
         assert stats._auc_from_hist(w @ hist, m) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int8, np.int64, bool])
+def test_integer_labels_of_any_width(dtype):
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 2, 3000)
+    y = (raw * 200 - 100).astype(dtype) if dtype is np.int8 else raw.astype(dtype)  # int8: ±100
+    p = np.where(rng.random(3000) < 0.8, y, y[::-1])
+    r = stats.evaluate(["f1", "accuracy"], y, [Predictions(p)], resamples=20)
+    assert r["f1"].values[0] == pytest.approx(skm.f1_score(y, p, pos_label=y.max()))
+    assert r["accuracy"].values[0] == pytest.approx(skm.accuracy_score(y, p))

@@ -214,8 +214,9 @@ def evaluate(
     builders = {"labels": _label_family, "scores": _score_family, "errors": _error_family}
     rng = np.random.default_rng([seed, 2])
     chunk = chunk or max(1, _CHUNK_CELLS // g)
-    # The weights do not depend on the data: the first chunk is drawn while the statistics
-    # are built (both release the GIL). The generator's stream is the same either way.
+    # The weights do not depend on the data: the first chunk is drawn in a thread while the
+    # statistics are built (overlapping where numpy releases the GIL). The generator's stream
+    # is the same either way.
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(rng.poisson, 1.0, (min(chunk, resamples), g))
         families = {f: builders[f](metrics, y, models, ids, g, auc_bins, seed) for f in wanted}
@@ -304,7 +305,11 @@ def _codes(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
         lo = min(int(a.min()) for a in arrays)
         hi = max(int(a.max()) for a in arrays)
         if hi - lo < 1000:
-            shifted = [a - lo if lo else a for a in arrays]
+            # intp first: bincount takes no uint64, and int8 - lo could overflow.
+            shifted = [
+                a.astype(np.intp, copy=False) - lo if lo else a.astype(np.intp, copy=False)
+                for a in arrays
+            ]
             present = np.zeros(hi - lo + 1, dtype=bool)
             for a in shifted:
                 present |= np.bincount(a, minlength=hi - lo + 1) > 0
