@@ -528,3 +528,36 @@ def test_health_says_loading_until_the_model_is_in(clf) -> None:
         release.set()
         server.wait_ready()
         assert server.post({"dataframe_split": _split(clf[1].iloc[:2])})[0] == 200
+
+
+EMPTY_BATCHES = [
+    {"dataframe_records": []},
+    {"dataframe_split": {"columns": [], "data": []}},
+    {"dataframe_split": {"columns": ["a", "b", "c"], "data": []}},
+    {"instances": []},
+    {"inputs": []},
+    {"inputs": {}},
+    {"inputs": {"a": [], "b": [], "c": []}},
+    b"a,b,c\n",
+]
+
+
+def test_nan_and_infinity_in_csv_follow_the_json_null_rule_and_empty_batches_are_200(
+    mixed,
+) -> None:
+    model_dir, X = mixed
+    row = X.iloc[0].to_dict()
+    with _serve(model_dir) as server:
+        server.wait_ready()
+        _, by_json = server.post({"dataframe_records": [dict(row, a=None)]})
+        status, by_csv = server.post(f"a,b,c\nnan,{row['b']},{row['c']}\n".encode(), "text/csv")
+        assert status == 422 and by_csv["message"] == by_json["message"]
+        assert "'a'" in by_csv["message"] and "row 0" in by_csv["message"]
+        for text in ("inf", "-Infinity"):
+            body = f"a,b,c\n1.0,{row['b']},{row['c']}\n{text},{row['b']},{row['c']}\n"
+            status, got = server.post(body.encode(), "text/csv")
+            assert status == 422, got
+            assert "'a'" in got["message"] and "row 1" in got["message"], got["message"]
+        for empty in EMPTY_BATCHES:
+            ctype = "text/csv" if isinstance(empty, bytes) else "application/json"
+            assert server.post(empty, ctype) == (200, {"predictions": []}), empty

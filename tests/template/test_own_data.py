@@ -83,6 +83,7 @@ def install(project: Path) -> Path:
     run(project, sys.executable, "-m", "venv", "--system-site-packages", str(venv))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
     run(project, *pip, "--editable", ".")
+    run(project, *pip, "--editable", str(ROOT / "actions"))  # this checkout's platform package
     run(project, *pip, "--ignore-installed", "pytest")  # `make test` runs the venv's pytest
     return venv / "bin"
 

@@ -272,3 +272,16 @@ def test_bad_baseline_section_is_refused(baseline, message):
 
     with pytest.raises(ToolkitError, match=message):
         gate_config.parse({"primary": {"metric": "f1"}, "baseline": baseline})
+
+
+def test_the_majority_class_of_string_labels_is_the_naive_model():
+    import numpy as np
+    from mlops_toolkit import gate, gate_config
+
+    cfg = gate_config.parse({"primary": {"metric": "f1"}, "baseline": {"min_improvement": 0.05}})
+    y = np.array(["Adelie", "Gentoo", "Adelie", "Chinstrap"], dtype=object)
+    baseline, what = gate.naive(cfg, y)
+    assert what == "majority class 'Adelie'"
+    assert baseline.labels.tolist() == ["Adelie"] * 4
+    perfect = gate.stats.Predictions(labels=y.copy())
+    assert gate.against_baseline(cfg, y, perfect)["improvement"] > 0.05

@@ -79,3 +79,27 @@ def source(workdir: Path, target: str) -> str:
     path = workdir / "synthetic.csv"
     frame.to_csv(path, index=False)
     return str(path)
+
+
+@pytest.fixture
+def naive_floor():
+    """The primary metric of the model that ignores the features (majority class or mean).
+
+    Whatever the data, a trained model must beat it: the same bar the gate sets.
+    """
+    from {{ cookiecutter.package_name }}.config import load_params
+    from {{ cookiecutter.package_name }}.pipelines import metrics
+
+    def floor(labels) -> float:
+        params = load_params(ROOT / "params.yaml")
+        primary = params.evaluate.primary_metric
+{%- if cookiecutter.task == "classification" %}
+        if primary == "roc_auc":
+            return 0.5  # constant scores rank nothing
+        naive = [labels.mode().iloc[0]] * len(labels)
+{%- else %}
+        naive = [float(labels.mean())] * len(labels)
+{%- endif %}
+        return metrics.compute(labels, naive, None, params.evaluate.average)[primary]
+
+    return floor

@@ -7,9 +7,10 @@ from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.pipelines import metrics
 
 
-def test_pipeline_end_to_end(workdir, source, target):
+def test_pipeline_end_to_end(workdir, source, target, naive_floor):
     assert main(["prepare-data", "--source", source]) == 0
     assert main(["validate-data"]) == 0
     assert main(["train", "--run-name", "e2e"]) == 0
@@ -18,14 +19,11 @@ def test_pipeline_end_to_end(workdir, source, target):
     params = load_params()
     holdout = json.loads((workdir / "metrics" / "holdout.json").read_text())
     # Whatever the data, the model must beat the naive answer on rows it never saw.
-{%- if cookiecutter.task == "classification" %}
     labels = pd.read_csv(params.data.holdout)[target]
-    majority = labels.value_counts(normalize=True).iloc[0]
-    assert majority < holdout["accuracy"] <= 1.0 or holdout["accuracy"] == 1.0
-    assert 0.0 <= holdout["{{ cookiecutter.primary_metric }}"] <= 1.0
-{%- else %}
-    assert holdout["r2"] > 0.0  # better than predicting the mean
-{%- endif %}
+    primary = params.evaluate.primary_metric
+    bigger_is_better = metrics.HIGHER_IS_BETTER[primary]
+    floor = naive_floor(labels)
+    assert (holdout[primary] > floor) if bigger_is_better else (holdout[primary] < floor)
     registered = json.loads((workdir / "reports" / "registered.json").read_text())
     client = MlflowClient()
     version = client.get_model_version(

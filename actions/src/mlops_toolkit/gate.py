@@ -189,9 +189,14 @@ def naive(cfg: GateConfig, y: Any) -> tuple[stats.Predictions, str]:
         majority = values[np.argmax(counts)]
         scores = np.full(len(y), 0.5) if "roc_auc" in cfg.metrics else None
         return stats.Predictions(labels=np.repeat(values[[np.argmax(counts)]], len(y)),
-                                 scores=scores), f"majority class {majority.item()!r}"
+                                 scores=scores), f"majority class {_plain(majority)!r}"
     mean = float(np.mean(y))
     return stats.Predictions(labels=np.full(len(y), mean)), f"mean {mean:.6g}"
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as Python's own (1, not np.int64(1)); strings stay as they are."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> dict | None:

@@ -107,6 +107,11 @@ def _csv_value(raw: str, column: Column | None, line: int) -> Any:
         return None
     if column.type == "boolean":
         return {"true": True, "false": False}.get(raw.lower(), raw)
+    word = raw.strip().lower().lstrip("+-")
+    if word == "nan":
+        return None  # as JSON null: allowed where the signature makes the column optional
+    if word in ("inf", "infinity"):
+        return raw  # JSON has no infinity either: the type check names its column and row
     try:
         return int(raw) if column.type in ("long", "integer") else float(raw)
     except ValueError:
@@ -120,6 +125,8 @@ def _keys() -> str:
 def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
     if not isinstance(data, list):
         raise bad_payload("data must be a list of rows")
+    if not data:
+        return _empty(columns)  # no rows: nothing to check, whatever the columns say
     if names is None:
         names = [c.name for c in columns]  # rows without names: signature order
         width_msg = f"rows without column names must have {len(names)} values (the signature)"
@@ -161,6 +168,8 @@ def _from_records(records: Any, columns: list[Column]) -> Batch:
 
 
 def _from_mapping(mapping: dict[str, Any], columns: list[Column]) -> Batch:
+    if all(isinstance(v, list) and not v for v in mapping.values()):
+        return _empty(columns)  # {} or every column an empty list
     _check_columns(mapping, columns)
     lengths = {len(v) if isinstance(v, list) else -1 for k, v in mapping.items()}
     if -1 in lengths or len(lengths) > 1:
@@ -168,6 +177,11 @@ def _from_mapping(mapping: dict[str, Any], columns: list[Column]) -> Batch:
     n_rows = lengths.pop() if lengths else 0
     values = {c.name: mapping.get(c.name) for c in columns}
     return _build(values, n_rows, columns)
+
+
+def _empty(columns: list[Column]) -> Batch:
+    """Every empty-batch form answers the same: no rows, no predictions."""
+    return _build({c.name: [] for c in columns}, 0, columns)
 
 
 def _check_columns(present: Any, columns: list[Column]) -> None:
