@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from . import strictyaml
 from .directions import CLASSIFICATION, GATE_METRICS, MAXIMIZE, REGRESSION, direction
 from .errors import ToolkitError
 
@@ -213,7 +213,7 @@ def load(path: str | Path) -> GateConfig:
     if not p.is_file():
         raise ToolkitError(f"gate config {p} not found")
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_unique_key_loader())
+        data = strictyaml.load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -223,25 +223,3 @@ def load(path: str | Path) -> GateConfig:
     return parse(data)
 
 
-def _unique_key_loader() -> type:
-    """A safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            first_line: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # what a "<<" merge brings, explicit keys may override
-                key = self.construct_object(key_node, deep=True)
-                if not isinstance(key, str | int):
-                    continue  # odd keys are refused later, by name
-                if key in first_line:
-                    again = f"duplicate key {key!r}, first given at line {first_line[key]}, again"
-                    raise yaml.constructor.ConstructorError(
-                        problem=again, problem_mark=key_node.start_mark
-                    )
-                first_line[key] = key_node.start_mark.line + 1
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import directions
+from mlops_toolkit import directions, strictyaml
 
 DEFAULT_PARAMS = Path("params.yaml")
 # Chosen when the project was generated (the answers `task` and `model_family`, kept in
@@ -184,7 +184,7 @@ def load_params(
 
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader())
+        raw = strictyaml.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file (run from the project root or pass --params)"
@@ -202,30 +202,6 @@ def load_params(
         return _build(Params, raw, "")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-
-
-def _unique_key_loader() -> type:
-    """A safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            first_line: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # what a "<<" merge brings, explicit keys may override
-                key = self.construct_object(key_node, deep=True)
-                if not isinstance(key, str | int):
-                    continue  # odd keys are refused later, by name
-                if key in first_line:
-                    again = f"duplicate key {key!r}, first given at line {first_line[key]}, again"
-                    raise yaml.constructor.ConstructorError(
-                        problem=again, problem_mark=key_node.start_mark
-                    )
-                first_line[key] = key_node.start_mark.line + 1
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
