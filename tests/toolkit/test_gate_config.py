@@ -49,8 +49,8 @@ def test_duplicate_key_is_an_error(tmp_path, text, message):
 
 
 def test_merge_keys_may_still_be_overridden():
-    import yaml
+    from mlops_toolkit import strictyaml
 
     text = "base: &base {metric: accuracy, min_value: 0.5}\nprimary:\n  <<: *base\n  metric: f1\n"
-    loaded = yaml.load(text, Loader=gate_config._unique_key_loader())
+    loaded = strictyaml.load(text)
     assert loaded["primary"] == {"metric": "f1", "min_value": 0.5}
