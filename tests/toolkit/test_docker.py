@@ -160,15 +160,19 @@ def variant(docker_engine, world: World, env: str, tmp_path: Path) -> str:
     return tag
 
 
-def deploy_cli(world: World, image: str, stage="production", version=None, port=None, **env):
+def deploy_cli(world: World, image: str, stage="production", version=None, port=None,
+               health_timeout="60", **env):
+    """Deploy through the CLI, with the time a loaded CI machine needs to start a container
+    (the suite runs in several workers); an image that never gets healthy passes less."""
     return cli("deploy", "--image", image, "--stage", stage, "--app", world.app,
                "--port", str(port or world.port), "--model-name", world.model_name,
-               "--model-version", version or world.v1, "--health-timeout", "15", env=env)
+               "--model-version", version or world.v1, "--health-timeout", health_timeout,
+               env=env)
 
 
 def test_unhealthy_container_changes_nothing(world, docker_engine, tmp_path):
     image = variant(docker_engine, world, "FAIL_HEALTH", tmp_path)
-    result = deploy_cli(world, image)
+    result = deploy_cli(world, image, health_timeout="15")
     assert result.returncode == 1
     assert "nothing changed" in result.stderr and "not healthy" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -268,7 +272,8 @@ def ssh_docker_host(tmp_path):
 
 def test_deploy_over_ssh_docker_host(world, ssh_docker_host):
     port = free_port()
-    result = deploy_cli(world, world.image_v1, stage="staging", port=port, **ssh_docker_host)
+    result = deploy_cli(world, world.image_v1, stage="staging", port=port, health_timeout="90",
+                        **ssh_docker_host)
     assert result.returncode == 0, result.stderr
     assert serving_version(port) == world.v1
     wrong_key = dict(ssh_docker_host, HOME="/nonexistent")
@@ -285,13 +290,15 @@ def test_staging_production_and_rollback(world, serving_project, tmp_path, docke
     world.image_v2 = outputs(out)["reference"]
     summary = tmp_path / "summary.md"
     staged = deploy_cli(world, world.image_v2, stage="staging", version=world.v2,
-                        port=world.staging_port, GITHUB_STEP_SUMMARY=str(summary))
+                        health_timeout="90", port=world.staging_port,
+                        GITHUB_STEP_SUMMARY=str(summary))
     assert staged.returncode == 0, staged.stderr
     assert serving_version(world.staging_port) == world.v2
     assert serving_version(world.port) == world.v1  # staging leaves production alone
     assert "health and smoke passed" in summary.read_text()
 
-    deployed = deploy_cli(world, world.image_v2, version=world.v2, GITHUB_OUTPUT=str(out))
+    deployed = deploy_cli(world, world.image_v2, version=world.v2, health_timeout="90",
+                          GITHUB_OUTPUT=str(out))
     assert deployed.returncode == 0, deployed.stderr
     registry.promote(model_name=world.model_name, version=world.v2)
     assert_production_intact(world, world.v2)
