@@ -44,6 +44,13 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
     }
     if options["sample_dataset"] == "no":
         files.add("data/external/.gitkeep")
+    if options.get("deploy_target") == "kubernetes":
+        kube = "deploy/kubernetes"
+        files |= {f"{kube}/base/{name}.yaml" for name in (
+            "kustomization", "deployment", "service", "poddisruptionbudget",
+            "horizontalpodautoscaler", "servicemonitor")}
+        files |= {f"{kube}/overlays/{stage}/kustomization.yaml"
+                  for stage in ("staging", "production")}
     return files
 
 

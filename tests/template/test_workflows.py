@@ -17,6 +17,8 @@ VARIANTS = {
     "gpu-runner": {},
     "cpu-only": {"gpu_runner_labels": "", "python_version": "3.12"},
     "own-labels": {"gpu_runner_labels": "self-hosted,a100", "actions_ref": "release/2.1"},
+    "swarm": {"deploy_target": "swarm"},
+    "kubernetes": {"deploy_target": "kubernetes", "gpu_runner_labels": ""},
 }
 
 
