@@ -43,11 +43,7 @@ def swarm_engine(docker_engine):
         )
     elif not info.get("ControlAvailable"):
         pytest.skip("this engine is a Swarm worker, not a manager")
-    migrate = Path("/proc/sys/net/ipv4/tcp_migrate_req")
-    was = migrate.read_text().strip()
-    migrate.write_text("1\n")  # a node prerequisite of publish mode host (docs/architecture.md)
     yield docker_engine
-    migrate.write_text(was + "\n")
     if created:
         subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
         if not had_bridge:
@@ -107,6 +103,8 @@ def swarm_cli(w: World, image: str, version: str, *, stage="production", port=No
         str(port or w.port),
         "--replicas",
         "2",
+        "--publish",
+        "host",
         "--model-name",
         w.model_name,
         "--model-version",
@@ -184,6 +182,8 @@ def test_rollback_dispatch_puts_the_previous_image_on_every_replica(world, tmp_p
             str(world.port),
             "--replicas",
             "2",
+            "--publish",
+            "host",
             "--health-timeout",
             "60",
             env={"GITHUB_OUTPUT": str(out)},
@@ -208,6 +208,7 @@ def test_secrets_and_configs_come_through_swarm(world, swarm_engine):
             stage="staging",
             port=port,
             replicas=1,
+            publish="host",
             secrets=[secret.name],
             configs=[config.name],
         )
@@ -245,8 +246,10 @@ def test_missing_secret_is_one_line_and_changes_nothing(world):
         world.app,
         "--port",
         str(world.port),
-        "--secret",
+        "--secrets",
         "no-such-secret",
+        "--publish",
+        "host",
         "--health-timeout",
         "30",
     )

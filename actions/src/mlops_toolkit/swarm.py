@@ -8,9 +8,12 @@ After the update has converged the toolkit verifies the service on its published
 (the same update path, again start-first) and fails the step. A rollback dispatch is a deploy of
 the previous image. The image and model version are labels on the service.
 
-Publishing: `host` (default) puts the tasks on the node's network; replicas share the port with
-SO_REUSEPORT, so the kernel spreads connections over them and no routing mesh is needed (the
-ingress mesh needs IPVS in the kernel). `ingress` publishes through Swarm's routing mesh.
+Publishing: `ingress` (default) publishes through Swarm's routing mesh, which needs IPVS in the
+nodes' kernels. `host` puts the tasks on the node's network; replicas share the port with
+SO_REUSEPORT and the kernel spreads connections over them, no mesh needed. The kernel does not
+know about health, so the image must (a) bind only once it can answer, with SO_REUSEPORT, when
+SERVING_REUSE_PORT=1, and (b) judge health by its own process (a probe of the shared port may
+reach another replica). The toolkit tests' serving image does; the generated one does not yet.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class Target:
     port: int
     host: str = "127.0.0.1"
     replicas: int = 2
-    publish: str = "host"
+    publish: str = "ingress"
     monitor_s: float = 5.0
     secrets: list[str] = field(default_factory=list)
     configs: list[str] = field(default_factory=list)
@@ -116,7 +119,13 @@ def spec(engine: Any, t: Target, image: str, model_name: str, model_version: str
     }
     endpoint: dict[str, Any] = {}
     if t.publish == "host":
-        container["Env"] = [f"SERVING_PORT={t.port}"]
+        # The kernel spreads connections over every listener of the port, ready or not: the
+        # server must bind with SO_REUSEPORT and only once it can answer (SERVING_REUSE_PORT).
+        container["Env"] = [
+            f"SERVING_PORT={t.port}",
+            "SERVING_HOST=0.0.0.0",
+            "SERVING_REUSE_PORT=1",
+        ]
         task["Networks"] = [{"Target": "host"}]
     else:
         endpoint = {
