@@ -141,7 +141,6 @@ def run_target(target: str, model: str, v1: str, v2: str, images: dict, port: in
 
 def cleanup(app: str) -> None:
     import docker
-
     from mlops_toolkit import names
 
     engine = docker.from_env()
