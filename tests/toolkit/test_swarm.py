@@ -269,3 +269,48 @@ def test_deploy_over_ssh_to_the_manager(world, ssh_docker_host):  # noqa: F811
         == world.v1
     )
     assert serving(world) == world.v1
+
+
+def test_docker_target_in_host_mode_hands_over_without_a_failed_request(world, swarm_engine):
+    """Not Swarm: the docker target with publish host starts the new container beside the old
+    one on the same port (SO_REUSEPORT) and stops the old one once the new one is healthy."""
+    app, port = f"{world.app}-d", free_port()
+
+    def docker_cli(image: str, version: str):
+        return cli(
+            "deploy",
+            "--image",
+            image,
+            "--stage",
+            "production",
+            "--app",
+            app,
+            "--port",
+            str(port),
+            "--publish",
+            "host",
+            "--model-name",
+            world.model_name,
+            "--model-version",
+            version,
+            "--health-timeout",
+            "60",
+            timeout=600,
+        )
+
+    try:
+        first = docker_cli(world.image_v1, world.v1)
+        assert first.returncode == 0, first.stderr
+        with Load(port) as load:
+            second = docker_cli(world.image_v2, world.v2)
+        assert second.returncode == 0, second.stderr
+        assert load.result.failed == 0, load.result.summary()
+        assert set(load.result.versions) == {world.v1, world.v2}
+        running = swarm_engine.containers.list(filters={"label": f"{names.LABEL_APP}={app}"})
+        assert [c.name for c in running] == [f"{app}-production"]
+        assert running[0].attrs["HostConfig"]["NetworkMode"] == "host"
+    finally:
+        for c in swarm_engine.containers.list(
+            all=True, filters={"label": f"{names.LABEL_APP}={app}"}
+        ):
+            c.remove(force=True)

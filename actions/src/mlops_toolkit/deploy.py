@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import dockerhost, names, registry, tracking
+from . import dockerhost, handover, names, registry, tracking
 from .errors import ToolkitError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -157,7 +157,9 @@ def _published_port(container: Any) -> int:
 
 def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.1",
            model_name: str = "", model_version: str = "", health_timeout_s: float = 120,
-           smoke: bool = True) -> dict:
+           smoke: bool = True, publish: str = "port") -> dict:
+    """publish `port`: the old container stops, then the new one takes the published port (a
+    gap); `host`: the new one starts beside the old on the host network (handover.py)."""
     if stage not in names.STAGES:
         raise ToolkitError(f"stage must be one of {', '.join(names.STAGES)}")
     payload = None
@@ -191,14 +193,21 @@ def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.
     previous = _find(engine, name)
     previous_image = ""
     kept_name = f"{name}-previous"
+    beside = None
+    if publish == "host" and (previous is None or handover.is_host_mode(previous)):
+        beside = _start_beside(engine, image, name, bind, port, labels, stage, health_timeout_s)
     if previous is not None:
         previous_image = previous.attrs["Config"]["Image"]
         _remove(_find(engine, kept_name))
-        previous.stop(timeout=10)
+        previous.stop(timeout=30)
         previous.rename(kept_name)
-    new = None
+    new = beside
     try:
-        new = _run(engine, image, name, bind, port, labels)
+        if new is None:
+            new = (handover.run(engine, image, name, bind, port, labels) if publish == "host"
+                   else _run(engine, image, name, bind, port, labels))
+        else:
+            new.rename(name)
         verify(f"http://{host}:{port}", new, **check)
     except ToolkitError as exc:
         _remove(new)
@@ -207,6 +216,20 @@ def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.
     _remove(previous)
     return {"container": name, "url": f"http://{host}:{port}", "previous_image": previous_image,
             "image": image}
+
+
+def _start_beside(engine: Any, image: str, name: str, bind: str, port: int, labels: dict,
+                  stage: str, timeout_s: float) -> Any:
+    """publish host: the new container up and healthy beside the old one, or nothing changed."""
+    next_name = f"{name}-next"
+    _remove(_find(engine, next_name))
+    new = handover.run(engine, image, next_name, bind, port, labels)
+    try:
+        handover.wait_own_health(new, timeout_s)
+    except ToolkitError as exc:
+        _remove(new)
+        raise ToolkitError(f"deploy to {stage} aborted, nothing changed: {exc}") from None
+    return new
 
 
 def _restore(engine: Any, previous: Any | None, name: str, host: str, port: int,
@@ -223,7 +246,7 @@ def _restore(engine: Any, previous: Any | None, name: str, host: str, port: int,
 
 
 def rollback(*, model_name: str, to: str | None, app: str, port: int, host: str = "127.0.0.1",
-             redeploy: bool = True, health_timeout_s: float = 120) -> dict:
+             redeploy: bool = True, health_timeout_s: float = 120, publish: str = "port") -> dict:
     """Production back to the previous (or given) version: redeploy first, then move alias."""
     client = tracking.client()
     current, target = registry.rollback_plan(client, model_name, to)
@@ -235,6 +258,6 @@ def rollback(*, model_name: str, to: str | None, app: str, port: int, host: str 
                                f"({names.TAG_IMAGE}); nothing changed")
         deploy(image=image, stage=names.PRODUCTION, app=app, port=port, host=host,
                model_name=model_name, model_version=target.version,
-               health_timeout_s=health_timeout_s)
+               health_timeout_s=health_timeout_s, publish=publish)
     registry.rollback_alias(client, model_name, current, target)
     return {"version": target.version, "from": current.version, "image": image}

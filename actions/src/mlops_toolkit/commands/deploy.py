@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         model_version=args.model_version,
         health_timeout_s=args.health_timeout,
         smoke=args.smoke,
+        publish="host" if args.publish == "host" else "port",
     )
     ghactions.set_outputs(
         {

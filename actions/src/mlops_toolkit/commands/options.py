@@ -44,7 +44,8 @@ def deploy_target(p: argparse.ArgumentParser) -> None:
         "--publish",
         default="ingress",
         choices=("ingress", "host"),
-        help="swarm: routing mesh, or host network with SO_REUSEPORT",
+        help="ingress: published port (swarm: routing mesh); host: host network, SO_REUSEPORT, "
+        "the new container/task starts beside the old one",
     )
     p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
     p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")

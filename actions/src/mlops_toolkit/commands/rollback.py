@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             redeploy=args.redeploy,
             health_timeout_s=args.health_timeout,
+            publish="host" if args.publish == "host" else "port",
         )
     redeployed = f", image `{result['image']}` redeployed and healthy" if result["image"] else ""
     ghactions.set_outputs(
