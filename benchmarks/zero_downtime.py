@@ -10,8 +10,9 @@ client on loopback (2 threads, closed loop, a new TCP connection per request, PO
 
 and the figures are counted per change. Targets: `docker` (publish port: stop the old
 container, then start the new one), `docker-host` (the docker target with publish host: the new
-container starts beside the old one on the host network, SO_REUSEPORT), `swarm`. Swarm runs single-node on loopback (`docker swarm init`,
-left again afterwards if this script joined), 2 replicas, publish mode `host`.
+container starts beside the old one on the host network, SO_REUSEPORT), `swarm`. Swarm runs
+single-node on loopback (`docker swarm init`, left again afterwards if this script joined),
+2 replicas, publish mode `host` (the kernel here has no IPVS for the routing mesh).
 
     python benchmarks/zero_downtime.py [--rounds 1] [--json out.json]
 
@@ -118,13 +119,21 @@ def run_target(target: str, model: str, v1: str, v2: str, images: dict, port: in
                 model_name=model,
                 model_version=version,
                 health_timeout_s=120,
+                publish=publish,
             )
 
     def roll_back() -> None:
         if target == "swarm":
             swarm.rollback(model_name=model, to=None, target=where, health_timeout_s=120)
         else:
-            deploy.rollback(model_name=model, to=None, app=app, port=port, health_timeout_s=120)
+            deploy.rollback(
+                model_name=model,
+                to=None,
+                app=app,
+                port=port,
+                health_timeout_s=120,
+                publish=publish,
+            )
 
     put(images[v1], v1)
     registry.promote(model_name=model, version=v1)
