@@ -199,7 +199,7 @@ def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.
     if previous is not None:
         previous_image = previous.attrs["Config"]["Image"]
         _remove(_find(engine, kept_name))
-        previous.stop(timeout=30)
+        previous.stop(timeout=30 if beside is not None else 10)  # beside: let it drain
         previous.rename(kept_name)
     new = beside
     try:
