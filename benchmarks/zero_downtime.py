@@ -200,11 +200,12 @@ def main() -> int:
                     network="host",
                 )
                 images[version] = built["reference"]
-            results: dict[str, list[dict]] = {"docker": [], "swarm": []}
+            results: dict[str, list[dict]] = {"docker": [], "docker-host": [], "swarm": []}
             for _ in range(args.rounds):
-                results["docker"].append(
-                    run_target("docker", model, *versions, images, free_port())
-                )
+                for target in ("docker", "docker-host"):
+                    results[target].append(
+                        run_target(target, model, *versions, images, free_port())
+                    )
                 with single_node_swarm():
                     results["swarm"].append(
                         run_target("swarm", model, *versions, images, free_port())
@@ -231,7 +232,7 @@ def report(results: dict[str, list[dict]]) -> None:
             for change in ("deploy", "rollback"):
                 r = result[change]
                 print(
-                    f"{target:8} {change:9} {r['sent']:6d} {r['failed']:7d} "
+                    f"{target:11} {change:9} {r['sent']:6d} {r['failed']:7d} "
                     f"{r['p99_ms']:8.1f}  {r['errors'] or ''}  (round {number})"
                 )
     for change in ("deploy", "rollback"):
