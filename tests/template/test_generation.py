@@ -18,27 +18,55 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
     """The exact file set a project with these options must have."""
     src = f"src/{package}"
     files = {
-        ".cruft.json", ".gitignore", "Makefile", "README.md", "dvc.yaml", "gate.yaml",
-        "params.yaml", "pyproject.toml", "expectations/dataset.json",
-        f"{src}/__init__.py", f"{src}/__main__.py", f"{src}/cli.py", f"{src}/config.py",
-        f"{src}/logs.py", f"{src}/tracking.py",
-        f"{src}/data/__init__.py", f"{src}/data/load.py", f"{src}/data/split.py",
+        ".cruft.json",
+        ".gitignore",
+        "Makefile",
+        "README.md",
+        "dvc.yaml",
+        "gate.yaml",
+        "params.yaml",
+        "pyproject.toml",
+        "expectations/dataset.json",
+        f"{src}/__init__.py",
+        f"{src}/__main__.py",
+        f"{src}/cli.py",
+        f"{src}/config.py",
+        f"{src}/logs.py",
+        f"{src}/tracking.py",
+        f"{src}/data/__init__.py",
+        f"{src}/data/load.py",
+        f"{src}/data/split.py",
         f"{src}/data/validate.py",
-        f"{src}/models/__init__.py", f"{src}/models/{options['model_family']}_family.py",
-        f"{src}/pipelines/__init__.py", f"{src}/pipelines/train.py",
-        f"{src}/pipelines/evaluate.py", f"{src}/pipelines/predict.py",
-        f"{src}/pipelines/metrics.py", f"{src}/pipelines/plots.py",
-        "Dockerfile", ".dockerignore", ".github/zizmor.yml", ".github/workflows/drift.yml",
-        ".github/workflows/pull-request.yml", ".github/workflows/release.yml",
+        f"{src}/models/__init__.py",
+        f"{src}/models/{options['model_family']}_family.py",
+        f"{src}/pipelines/__init__.py",
+        f"{src}/pipelines/train.py",
+        f"{src}/pipelines/evaluate.py",
+        f"{src}/pipelines/predict.py",
+        f"{src}/pipelines/metrics.py",
+        f"{src}/pipelines/plots.py",
+        "Dockerfile",
+        ".dockerignore",
+        ".github/zizmor.yml",
+        ".github/workflows/drift.yml",
+        ".github/workflows/pull-request.yml",
+        ".github/workflows/release.yml",
         ".github/workflows/rollback.yml",
-        "monitoring/README.md", "monitoring/alerts.yml", "monitoring/compose.yaml",
+        "monitoring/README.md",
+        "monitoring/alerts.yml",
+        "monitoring/compose.yaml",
         "monitoring/prometheus.yml",
         "monitoring/tests/alerts_test.yml",
         "monitoring/grafana/dashboards/model-serving.json",
         "monitoring/grafana/provisioning/dashboards/model-serving.yml",
         "monitoring/grafana/provisioning/datasources/prometheus.yml",
-        "tests/conftest.py", "tests/test_cli.py", "tests/test_config.py", "tests/test_data.py",
-        "tests/test_models.py", "tests/test_pipeline.py", "tests/test_platform_commands.py",
+        "tests/conftest.py",
+        "tests/test_cli.py",
+        "tests/test_config.py",
+        "tests/test_data.py",
+        "tests/test_models.py",
+        "tests/test_pipeline.py",
+        "tests/test_platform_commands.py",
         # generated from this checkout: the platform package comes from its actions/ folder
         ".toolkit-source",
     }
@@ -46,11 +74,20 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         files.add("data/external/.gitkeep")
     if options.get("deploy_target") == "kubernetes":
         kube = "deploy/kubernetes"
-        files |= {f"{kube}/base/{name}.yaml" for name in (
-            "kustomization", "deployment", "service", "poddisruptionbudget",
-            "horizontalpodautoscaler", "servicemonitor")}
-        files |= {f"{kube}/overlays/{stage}/kustomization.yaml"
-                  for stage in ("staging", "production")}
+        files |= {
+            f"{kube}/base/{name}.yaml"
+            for name in (
+                "kustomization",
+                "deployment",
+                "service",
+                "poddisruptionbudget",
+                "horizontalpodautoscaler",
+                "servicemonitor",
+            )
+        }
+        files |= {
+            f"{kube}/overlays/{stage}/kustomization.yaml" for stage in ("staging", "production")
+        }
     return files
 
 

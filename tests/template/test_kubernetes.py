@@ -34,9 +34,12 @@ def rendered(project) -> dict[str, list[dict]]:
         pytest.fail("kubectl is not installed (tests/run installs it)")
     out = {}
     for stage in STAGES:
-        built = subprocess.run([kubectl, "kustomize", str(project / "deploy" / "kubernetes" /
-                                                          "overlays" / stage)],
-                               capture_output=True, text=True, check=False)
+        built = subprocess.run(
+            [kubectl, "kustomize", str(project / "deploy" / "kubernetes" / "overlays" / stage)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert built.returncode == 0, built.stderr
         out[stage] = list(yaml.safe_load_all(built.stdout))
     return out
@@ -49,10 +52,14 @@ def by_kind(docs: list[dict]) -> dict[str, dict]:
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_overlay_builds_every_kind_in_its_namespace(rendered, stage):
     docs = by_kind(rendered[stage])
-    assert set(docs) == {"Deployment", "Service", "PodDisruptionBudget",
-                         "HorizontalPodAutoscaler", "ServiceMonitor"}
-    assert {doc["metadata"]["namespace"] for doc in docs.values()} == {
-        f"tumor-classifier-{stage}"}
+    assert set(docs) == {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "ServiceMonitor",
+    }
+    assert {doc["metadata"]["namespace"] for doc in docs.values()} == {f"tumor-classifier-{stage}"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -80,10 +87,10 @@ def test_built_in_kinds_pass_kubernetes_validate_strict(rendered, stage, version
     if tool is None:
         pytest.fail("kubernetes-validate is not installed (tests/requirements.txt)")
     path = tmp_path / f"{stage}.yaml"
-    path.write_text(yaml.safe_dump_all([d for d in rendered[stage]
-                                        if d["kind"] not in CRD_KINDS]))
-    result = subprocess.run([tool, "--strict", "-k", version, str(path)],
-                            capture_output=True, text=True, check=False)
+    path.write_text(yaml.safe_dump_all([d for d in rendered[stage] if d["kind"] not in CRD_KINDS]))
+    result = subprocess.run(
+        [tool, "--strict", "-k", version, str(path)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARN" not in result.stdout + result.stderr
     assert result.stdout.count("passed for resource") == 4

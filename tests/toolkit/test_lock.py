@@ -59,8 +59,7 @@ def lock_exists(model_name: str) -> bool:
 
 
 @pytest.mark.parametrize("action", ["promote", "rollback"])
-def test_sigterm_inside_the_lock_releases_it(mlflow_server, logged, model_name, tmp_path,
-                                             action):
+def test_sigterm_inside_the_lock_releases_it(mlflow_server, logged, model_name, tmp_path, action):
     v1 = register_version(model_name, logged["good"][1])
     v2 = register_version(model_name, logged["good2"][1])
     registry.promote(model_name=model_name, version=v1)
@@ -69,10 +68,13 @@ def test_sigterm_inside_the_lock_releases_it(mlflow_server, logged, model_name, 
     before = production(model_name)
     script = tmp_path / "holder.py"
     script.write_text(HOLDER.format(src=str(ACTIONS_SRC)))
-    proc = subprocess.Popen([sys.executable, str(script), action, model_name,
-                             v2 if action == "promote" else v1],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri})
+    proc = subprocess.Popen(
+        [sys.executable, str(script), action, model_name, v2 if action == "promote" else v1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri},
+    )
     assert proc.stdout.readline().strip() == "inside", proc.stderr.read()
     assert lock_exists(model_name)
     proc.send_signal(signal.SIGTERM)
@@ -89,15 +91,33 @@ def test_a_waiter_says_who_holds_the_lock_and_since_when(mlflow_server, logged, 
     client = MlflowClient()
     client.create_registered_model(
         lock_name(model_name),
-        tags={names.TAG_LOCK_HOLDER: "runner-7:4242:991:abcd",
-              names.TAG_LOCK_EXPIRES: f"{time.time() + 120:.3f}"})
+        tags={
+            names.TAG_LOCK_HOLDER: "runner-7:4242:991:abcd",
+            names.TAG_LOCK_EXPIRES: f"{time.time() + 120:.3f}",
+        },
+    )
     created = client.get_registered_model(lock_name(model_name)).creation_timestamp / 1000
     since = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(created))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops_toolkit.cli", "promote", "--model-name", model_name,
-         "--version", v1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC),
-             "MLFLOW_TRACKING_URI": mlflow_server.uri})
+        [
+            sys.executable,
+            "-m",
+            "mlops_toolkit.cli",
+            "promote",
+            "--model-name",
+            model_name,
+            "--version",
+            v1,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ACTIONS_SRC),
+            "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        },
+    )
     line = proc.stderr.readline()
     assert "held by runner-7:4242:991:abcd since " + since in line, line
     assert "expires in" in line

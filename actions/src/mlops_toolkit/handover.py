@@ -24,8 +24,13 @@ def run(engine: Any, image: str, name: str, bind: str, port: int, labels: dict) 
     env = {"SERVING_PORT": str(port), "SERVING_HOST": bind, "SERVING_REUSE_PORT": "1"}
     try:
         return engine.containers.run(
-            image, name=name, detach=True, labels=labels, network_mode="host",
-            environment=env, restart_policy={"Name": "unless-stopped"},
+            image,
+            name=name,
+            detach=True,
+            labels=labels,
+            network_mode="host",
+            environment=env,
+            restart_policy={"Name": "unless-stopped"},
         )
     except Exception as exc:
         raise ToolkitError(f"cannot start {name} from {image}: {tracking.one_line(exc)}") from exc
@@ -42,8 +47,10 @@ def wait_own_health(container: Any, timeout_s: float) -> None:
             raise ToolkitError(f"container {container.name} exited ({state.get('ExitCode')})")
         health = state.get("Health")
         if health is None:
-            raise ToolkitError(f"{container.image.tags or container.name} has no HEALTHCHECK; "
-                               "publish mode host needs it")
+            raise ToolkitError(
+                f"{container.image.tags or container.name} has no HEALTHCHECK; "
+                "publish mode host needs it"
+            )
         status = health.get("Status", "starting")
         if status == "healthy":
             return

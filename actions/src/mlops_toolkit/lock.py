@@ -48,8 +48,7 @@ def _sigterm_raises(name: str) -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        print(f"SIGTERM while taking or holding {name}: releasing it", file=sys.stderr,
-              flush=True)
+        print(f"SIGTERM while taking or holding {name}: releasing it", file=sys.stderr, flush=True)
         raise Terminated()
 
     before = signal.signal(signal.SIGTERM, interrupt)
@@ -61,7 +60,11 @@ def _sigterm_raises(name: str) -> Iterator[None]:
 
 @contextmanager
 def registry_lock(
-    client: Any, model_name: str, *, wait_s: float = 300.0, ttl_s: float = 600.0,
+    client: Any,
+    model_name: str,
+    *,
+    wait_s: float = 300.0,
+    ttl_s: float = 600.0,
     poll_s: float = 0.2,
 ) -> Iterator[str]:
     name = lock_name(model_name)
@@ -89,8 +92,9 @@ def _sigterm_ignored() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
-def _acquire(client: Any, name: str, holder: str, *, wait_s: float, ttl_s: float,
-             poll_s: float) -> None:
+def _acquire(
+    client: Any, name: str, holder: str, *, wait_s: float, ttl_s: float, poll_s: float
+) -> None:
     from mlflow.exceptions import MlflowException
 
     deadline = time.monotonic() + wait_s
@@ -101,7 +105,7 @@ def _acquire(client: Any, name: str, holder: str, *, wait_s: float, ttl_s: float
             client.create_registered_model(
                 name,
                 tags={names.TAG_LOCK_HOLDER: holder, names.TAG_LOCK_EXPIRES: expires},
-                description=f"Promotion lock of {name[len(names.LOCK_MODEL_PREFIX):]} "
+                description=f"Promotion lock of {name[len(names.LOCK_MODEL_PREFIX) :]} "
                 "(held while aliases move).",
             )
             return
@@ -125,8 +129,12 @@ def _announce(name: str, who: str, current: dict, ttl_s: float) -> None:
     """One line on stderr: who holds the lock, since when, until when at the latest."""
     since = datetime.datetime.fromtimestamp(float(current["created_ms"]) / 1000, datetime.UTC)
     left = max(0.0, _expires_at(current, ttl_s) - time.time())
-    print(f"waiting for registry lock {name}: held by {who} since "
-          f"{since:%Y-%m-%dT%H:%M:%SZ} (expires in {left:.0f} s)", file=sys.stderr, flush=True)
+    print(
+        f"waiting for registry lock {name}: held by {who} since "
+        f"{since:%Y-%m-%dT%H:%M:%SZ} (expires in {left:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _current(client: Any, name: str) -> dict | None:
