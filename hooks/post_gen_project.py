@@ -64,10 +64,16 @@ def record_toolkit_source() -> None:
         Path(".toolkit-source").write_text(f"{actions.resolve()}\n")
 
 
+def keep_deploy_target(target: str) -> None:
+    if target != "kubernetes":
+        shutil.rmtree(Path("deploy"))
+
+
 def main() -> int:
     record_toolkit_source()
     keep_model_family(ANSWERS["model_family"])
     keep_suite(ANSWERS["task"], ANSWERS["sample_dataset"])
+    keep_deploy_target(ANSWERS.get("deploy_target", "docker"))
     # cruft sets _commit when it generates (create, or the two sides of an update's diff): it
     # writes .cruft.json itself, and a file written here would only add noise to its diff.
     if "_commit" not in ANSWERS:

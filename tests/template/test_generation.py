@@ -31,7 +31,9 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "Dockerfile", ".dockerignore", ".github/zizmor.yml", ".github/workflows/drift.yml",
         ".github/workflows/pull-request.yml", ".github/workflows/release.yml",
         ".github/workflows/rollback.yml",
-        "monitoring/README.md", "monitoring/alerts.yml", "monitoring/compose.yaml",
+        "monitoring/README.md",
+        "monitoring/alerts.yml",
+        "monitoring/compose.yaml",
         "monitoring/prometheus.yml",
         "monitoring/tests/alerts_test.yml",
         "monitoring/grafana/dashboards/model-serving.json",
@@ -45,6 +47,22 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         # Kept with the sample too: where a team's own CSV goes later (init-data).
         "data/external/.gitkeep",
     }
+    if options.get("deploy_target") == "kubernetes":
+        kube = "deploy/kubernetes"
+        files |= {
+            f"{kube}/base/{name}.yaml"
+            for name in (
+                "kustomization",
+                "deployment",
+                "service",
+                "poddisruptionbudget",
+                "horizontalpodautoscaler",
+                "servicemonitor",
+            )
+        }
+        files |= {
+            f"{kube}/overlays/{stage}/kustomization.yaml" for stage in ("staging", "production")
+        }
     return files
 
 

@@ -24,6 +24,7 @@ INVALID = [
     ({"task": "regression", "primary_metric": "f1"}, "primary_metric 'f1' does not fit task"),
     ({"task": "clustering"}, "task 'clustering' is not supported (choose classification or"),
     ({"model_family": "torch"}, "model_family 'torch' is not supported (choose sklearn or"),
+    ({"deploy_target": "nomad"}, "deploy_target 'nomad' is not supported (choose docker or"),
     ({"python_version": "3.9"}, "python_version '3.9' is not supported (choose 3.11 or 3.12)"),
     ({"sample_dataset": "maybe"}, "sample_dataset 'maybe' is not supported (choose yes or no)"),
     ({"container_registry": "GHCR.io/Owner"}, "container_registry 'GHCR.io/Owner' is not"),

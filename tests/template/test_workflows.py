@@ -17,6 +17,8 @@ VARIANTS = {
     "gpu-runner": {},
     "cpu-only": {"gpu_runner_labels": "", "python_version": "3.12"},
     "own-labels": {"gpu_runner_labels": "self-hosted,a100", "actions_ref": "release/2.1"},
+    "swarm": {"deploy_target": "swarm"},
+    "kubernetes": {"deploy_target": "kubernetes", "gpu_runner_labels": ""},
 }
 
 
@@ -42,8 +44,12 @@ def test_the_workflows_are_there(project):
 
 
 def test_zizmor_finds_nothing(project):
-    result = subprocess.run([tool("zizmor"), "--offline", str(project / ".github")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", str(project / ".github")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings" in result.stdout + result.stderr
 
@@ -51,8 +57,16 @@ def test_zizmor_finds_nothing(project):
 def test_schema_valid(project):
     for workflow in workflows(project):
         result = subprocess.run(
-            [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-             str(workflow)], capture_output=True, text=True, check=False)
+            [
+                tool("check-jsonschema"),
+                "--builtin-schema",
+                "vendor.github-workflows",
+                str(workflow),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -109,8 +123,9 @@ def test_toolkit_steps_match_the_actions(project):
                 uses = step.get("uses", "")
                 if "/actions/" not in uses or uses.startswith("actions/"):
                     continue
-                spec = yaml.safe_load((actions / uses.split("/actions/")[1].split("@")[0]
-                                       / "action.yml").read_text())
+                spec = yaml.safe_load(
+                    (actions / uses.split("/actions/")[1].split("@")[0] / "action.yml").read_text()
+                )
                 given, inputs = set(step.get("with") or {}), spec.get("inputs") or {}
                 assert given <= set(inputs), (workflow.name, uses, given - set(inputs))
                 required = {k for k, v in inputs.items() if v.get("required")}

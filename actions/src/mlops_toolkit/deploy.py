@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import dockerhost, names, registry, tracking
+from . import dockerhost, handover, names, registry, tracking
 from .errors import ToolkitError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -28,8 +28,9 @@ def smoke_payload(model_name: str, version: str) -> dict | None:
     base = f"models:/{model_name}/{version}"
     for name in ("serving_input_example.json", "input_example.json"):
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/{name}",
-                                                       tracking_uri=tracking.tracking_uri())
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{base}/{name}", tracking_uri=tracking.tracking_uri()
+            )
         except Exception:
             continue
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -54,8 +55,10 @@ def wait_healthy(url: str, container: Any, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         container.reload()
         if container.status in ("exited", "dead"):
-            raise ToolkitError(f"container {container.name} exited "
-                               f"({container.attrs['State'].get('ExitCode')}): {_tail(container)}")
+            raise ToolkitError(
+                f"container {container.name} exited "
+                f"({container.attrs['State'].get('ExitCode')}): {_tail(container)}"
+            )
         try:
             resp = _get(f"{url}/health")
             if resp.status_code == 200:
@@ -67,8 +70,9 @@ def wait_healthy(url: str, container: Any, timeout_s: float) -> None:
     raise ToolkitError(f"{container.name} not healthy within {timeout_s:g} s ({last})")
 
 
-def verify(url: str, container: Any, *, timeout_s: float, expect_version: str | None,
-           payload: dict | None) -> None:
+def verify(
+    url: str, container: Any, *, timeout_s: float, expect_version: str | None, payload: dict | None
+) -> None:
     import requests
 
     wait_healthy(url, container, timeout_s)
@@ -78,17 +82,22 @@ def verify(url: str, container: Any, *, timeout_s: float, expect_version: str | 
         except (requests.RequestException, ValueError) as exc:
             raise ToolkitError(f"{container.name}: /version unreadable ({exc})") from exc
         if str(info.get("model_version")) != str(expect_version):
-            raise ToolkitError(f"{container.name} serves model version "
-                               f"{info.get('model_version')}, expected {expect_version}")
+            raise ToolkitError(
+                f"{container.name} serves model version "
+                f"{info.get('model_version')}, expected {expect_version}"
+            )
     if payload is not None:
         try:
             resp = requests.post(f"{url}/invocations", json=payload, timeout=30)
         except requests.RequestException as exc:
-            raise ToolkitError(f"smoke request to {container.name} failed: "
-                               f"{type(exc).__name__}") from exc
+            raise ToolkitError(
+                f"smoke request to {container.name} failed: {type(exc).__name__}"
+            ) from exc
         if resp.status_code != 200:
-            raise ToolkitError(f"smoke request to {container.name} answered HTTP "
-                               f"{resp.status_code}: {resp.text[:200]}")
+            raise ToolkitError(
+                f"smoke request to {container.name} answered HTTP "
+                f"{resp.status_code}: {resp.text[:200]}"
+            )
         try:
             body = resp.json()
         except ValueError as exc:
@@ -141,7 +150,10 @@ def _ensure_image(engine: Any, image: str) -> None:
 def _run(engine: Any, image: str, name: str, bind: str, port: int | None, labels: dict) -> Any:
     try:
         return engine.containers.run(
-            image, name=name, detach=True, labels=labels,
+            image,
+            name=name,
+            detach=True,
+            labels=labels,
             ports={f"{names.SERVING_PORT}/tcp": (bind, port)},
             restart_policy={"Name": "unless-stopped"} if port else None,
         )
@@ -155,9 +167,21 @@ def _published_port(container: Any) -> int:
     return int(binding[0]["HostPort"])
 
 
-def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.1",
-           model_name: str = "", model_version: str = "", health_timeout_s: float = 120,
-           smoke: bool = True) -> dict:
+def deploy(
+    *,
+    image: str,
+    stage: str,
+    app: str,
+    port: int,
+    host: str = "127.0.0.1",
+    model_name: str = "",
+    model_version: str = "",
+    health_timeout_s: float = 120,
+    smoke: bool = True,
+    publish: str = "port",
+) -> dict:
+    """publish `port`: the old container stops, then the new one takes the published port (a
+    gap); `host`: the new one starts beside the old on the host network (handover.py)."""
     if stage not in names.STAGES:
         raise ToolkitError(f"stage must be one of {', '.join(names.STAGES)}")
     payload = None
@@ -165,16 +189,20 @@ def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.
         tracking.check_server()
         payload = smoke_payload(model_name, model_version)
         if payload is None:
-            raise ToolkitError(f"{model_name}/{model_version} has no input example for the "
-                               "smoke request")
+            raise ToolkitError(
+                f"{model_name}/{model_version} has no input example for the smoke request"
+            )
     engine = dockerhost.connect()
     _ensure_image(engine, image)
     name = f"{app}-{stage}"
     bind = "127.0.0.1" if host in LOOPBACK else "0.0.0.0"
-    labels = {names.LABEL_APP: app, names.LABEL_STAGE: stage,
-              names.LABEL_MODEL_NAME: model_name, names.LABEL_MODEL_VERSION: model_version}
-    check = dict(timeout_s=health_timeout_s, expect_version=model_version or None,
-                 payload=payload)
+    labels = {
+        names.LABEL_APP: app,
+        names.LABEL_STAGE: stage,
+        names.LABEL_MODEL_NAME: model_name,
+        names.LABEL_MODEL_VERSION: model_version,
+    }
+    check = dict(timeout_s=health_timeout_s, expect_version=model_version or None, payload=payload)
 
     # 1. pre-flight beside what serves now
     preflight_name = f"{name}-candidate"
@@ -191,26 +219,63 @@ def deploy(*, image: str, stage: str, app: str, port: int, host: str = "127.0.0.
     previous = _find(engine, name)
     previous_image = ""
     kept_name = f"{name}-previous"
+    beside = None
+    if publish == "host" and (previous is None or handover.is_host_mode(previous)):
+        beside = _start_beside(engine, image, name, bind, port, labels, stage, health_timeout_s)
     if previous is not None:
         previous_image = previous.attrs["Config"]["Image"]
         _remove(_find(engine, kept_name))
-        previous.stop(timeout=10)
+        previous.stop(timeout=30 if beside is not None else 10)  # beside: let it drain
         previous.rename(kept_name)
-    new = None
+    new = beside
     try:
-        new = _run(engine, image, name, bind, port, labels)
+        if new is None:
+            new = (
+                handover.run(engine, image, name, bind, port, labels)
+                if publish == "host"
+                else _run(engine, image, name, bind, port, labels)
+            )
+        else:
+            new.rename(name)
         verify(f"http://{host}:{port}", new, **check)
     except ToolkitError as exc:
         _remove(new)
         restored = _restore(engine, previous, name, host, port, health_timeout_s)
         raise ToolkitError(f"deploy to {stage} failed, {restored}: {exc}") from None
     _remove(previous)
-    return {"container": name, "url": f"http://{host}:{port}", "previous_image": previous_image,
-            "image": image}
+    return {
+        "container": name,
+        "url": f"http://{host}:{port}",
+        "previous_image": previous_image,
+        "image": image,
+    }
 
 
-def _restore(engine: Any, previous: Any | None, name: str, host: str, port: int,
-             timeout_s: float) -> str:
+def _start_beside(
+    engine: Any,
+    image: str,
+    name: str,
+    bind: str,
+    port: int,
+    labels: dict,
+    stage: str,
+    timeout_s: float,
+) -> Any:
+    """publish host: the new container up and healthy beside the old one, or nothing changed."""
+    next_name = f"{name}-next"
+    _remove(_find(engine, next_name))
+    new = handover.run(engine, image, next_name, bind, port, labels)
+    try:
+        handover.wait_own_health(new, timeout_s)
+    except ToolkitError as exc:
+        _remove(new)
+        raise ToolkitError(f"deploy to {stage} aborted, nothing changed: {exc}") from None
+    return new
+
+
+def _restore(
+    engine: Any, previous: Any | None, name: str, host: str, port: int, timeout_s: float
+) -> str:
     if previous is None:
         return "nothing was serving before"
     previous.rename(name)
@@ -222,8 +287,17 @@ def _restore(engine: Any, previous: Any | None, name: str, host: str, port: int,
     return "previous container restored and healthy"
 
 
-def rollback(*, model_name: str, to: str | None, app: str, port: int, host: str = "127.0.0.1",
-             redeploy: bool = True, health_timeout_s: float = 120) -> dict:
+def rollback(
+    *,
+    model_name: str,
+    to: str | None,
+    app: str,
+    port: int,
+    host: str = "127.0.0.1",
+    redeploy: bool = True,
+    health_timeout_s: float = 120,
+    publish: str = "port",
+) -> dict:
     """Production back to the previous (or given) version: redeploy first, then move alias."""
     client = tracking.client()
     current, target = registry.rollback_plan(client, model_name, to)
@@ -231,10 +305,20 @@ def rollback(*, model_name: str, to: str | None, app: str, port: int, host: str 
     if redeploy:
         image = target.tags.get(names.TAG_IMAGE, "")
         if not image:
-            raise ToolkitError(f"version {target.version} has no recorded image "
-                               f"({names.TAG_IMAGE}); nothing changed")
-        deploy(image=image, stage=names.PRODUCTION, app=app, port=port, host=host,
-               model_name=model_name, model_version=target.version,
-               health_timeout_s=health_timeout_s)
+            raise ToolkitError(
+                f"version {target.version} has no recorded image "
+                f"({names.TAG_IMAGE}); nothing changed"
+            )
+        deploy(
+            image=image,
+            stage=names.PRODUCTION,
+            app=app,
+            port=port,
+            host=host,
+            model_name=model_name,
+            model_version=target.version,
+            health_timeout_s=health_timeout_s,
+            publish=publish,
+        )
     registry.rollback_alias(client, model_name, current, target)
     return {"version": target.version, "from": current.version, "image": image}

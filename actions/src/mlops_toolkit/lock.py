@@ -5,15 +5,21 @@ unique constraint on registered-model names makes creation atomic (exactly one c
 creator succeeds; the others get RESOURCE_ALREADY_EXISTS and wait). Releasing is deleting it.
 The lock carries its holder and an expiry time, so a lock left by a killed job can be taken
 over once it has expired (the TTL must exceed the longest critical section, which is a few
-registry calls).
+registry calls). SIGTERM (a cancelled job) while the lock is wanted or held raises Terminated
+inside the critical section, so the lock is released on the way out instead of lingering until
+it expires. A process that waits says on stderr who holds the lock and since when.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import random
+import signal
 import socket
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import names
-from .errors import ToolkitError
+from .errors import Terminated, ToolkitError
 
 
 def _holder() -> str:
@@ -34,24 +40,75 @@ def lock_name(model_name: str) -> str:
 
 
 @contextmanager
+def _sigterm_raises(name: str) -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (so `finally` blocks run), also where the CLI's
+    own handler is not installed (the toolkit used as a library); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        print(f"SIGTERM while taking or holding {name}: releasing it", file=sys.stderr, flush=True)
+        raise Terminated()
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
 def registry_lock(
-    client: Any, model_name: str, *, wait_s: float = 300.0, ttl_s: float = 600.0,
+    client: Any,
+    model_name: str,
+    *,
+    wait_s: float = 300.0,
+    ttl_s: float = 600.0,
     poll_s: float = 0.2,
 ) -> Iterator[str]:
-    from mlflow.exceptions import MlflowException
-
     name = lock_name(model_name)
     holder = _holder()
+    with _sigterm_raises(name):
+        try:
+            _acquire(client, name, holder, wait_s=wait_s, ttl_s=ttl_s, poll_s=poll_s)
+            yield holder
+        finally:
+            # Also after an interruption mid-acquire: the create may have gone through. A
+            # second SIGTERM must not cut the release short.
+            with _sigterm_ignored():
+                _delete_if_held_by(client, name, holder)
+
+
+@contextmanager
+def _sigterm_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _acquire(
+    client: Any, name: str, holder: str, *, wait_s: float, ttl_s: float, poll_s: float
+) -> None:
+    from mlflow.exceptions import MlflowException
+
     deadline = time.monotonic() + wait_s
+    told = ("", 0.0)  # (holder announced, when)
     while True:
         expires = f"{time.time() + ttl_s:.3f}"
         try:
             client.create_registered_model(
                 name,
                 tags={names.TAG_LOCK_HOLDER: holder, names.TAG_LOCK_EXPIRES: expires},
-                description=f"Promotion lock of {model_name} (held while aliases move).",
+                description=f"Promotion lock of {name[len(names.LOCK_MODEL_PREFIX) :]} "
+                "(held while aliases move).",
             )
-            break
+            return
         except MlflowException as exc:
             if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc
@@ -59,14 +116,25 @@ def registry_lock(
         if current is not None and _expires_at(current, ttl_s) < time.time():
             _delete_if_held_by(client, name, current.get(names.TAG_LOCK_HOLDER))
             continue
+        who = (current or {}).get(names.TAG_LOCK_HOLDER, "unknown")
         if time.monotonic() > deadline:
-            who = (current or {}).get(names.TAG_LOCK_HOLDER, "unknown")
             raise ToolkitError(f"registry lock {name} still held by {who} after {wait_s:.0f} s")
+        if current is not None and (who != told[0] or time.monotonic() - told[1] > 30):
+            _announce(name, who, current, ttl_s)
+            told = (who, time.monotonic())
         time.sleep(poll_s * (0.5 + random.random()))
-    try:
-        yield holder
-    finally:
-        _delete_if_held_by(client, name, holder)
+
+
+def _announce(name: str, who: str, current: dict, ttl_s: float) -> None:
+    """One line on stderr: who holds the lock, since when, until when at the latest."""
+    since = datetime.datetime.fromtimestamp(float(current["created_ms"]) / 1000, datetime.UTC)
+    left = max(0.0, _expires_at(current, ttl_s) - time.time())
+    print(
+        f"waiting for registry lock {name}: held by {who} since "
+        f"{since:%Y-%m-%dT%H:%M:%SZ} (expires in {left:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _current(client: Any, name: str) -> dict | None:

@@ -66,6 +66,7 @@ LABEL_MODEL_NAME = "io.mlops.model.name"
 LABEL_MODEL_VERSION = "io.mlops.model.version"
 LABEL_STAGE = "io.mlops.stage"
 LABEL_APP = "io.mlops.app"
+LABEL_IMAGE = "io.mlops.image"  # on Swarm services: the image reference deployed
 
 # Environment variables read by the toolkit.
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"

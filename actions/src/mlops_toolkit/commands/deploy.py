@@ -22,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import deploy
 
+    if args.target == "swarm":
+        return run_swarm(args)
     result = deploy.deploy(
         image=args.image,
         stage=args.stage,
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         model_version=args.model_version,
         health_timeout_s=args.health_timeout,
         smoke=args.smoke,
+        publish="host" if args.publish == "host" else "port",
     )
     ghactions.set_outputs(
         {
@@ -43,5 +46,32 @@ def run(args: argparse.Namespace) -> int:
     ghactions.add_summary(
         f"## Deploy {args.stage}\n\n`{args.image}` serves at {result['url']} "
         f"(container `{result['container']}`); health and smoke passed.\n"
+    )
+    return 0
+
+
+def run_swarm(args: argparse.Namespace) -> int:
+    from .. import swarm
+
+    result = swarm.deploy_service(
+        image=args.image,
+        target=options.swarm_target(args, args.stage),
+        model_name=args.model_name,
+        model_version=args.model_version,
+        health_timeout_s=args.health_timeout,
+        smoke=args.smoke,
+    )
+    ghactions.set_outputs(
+        {
+            "service": result["service"],
+            "container": "",
+            "url": result["url"],
+            "previous-image": result["previous_image"],
+        }
+    )
+    ghactions.add_summary(
+        f"## Deploy {args.stage}\n\n`{args.image}` serves at {result['url']} on "
+        f"{result['replicas']} replicas of Swarm service `{result['service']}`; health and smoke "
+        "passed.\n"
     )
     return 0

@@ -33,6 +33,41 @@ def deploy_target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, required=True, help="host port the stage serves on")
     p.add_argument("--host", default="127.0.0.1", help="host name to reach the published port")
     p.add_argument("--health-timeout", type=float, default=120, help="seconds to wait")
+    p.add_argument(
+        "--target",
+        default="docker",
+        choices=("docker", "swarm"),
+        help="docker: one container per stage; swarm: one Swarm service per stage",
+    )
+    p.add_argument("--replicas", type=int, default=2, help="swarm: tasks of the service")
+    p.add_argument(
+        "--publish",
+        default="ingress",
+        choices=("ingress", "host"),
+        help="ingress: published port (swarm: routing mesh); host: host network, SO_REUSEPORT, "
+        "the new container/task starts beside the old one",
+    )
+    p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
+    p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")
+
+
+def swarm_target(args: argparse.Namespace, stage: str):
+    """The swarm.Target the deploy-target options describe."""
+    from ..swarm import Target
+
+    def listed(text: str) -> list[str]:
+        return text.replace(",", " ").split()
+
+    return Target(
+        app=args.app,
+        stage=stage,
+        port=args.port,
+        host=args.host,
+        replicas=args.replicas,
+        publish=args.publish,
+        secrets=listed(args.secrets),
+        configs=listed(args.configs),
+    )
 
 
 def model_name(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -18,17 +18,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import deploy
+    from .. import deploy, names, swarm
 
-    result = deploy.rollback(
-        model_name=args.model_name,
-        to=args.to or None,
-        app=args.app,
-        port=args.port,
-        host=args.host,
-        redeploy=args.redeploy,
-        health_timeout_s=args.health_timeout,
-    )
+    if args.target == "swarm" and args.redeploy:
+        result = swarm.rollback(
+            model_name=args.model_name,
+            to=args.to or None,
+            target=options.swarm_target(args, names.PRODUCTION),
+            health_timeout_s=args.health_timeout,
+        )
+    else:
+        result = deploy.rollback(
+            model_name=args.model_name,
+            to=args.to or None,
+            app=args.app,
+            port=args.port,
+            host=args.host,
+            redeploy=args.redeploy,
+            health_timeout_s=args.health_timeout,
+            publish="host" if args.publish == "host" else "port",
+        )
     redeployed = f", image `{result['image']}` redeployed and healthy" if result["image"] else ""
     ghactions.set_outputs(
         {"version": result["version"], "previous-version": result["from"], "image": result["image"]}
