@@ -53,6 +53,11 @@ def test_categorical_columns_use_chi_squared_and_new_categories_count() -> None:
     )
     assert same["test"] == "chi2" and not same["drifted"]
     assert moved["drifted"] and moved["p_value"] < 1e-6
+    assert same["unseen_rows"] == 0 and same["unseen_categories"] == []
+    assert 120 < moved["unseen_rows"] < 180 and moved["unseen_categories"] == ["d"]
+    # Strings with missing values: nulls are not categories, nor unseen.
+    holed = compare(["a", None, "b"] * 50, ["a", None, "e"] * 10, Thresholds())
+    assert holed["kind"] == "categorical" and holed["unseen_rows"] == 10
 
 
 def test_a_large_but_insignificant_psi_on_few_rows_is_not_drift() -> None:

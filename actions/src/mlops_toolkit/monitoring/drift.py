@@ -99,6 +99,10 @@ def chi2_test(reference: Any, current: Any) -> tuple[float, float]:
     return float(statistic), float(p_value)
 
 
+# Unseen categories named per column in the report (the count covers them all).
+UNSEEN_SHOWN = 5
+
+
 def compare(
     reference: Any, current: Any, thresholds: Thresholds, categorical: bool | None = None
 ) -> dict[str, Any]:
@@ -121,13 +125,20 @@ def compare(
             "drifted": False,
             "note": "no values to compare",
         }
+    unseen: dict[str, Any] = {}
     if categorical:
         psi = psi_categorical(ref, cur)
         test, (statistic, p_value) = "chi2", chi2_test(ref, cur)
+        # Categories training never saw: the model encodes them as all zeros, so count them.
+        new = cur[~cur.isin(set(ref))]
+        unseen = {
+            "unseen_rows": len(new),
+            "unseen_categories": [str(v) for v in new.value_counts().index[:UNSEEN_SHOWN]],
+        }
     else:
         psi = psi_numeric(ref, cur, thresholds.bins)
         test, (statistic, p_value) = "ks", ks_test(ref, cur)
-    return {
+    return unseen | {
         "kind": "categorical" if categorical else "numeric",
         "psi": round(psi, 6),
         "test": test,
