@@ -116,8 +116,11 @@ def test_device_is_cuda_where_a_gpu_is_listed(monkeypatch, tmp_path):
     assert device_for(load_params().model) == "cuda"
     params = load_params()
     model = build_model(params.model, seed=0, roles=params.data.roles.as_dict())
-    assert model[-1].get_params()["device"] == "cuda"
-    assert for_serving(model)[-1].get_params()["device"] == "cpu"
+    # A classifier's booster sits inside the OneVsRestClassifier that maps its labels.
+    booster = getattr(model[-1], "estimator", model[-1])
+    assert booster.get_params()["device"] == "cuda"
+    for_serving(model)
+    assert booster.get_params()["device"] == "cpu"
 
 
 @pytest.mark.gpu

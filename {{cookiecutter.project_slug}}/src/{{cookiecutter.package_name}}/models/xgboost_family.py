@@ -85,13 +85,14 @@ def fit(model: Any, features: Any, target: Any, spec: ModelParams) -> Any:
         model[-1].estimator.set_fit_request(sample_weight=True)
         model.fit(features, target, sample_weight=weights)
     # The routing request served this fit only, and skops cannot serialize it: drop it.
-    for booster in [model[-1].estimator, *_boosters(model)]:
+    for booster in _boosters(model):
         vars(booster).pop("_metadata_request", None)
     return model
 
 
 def _boosters(pipeline: Any) -> list[Any]:
-    return list(getattr(pipeline[-1], "estimators_", []))
+    """The fitted per-class models, and the template they are cloned from."""
+    return [pipeline[-1].estimator, *getattr(pipeline[-1], "estimators_", [])]
 {%- else %}
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
