@@ -76,7 +76,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         project = generate(Path(tmp))
         package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").is_file())
-        env = {**os.environ, "PYTHONPATH": str(project / "src")}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(project / "src"), str(REPO / "actions" / "src")])}
         data = project / "data" / "external" / "big.csv"
         dataset(data, args.rows)
         size = data.stat().st_size
