@@ -8,7 +8,7 @@ from {{ cookiecutter.package_name }}.cli import (
     main,
 )
 
-COMMANDS = ["prepare-data", "validate-data", "train", "evaluate", "predict"]
+COMMANDS = ["init-data", "prepare-data", "validate-data", "train", "evaluate", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
