@@ -89,11 +89,19 @@ def mlserver_command(work: Path, model: Path, port: int) -> list[str]:
     """`mlserver start` on a folder holding its settings and the model's settings."""
     folder = work / "mlserver"
     folder.mkdir(exist_ok=True)
-    settings = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
-                "parallel_workers": 0, "debug": False}
+    settings = {
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "parallel_workers": 0,
+        "debug": False,
+    }
     (folder / "settings.json").write_text(json.dumps(settings))
-    model_settings = {"name": "cancer", "implementation": "mlserver_mlflow.MLflowRuntime",
-                      "parameters": {"uri": str(model)}}
+    model_settings = {
+        "name": "cancer",
+        "implementation": "mlserver_mlflow.MLflowRuntime",
+        "parameters": {"uri": str(model)},
+    }
     (folder / "model-settings.json").write_text(json.dumps(model_settings))
     return [mlserver_python(), "-m", "mlserver.cli.main", "start", str(folder)]
 
@@ -192,18 +200,41 @@ def servers(work: Path, model: Path, with_mlserver: bool) -> dict[str, tuple[lis
     python = sys.executable
     chosen = {
         "ours": (
-            [python, "-m", "mlops_toolkit.serving", "--model-dir", str(model),
-             "--port", str(ports["ours"])],
-            ports["ours"], "/health",
+            [
+                python,
+                "-m",
+                "mlops_toolkit.serving",
+                "--model-dir",
+                str(model),
+                "--port",
+                str(ports["ours"]),
+            ],
+            ports["ours"],
+            "/health",
         ),
         "floor": (
             [python, str(ROOT / "benchmarks" / "_floor_app.py"), str(model), str(ports["floor"])],
-            ports["floor"], "/health",
+            ports["floor"],
+            "/health",
         ),
         "mlflow": (
-            ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local",
-             "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1"],
-            ports["mlflow"], "/ping",
+            [
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                str(model),
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["mlflow"]),
+                "--workers",
+                "1",
+            ],
+            ports["mlflow"],
+            "/ping",
         ),
     }
     if with_mlserver:
@@ -214,8 +245,8 @@ def servers(work: Path, model: Path, with_mlserver: bool) -> dict[str, tuple[lis
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=4, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--no-mlserver", action="store_true", help="leave MLServer out")
     args = parser.parse_args()
@@ -236,23 +267,31 @@ def main() -> int:
         results: dict[str, dict[str, list[dict[str, float]]]] = {
             n: {s: [] for s in chosen} for n in scripts
         }
-        answers: dict[str, dict[str, list]] = {}
-        for round_ in range(args.rounds):
+        # Every server runs at once, idle but the one under load, and they take turns every few
+        # seconds: a change in background load then hits all of them alike, and the ratios hold.
+        procs = {}
+        try:
             for server, (cmd, port, health) in chosen.items():
-                proc = start(cmd, port, health, env)
-                try:
-                    if round_ == 0:
-                        answers[server] = {n: predict(port, b) for n, b in bodies.items()}
-                    for name, script in scripts.items():
-                        wrk(port, script, 2, args.connections)  # warm up
+                procs[server] = start(cmd, port, health, env)
+            answers = {
+                server: {n: predict(port, b) for n, b in bodies.items()}
+                for server, (_, port, _) in chosen.items()
+            }
+            for server, answer in answers.items():
+                if answer != answers["mlflow"]:
+                    raise SystemExit(f"{server} answers differently from mlflow models serve")
+            for script in scripts.values():
+                for _, port, _ in chosen.values():
+                    wrk(port, script, 2, args.connections)  # warm up
+            for _ in range(args.rounds):
+                for name, script in scripts.items():
+                    for server, (_, port, _) in chosen.items():
                         results[name][server].append(
                             wrk(port, script, args.duration, args.connections)
                         )
-                finally:
-                    stop(proc)
-        for server, answer in answers.items():
-            if answer != answers["mlflow"]:
-                raise SystemExit(f"{server} answers differently from mlflow models serve")
+        finally:
+            for proc in procs.values():
+                stop(proc)
     return report(results, args)
 
 
