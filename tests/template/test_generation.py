@@ -46,6 +46,8 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".toolkit-source",
         # Kept with the sample too: where a team's own CSV goes later (init-data).
         "data/external/.gitkeep",
+        # the team's set-up: docs/setup.md (tests/template/test_setup_guide.py)
+        "docs/setup.md",
     }
     if options.get("deploy_target") == "kubernetes":
         kube = "deploy/kubernetes"
