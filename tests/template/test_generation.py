@@ -48,6 +48,9 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "data/external/.gitkeep",
         # the team's set-up: docs/setup.md (tests/template/test_setup_guide.py)
         "docs/setup.md",
+        "infra/tracking/README.md", "infra/tracking/compose.yaml", "infra/tracking/Dockerfile",
+        "infra/tracking/serve.py", "infra/tracking/.env.example",
+        "infra/tracking/initdb/10-auth-database.sql",
     }
     if options.get("deploy_target") == "kubernetes":
         kube = "deploy/kubernetes"
