@@ -12,8 +12,11 @@ from support.project import bake
 VARIANTS = {
     "gpu-runner": {},
     "cpu-only": {"gpu_runner_labels": "", "python_version": "3.12"},
-    "regression-xgboost": {"task": "regression", "model_family": "xgboost",
-                           "gpu_runner_labels": "self-hosted,a100"},
+    "regression-xgboost": {
+        "task": "regression",
+        "model_family": "xgboost",
+        "gpu_runner_labels": "self-hosted,a100",
+    },
 }
 READ = re.compile(r"\b(vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 # GitHub's own secret, not one the team sets.

@@ -54,15 +54,23 @@ def test_every_check_passes_against_a_real_server_and_cleans_up(mlflow_server, t
 
 
 def test_basic_auth_with_credentials_from_the_environment(auth_mlflow, tmp_path):
-    env = {"MLFLOW_TRACKING_URI": auth_mlflow.uri, "MLFLOW_TRACKING_USERNAME": ADMIN,
-           "MLFLOW_TRACKING_PASSWORD": PASSWORD}
+    env = {
+        "MLFLOW_TRACKING_URI": auth_mlflow.uri,
+        "MLFLOW_TRACKING_USERNAME": ADMIN,
+        "MLFLOW_TRACKING_PASSWORD": PASSWORD,
+    }
     result = doctor(env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [rows(result.stdout)[c][0] for c in ("tracking server", "artifact store",
-                                                "model registry")] == ["ok"] * 3
+    assert [
+        rows(result.stdout)[c][0] for c in ("tracking server", "artifact store", "model registry")
+    ] == ["ok"] * 3
     assert PASSWORD not in result.stdout + result.stderr
-    assert probe_models(auth_mlflow.uri, MLFLOW_TRACKING_USERNAME=ADMIN,
-                        MLFLOW_TRACKING_PASSWORD=PASSWORD) == []
+    assert (
+        probe_models(
+            auth_mlflow.uri, MLFLOW_TRACKING_USERNAME=ADMIN, MLFLOW_TRACKING_PASSWORD=PASSWORD
+        )
+        == []
+    )
 
 
 def test_basic_auth_with_credentials_in_the_uri(auth_mlflow, tmp_path):
@@ -79,9 +87,13 @@ def test_wrong_credentials_are_one_clear_line_and_no_secret(auth_mlflow, tmp_pat
     wrong = "hunter2-Wrong-pw"
     host = auth_mlflow.uri.split("//", 1)[1]
     env = (
-        {"MLFLOW_TRACKING_URI": auth_mlflow.uri, "MLFLOW_TRACKING_USERNAME": ADMIN,
-         "MLFLOW_TRACKING_PASSWORD": wrong}
-        if where == "env" else {"MLFLOW_TRACKING_URI": f"http://{ADMIN}:{wrong}@{host}"}
+        {
+            "MLFLOW_TRACKING_URI": auth_mlflow.uri,
+            "MLFLOW_TRACKING_USERNAME": ADMIN,
+            "MLFLOW_TRACKING_PASSWORD": wrong,
+        }
+        if where == "env"
+        else {"MLFLOW_TRACKING_URI": f"http://{ADMIN}:{wrong}@{host}"}
     )
     result = doctor(env=env, cwd=tmp_path)
     assert result.returncode == 1
@@ -96,8 +108,9 @@ def test_wrong_credentials_are_one_clear_line_and_no_secret(auth_mlflow, tmp_pat
 
 
 def test_a_dead_server_fails_and_the_rest_still_report(tmp_path):
-    result = doctor(env={"MLFLOW_TRACKING_URI": f"http://u:hunter2@127.0.0.1:{free_port()}"},
-                    cwd=tmp_path)
+    result = doctor(
+        env={"MLFLOW_TRACKING_URI": f"http://u:hunter2@127.0.0.1:{free_port()}"}, cwd=tmp_path
+    )
     assert result.returncode == 1 and "hunter2" not in result.stdout + result.stderr
     table = rows(result.stdout)
     assert "unreachable" in table["tracking server"][2] and "gpu" in table
@@ -108,8 +121,14 @@ def test_a_required_gpu_that_is_missing_fails(mlflow_server, tmp_path):
 
     if gpu.available():
         pytest.skip("a GPU is visible here")
-    result = doctor("--require-gpu", "true", "--registry-checks", "false",
-                    env={"MLFLOW_TRACKING_URI": mlflow_server.uri}, cwd=tmp_path)
+    result = doctor(
+        "--require-gpu",
+        "true",
+        "--registry-checks",
+        "false",
+        env={"MLFLOW_TRACKING_URI": mlflow_server.uri},
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert rows(result.stdout)["gpu"][:2] == ["FAIL", "yes"]
     assert result.stderr.strip().endswith("failed: gpu")
@@ -121,8 +140,9 @@ def test_dvc_remote_is_checked_when_the_project_uses_dvc(tmp_path):
     result = doctor(*off, env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
     assert result.returncode == 1 and "no DVC remote" in rows(result.stdout)["dvc remote"][2]
     (tmp_path / "store").mkdir()
-    subprocess.run(["dvc", "remote", "add", "-d", "team", str(tmp_path / "store")], cwd=tmp_path,
-                   check=True)
+    subprocess.run(
+        ["dvc", "remote", "add", "-d", "team", str(tmp_path / "store")], cwd=tmp_path, check=True
+    )
     result = doctor(*off, env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(result.stdout)["dvc remote"][:1] == ["ok"]
@@ -131,10 +151,20 @@ def test_dvc_remote_is_checked_when_the_project_uses_dvc(tmp_path):
 
 def test_docker_host_and_registry_login_never_show_the_password(tmp_path):
     dead = f"tcp://127.0.0.1:{free_port()}"
-    result = doctor("--registry-checks", "false", "--image-registry", "127.0.0.1:5000",
-                    "--registry-username", "ci",
-                    env={"MLFLOW_TRACKING_URI": "", "DOCKER_HOST": dead,
-                         "REGISTRY_PASSWORD": "hunter2-registry"}, cwd=tmp_path)
+    result = doctor(
+        "--registry-checks",
+        "false",
+        "--image-registry",
+        "127.0.0.1:5000",
+        "--registry-username",
+        "ci",
+        env={
+            "MLFLOW_TRACKING_URI": "",
+            "DOCKER_HOST": dead,
+            "REGISTRY_PASSWORD": "hunter2-registry",
+        },
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "hunter2-registry" not in result.stdout + result.stderr
     table = rows(result.stdout)
