@@ -16,6 +16,13 @@ AUTH_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRA
 @pytest.fixture(scope="module")
 def auth_mlflow(tmp_path_factory):
     server = start_mlflow(tmp_path_factory.mktemp("mlflow-auth"), auth=(ADMIN, PASSWORD))
+    # The auth app's first authenticated request (user store set-up) can take a while: pay it here.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+        mp.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+        from mlops_toolkit import tracking_check
+
+        tracking_check.check_authenticated(server.uri, timeout_s=120)
     yield server
     stop(server.proc)
 
