@@ -17,6 +17,8 @@ VARIANTS = {
         "model_family": "xgboost",
         "gpu_runner_labels": "self-hosted,a100",
     },
+    "swarm": {"deploy_target": "swarm"},
+    "kubernetes": {"deploy_target": "kubernetes", "gpu_runner_labels": ""},
 }
 READ = re.compile(r"\b(vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 # GitHub's own secret, not one the team sets.
