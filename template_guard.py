@@ -65,6 +65,7 @@ LABELS = re.compile(r"[A-Za-z0-9_.:-]+(\s*,\s*[A-Za-z0-9_.:-]+)*")
 REGISTRY = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
 REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}")
+VERSION = re.compile(r"v[0-9]+(\.[0-9]+){0,2}")
 # A requirement on its own line of a TOML array: "name[extra]>=1; marker",
 REQUIREMENT_LINE = re.compile(r'^\s*"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*[^"]*",?\s*$')
 
@@ -208,6 +209,9 @@ def _service_problems(a: Mapping[str, Any]) -> list[str]:
     ref = a["actions_ref"]
     if not REF.fullmatch(ref) or ".." in ref or ref.endswith((".", "/", ".lock")):
         found.append(f"actions_ref {_short(ref)} is not a valid git ref")
+    version = a.get("actions_version", "")
+    if version and not VERSION.fullmatch(version):
+        found.append(f"actions_version {_short(version)} must be vX, vX.Y or vX.Y.Z (or empty)")
     return found
 
 

@@ -5,6 +5,9 @@ Link: rel="next"/"last"), POST the same path, PATCH /repos/{o}/{r}/issues/commen
 GET /repos/{o}/{r}/commits/{sha}/pulls (the pull requests associated with a commit), and
 issues: GET /repos/{o}/{r}/issues (state, labels, pagination; pull requests listed too, with a
 `pull_request` key, as GitHub does), POST /repos/{o}/{r}/issues, PATCH /repos/{o}/{r}/issues/{n}.
+Releases: POST /repos/{o}/{r}/git/refs (create a ref; 422 when it exists), PATCH
+/repos/{o}/{r}/git/refs/tags/{tag} (move it; 422 when it does not exist), POST
+/repos/{o}/{r}/releases (422 when the tag has one; `generate_release_notes` gives a body).
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does.
 """
 
@@ -20,6 +23,9 @@ LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
 ISSUES = re.compile(r"^/repos/([^/]+)/([^/]+)/issues$")
 ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)$")
+REFS = re.compile(r"^/repos/([^/]+)/([^/]+)/git/refs$")
+TAG_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/refs/(tags/.+)$")
+RELEASES = re.compile(r"^/repos/([^/]+)/([^/]+)/releases$")
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 
 
@@ -30,6 +36,8 @@ class GitHubStandIn:
         self.requests: list[tuple[str, str]] = []
         self.pulls: dict[tuple[str, str], list[dict]] = {}  # (repo, sha) -> pull requests
         self.issues: dict[tuple[str, int], dict] = {}  # (repo, number) -> issue
+        self.refs: dict[tuple[str, str], str] = {}  # (repo, "refs/tags/v1") -> sha
+        self.releases: dict[tuple[str, str], dict] = {}  # (repo, tag) -> release
         self._next = 1000
         self._next_issue = 100
         self._lock = threading.Lock()
@@ -209,6 +217,8 @@ class GitHubStandIn:
                 if not self._authorised():
                     return
                 path = urlparse(self.path).path
+                if REFS.match(path) or RELEASES.match(path):
+                    return self._release_post(path)
                 issues = ISSUES.match(path)
                 if issues:
                     data = self._body(required="title")
@@ -235,6 +245,16 @@ class GitHubStandIn:
                 if not self._authorised():
                     return
                 path = urlparse(self.path).path
+                tag_ref = TAG_REF.match(path)
+                if tag_ref:
+                    key = (f"{tag_ref[1]}/{tag_ref[2]}", f"refs/{tag_ref[3]}")
+                    data = self._body(required="sha")
+                    if data is None:
+                        return
+                    if key not in outer.refs:
+                        return self._send(422, {"message": "Reference does not exist"})
+                    outer.refs[key] = data["sha"]
+                    return self._send(200, {"ref": key[1], "object": {"sha": data["sha"]}})
                 issue = ISSUE.match(path)
                 if issue:
                     key = (f"{issue[1]}/{issue[2]}", int(issue[3]))
@@ -256,5 +276,28 @@ class GitHubStandIn:
                 c = outer.comments[int(m[3])]
                 c["body"] = data["body"]
                 return self._send(200, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+
+            def _release_post(self, path: str):
+                refs, releases = REFS.match(path), RELEASES.match(path)
+                data = self._body(required="ref" if refs else "tag_name")
+                if data is None:
+                    return
+                if refs:
+                    key = (f"{refs[1]}/{refs[2]}", data["ref"])
+                    if key in outer.refs:
+                        return self._send(422, {"message": "Reference already exists"})
+                    outer.refs[key] = data["sha"]
+                    return self._send(201, {"ref": key[1], "object": {"sha": data["sha"]}})
+                repo, tag = f"{releases[1]}/{releases[2]}", data["tag_name"]
+                if (repo, tag) in outer.releases:
+                    return self._send(422, {"message": "Validation Failed",
+                                            "errors": [{"code": "already_exists"}]})
+                body = data.get("body") or ""
+                if data.get("generate_release_notes"):
+                    body = f"## What's Changed\n* changes up to {tag}\n{body}".strip()
+                release = {"tag_name": tag, "name": data.get("name") or tag, "body": body,
+                           "html_url": f"https://github.com/{repo}/releases/tag/{tag}"}
+                outer.releases[(repo, tag)] = release
+                return self._send(201, release)
 
         return Handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -45,18 +46,46 @@ class MlflowServer:
         return self.root / "artifacts"
 
 
-def start_mlflow(root: Path, backend: str | None = None) -> MlflowServer:
-    """`mlflow server` with a SQLite (or the given) backend and local artifact storage."""
+AUTH_INI = """\
+[mlflow]
+default_permission = READ
+database_uri = {database}
+admin_username = {user}
+admin_password = {password}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+def start_mlflow(
+    root: Path,
+    backend: str | None = None,
+    *,
+    artifacts: str | None = None,
+    auth: tuple[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> MlflowServer:
+    """`mlflow server` with a SQLite (or the given) backend and local (or given) artifacts.
+
+    `auth=(admin, password)` runs MLflow's basic-auth app with that admin user; `env` adds
+    variables to the server's environment (an S3 endpoint and keys, for example).
+    """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+               "--artifacts-destination", artifacts or str(root / "artifacts"),
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    full_env = {**os.environ, **(env or {})}
+    if auth:
+        ini = root / "basic_auth.ini"
+        ini.write_text(AUTH_INI.format(database=f"sqlite:///{root / 'auth.db'}", user=auth[0],
+                                       password=auth[1]))
+        full_env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
+        full_env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", "tests-only-secret-key")
+        command += ["--app-name", "basic-auth"]
     log = open(root / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env,
+                            start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(uri + "/health", timeout=90, proc=proc)

@@ -47,6 +47,11 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".toolkit-source",
         # Kept with the sample too: where a team's own CSV goes later (init-data).
         "data/external/.gitkeep",
+        # the team's set-up: docs/setup.md (tests/template/test_setup_guide.py)
+        "docs/setup.md", ".github/dependabot.yml",
+        "infra/tracking/README.md", "infra/tracking/compose.yaml", "infra/tracking/Dockerfile",
+        "infra/tracking/serve.py", "infra/tracking/.env.example",
+        "infra/tracking/initdb/10-auth-database.sql",
     }
     if options.get("deploy_target") == "kubernetes":
         kube = "deploy/kubernetes"

@@ -19,6 +19,9 @@ VARIANTS = {
     "own-labels": {"gpu_runner_labels": "self-hosted,a100", "actions_ref": "release/2.1"},
     "swarm": {"deploy_target": "swarm"},
     "kubernetes": {"deploy_target": "kubernetes", "gpu_runner_labels": ""},
+    # The toolkit pinned by commit: `@<sha> # v1.4.2` (tests/template/test_updates.py)
+    "sha-pinned": {"actions_ref": "0123456789abcdef0123456789abcdef01234567",
+                   "actions_version": "v1.4.2"},
 }
 
 

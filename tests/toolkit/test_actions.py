@@ -16,7 +16,7 @@ from mlops_toolkit import cli as toolkit_cli
 ACTIONS = sorted(p.parent for p in (REPO / "actions").glob("*/action.yml"))
 EXPECTED = {"validate-data", "train", "gate", "register", "promote", "build-image", "deploy",
             "set-alias", "find-candidate", "report",
-            "rollback", "setup"}
+            "rollback", "setup", "doctor"}
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
 

@@ -11,6 +11,7 @@ from . import errors, tracking_check
 from .commands import (
     build_image,
     deploy,
+    doctor,
     drift_issue,
     find_candidate,
     gate,
@@ -25,6 +26,7 @@ from .commands import (
 
 # In the order `--help` lists them: the life of a model.
 COMMANDS = (
+    doctor,
     validate_data,
     train,
     gate,

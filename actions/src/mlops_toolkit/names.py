@@ -95,3 +95,4 @@ RUN_JSON = "reports/run.json"
 VALIDATION_JSON = "reports/validation.json"
 GATE_CONFIG = "gate.yaml"
 SERVING_PORT = 8080
+ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"  # doctor's image-registry login, never a flag

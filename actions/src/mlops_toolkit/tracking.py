@@ -25,9 +25,11 @@ def tracking_uri() -> str:
 
 
 def check_server() -> str:
-    """Raise a one-line error when an HTTP tracking server does not answer /health."""
+    """Raise a one-line error unless an HTTP tracking server is up and accepts our credentials."""
     uri = tracking_uri()
     tracking_check.check(uri)
+    # basic-auth leaves /health open: wrong credentials would surface later as a library error.
+    tracking_check.check_authenticated(uri)
     return uri
 
 

@@ -64,24 +64,55 @@ def check(uri: str, timeout_s: float = 10) -> None:
     """
     if not is_http(uri):
         return
+    status = _get(uri, "/health", timeout_s)
+    if status != 200:
+        raise TrackingUnavailable(
+            _scrub(
+                f"MLflow tracking server {redact(uri)} is unhealthy: HTTP {status}",
+                _split_credentials(uri)[2],
+            )
+        )
+
+
+# The cheapest call behind authentication: MLflow's basic-auth leaves /health open.
+_AUTH_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def check_authenticated(uri: str, timeout_s: float = 10) -> None:
+    """Raise TrackingUnavailable (one line, no secrets) unless the server accepts our credentials.
+
+    401: no or wrong credentials; 403: right user, no permission to read experiments.
+    """
+    if not is_http(uri):
+        return
+    status = _get(uri, _AUTH_PROBE, timeout_s)
+    if status == 200:
+        return
+    why = {
+        401: "refused the credentials (HTTP 401): set MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) to a valid user",
+        403: "denied this user access (HTTP 403)",
+    }.get(status, f"answered HTTP {status}")
+    raise TrackingUnavailable(
+        _scrub(f"MLflow tracking server {redact(uri)} {why}", _split_credentials(uri)[2])
+    )
+
+
+def _get(uri: str, path: str, timeout_s: float) -> int:
+    """HTTP status of GET `<uri><path>` with the credentials of the URI or the environment."""
     bare, headers, secrets = _split_credentials(uri)
-    shown = redact(uri)
-    url = bare.rstrip("/") + "/health"
+    url = bare.rstrip("/") + path
     request = urllib.request.Request(url, headers={"User-Agent": "mlops-toolkit", **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            status = response.status
+            return response.status
     except urllib.error.HTTPError as exc:
-        status = exc.code
+        return exc.code
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         raise TrackingUnavailable(
-            _scrub(f"MLflow tracking server {shown} is unreachable: {reason}", secrets)
+            _scrub(f"MLflow tracking server {redact(uri)} is unreachable: {reason}", secrets)
         ) from None
-    if status != 200:
-        raise TrackingUnavailable(
-            _scrub(f"MLflow tracking server {shown} is unhealthy: HTTP {status}", secrets)
-        )
 
 
 def _scrub(message: str, secrets: list[str]) -> str:

@@ -1,0 +1,101 @@
+"""`doctor`: check a team's set-up (tracking, registry, artifacts, DVC, Docker, GPU) at once.
+
+One table, one line per check; exit 1 when a required check fails. No secret is printed: the
+password of the image registry comes only from the environment, and every line of the table is
+scrubbed of the tracking and registry secrets of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .. import doctor, ghactions, names, tracking_check
+from ..errors import ToolkitError
+from . import options
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("doctor", help="check the team's set-up; one line per check")
+    options.model_name(p, required=False)
+    p.add_argument(
+        "--registry-checks",
+        type=options.boolean,
+        default=True,
+        help="create a throw-away model version and alias, round-trip an artifact",
+    )
+    p.add_argument(
+        "--dvc",
+        choices=("auto", "true", "false"),
+        default="auto",
+        help="auto: check the DVC remote when the project has .dvc/config",
+    )
+    p.add_argument(
+        "--docker", type=options.boolean, default=False, help="check the Docker host (DOCKER_HOST)"
+    )
+    p.add_argument(
+        "--image-registry",
+        default="",
+        help="log in to this image registry (password: $REGISTRY_PASSWORD)",
+    )
+    p.add_argument("--registry-username", default="")
+    p.add_argument("--require-gpu", type=options.boolean, default=False)
+    p.add_argument("--working-directory", default=".")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results = collect(args)
+    table = scrub(render(results))
+    print(table)
+    if _on_actions():  # locally the table above is the whole answer
+        ghactions.add_summary(f"## Set-up check\n\n{table}\n")
+    failed = [r.check for r in results if r.failed]
+    if failed:
+        raise ToolkitError(f"{len(failed)} required check(s) failed: {', '.join(failed)}")
+    return 0
+
+
+def collect(args: argparse.Namespace) -> list[doctor.Result]:
+    uri = os.environ.get(names.ENV_TRACKING_URI, "")
+    results = [doctor.tracking(uri)]
+    if not args.registry_checks:
+        results.append(doctor.Result("model registry", doctor.SKIP, "not asked", False))
+    elif results[0].status != doctor.OK:
+        reason = "needs the tracking server"
+        results += [
+            doctor.Result(n, doctor.SKIP, reason) for n in ("artifact store", "model registry")
+        ]
+    else:
+        results += doctor.registry_and_artifacts(uri, args.model_name)
+    results.append(doctor.dvc(args.dvc, Path(args.working_directory)))
+    if args.docker or args.image_registry:
+        host, client = doctor.docker_host()
+        results.append(host)
+        if args.image_registry:
+            password = os.environ.get(names.ENV_REGISTRY_PASSWORD, "")
+            results.append(
+                doctor.image_registry(client, args.image_registry, args.registry_username, password)
+            )
+    results.append(doctor.gpu_visible(args.require_gpu))
+    return results
+
+
+def render(results: list[doctor.Result]) -> str:
+    """A Markdown table: readable in a terminal and in the job summary."""
+    rows = ["| check | status | required | detail |", "|---|---|---|---|"]
+    for r in results:
+        detail = r.detail.replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| {r.check} | {r.status} | {'yes' if r.required else 'no'} | {detail} |")
+    return "\n".join(rows)
+
+
+def scrub(text: str) -> str:
+    text = tracking_check.scrub_known_secrets(text)
+    password = os.environ.get(names.ENV_REGISTRY_PASSWORD, "")
+    return text.replace(password, tracking_check.REDACTED) if len(password) >= 3 else text
+
+
+def _on_actions() -> bool:
+    return bool(os.environ.get(names.ENV_GITHUB_STEP_SUMMARY))

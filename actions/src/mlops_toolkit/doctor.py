@@ -1,0 +1,199 @@
+"""The set-up checks of `mlops-toolkit doctor`: one function per check, one `Result` each.
+
+A check never raises: it returns what it found, so that one broken piece of the set-up does not
+hide the state of the others. Messages may quote a library's error; the command scrubs every
+known secret out of the table before printing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import gpu, names, tracking_check
+from .errors import ToolkitError
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+DOCTOR_EXPERIMENT = "mlops-doctor"
+DOCTOR_MODEL_PREFIX = "mlops-doctor."
+DOCTOR_ALIAS = "doctor"
+ROUND_TRIP_TEXT = "mlops-toolkit doctor round trip\n"
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    status: str  # OK, FAIL or SKIP
+    detail: str
+    required: bool = True
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL and self.required
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:240]
+
+
+def tracking(uri: str) -> Result:
+    """The server answers /health and accepts our credentials (basic-auth leaves /health open)."""
+    if not uri:
+        return Result("tracking server", SKIP, f"{names.ENV_TRACKING_URI} not set: local store")
+    if not tracking_check.is_http(uri):
+        return Result("tracking server", OK, f"local store {uri}", False)
+    try:
+        # Generous: a busy server hashes basic-auth passwords slowly; this runs once per job.
+        tracking_check.check(uri, timeout_s=30)
+        tracking_check.check_authenticated(uri, timeout_s=30)
+    except ToolkitError as exc:
+        return Result("tracking server", FAIL, str(exc))
+    return Result("tracking server", OK, f"{tracking_check.redact(uri)} reachable, authenticated")
+
+
+class Probe:
+    """One throw-away run (artifact round trip) and registered model (version + alias)."""
+
+    def __init__(self, uri: str, model_name: str):
+        from mlflow import MlflowClient
+
+        from . import tracking  # noqa: F401 - its bounded retries and quiet downloads
+
+        self.client: Any = MlflowClient(tracking_uri=uri)
+        suffix = uuid.uuid4().hex[:8]
+        self.model = f"{DOCTOR_MODEL_PREFIX}{model_name or 'probe'}.{suffix}"
+        self.run_id: str | None = None
+
+    def artifacts(self) -> Result:
+        try:
+            self.run_id = self._start_run()
+            with tempfile.TemporaryDirectory() as tmp:
+                sent = Path(tmp) / "sent" / "doctor.txt"
+                sent.parent.mkdir()
+                sent.write_text(ROUND_TRIP_TEXT)
+                self.client.log_artifact(self.run_id, str(sent), artifact_path="doctor")
+                got = self.client.download_artifacts(self.run_id, "doctor/doctor.txt", tmp)
+                if Path(got).read_text() != ROUND_TRIP_TEXT:
+                    return Result("artifact store", FAIL, "the artifact read back differs")
+            where = self.client.get_run(self.run_id).info.artifact_uri
+        except Exception as exc:
+            return Result("artifact store", FAIL, f"cannot write and read back: {_first_line(exc)}")
+        return Result("artifact store", OK, f"round trip through {where}")
+
+    def _start_run(self) -> str:
+        experiment = self.client.get_experiment_by_name(DOCTOR_EXPERIMENT)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self.client.create_experiment(DOCTOR_EXPERIMENT)
+        )
+        return self.client.create_run(experiment_id, run_name="doctor").info.run_id
+
+    def registry(self) -> Result:
+        if self.run_id is None:
+            return Result("model registry", SKIP, "needs the artifact store's run")
+        try:
+            self.client.create_registered_model(self.model)
+            version = self.client.create_model_version(
+                self.model, f"runs:/{self.run_id}/doctor", run_id=self.run_id
+            ).version
+            self.client.set_registered_model_alias(self.model, DOCTOR_ALIAS, version)
+        except Exception as exc:
+            return Result("model registry", FAIL, f"{self.model}: {_first_line(exc)}")
+        return Result("model registry", OK, f"created version {version}, set an alias, deleted")
+
+    def clean_up(self) -> None:
+        """Best effort: the probe's model and run go, whatever failed before."""
+        for call, arg in (
+            (self.client.delete_registered_model, self.model),
+            (self.client.delete_run, self.run_id),
+        ):
+            if arg is None:
+                continue
+            # Not created, or no permission to delete: nothing more to undo.
+            with contextlib.suppress(Exception):
+                call(arg)
+
+
+def registry_and_artifacts(uri: str, model_name: str) -> list[Result]:
+    """Artifact round trip, then a model version + alias of a throw-away model; cleaned up."""
+    try:
+        probe = Probe(uri, model_name)
+    except Exception as exc:
+        message = f"MLflow client unavailable: {_first_line(exc)}"
+        return [Result("artifact store", FAIL, message), Result("model registry", FAIL, message)]
+    try:
+        return [probe.artifacts(), probe.registry()]
+    finally:
+        probe.clean_up()
+
+
+def dvc(mode: str, working_directory: Path) -> Result:
+    """The default DVC remote answers (`dvc status --cloud`), when the project uses DVC."""
+    required = mode == "true"
+    if mode == "false":
+        return Result("dvc remote", SKIP, "not asked", False)
+    if not (working_directory / ".dvc" / "config").is_file():
+        status = FAIL if required else SKIP
+        return Result("dvc remote", status, "no .dvc/config here (DVC not set up)", required)
+    exe = shutil.which("dvc")
+    if not exe:
+        status = FAIL if required else SKIP
+        return Result("dvc remote", status, "dvc is not installed", required)
+    remotes = _dvc(exe, ["remote", "list"], working_directory)
+    if remotes.returncode != 0 or not remotes.stdout.strip():
+        return Result("dvc remote", FAIL, "no DVC remote configured (dvc remote add -d ...)")
+    probe = _dvc(exe, ["status", "--cloud", "--quiet"], working_directory)
+    # --quiet: exit 0 in sync, 1 when something differs; other codes or a traceback: no remote.
+    if probe.returncode not in (0, 1) or "ERROR" in probe.stderr:
+        error = next((ln for ln in probe.stderr.splitlines() if "ERROR" in ln), probe.stderr)
+        return Result("dvc remote", FAIL, f"unreachable: {error.strip()[:240]}")
+    name = remotes.stdout.split()[0]
+    state = "in sync" if probe.returncode == 0 else "reachable, not in sync (dvc push)"
+    return Result("dvc remote", OK, f"{name}: {state}")
+
+
+def _dvc(exe: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def docker_host() -> tuple[Result, Any]:
+    """The engine of DOCKER_HOST answers a ping."""
+    from . import dockerhost
+
+    try:
+        client = dockerhost.connect()
+    except ToolkitError as exc:
+        return Result("docker host", FAIL, str(exc)), None
+    where = os.environ.get(names.ENV_DOCKER_HOST) or "local socket"
+    return Result("docker host", OK, f"{where}: {client.version().get('Version', '?')}"), client
+
+
+def image_registry(client: Any, registry: str, username: str, password: str) -> Result:
+    """`docker login` to the image registry with the given user (password from the env)."""
+    if client is None:
+        return Result("image registry", SKIP, "needs the Docker host")
+    if not username or not password:
+        return Result("image registry", FAIL, f"{registry}: no username or password given")
+    try:
+        client.login(username=username, password=password, registry=registry, reauth=True)
+    except Exception as exc:
+        return Result("image registry", FAIL, f"{registry}: login refused: {_first_line(exc)}")
+    return Result("image registry", OK, f"{registry}: logged in as {username}")
+
+
+def gpu_visible(required: bool) -> Result:
+    compute = gpu.detect()
+    if compute.count:
+        return Result(
+            "gpu", OK, f"{compute.count} x {compute.name} (driver {compute.driver})", required
+        )
+    return Result("gpu", FAIL if required else SKIP, "no GPU visible to nvidia-smi", required)

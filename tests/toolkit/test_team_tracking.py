@@ -1,0 +1,232 @@
+"""The generated project's infra/tracking: MLflow on PostgreSQL, artifacts in S3, basic-auth.
+
+Run for real here as the plain-process set-up of its README: `serve.py` against PostgreSQL
+(.ci/postgres-up) and moto's S3 server on loopback (MinIO images cannot be pulled here), then
+the toolkit's doctor, gate, register and promote through it with credentials from the
+environment. The compose file is checked for structure only (no image can be pulled here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+from conftest import REPO, cli, log_model
+from support.servers import free_port, wait_http
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+INFRA = REPO / "{{cookiecutter.project_slug}}" / "infra" / "tracking"
+PG_PORT = int(os.environ.get("MLOPS_PG_PORT", "5433"))
+ADMIN, PASSWORD = "admin", "Team-adm1n:pw"
+BUCKET = "team-artifacts"
+
+
+def serve_env(extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
+    return {**keep, **extra}
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory):
+    import boto3
+    import psycopg2
+    from moto.server import ThreadedMotoServer
+
+    up = subprocess.run([str(REPO / ".ci" / "postgres-up")], capture_output=True, text=True)
+    assert up.returncode == 0, up.stdout + up.stderr
+    suffix = uuid.uuid4().hex[:8]
+    dbs = [f"teamsetup_mlflow_{suffix}", f"teamsetup_auth_{suffix}"]
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=PG_PORT, user="mlflow", password="mlflow", dbname="postgres"
+    )
+    conn.autocommit = True
+    for db in dbs:
+        conn.cursor().execute(f"CREATE DATABASE {db}")
+    s3_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    keys = {
+        "AWS_ACCESS_KEY_ID": "teamsetup",
+        "AWS_SECRET_ACCESS_KEY": "teamsetup-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.create_bucket(Bucket=BUCKET)
+    port = free_port()
+    pg = f"postgresql+psycopg2://mlflow:mlflow@127.0.0.1:{PG_PORT}"
+    env = serve_env({
+        **keys,
+        "MLFLOW_BACKEND_STORE_URI": f"{pg}/{dbs[0]}",
+        "MLFLOW_AUTH_DATABASE_URI": f"{pg}/{dbs[1]}",
+        "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{BUCKET}/artifacts",
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN, "MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORD,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "teamsetup-tests-only",
+        "MLFLOW_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+        "MLFLOW_HOST": "127.0.0.1", "MLFLOW_PORT": str(port), "MLFLOW_WORKERS": "1",
+    })  # fmt: skip
+    log = open(tmp_path_factory.mktemp("team") / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, str(INFRA / "serve.py")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(uri + "/health", timeout=120, proc=proc)
+        yield uri, s3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        moto.stop()
+        for db in dbs:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        conn.close()
+
+
+@pytest.fixture
+def credentials(monkeypatch):
+    """The admin's credentials in this process's environment, as CI's secrets give them."""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    return {"MLFLOW_TRACKING_USERNAME": ADMIN, "MLFLOW_TRACKING_PASSWORD": PASSWORD}
+
+
+def test_serve_names_every_missing_setting_in_one_line():
+    result = subprocess.run(
+        [sys.executable, str(INFRA / "serve.py")],
+        env=serve_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "MLFLOW_BACKEND_STORE_URI" in result.stderr and "MLFLOW_AUTH_ADMIN_PASSWORD" in (
+        result.stderr
+    )
+
+
+def test_gate_register_promote_through_auth_postgres_and_s3(
+    team_server, credentials, dataset, holdout_csv, gate_yaml, tmp_path
+):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri, s3 = team_server
+    env = {"MLFLOW_TRACKING_URI": uri, **credentials}
+    doctor = cli("doctor", "--model-name", "team", env=env, cwd=tmp_path)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "| artifact store | ok |" in doctor.stdout and "| model registry | ok |" in doctor.stdout
+
+    old = mlflow.get_tracking_uri()
+    try:
+        run_id, model_uri = log_model(uri, dataset[0])
+    finally:
+        mlflow.set_tracking_uri(old)
+    name = f"team-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "gate"
+    gate = cli(
+        "gate",
+        "--model-name",
+        name,
+        "--candidate",
+        model_uri,
+        "--holdout",
+        str(holdout_csv),
+        "--config",
+        str(gate_yaml()),
+        "--output-dir",
+        str(out),
+        env=env,
+    )
+    assert gate.returncode == 0, gate.stderr
+    assert json.loads((out / "gate.json").read_text())["passed"] is True
+    register = cli(
+        "register",
+        "--model-name",
+        name,
+        "--model-uri",
+        model_uri,
+        "--run-id",
+        run_id,
+        "--git-commit",
+        "c" * 40,
+        "--alias",
+        "staging",
+        env=env,
+    )
+    assert register.returncode == 0, register.stderr
+    promote = cli("promote", "--model-name", name, "--version", "1", env=env)
+    assert promote.returncode == 0, promote.stderr
+
+    client = MlflowClient(uri)
+    assert client.get_model_version_by_alias(name, "production").version == "1"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="artifacts/")["Contents"]]
+    assert any(k.endswith("/MLmodel") for k in keys), keys[:20]  # the model went to S3
+
+
+def test_wrong_credentials_are_one_clear_line(team_server, tmp_path):
+    uri, _ = team_server
+    env = {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_TRACKING_USERNAME": ADMIN,
+        "MLFLOW_TRACKING_PASSWORD": "hunter2-wrong",
+    }
+    result = cli("promote", "--model-name", "team", "--version", "1", env=env)
+    assert result.returncode == 1
+    assert "hunter2" not in result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"mlops-toolkit promote: error: MLflow tracking server {uri} refused the credentials "
+        "(HTTP 401): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+        "MLFLOW_TRACKING_TOKEN) to a valid user"
+    ]
+
+
+def test_the_compose_file_wires_postgres_s3_and_basic_auth():
+    """Structure only: images cannot be pulled here, so `docker compose up` is not run."""
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "minio", "create-bucket", "mlflow"}
+    mlflow_env = services["mlflow"]["environment"]
+    assert mlflow_env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://")
+    assert mlflow_env["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
+    assert mlflow_env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert services["mlflow"]["build"] == "."
+    assert "serve.py" in (INFRA / "Dockerfile").read_text()
+    # Every setting serve.py requires is given, and every secret must come from .env.
+    serve = (INFRA / "serve.py").read_text()
+    required = yaml.safe_load("{" + serve.split("REQUIRED = {", 1)[1].split("}", 1)[0] + "}")
+    assert set(required) <= set(mlflow_env)
+    for secret in ("POSTGRES_PASSWORD", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY"):
+        assert f"${{{secret}:?" in (INFRA / "compose.yaml").read_text()
+    depends = services["mlflow"]["depends_on"]
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["create-bucket"]["condition"] == "service_completed_successfully"
+    example = dict(
+        line.split("=", 1)
+        for line in (INFRA / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert {
+        "POSTGRES_PASSWORD",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+        "MLFLOW_ADMIN_PASSWORD",
+        "MLFLOW_SECRET_KEY",
+    } <= set(example)

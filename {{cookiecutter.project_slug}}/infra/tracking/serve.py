@@ -1,0 +1,73 @@
+"""Start the team's MLflow tracking server: PostgreSQL, S3-compatible artifacts, basic-auth.
+
+The same entry point for the compose file and for a plain process (see README.md). Standard
+library only; everything comes from the environment, and a missing setting is one line on
+stderr and exit 2, before MLflow starts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REQUIRED = {
+    "MLFLOW_BACKEND_STORE_URI": "runs, models and aliases (postgresql+psycopg2://...)",
+    "MLFLOW_ARTIFACTS_DESTINATION": "artifacts (s3://bucket/prefix)",
+    "MLFLOW_AUTH_DATABASE_URI": "users and permissions (postgresql+psycopg2://... or sqlite)",
+    "MLFLOW_AUTH_ADMIN_PASSWORD": "the admin user's password (first start only)",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY": "signs the auth app's sessions (any long random string)",
+}
+AUTH_INI = """\
+[mlflow]
+default_permission = {permission}
+database_uri = {database}
+admin_username = {admin}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+def missing() -> list[str]:
+    return [name for name in REQUIRED if not os.environ.get(name)]
+
+
+def write_auth_config(env: dict[str, str]) -> Path:
+    """MLflow reads the auth database from an ini file only: write one, readable by us alone."""
+    text = AUTH_INI.format(
+        permission=env.get("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
+        database=env["MLFLOW_AUTH_DATABASE_URI"],
+        admin=env.get("MLFLOW_AUTH_ADMIN_USERNAME", "admin"),
+    )
+    handle, name = tempfile.mkstemp(prefix="mlflow-auth-", suffix=".ini")
+    with os.fdopen(handle, "w") as ini:
+        ini.write(text)
+    return Path(name)
+
+
+def command(env: dict[str, str]) -> list[str]:
+    return [
+        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+        "--backend-store-uri", env["MLFLOW_BACKEND_STORE_URI"],
+        "--artifacts-destination", env["MLFLOW_ARTIFACTS_DESTINATION"],
+        "--host", env.get("MLFLOW_HOST", "0.0.0.0"),
+        "--port", env.get("MLFLOW_PORT", "5000"),
+        "--workers", env.get("MLFLOW_WORKERS", "2"),
+    ]  # fmt: skip
+
+
+def main() -> int:
+    absent = missing()
+    if absent:
+        what = "; ".join(f"{name}: {REQUIRED[name]}" for name in absent)
+        print(f"serve.py: error: set {what}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config(env))
+    argv = command(env)
+    os.execve(sys.executable, argv, env)  # the server replaces us: signals reach it directly
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
