@@ -35,8 +35,11 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak}))
 
 
 def generate(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return next(p for p in out.iterdir() if (p / "pyproject.toml").is_file())
 
 
@@ -47,22 +50,25 @@ def dataset(path: Path, rows: int) -> None:
     rng = np.random.default_rng(0)
     income = rng.normal(50_000, 12_000, rows).round(2)
     income[rng.random(rows) < 0.03] = np.nan
-    frame = pd.DataFrame({
-        "customer_id": np.char.add("C", np.arange(rows).astype(str)),
-        "age": rng.integers(18, 90, rows),
-        "income": income,
-        "plan": rng.choice(["basic", "plus", "pro", "team"], rows),
-        "region": rng.choice([f"r{i}" for i in range(30)], rows),
-        "member": rng.choice(["yes", "no"], rows),
-        "signed_up": (np.datetime64("2015-01-01") + rng.integers(0, 3650, rows)).astype(str),
-        "target": rng.choice([0, 1], rows, p=[0.9, 0.1]),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.char.add("C", np.arange(rows).astype(str)),
+            "age": rng.integers(18, 90, rows),
+            "income": income,
+            "plan": rng.choice(["basic", "plus", "pro", "team"], rows),
+            "region": rng.choice([f"r{i}" for i in range(30)], rows),
+            "member": rng.choice(["yes", "no"], rows),
+            "signed_up": (np.datetime64("2015-01-01") + rng.integers(0, 3650, rows)).astype(str),
+            "target": rng.choice([0, 1], rows, p=[0.9, 0.1]),
+        }
+    )
     frame.to_csv(path, index=False)
 
 
 def measure(cmd: list[str], cwd: Path, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if out.returncode:
         raise SystemExit(f"{cmd[:4]} failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout)
@@ -76,15 +82,32 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         project = generate(Path(tmp))
         package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").is_file())
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(project / "src"), str(REPO / "actions" / "src")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(project / "src"), str(REPO / "actions" / "src")]),
+        }
         data = project / "data" / "external" / "big.csv"
         dataset(data, args.rows)
         size = data.stat().st_size
-        read = measure([sys.executable, "-c", "import pandas, sys; pandas.read_csv(sys.argv[1])",
-                        str(data)], project, env)
-        init = measure([sys.executable, "-m", package, "init-data", "--source",
-                        "data/external/big.csv", "--target", "target"], project, env)
+        read = measure(
+            [sys.executable, "-c", "import pandas, sys; pandas.read_csv(sys.argv[1])", str(data)],
+            project,
+            env,
+        )
+        init = measure(
+            [
+                sys.executable,
+                "-m",
+                package,
+                "init-data",
+                "--source",
+                "data/external/big.csv",
+                "--target",
+                "target",
+            ],
+            project,
+            env,
+        )
         params = (project / "params.yaml").read_text()
         suite = json.loads((project / "expectations" / "dataset.json").read_text())
     mib = 1024

@@ -23,8 +23,20 @@ from pathlib import Path
 from _project import installed_project
 
 STAMP = "%Y-%m-%d %H:%M:%S"  # the log format's asctime, without milliseconds
-GENERATED = ("data/raw", "data/processed", "reports", "metrics", "plots", "logs", "mlflow.db",
-             "mlruns", "dvc.lock", ".dvc", ".dvcignore", ".dvc-remote")
+GENERATED = (
+    "data/raw",
+    "data/processed",
+    "reports",
+    "metrics",
+    "plots",
+    "logs",
+    "mlflow.db",
+    "mlruns",
+    "dvc.lock",
+    ".dvc",
+    ".dvcignore",
+    ".dvc-remote",
+)
 
 
 def fresh(project: Path) -> None:
@@ -49,8 +61,9 @@ def stage_times(project: Path) -> dict[str, float]:
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -69,8 +82,10 @@ def main() -> None:
     with sqlite3.connect(project / "mlflow.db") as db:
         (fit,) = db.execute("select value from metrics where key = 'fit_seconds'").fetchone()
     print(f"dvc repro (prepare, validate, train, evaluate): {wall:.1f} s wall")
-    print(f"  around it in make pipeline: DVC init and remote {init:.1f} s (once per project), "
-          f"push {push:.1f} s")
+    print(
+        f"  around it in make pipeline: DVC init and remote {init:.1f} s (once per project), "
+        f"push {push:.1f} s"
+    )
     print(f"training itself (fit): {fit:.3f} s = {100 * fit / wall:.1f} % of the pipeline")
     print(f"pipeline overhead: {wall - fit:.1f} s = {100 * (wall - fit) / wall:.1f} %")
     for stage, seconds in stage_times(project).items():

@@ -25,8 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def generate(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return next(p for p in out.iterdir() if (p / "pyproject.toml").is_file())
 
 
@@ -34,8 +37,13 @@ def dataset(project: Path, package: str, path: Path, rows: int, env: dict) -> No
     """The project's own sample data (its `prepare-data`), resampled to `rows` rows."""
     import pandas as pd
 
-    subprocess.run([sys.executable, "-m", package, "prepare-data"], cwd=project, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", package, "prepare-data"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     frame = pd.read_csv(project / "data" / "raw" / "dataset.csv")
     frame.sample(rows, replace=True, random_state=0).to_csv(path, index=False)
 
@@ -52,28 +60,48 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" /
-                                             "validate_data.json"))
+    parser.add_argument(
+        "--out", default=str(REPO / "benchmarks" / "results" / "validate_data.json")
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = generate(Path(tmp))
         package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").is_file())
         data = project / "big.csv"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(project / "src"), str(REPO / "actions" / "src")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(project / "src"), str(REPO / "actions" / "src")]),
+        }
         dataset(project, package, data, args.rows, env)
         project_cmd = f"{sys.executable} -m {package} validate-data --data big.csv"
-        read = timed([sys.executable, "-c", "import pandas, sys; pandas.read_csv(sys.argv[1])",
-                      str(data)], project, env)
+        read = timed(
+            [sys.executable, "-c", "import pandas, sys; pandas.read_csv(sys.argv[1])", str(data)],
+            project,
+            env,
+        )
         own = timed(project_cmd.split(), project, env)
-        toolkit = timed([sys.executable, "-m", "mlops_toolkit.cli", "validate-data",
-                         "--command", project_cmd, "--working-directory", str(project)],
-                        project, env)
+        toolkit = timed(
+            [
+                sys.executable,
+                "-m",
+                "mlops_toolkit.cli",
+                "validate-data",
+                "--command",
+                project_cmd,
+                "--working-directory",
+                str(project),
+            ],
+            project,
+            env,
+        )
         report = json.loads((project / "reports" / "validation.json").read_text())
     result = {
-        "rows": args.rows, "expectations": report.get("evaluated"),
+        "rows": args.rows,
+        "expectations": report.get("evaluated"),
         "success": report.get("success"),
-        "read_csv_s": round(read, 2), "project_s": round(own, 2), "toolkit_s": round(toolkit, 2),
+        "read_csv_s": round(read, 2),
+        "project_s": round(own, 2),
+        "toolkit_s": round(toolkit, 2),
         "rows_per_s_toolkit": round(args.rows / toolkit),
         "ratio_project_to_read_csv": round(own / read, 2),
         "ratio_toolkit_to_project": round(toolkit / own, 3),

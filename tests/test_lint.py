@@ -9,7 +9,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean():
     result = subprocess.run(
         ["ruff", "check", "--no-cache", "actions", "tests", "benchmarks"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_clean_over_the_whole_repository():
+    """`ruff format --check` at the root: actions, tests, benchmarks, hooks and the guard."""
+    result = subprocess.run(
+        ["ruff", "format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

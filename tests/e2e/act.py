@@ -49,10 +49,19 @@ class Act:
         """`act EVENT -W workflow`; the output is kept in logs/<name>.log."""
         event_file = self.logs / f"{name}.event.json"
         event_file.write_text(json.dumps(payload))
-        command = [shutil.which("act") or "act", event, "-W", f".github/workflows/{workflow}",
-                   "-e", str(event_file), "--action-offline-mode",
-                   "--local-repository", f"{self.toolkit}={self.toolkit_repo}",
-                   "-s", f"GITHUB_TOKEN={self.token}"]
+        command = [
+            shutil.which("act") or "act",
+            event,
+            "-W",
+            f".github/workflows/{workflow}",
+            "-e",
+            str(event_file),
+            "--action-offline-mode",
+            "--local-repository",
+            f"{self.toolkit}={self.toolkit_repo}",
+            "-s",
+            f"GITHUB_TOKEN={self.token}",
+        ]
         command += self._standins()
         for label in LABELS:
             command += ["-P", f"{label}=-self-hosted"]
@@ -60,8 +69,15 @@ class Act:
             command += ["--var", f"{key}={value}"]
         for key, value in self.env.items():
             command += ["--env", f"{key}={value}"]
-        result = subprocess.run(command, cwd=self.project, capture_output=True, text=True,
-                                timeout=1200, check=False, env={**os.environ, "NO_COLOR": "1"})
+        result = subprocess.run(
+            command,
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
         (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
         self.runs.append(name)
         return result

@@ -70,8 +70,12 @@ def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     )
     serve_port, prom_port = _port(), _port()
     server = start_server(
-        project, model, serve_port,
-        DRIFT_REPORT_PATH=str(report), MODEL_NAME="cancer", MODEL_VERSION="4",
+        project,
+        model,
+        serve_port,
+        DRIFT_REPORT_PATH=str(report),
+        MODEL_NAME="cancer",
+        MODEL_VERSION="4",
     )
     config = (project / "monitoring/prometheus.yml").read_text()
     assert '"serving:8080"' in config and "scrape_interval: 15s" in config

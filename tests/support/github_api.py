@@ -290,13 +290,19 @@ class GitHubStandIn:
                     return self._send(201, {"ref": key[1], "object": {"sha": data["sha"]}})
                 repo, tag = f"{releases[1]}/{releases[2]}", data["tag_name"]
                 if (repo, tag) in outer.releases:
-                    return self._send(422, {"message": "Validation Failed",
-                                            "errors": [{"code": "already_exists"}]})
+                    return self._send(
+                        422,
+                        {"message": "Validation Failed", "errors": [{"code": "already_exists"}]},
+                    )
                 body = data.get("body") or ""
                 if data.get("generate_release_notes"):
                     body = f"## What's Changed\n* changes up to {tag}\n{body}".strip()
-                release = {"tag_name": tag, "name": data.get("name") or tag, "body": body,
-                           "html_url": f"https://github.com/{repo}/releases/tag/{tag}"}
+                release = {
+                    "tag_name": tag,
+                    "name": data.get("name") or tag,
+                    "body": body,
+                    "html_url": f"https://github.com/{repo}/releases/tag/{tag}",
+                }
                 outer.releases[(repo, tag)] = release
                 return self._send(201, release)
 

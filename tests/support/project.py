@@ -31,7 +31,9 @@ def bake(output_dir: Path, **answers: Any) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     return Path(
         cookiecutter(
-            str(ROOT), no_input=True, output_dir=str(output_dir),
+            str(ROOT),
+            no_input=True,
+            output_dir=str(output_dir),
             extra_context={k: str(v) for k, v in answers.items()},
         )
     )
@@ -69,8 +71,10 @@ def leftover_jinja(project: Path) -> list[str]:
     found = []
     for path in project.rglob("*"):
         relative = str(path.relative_to(project))
-        if not path.is_file() or ".venv" in path.parts or any(
-            fnmatch.fnmatch(relative, pattern) for pattern in VERBATIM
+        if (
+            not path.is_file()
+            or ".venv" in path.parts
+            or any(fnmatch.fnmatch(relative, pattern) for pattern in VERBATIM)
         ):
             continue
         try:

@@ -72,20 +72,37 @@ def start_mlflow(
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-               "--artifacts-destination", artifacts or str(root / "artifacts"),
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend,
+        "--artifacts-destination",
+        artifacts or str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     full_env = {**os.environ, **(env or {})}
     if auth:
         ini = root / "basic_auth.ini"
-        ini.write_text(AUTH_INI.format(database=f"sqlite:///{root / 'auth.db'}", user=auth[0],
-                                       password=auth[1]))
+        ini.write_text(
+            AUTH_INI.format(
+                database=f"sqlite:///{root / 'auth.db'}", user=auth[0], password=auth[1]
+            )
+        )
         full_env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
         full_env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", "tests-only-secret-key")
         command += ["--app-name", "basic-auth"]
     log = open(root / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+    )
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(uri + "/health", timeout=90, proc=proc)

@@ -68,7 +68,11 @@ DATASETS = [
 
 def run(project: Path, *command: str, env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        list(command), cwd=project, capture_output=True, text=True, check=False,
+        list(command),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
         env=env if env is not None else dict(os.environ),
     )
     assert result.returncode == 0, (
@@ -103,8 +107,9 @@ def pipelined(request, tmp_path_factory):
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     run(project, "make", ".dvc/config", env=env)  # DVC first: init-data then tracks the file
     slug = project.name
-    init = run(project, str(bin_dir / slug), "init-data", "--source", source, "--target", target,
-               env=env)
+    init = run(
+        project, str(bin_dir / slug), "init-data", "--source", source, "--target", target, env=env
+    )
     for key, value in params.items():
         text = (project / "params.yaml").read_text()
         (project / "params.yaml").write_text(text.replace(f"  {key}: null", f"  {key}: {value}"))
@@ -168,12 +173,28 @@ def test_own_tests_pass_on_own_data(pipelined):
 def test_the_gate_judges_against_the_naive_model(pipelined, tmp_path):
     project, name, _, _, _, env, bin_dir = pipelined
     run_info = json.loads((project / "reports" / "run.json").read_text())
-    toolkit = {"PYTHONPATH": str(ROOT / "actions" / "src"),
-               "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
-    run(project, str(bin_dir / "python"), "-m", "mlops_toolkit.cli", "gate",
-        "--model-name", f"gate-{name}", "--candidate", run_info["model_uri"],
-        "--holdout", "data/processed/holdout.csv", "--config", "gate.yaml",
-        "--output-dir", str(tmp_path), env={**env, **toolkit})
+    toolkit = {
+        "PYTHONPATH": str(ROOT / "actions" / "src"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+    }
+    run(
+        project,
+        str(bin_dir / "python"),
+        "-m",
+        "mlops_toolkit.cli",
+        "gate",
+        "--model-name",
+        f"gate-{name}",
+        "--candidate",
+        run_info["model_uri"],
+        "--holdout",
+        "data/processed/holdout.csv",
+        "--config",
+        "gate.yaml",
+        "--output-dir",
+        str(tmp_path),
+        env={**env, **toolkit},
+    )
     verdict = json.loads((tmp_path / "gate.json").read_text())
     assert verdict["passed"] is True
     baseline = verdict["baseline"]

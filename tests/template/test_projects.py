@@ -23,7 +23,11 @@ MATRIX = [
 
 def make(project: Path, target: str, **env: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        ["make", target], cwd=project, capture_output=True, text=True, check=False,
+        ["make", target],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", **env},
     )
     assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
@@ -52,8 +56,13 @@ def test_lint(installed):
 
 def test_poetry_builds_the_distribution(installed, tmp_path):
     project, _, _ = installed
-    result = subprocess.run(["poetry", "build", "--output", str(tmp_path)], cwd=project,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["poetry", "build", "--output", str(tmp_path)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = next(tmp_path.glob("*.whl"))
     assert wheel.name.startswith(project.name.replace("-", "_") + "-0.1.0-")
@@ -70,16 +79,15 @@ def test_pipeline_registers_a_sane_model(installed):
     if not pipeline:
         pytest.skip("the pipeline runs for the defaults and one other combination")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    result = subprocess.run(["make", "pipeline"], cwd=project, capture_output=True, text=True,
-                            env=env, check=False)
+    result = subprocess.run(
+        ["make", "pipeline"], cwd=project, capture_output=True, text=True, env=env, check=False
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
     registered = json.loads((project / "reports" / "registered.json").read_text())
     holdout = json.loads((project / "metrics" / "holdout.json").read_text())
     with sqlite3.connect(project / "mlflow.db") as db:
-        versions = db.execute(
-            "select name, version, run_id from model_versions"
-        ).fetchall()
+        versions = db.execute("select name, version, run_id from model_versions").fetchall()
     assert versions == [(project.name, 1, registered["run_id"])]
     if answers.get("task", "classification") == "classification":
         assert 0.9 <= holdout["f1"] <= 1.0
@@ -88,8 +96,9 @@ def test_pipeline_registers_a_sane_model(installed):
         assert 0.3 <= holdout["r2"] <= 0.7  # diabetes: a known, modest ceiling
         assert 35 <= holdout["rmse"] <= 75
     assert list((project / ".dvc-remote").rglob("*")), "dvc push left the local remote empty"
-    again = subprocess.run(["make", "pipeline"], cwd=project, capture_output=True, text=True,
-                           env=env, check=False)
+    again = subprocess.run(
+        ["make", "pipeline"], cwd=project, capture_output=True, text=True, env=env, check=False
+    )
     assert again.returncode == 0
     assert "didn't change, skipping" in again.stdout + again.stderr
 
@@ -117,9 +126,17 @@ def _served_version(project: Path, model: Path) -> dict:
 
     port = free_port()
     proc = subprocess.Popen(
-        [str(project / ".venv" / "bin" / project.name), "serve", "--model", str(model),
-         "--port", str(port)],
-        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(project / ".venv" / "bin" / project.name),
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+        ],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -143,24 +160,40 @@ def test_a_platform_fix_reaches_the_project_by_reinstalling(installed, tmp_path)
     if answers:
         pytest.skip("one project is enough to show the update path")
     platform = tmp_path / "actions"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "actions", platform,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    shutil.copytree(
+        Path(__file__).resolve().parents[2] / "actions",
+        platform,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"),
+    )
     model = tmp_path / "model"
-    subprocess.run([str(project / ".venv" / "bin" / "python"), "-c", SAVE_MODEL, str(model)],
-                   check=True, capture_output=True)
-    tracked = {p: p.read_bytes() for p in project.rglob("*")
-               if p.is_file() and not {".venv", "logs"} & set(p.parts)}
+    subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), "-c", SAVE_MODEL, str(model)],
+        check=True,
+        capture_output=True,
+    )
+    tracked = {
+        p: p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and not {".venv", "logs"} & set(p.parts)
+    }
     make(project, "install", TOOLKIT=str(platform))
     assert "platform_fix" not in _served_version(project, model)
 
     app = platform / "src" / "mlops_toolkit" / "serving" / "app.py"
     text = app.read_text()
     assert '"image_tag": settings.image_tag,' in text
-    app.write_text(text.replace('"image_tag": settings.image_tag,',
-                                '"image_tag": settings.image_tag, "platform_fix": 1,'))
+    app.write_text(
+        text.replace(
+            '"image_tag": settings.image_tag,',
+            '"image_tag": settings.image_tag, "platform_fix": 1,',
+        )
+    )
     make(project, "install", TOOLKIT=str(platform))
     assert _served_version(project, model)["platform_fix"] == 1
     # Nothing of the project was generated again: only the environment changed.
-    assert tracked == {p: p.read_bytes() for p in project.rglob("*")
-                       if p.is_file() and not {".venv", "logs"} & set(p.parts)}
+    assert tracked == {
+        p: p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and not {".venv", "logs"} & set(p.parts)
+    }
     make(project, "install")  # back to the platform the project was generated with

@@ -20,8 +20,10 @@ VARIANTS = {
     "swarm": {"deploy_target": "swarm"},
     "kubernetes": {"deploy_target": "kubernetes", "gpu_runner_labels": ""},
     # The toolkit pinned by commit: `@<sha> # v1.4.2` (tests/template/test_updates.py)
-    "sha-pinned": {"actions_ref": "0123456789abcdef0123456789abcdef01234567",
-                   "actions_version": "v1.4.2"},
+    "sha-pinned": {
+        "actions_ref": "0123456789abcdef0123456789abcdef01234567",
+        "actions_version": "v1.4.2",
+    },
 }
 
 

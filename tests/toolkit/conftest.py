@@ -42,8 +42,9 @@ def dataset():
     from sklearn.model_selection import train_test_split
 
     frame = load_breast_cancer(as_frame=True).frame
-    train, holdout = train_test_split(frame, test_size=0.3, random_state=7,
-                                      stratify=frame["target"])
+    train, holdout = train_test_split(
+        frame, test_size=0.3, random_state=7, stratify=frame["target"]
+    )
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
@@ -66,8 +67,12 @@ def fit_model(train, kind: str = "good", seed: int = 0):
     if kind == "bad":
         y = np.random.default_rng(seed).permutation(y)
     c = {"good": 1.0, "good2": 0.5, "bad": 1.0}[kind]
-    model = Pipeline([("scale", StandardScaler()),
-                      ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed))])
+    model = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
+        ]
+    )
     return model.fit(x, y)
 
 
@@ -85,11 +90,14 @@ def log_model(server_uri: str, train, kind: str = "good", seed: int = 0) -> tupl
     with mlflow.start_run() as run:
         mlflow.log_metric("f1", f1_score(train["target"], model.predict(x)))
         mlflow.set_tag("mlops.data_hash", "abc123")
-        mlflow.sklearn.log_model(model, name="model",
-                                 signature=infer_signature(x, model.predict(x)),
-                                 input_example=x.head(3),
-                                 # Explicit requirements skip MLflow's slow import inference.
-                                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(x, model.predict(x)),
+            input_example=x.head(3),
+            # Explicit requirements skip MLflow's slow import inference.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
     return run.info.run_id, f"runs:/{run.info.run_id}/model"
 
 
@@ -131,8 +139,9 @@ target: target
 def gate_yaml(tmp_path):
     def make(metric="f1", min_value=0.8, max_regression=0.02) -> Path:
         path = tmp_path / "gate.yaml"
-        path.write_text(GATE_YAML.format(metric=metric, min_value=min_value,
-                                         max_regression=max_regression))
+        path.write_text(
+            GATE_YAML.format(metric=metric, min_value=min_value, max_regression=max_regression)
+        )
         return path
 
     return make
@@ -141,13 +150,21 @@ def gate_yaml(tmp_path):
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
     """Run the real CLI in a subprocess (as the composite actions do)."""
     full_env = {**os.environ, "PYTHONPATH": str(ACTIONS_SRC), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlops_toolkit.cli", *args], env=full_env,
-                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_toolkit.cli", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True).returncode == 0
+    return (
+        shutil.which("docker") is not None
+        and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    )
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +183,6 @@ def outputs(path: Path) -> dict[str, str]:
     while i < len(lines):
         name, delim = lines[i].split("<<", 1)
         j = lines.index(delim, i + 1)
-        out[name] = "\n".join(lines[i + 1:j])
+        out[name] = "\n".join(lines[i + 1 : j])
         i = j + 1
     return out

@@ -14,9 +14,21 @@ from conftest import ACTIONS_SRC, REPO, register_version
 from mlops_toolkit import cli as toolkit_cli
 
 ACTIONS = sorted(p.parent for p in (REPO / "actions").glob("*/action.yml"))
-EXPECTED = {"validate-data", "train", "gate", "register", "promote", "build-image", "deploy",
-            "set-alias", "find-candidate", "report",
-            "rollback", "setup", "doctor"}
+EXPECTED = {
+    "validate-data",
+    "train",
+    "gate",
+    "register",
+    "promote",
+    "build-image",
+    "deploy",
+    "set-alias",
+    "find-candidate",
+    "report",
+    "rollback",
+    "setup",
+    "doctor",
+}
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
 
@@ -60,11 +72,15 @@ def test_readme_documents_every_input_and_output(action):
 
 def test_action_linters_pass():
     files = [str(a / "action.yml") for a in ACTIONS]
-    schema = subprocess.run(["check-jsonschema", "--builtin-schema", "vendor.github-actions",
-                             *files], capture_output=True, text=True)
+    schema = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-actions", *files],
+        capture_output=True,
+        text=True,
+    )
     assert schema.returncode == 0, schema.stdout + schema.stderr
-    audit = subprocess.run(["zizmor", "--offline", str(REPO / "actions")], capture_output=True,
-                           text=True)
+    audit = subprocess.run(
+        ["zizmor", "--offline", str(REPO / "actions")], capture_output=True, text=True
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
@@ -87,14 +103,25 @@ def run_composite(action: Path, inputs: dict[str, str], workdir: Path, extra_env
     output.touch()
     for step in spec["runs"]["steps"]:
         condition = step.get("if")
-        if condition and render("${{ " + condition.split("==")[0].strip() + " }}") != \
-                condition.split("==")[1].strip().strip("'"):
+        if condition and render(
+            "${{ " + condition.split("==")[0].strip() + " }}"
+        ) != condition.split("==")[1].strip().strip("'"):
             continue
-        env = {**os.environ, **extra_env, "GITHUB_OUTPUT": str(output),
-               **{k: render(v) for k, v in step.get("env", {}).items()}}
+        env = {
+            **os.environ,
+            **extra_env,
+            "GITHUB_OUTPUT": str(output),
+            **{k: render(v) for k, v in step.get("env", {}).items()},
+        }
         cwd = workdir / render(step.get("working-directory", "."))
-        result = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, cwd=cwd,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
             return result, output
     return result, output
@@ -103,24 +130,40 @@ def run_composite(action: Path, inputs: dict[str, str], workdir: Path, extra_env
 def test_promote_action_runs_end_to_end(mlflow_server, logged, model_name, tmp_path):
     version = register_version(model_name, logged["good"][1])
     result, output = run_composite(
-        REPO / "actions" / "promote", {"model-name": model_name, "version": version,
-                                       "install": "false", "python": sys.executable},
-        tmp_path, {"PYTHONPATH": str(ACTIONS_SRC)})
+        REPO / "actions" / "promote",
+        {
+            "model-name": model_name,
+            "version": version,
+            "install": "false",
+            "python": sys.executable,
+        },
+        tmp_path,
+        {"PYTHONPATH": str(ACTIONS_SRC)},
+    )
     assert result.returncode == 0, result.stderr
     assert f"\n{version}\n" in output.read_text()
 
 
-def test_gate_action_fails_the_step_with_outputs_written(mlflow_server, logged, holdout_csv,
-                                                         model_name, tmp_path, gate_yaml):
+def test_gate_action_fails_the_step_with_outputs_written(
+    mlflow_server, logged, holdout_csv, model_name, tmp_path, gate_yaml
+):
     project = tmp_path / "project"
     project.mkdir()
     (project / "gate.yaml").write_text(gate_yaml(min_value=0.99).read_text())
     result, output = run_composite(
         REPO / "actions" / "gate",
-        {"model-name": model_name, "holdout": str(holdout_csv),
-         "candidate": logged["bad"][1], "working-directory": "project", "install": "false",
-         "python": sys.executable, "tracking-uri": mlflow_server.uri},
-        tmp_path, {"PYTHONPATH": str(ACTIONS_SRC), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+        {
+            "model-name": model_name,
+            "holdout": str(holdout_csv),
+            "candidate": logged["bad"][1],
+            "working-directory": "project",
+            "install": "false",
+            "python": sys.executable,
+            "tracking-uri": mlflow_server.uri,
+        },
+        tmp_path,
+        {"PYTHONPATH": str(ACTIONS_SRC), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+    )
     assert result.returncode == 2
     text = output.read_text()
     assert "passed<<" in text and "\nfalse\n" in text
@@ -130,28 +173,33 @@ def test_gate_action_fails_the_step_with_outputs_written(mlflow_server, logged, 
 def test_install_step_installs_the_package(tmp_path):
     """The install step builds the package from the action's folder (into a fresh venv)."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     # A copy of the actions, as a runner checks out a ref: the test environment's own editable
     # install (from this checkout) must not count as "already installed" from there.
     import shutil
 
     actions = tmp_path / "ref" / "actions"
-    shutil.copytree(REPO / "actions", actions,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    shutil.copytree(
+        REPO / "actions",
+        actions,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"),
+    )
     action = actions / "promote"
     step = load(action)["runs"]["steps"][0]
     env = {**os.environ, "ACTION_PATH": str(action), "PYTHON": str(python)}
-    result = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    help_text = subprocess.run([str(venv / "bin" / "mlops-toolkit"), "--help"],
-                               capture_output=True, text=True)
+    help_text = subprocess.run(
+        [str(venv / "bin" / "mlops-toolkit"), "--help"], capture_output=True, text=True
+    )
     assert "build-image" in help_text.stdout
     # A second toolkit step of the same job (another action, same ref) installs nothing.
     env["ACTION_PATH"] = str(actions / "gate")
-    again = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True,
-                           text=True, timeout=600)
+    again = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already installed" in again.stdout

@@ -54,10 +54,25 @@ class World:
 
 
 def build(world: World, project: Path, version: str, commit: str, **env):
-    return cli("build-image", "--model-name", world.model_name, "--model-version", version,
-               "--context", str(project), "--image", world.repository, "--git-commit", commit,
-               "--network", "host", "--source", "https://github.com/acme/churn",
-               env=env, timeout=900)
+    return cli(
+        "build-image",
+        "--model-name",
+        world.model_name,
+        "--model-version",
+        version,
+        "--context",
+        str(project),
+        "--image",
+        world.repository,
+        "--git-commit",
+        commit,
+        "--network",
+        "host",
+        "--source",
+        "https://github.com/acme/churn",
+        env=env,
+        timeout=900,
+    )
 
 
 def serving_version(port: int) -> str | None:
@@ -79,10 +94,15 @@ def world(docker_engine, mlflow_server, logged, serving_project, tmp_path_factor
     import uuid
 
     name = f"dock-{uuid.uuid4().hex[:8]}"
-    w = World(model_name=name, repository=f"{REGISTRY}/toolkit-tests/{name}", app=name,
-              port=free_port(), staging_port=free_port(),
-              v1=register_version(name, logged["good"][1]),
-              v2=register_version(name, logged["good2"][1]))
+    w = World(
+        model_name=name,
+        repository=f"{REGISTRY}/toolkit-tests/{name}",
+        app=name,
+        port=free_port(),
+        staging_port=free_port(),
+        v1=register_version(name, logged["good"][1]),
+        v2=register_version(name, logged["good2"][1]),
+    )
     out = tmp_path_factory.mktemp("out") / "github_output"
     result = build(w, serving_project, w.v1, "1" * 40, GITHUB_OUTPUT=str(out))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -90,8 +110,15 @@ def world(docker_engine, mlflow_server, logged, serving_project, tmp_path_factor
     # v1 serves production: the state every failure below must leave intact.
     from mlops_toolkit import deploy
 
-    deploy.deploy(image=w.image_v1, stage="production", app=w.app, port=w.port,
-                  model_name=name, model_version=w.v1, health_timeout_s=120)
+    deploy.deploy(
+        image=w.image_v1,
+        stage="production",
+        app=w.app,
+        port=w.port,
+        model_name=name,
+        model_version=w.v1,
+        health_timeout_s=120,
+    )
     registry.promote(model_name=name, version=w.v1)
     yield w
     mine = {"label": f"{names.LABEL_APP}={name}"}
@@ -102,8 +129,9 @@ def world(docker_engine, mlflow_server, logged, serving_project, tmp_path_factor
 def assert_production_intact(w: World, version: str | None = None) -> None:
     version = version or w.v1
     assert serving_version(w.port) == version
-    resp = requests.post(f"http://127.0.0.1:{w.port}/invocations", timeout=10,
-                         json=smoke(w, version))
+    resp = requests.post(
+        f"http://127.0.0.1:{w.port}/invocations", timeout=10, json=smoke(w, version)
+    )
     assert resp.status_code == 200 and resp.json()["predictions"]
     assert production(w.model_name) == version
 
@@ -115,8 +143,9 @@ def smoke(w: World, version: str) -> dict:
 
 
 def test_image_is_tagged_labelled_pushed_and_recorded(world, docker_engine):
-    tags = requests.get(f"http://{REGISTRY}/v2/toolkit-tests/{world.model_name}/tags/list",
-                        timeout=5).json()["tags"]
+    tags = requests.get(
+        f"http://{REGISTRY}/v2/toolkit-tests/{world.model_name}/tags/list", timeout=5
+    ).json()["tags"]
     assert sorted(tags) == sorted([world.v1, "sha-" + "1" * 40])
     assert world.image_v1.startswith(f"{world.repository}@sha256:")
     labels = docker_engine.images.get(f"{world.repository}:{world.v1}").labels
@@ -131,7 +160,9 @@ def test_image_is_tagged_labelled_pushed_and_recorded(world, docker_engine):
     # The pushed digest is what the registry serves for the version tag.
     manifest = requests.head(
         f"http://{REGISTRY}/v2/toolkit-tests/{world.model_name}/manifests/{world.v1}",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=5)
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        timeout=5,
+    )
     assert manifest.headers["Docker-Content-Digest"] == world.image_v1.split("@", 1)[1]
     assert_production_intact(world)
 
@@ -147,8 +178,7 @@ def test_build_error_is_one_line_and_records_nothing(world, serving_project, tmp
     assert not (broken / ".mlops-build").exists()
     from mlflow import MlflowClient
 
-    assert names.TAG_IMAGE not in MlflowClient().get_model_version(world.model_name,
-                                                                  world.v2).tags
+    assert names.TAG_IMAGE not in MlflowClient().get_model_version(world.model_name, world.v2).tags
     assert_production_intact(world)
 
 
@@ -160,14 +190,35 @@ def variant(docker_engine, world: World, env: str, tmp_path: Path) -> str:
     return tag
 
 
-def deploy_cli(world: World, image: str, stage="production", version=None, port=None,
-               health_timeout="60", **env):
+def deploy_cli(
+    world: World,
+    image: str,
+    stage="production",
+    version=None,
+    port=None,
+    health_timeout="60",
+    **env,
+):
     """Deploy through the CLI, with the time a loaded CI machine needs to start a container
     (the suite runs in several workers); an image that never gets healthy passes less."""
-    return cli("deploy", "--image", image, "--stage", stage, "--app", world.app,
-               "--port", str(port or world.port), "--model-name", world.model_name,
-               "--model-version", version or world.v1, "--health-timeout", health_timeout,
-               env=env)
+    return cli(
+        "deploy",
+        "--image",
+        image,
+        "--stage",
+        stage,
+        "--app",
+        world.app,
+        "--port",
+        str(port or world.port),
+        "--model-name",
+        world.model_name,
+        "--model-version",
+        version or world.v1,
+        "--health-timeout",
+        health_timeout,
+        env=env,
+    )
 
 
 def test_unhealthy_container_changes_nothing(world, docker_engine, tmp_path):
@@ -194,7 +245,9 @@ def test_wrong_model_version_in_image_changes_nothing(world):
 
 
 def test_tracking_server_down_changes_nothing(world):
-    result = deploy_cli(world, world.image_v1, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}")
+    result = deploy_cli(
+        world, world.image_v1, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}"
+    )
     assert result.returncode == 1 and "unreachable" in result.stderr
     assert_production_intact(world)
 
@@ -216,8 +269,15 @@ def test_failure_after_the_swap_puts_the_old_container_back(world, docker_engine
     monkeypatch.setattr(deploy, "verify", flaky)
     before = docker_engine.containers.get(f"{world.app}-production").id
     with pytest.raises(ToolkitError, match="previous container restored and healthy"):
-        deploy.deploy(image=world.image_v1, stage="production", app=world.app, port=world.port,
-                      model_name=world.model_name, model_version=world.v1, health_timeout_s=60)
+        deploy.deploy(
+            image=world.image_v1,
+            stage="production",
+            app=world.app,
+            port=world.port,
+            model_name=world.model_name,
+            model_version=world.v1,
+            health_timeout_s=60,
+        )
     assert calls == [f"{world.app}-production-candidate", f"{world.app}-production"]
     assert docker_engine.containers.get(f"{world.app}-production").id == before
     assert_production_intact(world)
@@ -228,12 +288,22 @@ def test_rollback_whose_image_is_gone_changes_nothing(world, mlflow_server, logg
 
     client = MlflowClient()
     v3 = register_version(world.model_name, logged["good"][1])
-    client.set_model_version_tag(world.model_name, v3, names.TAG_IMAGE,
-                                 f"{world.repository}:does-not-exist")
+    client.set_model_version_tag(
+        world.model_name, v3, names.TAG_IMAGE, f"{world.repository}:does-not-exist"
+    )
     registry.promote(model_name=world.model_name, version=v3)  # alias only, for the test
     registry.promote(model_name=world.model_name, version=world.v1)  # previous of v1 is v3
-    result = cli("rollback", "--model-name", world.model_name, "--app", world.app,
-                 "--port", str(world.port), "--health-timeout", "15")
+    result = cli(
+        "rollback",
+        "--model-name",
+        world.model_name,
+        "--app",
+        world.app,
+        "--port",
+        str(world.port),
+        "--health-timeout",
+        "15",
+    )
     assert result.returncode == 1 and "cannot pull" in result.stderr
     assert_production_intact(world)
 
@@ -250,17 +320,20 @@ def ssh_docker_host(tmp_path):
     (home / ".ssh").mkdir(parents=True)
     keys.mkdir()
     for key in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)], check=True
+        )
     port = free_port()
     (keys / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\n"
         f"AuthorizedKeysFile {keys / 'client.pub'}\nPermitRootLogin prohibit-password\n"
         f"PasswordAuthentication no\nStrictModes no\nUsePAM no\n"
-        f"PidFile {keys / 'sshd.pid'}\n")
+        f"PidFile {keys / 'sshd.pid'}\n"
+    )
     Path("/run/sshd").mkdir(exist_ok=True)
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(keys / "sshd_config")],
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["/usr/sbin/sshd", "-D", "-e", "-f", str(keys / "sshd_config")], stderr=subprocess.DEVNULL
+    )
     time.sleep(1)
     shutil.copy(keys / "client", home / ".ssh" / "id_ed25519")
     os.chmod(home / ".ssh" / "id_ed25519", 0o600)
@@ -272,8 +345,9 @@ def ssh_docker_host(tmp_path):
 
 def test_deploy_over_ssh_docker_host(world, ssh_docker_host):
     port = free_port()
-    result = deploy_cli(world, world.image_v1, stage="staging", port=port, health_timeout="90",
-                        **ssh_docker_host)
+    result = deploy_cli(
+        world, world.image_v1, stage="staging", port=port, health_timeout="90", **ssh_docker_host
+    )
     assert result.returncode == 0, result.stderr
     assert serving_version(port) == world.v1
     wrong_key = dict(ssh_docker_host, HOME="/nonexistent")
@@ -289,32 +363,53 @@ def test_staging_production_and_rollback(world, serving_project, tmp_path, docke
     assert result.returncode == 0, result.stderr[-2000:]
     world.image_v2 = outputs(out)["reference"]
     summary = tmp_path / "summary.md"
-    staged = deploy_cli(world, world.image_v2, stage="staging", version=world.v2,
-                        health_timeout="90", port=world.staging_port,
-                        GITHUB_STEP_SUMMARY=str(summary))
+    staged = deploy_cli(
+        world,
+        world.image_v2,
+        stage="staging",
+        version=world.v2,
+        health_timeout="90",
+        port=world.staging_port,
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
     assert staged.returncode == 0, staged.stderr
     assert serving_version(world.staging_port) == world.v2
     assert serving_version(world.port) == world.v1  # staging leaves production alone
     assert "health and smoke passed" in summary.read_text()
 
-    deployed = deploy_cli(world, world.image_v2, version=world.v2, health_timeout="90",
-                          GITHUB_OUTPUT=str(out))
+    deployed = deploy_cli(
+        world, world.image_v2, version=world.v2, health_timeout="90", GITHUB_OUTPUT=str(out)
+    )
     assert deployed.returncode == 0, deployed.stderr
     registry.promote(model_name=world.model_name, version=world.v2)
     assert_production_intact(world, world.v2)
     assert outputs(out)["previous-image"] == world.image_v1
 
-    rolled = cli("rollback", "--model-name", world.model_name, "--app", world.app,
-                 "--port", str(world.port), "--health-timeout", "60",
-                 "--redeploy", "true",
-                 env={"GITHUB_OUTPUT": str(out)})
+    rolled = cli(
+        "rollback",
+        "--model-name",
+        world.model_name,
+        "--app",
+        world.app,
+        "--port",
+        str(world.port),
+        "--health-timeout",
+        "60",
+        "--redeploy",
+        "true",
+        env={"GITHUB_OUTPUT": str(out)},
+    )
     assert rolled.returncode == 0, rolled.stderr
     assert_production_intact(world, world.v1)
     assert outputs(out)["version"] == world.v1
     running = docker_engine.containers.get(f"{world.app}-production")
     assert running.image.labels[names.LABEL_MODEL_VERSION] == world.v1
-    names_now = [c.name for c in docker_engine.containers.list(
-        all=True, filters={"label": f"{names.LABEL_APP}={world.app}"})]
+    names_now = [
+        c.name
+        for c in docker_engine.containers.list(
+            all=True, filters={"label": f"{names.LABEL_APP}={world.app}"}
+        )
+    ]
     assert sorted(names_now) == sorted([f"{world.app}-production", f"{world.app}-staging"])
 
 

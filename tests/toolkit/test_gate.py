@@ -29,17 +29,29 @@ def production_version(model_name: str) -> str | None:
 
 
 def run_gate(model_name, candidate, holdout, config, out: Path, **env):
-    return cli("gate", "--model-name", model_name, "--candidate", candidate,
-               "--holdout", str(holdout), "--config", str(config), "--output-dir", str(out),
-               env=env)
+    return cli(
+        "gate",
+        "--model-name",
+        model_name,
+        "--candidate",
+        candidate,
+        "--holdout",
+        str(holdout),
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        env=env,
+    )
 
 
 def read_verdict(out: Path) -> dict:
     return json.loads((out / "gate.json").read_text())
 
 
-def test_bootstrap_mode_without_production(mlflow_server, logged, holdout_csv, gate_yaml,
-                                           model_name, tmp_path):
+def test_bootstrap_mode_without_production(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     out = tmp_path / "gate"
     result = run_gate(model_name, logged["good"][1], holdout_csv, gate_yaml(), out)
     assert result.returncode == 0, result.stderr
@@ -57,8 +69,9 @@ def test_bootstrap_mode_without_production(mlflow_server, logged, holdout_csv, g
     assert tags[names.TAG_GATE_MODE] == "bootstrap"
 
 
-def test_bootstrap_mode_still_applies_absolute_threshold(mlflow_server, logged, holdout_csv,
-                                                         gate_yaml, model_name, tmp_path):
+def test_bootstrap_mode_still_applies_absolute_threshold(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     out = tmp_path / "gate"
     result = run_gate(model_name, logged["bad"][1], holdout_csv, gate_yaml(min_value=0.9), out)
     assert result.returncode == 2
@@ -66,7 +79,8 @@ def test_bootstrap_mode_still_applies_absolute_threshold(mlflow_server, logged, 
 
 
 def test_candidate_as_good_as_production_passes_with_interval(
-        mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path):
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     prod = set_production(model_name, logged["good"][1])
     out = tmp_path / "gate"
     result = run_gate(model_name, logged["good2"][1], holdout_csv, gate_yaml(), out)
@@ -83,8 +97,9 @@ def test_candidate_as_good_as_production_passes_with_interval(
     assert "Decision rule" in report and "lower bound" in report
 
 
-def test_identical_model_has_zero_width_interval(mlflow_server, logged, holdout_csv, gate_yaml,
-                                                 model_name, tmp_path):
+def test_identical_model_has_zero_width_interval(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     set_production(model_name, logged["good"][1])
     out = tmp_path / "gate"
     assert run_gate(model_name, logged["good"][1], holdout_csv, gate_yaml(), out).returncode == 0
@@ -92,8 +107,9 @@ def test_identical_model_has_zero_width_interval(mlflow_server, logged, holdout_
     assert f1["improvement"] == 0 and f1["improvement_ci"] == [0.0, 0.0]
 
 
-def test_worse_candidate_fails_and_production_stays(mlflow_server, logged, holdout_csv,
-                                                    gate_yaml, model_name, tmp_path):
+def test_worse_candidate_fails_and_production_stays(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     prod = set_production(model_name, logged["good"][1])
     out = tmp_path / "gate"
     result = run_gate(model_name, logged["bad"][1], holdout_csv, gate_yaml(min_value=0.5), out)
@@ -107,34 +123,41 @@ def test_worse_candidate_fails_and_production_stays(mlflow_server, logged, holdo
     assert production_version(model_name) == prod
 
 
-def test_roc_auc_primary_uses_probabilities(mlflow_server, logged, holdout_csv, gate_yaml,
-                                            model_name, tmp_path, dataset):
+def test_roc_auc_primary_uses_probabilities(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path, dataset
+):
     from conftest import fit_model
     from sklearn.metrics import roc_auc_score
 
     set_production(model_name, logged["good"][1])
     out = tmp_path / "gate"
-    result = run_gate(model_name, logged["good2"][1], holdout_csv,
-                      gate_yaml(metric="roc_auc", min_value=0.9), out)
+    result = run_gate(
+        model_name, logged["good2"][1], holdout_csv, gate_yaml(metric="roc_auc", min_value=0.9), out
+    )
     assert result.returncode == 0, result.stderr
     verdict = read_verdict(out)
     holdout = dataset[1]
     model = fit_model(dataset[0], "good2")
-    expected = roc_auc_score(holdout["target"],
-                             model.predict_proba(holdout.drop(columns=["target"]))[:, 1])
+    expected = roc_auc_score(
+        holdout["target"], model.predict_proba(holdout.drop(columns=["target"]))[:, 1]
+    )
     assert verdict["metrics"]["roc_auc"]["candidate"] == pytest.approx(expected, abs=1e-9)
 
 
-def test_unloadable_production_fails_closed(mlflow_server, logged, holdout_csv, gate_yaml,
-                                            model_name, tmp_path):
+def test_unloadable_production_fails_closed(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     from mlflow import MlflowClient
 
     prod = set_production(model_name, logged["good"][1])
     # Break the production model's files on the server's artifact store.
     mv = MlflowClient().get_model_version(model_name, prod)
     model_id = mv.model_id or mv.source.rsplit("/", 1)[-1]
-    pickles = [p for p in mlflow_server.artifacts.rglob("model.*")
-               if model_id in str(p) and p.suffix in (".pkl", ".skops")]
+    pickles = [
+        p
+        for p in mlflow_server.artifacts.rglob("model.*")
+        if model_id in str(p) and p.suffix in (".pkl", ".skops")
+    ]
     assert pickles, "could not find the production model's files"
     backups = [(p, p.read_bytes()) for p in pickles]
     try:
@@ -153,8 +176,9 @@ def test_unloadable_production_fails_closed(mlflow_server, logged, holdout_csv, 
     assert production_version(model_name) == prod
 
 
-def test_corrupt_gate_config_is_one_line_error(mlflow_server, logged, holdout_csv, model_name,
-                                               tmp_path):
+def test_corrupt_gate_config_is_one_line_error(
+    mlflow_server, logged, holdout_csv, model_name, tmp_path
+):
     config = tmp_path / "gate.yaml"
     config.write_text("primary: {metric: f1, min_value: [oops\n")
     result = run_gate(model_name, logged["good"][1], holdout_csv, config, tmp_path / "gate")
@@ -164,18 +188,26 @@ def test_corrupt_gate_config_is_one_line_error(mlflow_server, logged, holdout_cs
     assert not (tmp_path / "gate" / "gate.json").exists()
 
 
-def test_tracking_server_down_is_one_line_error(logged, holdout_csv, gate_yaml, model_name,
-                                                tmp_path):
+def test_tracking_server_down_is_one_line_error(
+    logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     dead = f"http://127.0.0.1:{free_port()}"
-    result = run_gate(model_name, logged["good"][1], holdout_csv, gate_yaml(), tmp_path / "g",
-                      MLFLOW_TRACKING_URI=dead)
+    result = run_gate(
+        model_name,
+        logged["good"][1],
+        holdout_csv,
+        gate_yaml(),
+        tmp_path / "g",
+        MLFLOW_TRACKING_URI=dead,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "unreachable" in lines[0] and dead in lines[0]
 
 
-def test_missing_holdout_column(mlflow_server, logged, holdout_csv, gate_yaml, model_name,
-                                tmp_path):
+def test_missing_holdout_column(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     import pandas as pd
 
     broken = tmp_path / "holdout.csv"
@@ -185,11 +217,19 @@ def test_missing_holdout_column(mlflow_server, logged, holdout_csv, gate_yaml, m
     assert "mean radius" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_outputs_and_summary_for_actions(mlflow_server, logged, holdout_csv, gate_yaml,
-                                         model_name, tmp_path):
+def test_outputs_and_summary_for_actions(
+    mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     output, summary = tmp_path / "out.txt", tmp_path / "summary.md"
-    result = run_gate(model_name, logged["good"][1], holdout_csv, gate_yaml(), tmp_path / "g",
-                      GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary))
+    result = run_gate(
+        model_name,
+        logged["good"][1],
+        holdout_csv,
+        gate_yaml(),
+        tmp_path / "g",
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
     assert result.returncode == 0, result.stderr
     text = output.read_text()
     assert "passed<<" in text and "\ntrue\n" in text and "verdict<<" in text
@@ -213,7 +253,8 @@ def baseline_yaml(tmp_path: Path, metric: str = "f1", margin: float = 0.05) -> P
 
 
 def test_candidate_must_beat_the_naive_model_without_any_unit_threshold(
-        mlflow_server, logged, holdout_csv, model_name, tmp_path):
+    mlflow_server, logged, holdout_csv, model_name, tmp_path
+):
     out = tmp_path / "good"
     result = run_gate(model_name, logged["good"][1], holdout_csv, baseline_yaml(tmp_path), out)
     assert result.returncode == 0, result.stderr
@@ -232,7 +273,8 @@ def test_candidate_must_beat_the_naive_model_without_any_unit_threshold(
     verdict = read_verdict(out)
     failing = [c for c in verdict["checks"] if not c["passed"]]
     assert [c["name"].split(" (")[0] for c in failing] == [
-        "f1 CI lower bound of improvement over the naive model"]
+        "f1 CI lower bound of improvement over the naive model"
+    ]
     assert failing[0]["value"] < 0.05
 
 
@@ -260,12 +302,15 @@ def test_error_margins_are_a_share_of_the_naive_error():
     assert gate.against_baseline(cfg, y, lazy)["check"]["passed"] is False
 
 
-@pytest.mark.parametrize(("baseline", "message"), [
-    ({"min_improvment": 0.1}, "unknown key"),
-    ({}, "min_improvement is required"),
-    ({"min_improvement": 1.5}, "below 1"),
-    ("yes", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("baseline", "message"),
+    [
+        ({"min_improvment": 0.1}, "unknown key"),
+        ({}, "min_improvement is required"),
+        ({"min_improvement": 1.5}, "below 1"),
+        ("yes", "must be a mapping"),
+    ],
+)
 def test_bad_baseline_section_is_refused(baseline, message):
     from mlops_toolkit import gate_config
     from mlops_toolkit.errors import ToolkitError

@@ -10,14 +10,27 @@ from conftest import REPO
 from mlops_toolkit import gate_config
 
 CASES = [("classification", m) for m in ("f1", "roc_auc", "accuracy")] + [
-    ("regression", m) for m in ("rmse", "mae", "r2")]
+    ("regression", m) for m in ("rmse", "mae", "r2")
+]
 
 
 @pytest.mark.parametrize(("task", "metric"), CASES)
 def test_generated_gate_config_is_valid(task, metric, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", str(REPO), "--no-input", "-o", str(tmp_path),
-         f"task={task}", f"primary_metric={metric}"], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(REPO),
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            f"task={task}",
+            f"primary_metric={metric}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = gate_config.load(next(tmp_path.glob("*/gate.yaml")))
     assert cfg.primary.metric == metric

@@ -60,19 +60,36 @@ def test_pull_request_number_from_event(tmp_path, monkeypatch):
 
 
 def _gate(env, model_name, logged, holdout_csv, config, out):
-    return cli("gate", "--model-name", model_name, "--candidate", logged["good"][1],
-               "--holdout", str(holdout_csv), "--config", str(config), "--output-dir", str(out),
-               env=env)
+    return cli(
+        "gate",
+        "--model-name",
+        model_name,
+        "--candidate",
+        logged["good"][1],
+        "--holdout",
+        str(holdout_csv),
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        env=env,
+    )
 
 
 def test_gate_posts_one_sticky_comment_on_a_pull_request(
-        gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path):
+    gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 9}}))
     gh.add(REPO, 9, "LGTM")
-    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request",
-           "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
     config = gate_yaml()
     for _ in range(2):
         result = _gate(env, model_name, logged, holdout_csv, config, tmp_path / "gate")
@@ -86,12 +103,18 @@ def test_gate_posts_one_sticky_comment_on_a_pull_request(
 
 
 def test_gate_off_a_pull_request_writes_only_the_summary(
-        gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path):
+    gh, mlflow_server, logged, holdout_csv, gate_yaml, model_name, tmp_path
+):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"ref": "refs/heads/main"}))
-    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "push",
-           "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
     result = _gate(env, model_name, logged, holdout_csv, gate_yaml(), tmp_path / "gate")
     assert result.returncode == 0, result.stderr
     assert gh.requests == []
@@ -102,17 +125,49 @@ def test_report_comment_combines_validation_gate_and_version(gh, tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 12}}))
     validation = tmp_path / "validation.json"
-    validation.write_text(json.dumps({
-        "success": False, "suite": "dataset", "data": "data/raw/dataset.csv", "rows": 10,
-        "evaluated": 3, "successful": 2, "failed": 1,
-        "failures": [{"expectation": "expect_column_values_to_be_between", "column": "age",
-                      "kwargs": {}, "unexpected_count": 2, "unexpected_percent": 20.0,
-                      "examples": [-3, 240]}], "html": "reports/validation.html"}))
-    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": REPO,
-           "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url}
+    validation.write_text(
+        json.dumps(
+            {
+                "success": False,
+                "suite": "dataset",
+                "data": "data/raw/dataset.csv",
+                "rows": 10,
+                "evaluated": 3,
+                "successful": 2,
+                "failed": 1,
+                "failures": [
+                    {
+                        "expectation": "expect_column_values_to_be_between",
+                        "column": "age",
+                        "kwargs": {},
+                        "unexpected_count": 2,
+                        "unexpected_percent": 20.0,
+                        "examples": [-3, 240],
+                    }
+                ],
+                "html": "reports/validation.html",
+            }
+        )
+    )
+    env = {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+    }
     for version in ("", "4"):
-        r = cli("report", "--model-name", "m", "--validation", str(validation),
-                "--artifact-url", "https://example.com/a/1", "--version", version, env=env)
+        r = cli(
+            "report",
+            "--model-name",
+            "m",
+            "--validation",
+            str(validation),
+            "--artifact-url",
+            "https://example.com/a/1",
+            "--version",
+            version,
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
     ours = gh.on(REPO, 12)
     assert len(ours) == 1
@@ -133,8 +188,12 @@ def test_find_candidate_from_merged_pull_request(gh, mlflow_server, logged, mode
         client.set_model_version_tag(model_name, version, "mlops.pull_request", pr)
     sha = "d" * 40
     gh.associate(REPO, sha, 21)
-    env = {"GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "test-token", "GITHUB_API_URL": gh.url,
-           "GITHUB_SHA": sha}
+    env = {
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_SHA": sha,
+    }
     r = cli("find-candidate", "--model-name", model_name, env=env)
     assert r.returncode == 0, r.stderr
     assert f"output version={newer}" in r.stdout and "output pr-number=21" in r.stdout
@@ -148,26 +207,42 @@ def test_set_alias_never_moves_production(mlflow_server, logged, model_name):
     version = register_version(model_name, logged["good"][1])
     ok = cli("set-alias", "--model-name", model_name, "--version", version, "--alias", "staging")
     assert ok.returncode == 0, ok.stderr
-    refused = cli("set-alias", "--model-name", model_name, "--version", version,
-                  "--alias", "production")
+    refused = cli(
+        "set-alias", "--model-name", model_name, "--version", version, "--alias", "production"
+    )
     assert refused.returncode == 1 and "only through promote" in refused.stderr
 
 
 def test_validation_report_carries_the_projects_readable_lines():
     from mlops_toolkit.report import validation_markdown
 
-    line = ("expect_column_values_to_be_in_type_list on age: 2 unexpected (20.00 %), "
-            "values 'oops' at row(s) 3, 6; expected {\"type_list\": [\"float64\"]}")
-    text = validation_markdown({
-        "success": False, "failed": 2,
-        "failures": [
-            {"expectation": "expect_column_values_to_be_in_type_list", "column": "age",
-             "unexpected_count": 2, "unexpected_percent": 20.0, "examples": ["oops"],
-             "message": line},
-            {"expectation": "expect_table_columns_to_match_set", "column": None,
-             "unexpected_count": 0, "examples": [],
-             "message": "expect_table_columns_to_match_set: missing column(s) age; "
-                        "unexpected column(s) agee"},
-        ]})
+    line = (
+        "expect_column_values_to_be_in_type_list on age: 2 unexpected (20.00 %), "
+        'values \'oops\' at row(s) 3, 6; expected {"type_list": ["float64"]}'
+    )
+    text = validation_markdown(
+        {
+            "success": False,
+            "failed": 2,
+            "failures": [
+                {
+                    "expectation": "expect_column_values_to_be_in_type_list",
+                    "column": "age",
+                    "unexpected_count": 2,
+                    "unexpected_percent": 20.0,
+                    "examples": ["oops"],
+                    "message": line,
+                },
+                {
+                    "expectation": "expect_table_columns_to_match_set",
+                    "column": None,
+                    "unexpected_count": 0,
+                    "examples": [],
+                    "message": "expect_table_columns_to_match_set: missing column(s) age; "
+                    "unexpected column(s) agee",
+                },
+            ],
+        }
+    )
     assert "values 'oops' at row(s) 3, 6" in text
     assert "missing column(s) age; unexpected column(s) agee" in text

@@ -26,12 +26,15 @@ def pg_mlflow(tmp_path_factory, dataset):
     import psycopg2
 
     db = f"mlflow_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host="127.0.0.1", port=PORT, user="mlflow", password="mlflow",
-                            dbname="postgres")
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=PORT, user="mlflow", password="mlflow", dbname="postgres"
+    )
     conn.autocommit = True
     conn.cursor().execute(f"CREATE DATABASE {db}")
-    server = start_mlflow(tmp_path_factory.mktemp("pg-mlflow"),
-                          backend=f"postgresql+psycopg2://mlflow:mlflow@127.0.0.1:{PORT}/{db}")
+    server = start_mlflow(
+        tmp_path_factory.mktemp("pg-mlflow"),
+        backend=f"postgresql+psycopg2://mlflow:mlflow@127.0.0.1:{PORT}/{db}",
+    )
     old_env, old_uri = os.environ.get("MLFLOW_TRACKING_URI"), mlflow.get_tracking_uri()
     os.environ["MLFLOW_TRACKING_URI"] = server.uri
     models = {kind: log_model(server.uri, dataset[0], kind) for kind in ("good", "good2", "bad")}
@@ -56,17 +59,45 @@ def test_gate_register_promote_rollback_on_postgres(pg_mlflow, holdout_csv, gate
 
     def gate(kind: str, commit: str):
         out = tmp_path / f"gate-{kind}"
-        r = cli("gate", "--model-name", name, "--candidate", models[kind][1], "--holdout",
-                str(holdout_csv), "--config", str(config), "--output-dir", str(out), env=env)
+        r = cli(
+            "gate",
+            "--model-name",
+            name,
+            "--candidate",
+            models[kind][1],
+            "--holdout",
+            str(holdout_csv),
+            "--config",
+            str(config),
+            "--output-dir",
+            str(out),
+            env=env,
+        )
         return r, json.loads((out / "gate.json").read_text())
 
     def register(kind: str, commit: str) -> str:
-        r = cli("register", "--model-name", name, "--model-uri", models[kind][1], "--run-id",
-                models[kind][0], "--git-commit", commit, "--alias", "staging", env=env)
+        r = cli(
+            "register",
+            "--model-name",
+            name,
+            "--model-uri",
+            models[kind][1],
+            "--run-id",
+            models[kind][0],
+            "--git-commit",
+            commit,
+            "--alias",
+            "staging",
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
-        return registry.register(model_name=name, model_uri=models[kind][1],
-                                 run_id=models[kind][0], git_commit=commit,
-                                 alias="staging")["version"]
+        return registry.register(
+            model_name=name,
+            model_uri=models[kind][1],
+            run_id=models[kind][0],
+            git_commit=commit,
+            alias="staging",
+        )["version"]
 
     r, verdict = gate("good", "a")
     assert r.returncode == 0 and verdict["mode"] == "bootstrap"
@@ -86,13 +117,33 @@ def test_gate_register_promote_rollback_on_postgres(pg_mlflow, holdout_csv, gate
     r, verdict = gate("bad", "c")
     assert r.returncode == 2 and not verdict["passed"]
 
-    rolled = cli("rollback", "--model-name", name, "--app", "pg", "--port", "1",
-                 "--redeploy", "false", env=env)
+    rolled = cli(
+        "rollback",
+        "--model-name",
+        name,
+        "--app",
+        "pg",
+        "--port",
+        "1",
+        "--redeploy",
+        "false",
+        env=env,
+    )
     assert rolled.returncode == 0, rolled.stderr
     client = MlflowClient(server.uri)
     assert tracking.version_by_alias(client, name, names.PRODUCTION).version == v1
-    again = cli("rollback", "--model-name", name, "--app", "pg", "--port", "1",
-                "--redeploy", "false", env=env)
+    again = cli(
+        "rollback",
+        "--model-name",
+        name,
+        "--app",
+        "pg",
+        "--port",
+        "1",
+        "--redeploy",
+        "false",
+        env=env,
+    )
     assert again.returncode == 1 and "no earlier production version" in again.stderr
     assert tracking.version_by_alias(client, name, names.PRODUCTION).version == v1
 

@@ -30,12 +30,27 @@ def test_register_is_idempotent_per_commit(mlflow_server, logged, model_name):
     run_id, uri = logged["good"]
     # The gate's verdict on the run travels to the version.
     client().set_tag(run_id, names.TAG_GATE_PASSED, "true")
-    first = cli("register", "--model-name", model_name, "--model-uri", uri, "--run-id", run_id,
-                "--git-commit", "a" * 40, "--pull-request", "17", "--alias", "challenger",
-                "--data-version", "md5:1234")
+    first = cli(
+        "register",
+        "--model-name",
+        model_name,
+        "--model-uri",
+        uri,
+        "--run-id",
+        run_id,
+        "--git-commit",
+        "a" * 40,
+        "--pull-request",
+        "17",
+        "--alias",
+        "challenger",
+        "--data-version",
+        "md5:1234",
+    )
     assert first.returncode == 0, first.stderr
-    second = registry.register(model_name=model_name, model_uri=uri, run_id=run_id,
-                               git_commit="a" * 40, alias="staging")
+    second = registry.register(
+        model_name=model_name, model_uri=uri, run_id=run_id, git_commit="a" * 40, alias="staging"
+    )
     assert second["created"] is False and second["version"] == "1"
     assert len(registry.versions(client(), model_name)) == 1
     tags = tracking.get_version(client(), model_name, "1").tags
@@ -46,16 +61,26 @@ def test_register_is_idempotent_per_commit(mlflow_server, logged, model_name):
     assert float(tags[names.TAG_METRIC_PREFIX + "f1"]) > 0.9
     assert alias_version(model_name, "challenger") == "1"
     assert alias_version(model_name, "staging") == "1"
-    other = registry.register(model_name=model_name, model_uri=logged["good2"][1],
-                              run_id=logged["good2"][0], git_commit="b" * 40, alias="challenger")
+    other = registry.register(
+        model_name=model_name,
+        model_uri=logged["good2"][1],
+        run_id=logged["good2"][0],
+        git_commit="b" * 40,
+        alias="challenger",
+    )
     assert other["created"] is True and other["version"] == "2"
     assert alias_version(model_name, "challenger") == "2"
 
 
 def test_register_refuses_production_alias(mlflow_server, logged, model_name):
     with pytest.raises(ToolkitError, match="promote"):
-        registry.register(model_name=model_name, model_uri=logged["good"][1], run_id=None,
-                          git_commit="c" * 40, alias="production")
+        registry.register(
+            model_name=model_name,
+            model_uri=logged["good"][1],
+            run_id=None,
+            git_commit="c" * 40,
+            alias="production",
+        )
 
 
 def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged, model_name):
@@ -66,13 +91,13 @@ def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged,
     second = cli("promote", "--model-name", model_name, "--version", v2)
     assert second.returncode == 0, second.stderr
     assert alias_version(model_name, names.PRODUCTION) == v2
-    assert tracking.get_version(client(), model_name, v2).tags[
-        names.TAG_PREVIOUS_PRODUCTION] == v1
+    assert tracking.get_version(client(), model_name, v2).tags[names.TAG_PREVIOUS_PRODUCTION] == v1
     again = registry.promote(model_name=model_name, version=v2)
     assert again["changed"] is False
 
-    result = cli("rollback", "--model-name", model_name, "--app", "x", "--port", "1",
-                 "--redeploy", "false")
+    result = cli(
+        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--redeploy", "false"
+    )
     assert result.returncode == 0, result.stderr
     assert alias_version(model_name, names.PRODUCTION) == v1
     tags = tracking.get_version(client(), model_name, v1).tags
@@ -80,8 +105,9 @@ def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged,
     assert "->" in client().get_registered_model(model_name).tags[names.TAG_LAST_ROLLBACK]
 
     # v1 replaced nothing: a second rollback has no target, fails clearly, changes nothing.
-    result = cli("rollback", "--model-name", model_name, "--app", "x", "--port", "1",
-                 "--redeploy", "false")
+    result = cli(
+        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--redeploy", "false"
+    )
     assert result.returncode == 1
     assert "no earlier production version" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -135,16 +161,23 @@ PROMOTER = textwrap.dedent("""
 """)
 
 
-def run_concurrent_promotions(tmp_path: Path, model_name: str, versions: list[str],
-                              unlocked: bool) -> list[dict]:
+def run_concurrent_promotions(
+    tmp_path: Path, model_name: str, versions: list[str], unlocked: bool
+) -> list[dict]:
     script = tmp_path / "promote.py"
     script.write_text(PROMOTER.format(src=str(ACTIONS_SRC), unlocked=unlocked))
     log = tmp_path / f"log-{unlocked}.jsonl"
     import time
 
     start_at = f"{time.time() + 20:.3f}"  # a barrier: every process has imported MLflow by then
-    procs = [subprocess.Popen([sys.executable, str(script), model_name, v, str(log), start_at],
-                              stderr=subprocess.PIPE, text=True) for v in versions]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), model_name, v, str(log), start_at],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in versions
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
@@ -198,7 +231,8 @@ def test_stale_lock_is_taken_over(mlflow_server, model_name):
 
     client().create_registered_model(
         lock_name(model_name),
-        tags={names.TAG_LOCK_HOLDER: "dead-job", names.TAG_LOCK_EXPIRES: f"{time.time() - 1}"})
+        tags={names.TAG_LOCK_HOLDER: "dead-job", names.TAG_LOCK_EXPIRES: f"{time.time() - 1}"},
+    )
     with registry_lock(client(), model_name, wait_s=5) as holder:
         tags = client().get_registered_model(lock_name(model_name)).tags
         assert tags[names.TAG_LOCK_HOLDER] == holder != "dead-job"
@@ -211,7 +245,10 @@ def test_live_lock_times_out_with_holder_named(mlflow_server, model_name):
 
     client().create_registered_model(
         lock_name(model_name),
-        tags={names.TAG_LOCK_HOLDER: "busy-job", names.TAG_LOCK_EXPIRES: f"{time.time() + 60}"})
-    with pytest.raises(ToolkitError, match="busy-job"), \
-            registry_lock(client(), model_name, wait_s=1):
+        tags={names.TAG_LOCK_HOLDER: "busy-job", names.TAG_LOCK_EXPIRES: f"{time.time() + 60}"},
+    )
+    with (
+        pytest.raises(ToolkitError, match="busy-job"),
+        registry_lock(client(), model_name, wait_s=1),
+    ):
         pass

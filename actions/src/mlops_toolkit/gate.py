@@ -43,9 +43,9 @@ def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
     run_id = None
     name = version = None
     if uri.startswith("runs:/"):
-        run_id = uri[len("runs:/"):].split("/", 1)[0]
+        run_id = uri[len("runs:/") :].split("/", 1)[0]
     elif uri.startswith("models:/"):
-        parts = uri[len("models:/"):].split("/")
+        parts = uri[len("models:/") :].split("/")
         if len(parts) == 2 and parts[1].isdigit():
             name, version = parts
     return Candidate(uri, run_id or run_from_file, name, version)
@@ -93,13 +93,17 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
     level = f"{cfg.confidence:.0%}"
     rule = f"candidate {p.metric} {p.threshold_text()}" if p.threshold is not None else ""
     if mode == COMPARE and p.max_regression is not None:
-        clause = (f"the lower bound of the {level} paired-bootstrap interval of the improvement "
-                  f"in {p.metric} over production ≥ -{p.max_regression:g}")
+        clause = (
+            f"the lower bound of the {level} paired-bootstrap interval of the improvement "
+            f"in {p.metric} over production ≥ -{p.max_regression:g}"
+        )
         rule = f"{rule} and {clause}" if rule else clause
     if cfg.baseline is not None:
-        clause = (f"it beats the naive model (majority class or mean) by the lower bound of the "
-                  f"{level} interval of its improvement ≥ {cfg.baseline.min_improvement:g}"
-                  + (" of the naive error" if p.metric in ("rmse", "mae") else ""))
+        clause = (
+            f"it beats the naive model (majority class or mean) by the lower bound of the "
+            f"{level} interval of its improvement ≥ {cfg.baseline.min_improvement:g}"
+            + (" of the naive error" if p.metric in ("rmse", "mae") else "")
+        )
         rule = f"{rule} and {clause}" if rule else clause
     guards = [g.metric for g in cfg.guards]
     if guards:
@@ -114,20 +118,24 @@ def _check(rule: MetricRule, result: stats.MetricResult, mode: str, primary: boo
     checks = []
     cand = result.values[0]
     if rule.threshold is not None:
-        checks.append({
-            "name": f"{rule.metric} {rule.threshold_text()}",
-            "passed": rule.meets_threshold(cand),
-            "value": cand,
-        })
+        checks.append(
+            {
+                "name": f"{rule.metric} {rule.threshold_text()}",
+                "passed": rule.meets_threshold(cand),
+                "value": cand,
+            }
+        )
     if mode == COMPARE and rule.max_regression is not None:
         measured = result.diff_ci[0] if primary else result.diff
         ok = measured is not None and not math.isnan(measured) and measured >= -rule.max_regression
         what = "CI lower bound of improvement" if primary else "improvement"
-        checks.append({
-            "name": f"{rule.metric} {what} ≥ -{rule.max_regression:g}",
-            "passed": bool(ok),
-            "value": measured,
-        })
+        checks.append(
+            {
+                "name": f"{rule.metric} {what} ≥ -{rule.max_regression:g}",
+                "passed": bool(ok),
+                "value": measured,
+            }
+        )
     return checks
 
 
@@ -139,7 +147,9 @@ def decide(cfg: GateConfig, results: dict[str, stats.MetricResult], mode: str) -
 
 
 def score(
-    cfg: GateConfig, features: Any, cand: tracking.LoadedModel,
+    cfg: GateConfig,
+    features: Any,
+    cand: tracking.LoadedModel,
     prod: tracking.LoadedModel | None,
 ) -> tuple[list[stats.Predictions], dict[str, float]]:
     """Both models' predictions on the holdout (candidate first) and their timings (seconds)."""
@@ -155,7 +165,10 @@ def score(
 
 
 def evaluate(
-    cfg: GateConfig, features: Any, y: Any, cand: tracking.LoadedModel,
+    cfg: GateConfig,
+    features: Any,
+    y: Any,
+    cand: tracking.LoadedModel,
     prod: tracking.LoadedModel | None,
 ) -> tuple[dict[str, stats.MetricResult], dict[str, float]]:
     """Score both models and run the bootstrap; returns results and timings (seconds)."""
@@ -168,8 +181,14 @@ def bootstrap(
 ) -> dict[str, stats.MetricResult]:
     start = time.perf_counter()
     results = stats.evaluate(
-        cfg.metrics, y, preds, resamples=cfg.resamples, confidence=cfg.confidence,
-        seed=cfg.seed, blocks=cfg.blocks, auc_bins=cfg.auc_bins,
+        cfg.metrics,
+        y,
+        preds,
+        resamples=cfg.resamples,
+        confidence=cfg.confidence,
+        seed=cfg.seed,
+        blocks=cfg.blocks,
+        auc_bins=cfg.auc_bins,
     )
     timings["metrics_and_bootstrap"] = time.perf_counter() - start
     return results
@@ -188,8 +207,9 @@ def naive(cfg: GateConfig, y: Any) -> tuple[stats.Predictions, str]:
         values, counts = np.unique(y, return_counts=True)
         majority = values[np.argmax(counts)]
         scores = np.full(len(y), 0.5) if "roc_auc" in cfg.metrics else None
-        return stats.Predictions(labels=np.repeat(values[[np.argmax(counts)]], len(y)),
-                                 scores=scores), f"majority class {_plain(majority)!r}"
+        return stats.Predictions(
+            labels=np.repeat(values[[np.argmax(counts)]], len(y)), scores=scores
+        ), f"majority class {_plain(majority)!r}"
     mean = float(np.mean(y))
     return stats.Predictions(labels=np.full(len(y), mean)), f"mean {mean:.6g}"
 
@@ -205,9 +225,16 @@ def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> d
         return None
     metric = cfg.primary.metric
     baseline, what = naive(cfg, y)
-    result = stats.evaluate([metric], y, [candidate, baseline], resamples=cfg.resamples,
-                            confidence=cfg.confidence, seed=cfg.seed, blocks=cfg.blocks,
-                            auc_bins=cfg.auc_bins)[metric]
+    result = stats.evaluate(
+        [metric],
+        y,
+        [candidate, baseline],
+        resamples=cfg.resamples,
+        confidence=cfg.confidence,
+        seed=cfg.seed,
+        blocks=cfg.blocks,
+        auc_bins=cfg.auc_bins,
+    )[metric]
     required = cfg.baseline.required(metric, result.values[1])
     lower = result.diff_ci[0]
     return {
@@ -218,7 +245,7 @@ def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> d
         "required": required,
         "check": {
             "name": f"{metric} CI lower bound of improvement over the naive model ({what}) "
-                    f"≥ {required:g}",
+            f"≥ {required:g}",
             "passed": bool(not math.isnan(lower) and lower >= required),
             "value": lower,
         },
@@ -226,8 +253,13 @@ def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> d
 
 
 def verdict_dict(
-    cfg: GateConfig, mode: str, candidate: Candidate, production: tracking.Version | None,
-    results: dict[str, stats.MetricResult] | None, checks: list[dict], rows: int,
+    cfg: GateConfig,
+    mode: str,
+    candidate: Candidate,
+    production: tracking.Version | None,
+    results: dict[str, stats.MetricResult] | None,
+    checks: list[dict],
+    rows: int,
     reason: str | None = None,
 ) -> dict:
     passed = reason is None and all(c["passed"] for c in checks)
@@ -236,23 +268,30 @@ def verdict_dict(
         "mode": mode,
         "decision_rule": decision_rule(cfg, mode),
         "reason": reason,
-        "candidate": {"uri": candidate.uri, "run_id": candidate.run_id,
-                      "version": candidate.version},
-        "production": None if production is None else
-        {"uri": production.uri, "version": production.version, "run_id": production.run_id},
+        "candidate": {
+            "uri": candidate.uri,
+            "run_id": candidate.run_id,
+            "version": candidate.version,
+        },
+        "production": None
+        if production is None
+        else {"uri": production.uri, "version": production.version, "run_id": production.run_id},
         "rows": rows,
         "primary_metric": cfg.primary.metric,
         "direction": cfg.primary.direction,
-        "bootstrap": {"resamples": cfg.resamples, "confidence": cfg.confidence,
-                      "seed": cfg.seed},
+        "bootstrap": {"resamples": cfg.resamples, "confidence": cfg.confidence, "seed": cfg.seed},
         "checks": checks,
         "metrics": {},
     }
     for name, r in (results or {}).items():
         entry = {"candidate": r.values[0], "candidate_ci": list(r.ci[0])}
         if len(r.values) > 1:
-            entry.update(production=r.values[1], production_ci=list(r.ci[1]),
-                         improvement=r.diff, improvement_ci=list(r.diff_ci))
+            entry.update(
+                production=r.values[1],
+                production_ci=list(r.ci[1]),
+                improvement=r.diff,
+                improvement_ci=list(r.diff_ci),
+            )
         out["metrics"][name] = entry
     return out
 
@@ -272,8 +311,9 @@ def record(mlflow_client: Any, candidate: Candidate, verdict: dict) -> None:
             tags[key_name] = f"{primary[key]:.6g}"
     if "improvement_ci" in primary:
         lo, hi = primary["improvement_ci"]
-        tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.improvement_ci"] = \
+        tags[f"{names.TAG_GATE_PREFIX}{verdict['primary_metric']}.improvement_ci"] = (
             f"[{lo:.6g}, {hi:.6g}]"
+        )
     try:
         if candidate.run_id:
             for key, value in tags.items():
@@ -294,13 +334,19 @@ def summary_line(verdict: dict) -> str:
     text += f"{m.get('candidate', float('nan')):.4f}"
     if "production" in m:
         lo, hi = m["improvement_ci"]
-        text += (f" vs production {m['production']:.4f}, improvement {m['improvement']:+.4f}"
-                 f" CI [{lo:+.4f}, {hi:+.4f}]")
+        text += (
+            f" vs production {m['production']:.4f}, improvement {m['improvement']:+.4f}"
+            f" CI [{lo:+.4f}, {hi:+.4f}]"
+        )
     return text
 
 
 def run(
-    *, config: str, holdout: str, model_name: str, candidate: Candidate,
+    *,
+    config: str,
+    holdout: str,
+    model_name: str,
+    candidate: Candidate,
     target: str | None = None,
 ) -> dict:
     """The whole gate. Returns the verdict; raises ToolkitError when it cannot judge at all."""
@@ -312,8 +358,9 @@ def run(
     except ToolkitError:
         raise
     except Exception as exc:
-        raise ToolkitError(f"cannot load candidate {candidate.uri}: {tracking.one_line(exc)}") \
-            from exc
+        raise ToolkitError(
+            f"cannot load candidate {candidate.uri}: {tracking.one_line(exc)}"
+        ) from exc
     if candidate.run_id is None:
         candidate.run_id = tracking.source_run(mlflow_client, candidate.uri)
     production = tracking.version_by_alias(mlflow_client, model_name, names.PRODUCTION)
@@ -323,8 +370,10 @@ def run(
         try:
             prod = tracking.LoadedModel(production.uri)
         except Exception as exc:
-            reason = (f"production model {production.uri} could not be loaded "
-                      f"({tracking.one_line(exc)}); failing closed")
+            reason = (
+                f"production model {production.uri} could not be loaded "
+                f"({tracking.one_line(exc)}); failing closed"
+            )
             verdict = verdict_dict(cfg, mode, candidate, production, None, [], len(y), reason)
             record(mlflow_client, candidate, verdict)
             return verdict

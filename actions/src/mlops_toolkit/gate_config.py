@@ -201,8 +201,9 @@ def _baseline(raw: object) -> BaselineRule | None:
         raise ToolkitError("gate config: baseline.min_improvement is required")
     margin = _number("baseline.min_improvement", raw["min_improvement"], positive=True)
     if margin >= 1:
-        raise ToolkitError("gate config: baseline.min_improvement must be below 1 (a share or "
-                           "metric points)")
+        raise ToolkitError(
+            "gate config: baseline.min_improvement must be below 1 (a share or metric points)"
+        )
     return BaselineRule(margin)
 
 
@@ -221,5 +222,3 @@ def load(path: str | Path) -> GateConfig:
             raise ToolkitError(f"gate config {p}: {exc.problem}{where}") from exc
         raise ToolkitError(f"gate config {p} is not valid YAML{where}") from exc
     return parse(data)
-
-

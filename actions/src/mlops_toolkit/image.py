@@ -54,10 +54,24 @@ def stage_toolkit_wheel(context: Path) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
-               str(out), toolkit_source()]
-    result = subprocess.run(command, capture_output=True, text=True, check=False,
-                            env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH})
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--quiet",
+        "--wheel-dir",
+        str(out),
+        toolkit_source(),
+    ]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH},
+    )
     wheels = sorted(out.glob("mlops_toolkit-*.whl"))
     if result.returncode != 0 or not wheels:
         detail = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
@@ -76,10 +90,10 @@ def fetch_model(version: tracking.Version, context: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=version.uri, dst_path=tmp, tracking_uri=tracking.tracking_uri())
+                artifact_uri=version.uri, dst_path=tmp, tracking_uri=tracking.tracking_uri()
+            )
         except Exception as exc:
-            raise ToolkitError(f"cannot download {version.uri}: {tracking.one_line(exc)}") \
-                from exc
+            raise ToolkitError(f"cannot download {version.uri}: {tracking.one_line(exc)}") from exc
         shutil.copytree(local, target)
     if not (target / "MLmodel").is_file():
         raise ToolkitError(f"{version.uri} is not an MLflow model (no MLmodel file)")
@@ -93,10 +107,21 @@ def image_tags(repository: str, version: str, git_commit: str) -> list[str]:
     return tags
 
 
-def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
-          repository: str, git_commit: str, push: bool, registry: str = "",
-          username: str = "", password: str = "", network: str | None = None,
-          source: str = "") -> dict:
+def build(
+    *,
+    model_name: str,
+    model_version: str,
+    context: str,
+    dockerfile: str,
+    repository: str,
+    git_commit: str,
+    push: bool,
+    registry: str = "",
+    username: str = "",
+    password: str = "",
+    network: str | None = None,
+    source: str = "",
+) -> dict:
     ctx = Path(context).resolve()
     if not (ctx / dockerfile).is_file():
         raise ToolkitError(f"no Dockerfile at {ctx / dockerfile}")
@@ -118,11 +143,21 @@ def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
     try:
         stage_toolkit_wheel(ctx)
         stream = engine.api.build(
-            path=str(ctx), dockerfile=dockerfile, tag=tags[0], rm=True, forcerm=True,
-            decode=True, network_mode=network, labels=labels,
-            buildargs={"MODEL_DIR": MODEL_SUBDIR, "MODEL_NAME": model_name,
-                       "MODEL_VERSION": version.version, "GIT_COMMIT": git_commit or "unknown",
-                       "IMAGE_TAG": tags[-1].rsplit(":", 1)[-1]},
+            path=str(ctx),
+            dockerfile=dockerfile,
+            tag=tags[0],
+            rm=True,
+            forcerm=True,
+            decode=True,
+            network_mode=network,
+            labels=labels,
+            buildargs={
+                "MODEL_DIR": MODEL_SUBDIR,
+                "MODEL_NAME": model_name,
+                "MODEL_VERSION": version.version,
+                "GIT_COMMIT": git_commit or "unknown",
+                "IMAGE_TAG": tags[-1].rsplit(":", 1)[-1],
+            },
         )
         dockerhost.stream_errors(stream, "image build")
     finally:
@@ -136,23 +171,34 @@ def build(*, model_name: str, model_version: str, context: str, dockerfile: str,
         digest = _push(engine, repository, tags, registry, username, password)
         reference = f"{repository}@{digest}"
     _record(client, model_name, version.version, reference, digest)
-    return {"image": tags[0], "tags": tags, "digest": digest, "reference": reference,
-            "model_version": version.version}
+    return {
+        "image": tags[0],
+        "tags": tags,
+        "digest": digest,
+        "reference": reference,
+        "model_version": version.version,
+    }
 
 
-def _push(engine, repository: str, tags: list[str], registry: str, username: str,
-          password: str) -> str:
+def _push(
+    engine, repository: str, tags: list[str], registry: str, username: str, password: str
+) -> str:
     if username or password:
         try:
-            engine.login(username=username, password=password,
-                         registry=registry or repository.split("/", 1)[0], reauth=True)
+            engine.login(
+                username=username,
+                password=password,
+                registry=registry or repository.split("/", 1)[0],
+                reauth=True,
+            )
         except Exception as exc:
             raise ToolkitError(f"registry login failed: {tracking.one_line(exc)}") from exc
     digest = ""
     for tag in tags:
         try:
-            stream = engine.api.push(repository, tag=tag.rsplit(":", 1)[1], stream=True,
-                                     decode=True)
+            stream = engine.api.push(
+                repository, tag=tag.rsplit(":", 1)[1], stream=True, decode=True
+            )
             log = dockerhost.stream_errors(stream, f"push of {tag}")
         except ToolkitError:
             raise
@@ -171,5 +217,6 @@ def _record(client, model_name: str, version: str, reference: str, digest: str) 
         client.set_model_version_tag(model_name, version, names.TAG_IMAGE, reference)
         client.set_model_version_tag(model_name, version, names.TAG_IMAGE_DIGEST, digest)
     except Exception as exc:
-        raise ToolkitError(f"image built but not recorded on {model_name}/{version}: "
-                           f"{tracking.one_line(exc)}") from exc
+        raise ToolkitError(
+            f"image built but not recorded on {model_name}/{version}: {tracking.one_line(exc)}"
+        ) from exc

@@ -27,8 +27,10 @@ def gate_markdown(verdict: dict, title: str = "Model gate") -> str:
     if prod:
         lines.append(f"- Production: `{prod['uri']}` (version {prod['version']})")
     if verdict["mode"] == "bootstrap":
-        lines.append("- **Bootstrap mode**: no model has the `production` alias yet, so only the "
-                     "absolute thresholds apply.")
+        lines.append(
+            "- **Bootstrap mode**: no model has the `production` alias yet, so only the "
+            "absolute thresholds apply."
+        )
     lines.append(f"- Holdout rows: {verdict['rows']:,}")
     if verdict.get("reason"):
         lines += ["", f"**Reason:** {verdict['reason']}", ""]
@@ -38,48 +40,67 @@ def gate_markdown(verdict: dict, title: str = "Model gate") -> str:
     if verdict["metrics"]:
         compare = prod is not None and verdict["mode"] == "compare"
         head = "| metric | candidate | " + (
-            f"production | improvement | {level} CI of improvement |" if compare
-            else f"{level} CI |")
+            f"production | improvement | {level} CI of improvement |"
+            if compare
+            else f"{level} CI |"
+        )
         lines += [head, "|---|---:|" + ("---:|---:|---:|" if compare else "---:|")]
         for name, m in verdict["metrics"].items():
             mark = " (primary)" if name == verdict["primary_metric"] else ""
             if compare:
-                lines.append(f"| {name}{mark} | {_f(m['candidate'])} | {_f(m['production'])} | "
-                             f"{_f(m['improvement'], True)} | {_ci(m['improvement_ci'], True)} |")
+                lines.append(
+                    f"| {name}{mark} | {_f(m['candidate'])} | {_f(m['production'])} | "
+                    f"{_f(m['improvement'], True)} | {_ci(m['improvement_ci'], True)} |"
+                )
             else:
                 lines.append(f"| {name}{mark} | {_f(m['candidate'])} | {_ci(m['candidate_ci'])} |")
-        lines += ["", ("Improvement is oriented so that positive means better "
-                  f"({verdict['direction']} {verdict['primary_metric']}). Paired bootstrap: "
-                  f"{boot['resamples']} resamples, seed {boot['seed']}, both models scored on the "
-                  "same rows in the same process."), ""]
+        lines += [
+            "",
+            (
+                "Improvement is oriented so that positive means better "
+                f"({verdict['direction']} {verdict['primary_metric']}). Paired bootstrap: "
+                f"{boot['resamples']} resamples, seed {boot['seed']}, both models scored on the "
+                "same rows in the same process."
+            ),
+            "",
+        ]
     if verdict["checks"]:
         lines += ["| check | value | result |", "|---|---:|---|"]
         for c in verdict["checks"]:
-            lines.append(f"| {c['name']} | {_f(c['value'], '≥ -' in c['name'])} | "
-                         f"{'pass' if c['passed'] else '**FAIL**'} |")
+            lines.append(
+                f"| {c['name']} | {_f(c['value'], '≥ -' in c['name'])} | "
+                f"{'pass' if c['passed'] else '**FAIL**'} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def validation_markdown(report: dict, max_examples: int = 5) -> str:
     ok = report.get("success")
     icon = "✅" if ok else "❌"
-    lines = [f"## {icon} Data validation: {'passed' if ok else 'failed'}", "",
-             f"- Data: `{report.get('data')}`  Suite: `{report.get('suite')}`",
-             (f"- Rows: {report.get('rows', 'n/a')}; expectations evaluated "
-             f"{report.get('evaluated', 'n/a')}, successful {report.get('successful', 'n/a')}, "
-             f"failed {report.get('failed', 'n/a')}"), ""]
+    lines = [
+        f"## {icon} Data validation: {'passed' if ok else 'failed'}",
+        "",
+        f"- Data: `{report.get('data')}`  Suite: `{report.get('suite')}`",
+        (
+            f"- Rows: {report.get('rows', 'n/a')}; expectations evaluated "
+            f"{report.get('evaluated', 'n/a')}, successful {report.get('successful', 'n/a')}, "
+            f"failed {report.get('failed', 'n/a')}"
+        ),
+        "",
+    ]
     failures = report.get("failures") or []
     if failures:
-        lines += ["| expectation | column | unexpected | what is wrong |",
-                  "|---|---|---:|---|"]
+        lines += ["| expectation | column | unexpected | what is wrong |", "|---|---|---:|---|"]
         for f in failures:
             pct = f.get("unexpected_percent")
             count = f.get("unexpected_count")
             amount = "n/a" if count is None else f"{count}"
             if pct is not None:
                 amount += f" ({pct:.2f}%)"
-            lines.append(f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
-                         f"{_what(f, max_examples)} |")
+            lines.append(
+                f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
+                f"{_what(f, max_examples)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -88,15 +109,21 @@ def _what(failure: dict, max_examples: int) -> str:
     message = failure.get("message")
     if message:
         prefix = f"{failure.get('expectation')}"
-        detail = message.split(": ", 1)[1] if message.startswith(prefix) and ": " in message \
-            else message
+        detail = (
+            message.split(": ", 1)[1] if message.startswith(prefix) and ": " in message else message
+        )
         return detail.replace("|", "\\|")
     examples = ", ".join(f"`{e!r}`" for e in (failure.get("examples") or [])[:max_examples])
     return f"examples: {examples}" if examples else "—"
 
 
-def pull_request_markdown(model_name: str, validation: dict | None, verdict: dict | None,
-                          artifact_url: str = "", version: str = "") -> str:
+def pull_request_markdown(
+    model_name: str,
+    validation: dict | None,
+    verdict: dict | None,
+    artifact_url: str = "",
+    version: str = "",
+) -> str:
     """The one report comment of a pull request: validation, gate, registration, artifacts."""
     parts = [f"# Model report — {model_name}", ""]
     if version:

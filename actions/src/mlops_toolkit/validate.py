@@ -38,5 +38,10 @@ def run(command: str, workdir: str, report_path: str, timeout_s: float | None) -
     html = report.get("html") or ""
     if html and not Path(html).is_absolute():
         html = str(base / html)
-    return {"passed": passed, "report": str(report_file), "html": html, "exit_code": code,
-            "data": report}
+    return {
+        "passed": passed,
+        "report": str(report_file),
+        "html": html,
+        "exit_code": code,
+        "data": report,
+    }
