@@ -140,3 +140,21 @@ def test_toolkit_steps_match_the_actions(project):
             for step_id, output in outputs_read.findall(yaml.safe_dump(job)):
                 if step_id in declared:
                     assert output in declared[step_id], (workflow.name, step_id, output)
+
+
+def test_toolkit_steps_run_in_the_jobs_own_python(project):
+    """A job that runs a toolkit action sets up Python first: the toolkit installs into the job's
+    interpreter, never the runner's system Python (on a shared self-hosted runner, or under act
+    on this machine, that would repoint every other job's toolkit)."""
+    for workflow in workflows(project):
+        for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+            uses = [step.get("uses", "") for step in job["steps"]]
+            toolkit = [
+                i
+                for i, u in enumerate(uses)
+                if "/actions/" in u and "@" in u and not u.startswith("actions/")
+            ]
+            if not toolkit:
+                continue
+            python = [i for i, u in enumerate(uses) if u.startswith("actions/setup-python@")]
+            assert python and python[0] < toolkit[0], (workflow.name, name)
