@@ -159,6 +159,12 @@ def test_an_empty_suite_is_an_error_not_a_pass(workdir, frame):
 
 def test_a_renamed_column_is_named_missing_and_unexpected(workdir, frame, target):
     column = next(c for c in frame.columns if c != target)
+    expectations = _suite(workdir)["expectations"]
+    named = {e["kwargs"].get("column") for e in expectations}
+    if column not in named and not any(
+        e["type"].startswith("expect_table_columns") for e in expectations
+    ):
+        pytest.skip("the suite names none of this data's columns (init-data derives one)")
     frame.rename(columns={column: "renamed_column"}).to_csv(workdir / "bad.csv", index=False)
     summary = validate(workdir / "bad.csv", "expectations/dataset.json", workdir / "reports")
     messages = " | ".join(f["message"] for f in summary["failures"])
