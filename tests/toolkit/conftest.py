@@ -35,6 +35,33 @@ def mlflow_server(tmp_path_factory):
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+def _point_at_the_session_server(request) -> None:
+    """In-process MLflow calls and the CLI's subprocesses talk to the same server.
+
+    Other modules of a worker (PostgreSQL, the team server) point MLflow's process-wide URI
+    elsewhere for a while; a test that registers in-process and promotes through the CLI would
+    otherwise split its versions over two servers, depending on which modules ran before it.
+    """
+    if "mlflow_server" in request.fixturenames:
+        import mlflow
+
+        uri = request.getfixturevalue("mlflow_server").uri
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        mlflow.set_tracking_uri(uri)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_tracking_server_per_module(request):
+    _point_at_the_session_server(request)  # before the module's own fixtures register models
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _one_tracking_server(request):
+    _point_at_the_session_server(request)
+    yield
+
+
 @pytest.fixture(scope="session")
 def dataset():
     """Breast-cancer data split into train and holdout (seeded)."""
