@@ -561,3 +561,42 @@ def test_nan_and_infinity_in_csv_follow_the_json_null_rule_and_empty_batches_are
         for empty in EMPTY_BATCHES:
             ctype = "text/csv" if isinstance(empty, bytes) else "application/json"
             assert server.post(empty, ctype) == (200, {"predictions": []}), empty
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"dataframe_split": {"data": [[1.0, true]], "columns": ["x", "y"]}}',
+        b'{"dataframe_split": {"columns": ["data", "y"], "data": [[1.0, false]]}}',
+        b'{"dataframe_split": {"columns": ["x", "y"], "data": [[1.0, null]]}}',
+        b'{"dataframe_split": {"columns": ["x", "y"], "data": [[1.0, "2"]]}}',
+    ],
+    ids=["data-first", "column-named-data", "null", "quoted-number"],
+)
+def test_the_fast_numeric_path_never_lets_a_literal_or_string_through(raw: bytes) -> None:
+    """Bodies scanned for JSON literals take numpy's type inference; anything but numbers,
+    wherever the keys stand, still meets the per-value checks (422 naming column and row)."""
+    import orjson
+    from mlops_toolkit.mlmodel import Column
+    from mlops_toolkit.serving.payload import PayloadError, parse_payload
+
+    payload = orjson.loads(raw)
+    columns = [Column(name, "double") for name in payload["dataframe_split"]["columns"]]
+    with pytest.raises(PayloadError) as error:
+        parse_payload(payload, columns, raw)
+    assert error.value.status == 422 and "'y'" in error.value.message
+
+
+def test_the_fast_numeric_path_gives_the_checked_paths_matrix(clf) -> None:
+    import numpy as np
+    import orjson
+    from mlops_toolkit.mlmodel import load_model
+    from mlops_toolkit.serving.payload import parse_payload
+
+    _, X = clf
+    columns = load_model(str(clf[0])).columns
+    raw = orjson.dumps({"dataframe_split": _split(X.iloc[:100])}, option=orjson.OPT_SERIALIZE_NUMPY)
+    fast = parse_payload(orjson.loads(raw), columns, raw).matrix
+    checked = parse_payload(orjson.loads(raw), columns).matrix
+    assert fast.dtype == np.float64 and np.array_equal(fast, checked)
+    assert np.array_equal(fast, X.iloc[:100].to_numpy(dtype=np.float64))

@@ -175,7 +175,7 @@ class ScoringApp:
                     payload = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
                     raise PayloadError(400, "malformed_json", f"malformed JSON: {exc}") from None
-                batch = parse_payload(payload, model.columns)
+                batch = parse_payload(payload, model.columns, raw)
         except UnicodeDecodeError:
             return self._fail(400, "bad_payload", "the CSV body is not UTF-8")
         except PayloadError as exc:
