@@ -32,6 +32,9 @@ def _group(item: pytest.Item) -> str | None:
     return None
 
 
+# tryfirst: xdist reads the group marks in its own collection hook, which otherwise runs before
+# this one and sees none (the groups were then spread over workers like any other test).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = _group(item)
