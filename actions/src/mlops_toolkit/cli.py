@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 
-from . import errors, tracking_check
+from . import errors, names, tracking_check
 from .commands import (
     build_image,
     deploy,
@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(command: str, message: str) -> None:
+    failures = os.environ.get(names.ENV_FAILURE_LOG)
+    if failures:
+        with open(failures, "a", encoding="utf-8") as handle:
+            handle.write(f"mlops-toolkit {command}: {message}\n")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         print(f"::error title=mlops-toolkit {command}::{message}", file=sys.stderr)
     else:

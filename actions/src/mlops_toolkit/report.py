@@ -117,15 +117,27 @@ def _what(failure: dict, max_examples: int) -> str:
     return f"examples: {examples}" if examples else "—"
 
 
+def failure_markdown(step: str, line: str) -> str:
+    quoted = line.replace("`", "'") or "(no error line recorded: see the job's log)"
+    return f"## Failed at step `{step}`\n\n```\n{quoted}\n```\n"
+
+
 def pull_request_markdown(
     model_name: str,
     validation: dict | None,
     verdict: dict | None,
     artifact_url: str = "",
     version: str = "",
+    failure: tuple[str, str] | None = None,
 ) -> str:
-    """The one report comment of a pull request: validation, gate, registration, artifacts."""
+    """The one report comment of a pull request: validation, gate, registration, artifacts.
+
+    `failure` is (the step that failed, its first error line), when a step before the report
+    failed: named first, so a red job never reads as a gate that merely "did not run".
+    """
     parts = [f"# Model report — {model_name}", ""]
+    if failure is not None:
+        parts.append(failure_markdown(*failure))
     if version:
         parts.append(f"Registered as version **{version}** (alias `challenger`).\n")
     elif verdict is not None:

@@ -9,11 +9,8 @@ from typing import Any
 from . import names, tracking_check
 from .errors import ToolkitError
 
-# Fail in seconds, not minutes, when the server is down (MLflow's default retries back off
-# for minutes). Users may still override both.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+# Fail in seconds, not minutes, when the server is down; users may override (tracking_check).
+tracking_check.bound_http_requests()
 # Progress bars would bury the one-line error in CI logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 

@@ -21,6 +21,22 @@ from .names import ENV_TRACKING_USERNAME as ENV_USERNAME
 
 REDACTED = "***"
 
+# MLflow's HTTP client retries for minutes by default (7 retries, backoff factor 2, 120 s
+# timeout): a dead server would hold a CI job or `train` long after the fact. These bounds fail
+# in seconds when the server is gone and still allow a slow artifact upload. The user's own
+# values win (setdefault); they must be in the environment before MLflow's first request.
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
+def bound_http_requests() -> None:
+    """Bounded retries and timeouts for MLflow's HTTP calls, unless the user set their own."""
+    for name, value in HTTP_BOUNDS.items():
+        os.environ.setdefault(name, value)
+
 
 class TrackingUnavailable(ToolkitError):
     """The tracking server is down, unhealthy or refuses us."""

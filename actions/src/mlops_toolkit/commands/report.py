@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 
-from .. import ghactions
+from .. import ghactions, names
 from ..errors import InputError
 from . import options
 
@@ -20,6 +22,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default="", help="the registered version, if any")
     p.add_argument("--pr-number", default=None)
     p.add_argument("--comment", type=options.boolean, default=True)
+    p.add_argument(
+        "--steps",
+        default="",
+        help="the job's steps context as JSON (toJSON(steps)): a failed step is named",
+    )
+    p.add_argument(
+        "--failure-log",
+        default=os.environ.get(names.ENV_FAILURE_LOG, ""),
+        help=f"failed commands' lines; the first is quoted (default: ${names.ENV_FAILURE_LOG})",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,15 +45,58 @@ def _read_json(path: str) -> dict | None:
         raise InputError(f"{path} is not valid JSON") from exc
 
 
+def failed_step(steps_json: str) -> str | None:
+    """The id of the step whose outcome was a failure (the job stops after the first)."""
+    if not steps_json.strip():
+        return None
+    try:
+        steps = json.loads(steps_json)
+    except ValueError as exc:
+        raise InputError("--steps is not valid JSON (pass toJSON(steps))") from exc
+    if not isinstance(steps, dict):
+        raise InputError("--steps must be a JSON object of step id -> result")
+    failed = [name for name, step in steps.items() if (step or {}).get("outcome") == "failure"]
+    return failed[0] if failed else None
+
+
+def first_failure_line(path: str) -> str:
+    """The first line a failed command recorded: the root cause, before any knock-on error."""
+    if not path or not Path(path).is_file():
+        return ""
+    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    return next((line.strip() for line in lines if line.strip()), "")
+
+
+def _annotate(step: str, line: str) -> None:
+    """A `::error` annotation on the run (or a plain line off GitHub Actions)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        print(f"step {step} failed: {line or 'see the log'}", file=sys.stderr)
+        return
+
+    def escape(text: str, *extra: str) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        for char in extra:
+            text = text.replace(char, f"%{ord(char):02X}")
+        return text
+
+    print(f"::error title={escape(f'step {step} failed', ':', ',')}::{escape(line)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import github, report
 
+    step = failed_step(args.steps)
+    failure = None
+    if step is not None:
+        failure = (step, first_failure_line(args.failure_log))
+        _annotate(*failure)
     markdown = report.pull_request_markdown(
         args.model_name,
         _read_json(args.validation),
         _read_json(args.gate),
         args.artifact_url,
         args.version,
+        failure,
     )
     ghactions.add_summary(markdown)
     url = ""
