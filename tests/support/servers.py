@@ -63,14 +63,16 @@ def start_mlflow(
     artifacts: str | None = None,
     auth: tuple[str, str] | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> MlflowServer:
     """`mlflow server` with a SQLite (or the given) backend and local (or given) artifacts.
 
     `auth=(admin, password)` runs MLflow's basic-auth app with that admin user; `env` adds
-    variables to the server's environment (an S3 endpoint and keys, for example).
+    variables to the server's environment (an S3 endpoint and keys, for example); `port` brings
+    a stopped server back where its clients knew it.
     """
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
     command = [
         sys.executable,
@@ -99,7 +101,7 @@ def start_mlflow(
         full_env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
         full_env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", "tests-only-secret-key")
         command += ["--app-name", "basic-auth"]
-    log = open(root / "server.log", "w")  # noqa: SIM115 - lives as long as the server
+    log = open(root / "server.log", "a")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
     )

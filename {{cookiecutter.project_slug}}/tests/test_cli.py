@@ -8,7 +8,15 @@ from {{ cookiecutter.package_name }}.cli import (
     main,
 )
 
-COMMANDS = ["init-data", "prepare-data", "validate-data", "train", "evaluate", "predict"]
+COMMANDS = [
+    "init-data",
+    "prepare-data",
+    "validate-data",
+    "check-gate",
+    "train",
+    "evaluate",
+    "predict",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -54,3 +62,30 @@ def test_unreachable_tracking_server_is_one_line(workdir, source, monkeypatch, c
     errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
     assert len(errors) == 1
     assert "unreachable" in errors[0]
+
+
+def test_the_shipped_gate_is_fit(workdir, capsys):
+    assert main(["check-gate"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (("max_regression:", "max_regresion:"), "max_regresion"),
+        (("target: target", "target: label"), "target 'label' is not data.target"),
+        (("guards:", "guards: ["), "not valid YAML"),
+    ],
+    ids=["typo", "target", "yaml"],
+)
+def test_a_broken_gate_stops_train_before_any_training(
+    workdir, source, capsys, change, named
+):
+    assert main(["prepare-data", "--source", source]) == 0
+    gate = workdir / "gate.yaml"
+    gate.write_text(gate.read_text().replace(*change, 1))
+    capsys.readouterr()
+    assert main(["train"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and named in errors[0] and "gate.yaml" in errors[0], errors
+    assert not (workdir / "mlflow.db").exists()  # no run was started, no model fitted
+    assert not (workdir / "models").exists()

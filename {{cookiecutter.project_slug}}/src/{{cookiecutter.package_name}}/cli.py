@@ -129,11 +129,22 @@ def cmd_validate_data(args: argparse.Namespace, log_file: Path) -> int:
     return 0
 
 
+def cmd_check_gate(args: argparse.Namespace, log_file: Path) -> int:
+    from .config import check_gate
+
+    check_gate(_params(args), args.config)
+    log.info("%s: fit for the gate", args.config)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace, log_file: Path) -> int:
+    from .config import GATE_FILE, check_gate
     from .pipelines.train import train
 
     overrides = {f"model.params.{key}": value for key, value in args.param}
     params = _params(args, **{"train.seed": args.seed}, **overrides)
+    if GATE_FILE.is_file():  # a broken gate would only be found after the training it judges
+        check_gate(params)
     result = train(params, log_file=log_file, run_name=args.run_name)
     log.info("run %s: %s", result.run_id, _format(result.metrics))
     return 0
@@ -319,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-dir", type=Path, help="where the reports go (default: validation.report_dir)"
     )
 
+    sub = add(
+        "check-gate", cmd_check_gate, "Check gate.yaml as the platform's gate will read it."
+    )
+    sub.add_argument(
+        "--config", type=Path, default=Path("gate.yaml"), help="gate file (default: %(default)s)"
+    )
+
     sub = add("train", cmd_train, "Train on the training split and log the model to MLflow.")
     sub.add_argument("--seed", type=int, help="training seed (default: train.seed)")
     sub.add_argument(
@@ -411,8 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # one line for people, the traceback for the log file
         with open(log_file, "a", encoding="utf-8") as handle:
-            traceback.print_exc(file=handle)
-        log.error("%s", _one_line(error))
+            handle.write(_scrub(traceback.format_exc()))
+        line = _scrub(_one_line(error))
+        log.error("%s", line)
+        _record_failure(args.command, line)
         return 1
 
 
@@ -422,6 +442,23 @@ def _one_line(error: Exception) -> str:
     if type(error).__name__ in known:
         return text
     return f"{type(error).__name__}: {text[:300]}"
+
+
+def _scrub(text: str) -> str:
+    """Without the tracking password or token: a library's error may quote the URI."""
+    from mlops_toolkit.tracking_check import scrub_known_secrets
+
+    return scrub_known_secrets(text)
+
+
+def _record_failure(command: str, line: str) -> None:
+    """Append the failure to the file CI names (the pull-request report quotes the first)."""
+    from mlops_toolkit.names import ENV_FAILURE_LOG
+
+    path = os.environ.get(ENV_FAILURE_LOG)
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{PROG} {command}: {line}\n")
 
 
 if __name__ == "__main__":

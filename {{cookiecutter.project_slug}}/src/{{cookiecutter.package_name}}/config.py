@@ -16,6 +16,8 @@ from typing import Any
 from mlops_toolkit import directions, strictyaml
 
 DEFAULT_PARAMS = Path("params.yaml")
+# The gate's thresholds, read by the platform's gate after training; checked before it too.
+GATE_FILE = Path("gate.yaml")
 # Chosen when the project was generated (the answers `task` and `model_family`, kept in
 # .cruft.json): the code is generated for them, so params.yaml cannot change them.
 TASK = "{{ cookiecutter.task }}"
@@ -202,6 +204,31 @@ def load_params(
         return _build(Params, raw, "")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def check_gate(params: Params, path: Path = GATE_FILE) -> None:
+    """Refuse a gate.yaml the platform's gate would refuse, before any training is spent.
+
+    The gate's own strict parser, then what only the project knows: its task and target.
+    """
+    from mlops_toolkit import gate_config
+    from mlops_toolkit.errors import ToolkitError
+
+    try:
+        gate = gate_config.load(path)
+    except ToolkitError as error:
+        message = str(error)
+        raise ConfigError(message if str(path) in message else f"{path}: {message}") from None
+    if gate.task != TASK:
+        raise ConfigError(
+            f"{path}: primary metric {gate.primary.metric} is for {gate.task}; "
+            f"this project does {TASK}"
+        )
+    if gate.target is not None and gate.target != params.data.target:
+        raise ConfigError(
+            f"{path}: target {gate.target!r} is not data.target {params.data.target!r}"
+            " of params.yaml"
+        )
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

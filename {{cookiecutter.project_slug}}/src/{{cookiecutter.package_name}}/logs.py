@@ -26,4 +26,7 @@ def configure(level: str | None, command: str) -> Path:
     if level != "DEBUG":
         for noisy in ("mlflow", "great_expectations", "alembic", "urllib3", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # Each of MLflow's (bounded) retries is a urllib3 warning: when the tracking server is
+        # gone, the one line that counts is the command's own error after the last retry.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     return path

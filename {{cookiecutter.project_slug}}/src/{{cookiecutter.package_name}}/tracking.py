@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
-from mlops_toolkit import names
+from mlops_toolkit import names, tracking_check
 
 from .config import Params
 
@@ -17,6 +22,21 @@ log = logging.getLogger(__name__)
 TRACKING_URI_ENV = names.ENV_TRACKING_URI
 TAG_PREFIX = names.TAG_PREFIX  # every tag the project or the platform writes
 EMBEDDED_STORE = Path("mlflow.db")
+# The run a command has open, until it ends: a command cut off with the server (or killed)
+# leaves it here, and the next command marks that run FAILED instead of RUNNING for ever.
+OPEN_RUN_FILE = Path("logs") / "open-run.json"
+# Where the embedded store keeps artifacts: MLflow writes each as an absolute path into
+# mlflow.db, so a copied or moved project still pointed at the original folder.
+ARTIFACT_FOLDERS = ("mlruns", "mlartifacts")
+PATH_COLUMNS = {
+    "experiments": ("artifact_location",),
+    "runs": ("artifact_uri",),
+    "logged_models": ("artifact_location",),
+    "model_versions": ("source", "storage_location"),
+}
+
+# Bounded retries and timeouts (the platform's): a dead server fails a command in seconds.
+tracking_check.bound_http_requests()
 
 
 def tracking_uri(params: Params) -> str:
@@ -26,25 +46,119 @@ def tracking_uri(params: Params) -> str:
 
 
 def connect(params: Params) -> str:
-    """Point MLflow at the tracking server and fail in one line if it cannot be reached."""
+    """Point MLflow at the tracking server and fail in one line if it cannot be reached.
+
+    Returns the URI MLflow uses, never with credentials in it: those of an HTTP URI move to
+    MLflow's own variables, so no run link or error MLflow prints can show the password.
+    """
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a TTY
     uri = tracking_uri(params)
-    mlflow.set_tracking_uri(uri)
-    if uri.startswith(("http://", "https://")):
+    if tracking_check.is_http(uri):
         _check_reachable(uri)
+        uri = _credentials_to_environment(uri)
+    elif uri == f"sqlite:///{EMBEDDED_STORE.resolve()}" and EMBEDDED_STORE.is_file():
+        relocate_embedded_store()
+    mlflow.set_tracking_uri(uri)
+    close_abandoned_run(uri)
     return uri
 
 
 def _check_reachable(uri: str) -> None:
-    """The platform's check: /health within a timeout, credentials in the URI sent, never shown."""
-    from mlops_toolkit.tracking_check import TrackingUnavailable, check
+    """The platform's checks: /health, then one authenticated call; the password never shown."""
+    from mlops_toolkit.tracking_check import TrackingUnavailable, check, check_authenticated
 
     try:
         check(uri)
+        check_authenticated(uri)  # basic-auth leaves /health open
     except TrackingUnavailable as error:
         raise ConnectionError(str(error)) from None
+
+
+def _credentials_to_environment(uri: str) -> str:
+    """`http://user:pw@host` -> `http://host`, with user and password in MLflow's variables."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    os.environ[names.ENV_TRACKING_USERNAME] = unquote(parts.username)
+    os.environ[names.ENV_TRACKING_PASSWORD] = unquote(parts.password or "")
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+@contextmanager
+def open_run(uri: str, **start: Any) -> Iterator[Any]:
+    """`mlflow.start_run`, remembered in OPEN_RUN_FILE until it has ended on the server."""
+    import mlflow
+
+    with mlflow.start_run(**start) as run:
+        OPEN_RUN_FILE.parent.mkdir(exist_ok=True)
+        OPEN_RUN_FILE.write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
+        yield run
+    OPEN_RUN_FILE.unlink(missing_ok=True)
+
+
+def close_abandoned_run(uri: str) -> None:
+    """Mark FAILED the run an earlier command left open on this server (it died, or we did)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        left = json.loads(OPEN_RUN_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    if left.get("tracking_uri") != uri:
+        return  # another server's run: closed when the project tracks there again
+    client = MlflowClient(uri)
+    try:
+        status = client.get_run(left["run_id"]).info.status
+    except MlflowException:
+        status = None  # deleted meanwhile: nothing to close
+    if status == "RUNNING":
+        client.set_terminated(left["run_id"], "FAILED")
+        log.warning("run %s was left RUNNING by a command cut off: marked FAILED", left["run_id"])
+    OPEN_RUN_FILE.unlink(missing_ok=True)
+
+
+def relocate_embedded_store() -> None:
+    """Point mlflow.db's artifact paths at this folder when the project was copied or moved.
+
+    MLflow stores every local artifact location as an absolute path (it resolves even a relative
+    one), so a copy of the project would log into, and read from, the original folder. The
+    artifacts folder travels with the project; its old absolute prefix is rewritten in place.
+    """
+    here = Path.cwd().resolve()
+    with closing(sqlite3.connect(EMBEDDED_STORE)) as db, db:
+        old = _recorded_root(db)
+        if old is None or Path(old) == here:
+            return
+        for table, columns in PATH_COLUMNS.items():
+            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column in set(columns) & present:
+                for prefix in (f"file://{old}/", f"{old}/"):
+                    db.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?)"
+                        f" WHERE substr({column}, 1, ?) = ?",
+                        (prefix.replace(old, str(here)), len(prefix) + 1, len(prefix), prefix),
+                    )
+    log.warning("%s was made in %s: its artifact paths now point at %s", EMBEDDED_STORE, old, here)
+
+
+def _recorded_root(db: sqlite3.Connection) -> str | None:
+    """The project folder the store's experiments were created in (None: none, or not local)."""
+    try:
+        rows = db.execute("SELECT artifact_location FROM experiments").fetchall()
+    except sqlite3.DatabaseError:
+        return None  # not an MLflow store yet: MLflow creates the tables
+    for (location,) in rows:
+        path = str(location or "").removeprefix("file://")
+        for folder in ARTIFACT_FOLDERS:
+            root, sep, _ = path.rpartition(f"/{folder}/")
+            if sep and root.startswith("/"):
+                return root
+    return None
 
 
 def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
@@ -54,8 +168,6 @@ def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
     a logged model's models:/m-...) is the project's registered model at the version `evaluate`
     registered, if any.
     """
-    import json
-
     from mlflow import MlflowClient
 
     ref = uri.removeprefix("models:/")
@@ -109,16 +221,12 @@ MODEL_FILE = Path("models") / "model.joblib"
 
 def write_run_info(**info: object) -> Path:
     """reports/run.json: how later steps (and the CI toolkit) find the last training run."""
-    import json
-
     RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
     RUN_FILE.write_text(json.dumps(info, indent=2) + "\n")
     return RUN_FILE
 
 
 def read_run_info() -> dict[str, object]:
-    import json
-
     try:
         return json.loads(RUN_FILE.read_text())
     except FileNotFoundError:

@@ -40,7 +40,7 @@ def evaluate(
         run_id, model_uri = str(info["run_id"]), str(info["model_uri"])
     else:
         model_uri = f"runs:/{run_id}/model"
-    tracking.connect(params)
+    uri = tracking.connect(params)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
     model = _load(model_uri, local=run_id == info["run_id"])
     # Only the columns the model was trained on (excluded ID-like ones are not among them).
@@ -52,7 +52,7 @@ def evaluate(
     written += plots.write_importance(importance(params, model, features, target))
     METRICS_FILE.parent.mkdir(exist_ok=True)
     METRICS_FILE.write_text(json.dumps(scores, indent=2) + "\n")
-    with mlflow.start_run(run_id=run_id):
+    with tracking.open_run(uri, run_id=run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in scores.items()})
         mlflow.set_tags(tracking.tags(rows_holdout=len(features)))
         for path in written:

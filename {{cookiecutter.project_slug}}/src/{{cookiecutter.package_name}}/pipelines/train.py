@@ -36,9 +36,9 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
     features, target = features_and_target(frame, params.data.target)
     features = features[roles_.features(roles)]
     model = build_model(params.model, params.train.seed, roles)
-    tracking.connect(params)
+    uri = tracking.connect(params)
     mlflow.set_experiment(params.mlflow.experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    with tracking.open_run(uri, run_name=run_name) as run:
         mlflow.log_params(_logged_params(params))
         mlflow.set_tags(_lineage(params, rows_train=len(features)))
         mlflow.log_dict(roles, "roles.json")

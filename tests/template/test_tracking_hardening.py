@@ -1,0 +1,217 @@
+"""A generated project against tracking trouble: a server that dies mid-train, credentials in
+the tracking URI, a broken gate.yaml, and an embedded store that moved with a copied project.
+
+Real `mlflow server` processes (killed and restarted on the same backend store), a real
+basic-auth server, and a project installed the way tests/template/test_own_data.py does it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from support.project import bake
+from support.servers import start_mlflow, stop
+from template.test_own_data import install
+
+pytestmark = pytest.mark.slow
+
+ADMIN, PASSWORD = "admin", "Tr4ck-s3cr3t:pw@x"
+# The spec's bound (issue 11): a dead server ends `train` within this many seconds.
+DEAD_SERVER_BOUND_S = 60
+MLFLOW_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """An xgboost project (a fit that lasts while a server is killed), data prepared."""
+    root = bake(tmp_path_factory.mktemp("hardening"), model_family="xgboost")
+    bin_dir = install(root)
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    slug = root.name
+    subprocess.run([slug, "prepare-data"], cwd=root, env=env, check=True, capture_output=True)
+    return root, slug, env
+
+
+def command(project, *args: str, **env: str) -> subprocess.CompletedProcess:
+    root, slug, base = project
+    return subprocess.run(
+        [slug, *args], cwd=root, env={**base, **env}, capture_output=True, text=True, timeout=600
+    )
+
+
+def loud_lines(stderr: str) -> list[str]:
+    """What a user must read: warnings, errors, tracebacks (INFO progress lines left out)."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if " WARNING " in line or " ERROR " in line or "Traceback" in line
+    ]
+
+
+def runs(server_root: Path) -> dict[str, str]:
+    """run id -> status, read from the server's own backend store."""
+    with sqlite3.connect(server_root / "mlflow.db") as db:
+        return dict(db.execute("SELECT run_uuid, status FROM runs").fetchall())
+
+
+def test_a_server_dying_mid_train_ends_it_in_one_line_and_the_run_is_failed_later(
+    project, tmp_path
+):
+    root, slug, env = project
+    (root / "logs" / "open-run.json").unlink(missing_ok=True)
+    server = start_mlflow(tmp_path / "server")
+    uri = server.uri
+    # Many trees: the fit lasts seconds, so the server dies while the run is open.
+    train = subprocess.Popen(
+        [slug, "train", "--param", "n_estimators=1500", "--param", "max_depth=6"],
+        cwd=root,
+        env={**env, "MLFLOW_TRACKING_URI": uri},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # The project's record of its open run: the run exists on both sides, the fit is on.
+        while not (root / "logs" / "open-run.json").exists():
+            assert train.poll() is None and time.monotonic() < deadline, train.communicate()
+            time.sleep(0.05)
+        os.killpg(server.proc.pid, signal.SIGKILL)  # the server and its workers, no goodbye
+        server.proc.wait()
+        killed = time.monotonic()
+        _, stderr = train.communicate(timeout=DEAD_SERVER_BOUND_S * 3)
+        seconds = time.monotonic() - killed
+    finally:
+        if train.poll() is None:
+            train.kill()
+    print(f"\ntrain ended {seconds:.1f} s after the tracking server was killed: {stderr[-400:]}")
+    assert train.returncode == 1
+    assert seconds < DEAD_SERVER_BOUND_S
+    loud = loud_lines(stderr)
+    assert len(loud) == 1 and " ERROR " in loud[0], stderr
+    (left,) = [run for run, status in runs(server.root).items() if status == "RUNNING"]
+
+    # Back on the same backend store and address: the next command closes the run first.
+    server = start_mlflow(server.root, port=int(uri.rsplit(":", 1)[1]))
+    try:
+        again = command(project, "train", MLFLOW_TRACKING_URI=uri)
+        assert again.returncode == 0, again.stderr
+        assert runs(server.root)[left] == "FAILED"
+        assert [line for line in loud_lines(again.stderr) if left in line and "FAILED" in line]
+        assert "RUNNING" not in runs(server.root).values()
+        assert not (root / "logs" / "open-run.json").exists()
+    finally:
+        stop(server.proc)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    server = start_mlflow(tmp_path_factory.mktemp("tracking-auth"), auth=(ADMIN, PASSWORD))
+    with pytest.MonkeyPatch.context() as mp:  # pay the auth app's first-request set-up here
+        mp.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+        mp.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+        from mlops_toolkit import tracking_check
+
+        tracking_check.check_authenticated(server.uri, timeout_s=120)
+    yield server
+    stop(server.proc)
+
+
+def written_logs(root: Path, since: float) -> str:
+    return "".join(
+        p.read_text(errors="replace")
+        for p in (root / "logs").glob("*.log")
+        if p.stat().st_mtime >= since
+    )
+
+
+def test_credentials_in_the_uri_work_and_are_never_shown(project, auth_server):
+    root, _, _ = project
+    host = auth_server.uri.split("//", 1)[1]
+    uri = f"http://{ADMIN}:{quote(PASSWORD, safe='')}@{host}"
+    started = time.time() - 1
+    trained = command(project, "train", MLFLOW_TRACKING_URI=uri)
+    evaluated = command(project, "evaluate", "--no-register", MLFLOW_TRACKING_URI=uri)
+    assert trained.returncode == 0, trained.stderr
+    assert evaluated.returncode == 0, evaluated.stderr
+    shown = trained.stdout + trained.stderr + evaluated.stdout + evaluated.stderr
+    shown += written_logs(root, started)
+    assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
+
+
+@pytest.mark.parametrize("where", ["uri", "env"])
+def test_wrong_credentials_are_one_line_without_the_password(project, auth_server, where):
+    root, _, _ = project
+    wrong = "Wr0ng-pa55word"
+    host = auth_server.uri.split("//", 1)[1]
+    env = (
+        {"MLFLOW_TRACKING_URI": f"http://{ADMIN}:{wrong}@{host}"}
+        if where == "uri"
+        else {
+            "MLFLOW_TRACKING_URI": auth_server.uri,
+            "MLFLOW_TRACKING_USERNAME": ADMIN,
+            "MLFLOW_TRACKING_PASSWORD": wrong,
+        }
+    )
+    started = time.time() - 1
+    result = command(project, "train", **env)
+    assert result.returncode == 1
+    loud = loud_lines(result.stderr)
+    assert len(loud) == 1 and "refused the credentials (HTTP 401)" in loud[0], result.stderr
+    assert wrong not in result.stdout + result.stderr + written_logs(root, started)
+
+
+def test_a_broken_gate_stops_make_pipeline_before_training(project, tmp_path):
+    root, _, env = project
+    copy = tmp_path / "broken-gate"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".venv", "models", "mlflow.db"))
+    gate = copy / "gate.yaml"
+    gate.write_text(gate.read_text().replace("min_improvement:", "min_improvment:"))
+    result = subprocess.run(
+        ["make", "pipeline", f"VENV={root / '.venv'}"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    loud = loud_lines(result.stderr)
+    assert len(loud) == 1 and "gate.yaml" in loud[0] and "min_improvment" in loud[0], loud
+    assert not (copy / "models").exists() and not (copy / "mlflow.db").exists()
+
+
+def test_a_copied_project_tracks_into_its_own_folder(project, tmp_path):
+    """Pipeline in A, copy A to B, delete A, run again in B: nothing goes back to A."""
+    root, slug, env = project
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(root, first, ignore=shutil.ignore_patterns(".venv", "mlflow.db", "logs"))
+    make = ["make", "pipeline", f"VENV={root / '.venv'}"]
+    done = subprocess.run(make, cwd=first, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    shutil.copytree(first, second, symlinks=True)
+    shutil.rmtree(first)
+
+    again = subprocess.run(
+        ["dvc", "repro", "--force"], cwd=second, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert not first.exists(), sorted(str(p) for p in first.rglob("*"))[:10]
+    with sqlite3.connect(second / "mlflow.db") as db:
+        paths = [row[0] for row in db.execute("SELECT artifact_uri FROM runs")]
+        paths += [row[0] for row in db.execute("SELECT artifact_location FROM experiments")]
+    assert len(paths) >= 3 and all(str(second) in p for p in paths), paths
+    moved = [line for line in loud_lines(again.stderr) if "artifact paths now point" in line]
+    assert len(moved) == 1, again.stderr
+    # The first pipeline's model is read back from the copy.
+    predicted = command((second, slug, env), "predict", "--input", "data/processed/holdout.csv")
+    assert predicted.returncode == 0, predicted.stderr
