@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a copy of params.yaml, gate.yaml and the suite, tracking into a private SQLite store."""
+    """Run in a copy of params.yaml, gate.yaml and the suite, tracking into a private store."""
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     shutil.copy(ROOT / "gate.yaml", tmp_path / "gate.yaml")
     shutil.copytree(ROOT / "expectations", tmp_path / "expectations")

@@ -77,9 +77,7 @@ def test_the_shipped_gate_is_fit(workdir, capsys):
     ],
     ids=["typo", "target", "yaml"],
 )
-def test_a_broken_gate_stops_train_before_any_training(
-    workdir, source, capsys, change, named
-):
+def test_a_broken_gate_stops_train_before_any_training(workdir, source, capsys, change, named):
     assert main(["prepare-data", "--source", source]) == 0
     gate = workdir / "gate.yaml"
     gate.write_text(gate.read_text().replace(*change, 1))

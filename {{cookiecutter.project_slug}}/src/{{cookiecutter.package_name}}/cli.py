@@ -330,9 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-dir", type=Path, help="where the reports go (default: validation.report_dir)"
     )
 
-    sub = add(
-        "check-gate", cmd_check_gate, "Check gate.yaml as the platform's gate will read it."
-    )
+    sub = add("check-gate", cmd_check_gate, "Check gate.yaml as the platform's gate will read it.")
     sub.add_argument(
         "--config", type=Path, default=Path("gate.yaml"), help="gate file (default: %(default)s)"
     )
