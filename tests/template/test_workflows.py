@@ -158,3 +158,22 @@ def test_toolkit_steps_run_in_the_jobs_own_python(project):
                 continue
             python = [i for i, u in enumerate(uses) if u.startswith("actions/setup-python@")]
             assert python and python[0] < toolkit[0], (workflow.name, name)
+
+
+def test_a_failure_before_the_gate_is_named_in_the_report(project):
+    """Each step before the report has an id (the report names the failed one from
+    toJSON(steps)); the gate's config is checked before the data and the training."""
+    flow = yaml.safe_load((project / ".github" / "workflows" / "pull-request.yml").read_text())
+    model = flow["jobs"]["model"]
+    assert model["env"]["MLOPS_FAILURE_LOG"] == "${{ github.workspace }}/.mlops-failures.log"
+    steps = model["steps"]
+    ids = [s.get("id") for s in steps]
+    report = next(i for i, s in enumerate(steps) if "/actions/report@" in s.get("uses", ""))
+    assert steps[report]["if"] == "always()"
+    assert steps[report]["with"]["steps"] == "${{ toJSON(steps) }}"
+    runs = [s for s in steps[:report] if "run" in s]
+    assert all(s.get("id") for s in runs if s["name"] != "Install"), [s["name"] for s in runs]
+    slug = project.name
+    check = next(s for s in steps if s.get("id") == "gate-config")
+    assert check["run"].strip() == f"{slug} check-gate"
+    assert ids.index("gate-config") < ids.index("prepare-data") < ids.index("train")

@@ -246,3 +246,43 @@ def test_validation_report_carries_the_projects_readable_lines():
     )
     assert "values 'oops' at row(s) 3, 6" in text
     assert "missing column(s) age; unexpected column(s) agee" in text
+
+
+def test_a_failed_step_is_named_in_the_comment_and_as_an_error(gh, tmp_path):
+    """The first failed command's line (here: the gate on a missing config) is quoted beside
+    the failed step's id, in the sticky comment and as a ::error annotation."""
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 14}}))
+    failures = tmp_path / "failures.log"
+    env = {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "MLOPS_FAILURE_LOG": str(failures),
+    }
+    missing = tmp_path / "gate.yaml"
+    for _ in range(2):  # the root cause first, then a knock-on failure
+        gated = cli("gate", "--model-name", "m", "--candidate", "runs:/x/model",
+                    "--holdout", "h.csv", "--config", str(missing), env=env)  # fmt: skip
+        assert gated.returncode == 1
+    lines = failures.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("mlops-toolkit gate: gate config ")
+    steps = {
+        "prepare-data": {"outcome": "success", "conclusion": "success", "outputs": {}},
+        "gate-config": {"outcome": "failure", "conclusion": "failure", "outputs": {}},
+        "train": {"outcome": "skipped", "conclusion": "skipped", "outputs": {}},
+    }
+    args = ("report", "--model-name", "m", "--steps", json.dumps(steps))
+    r = cli(*args, env={**env, "GITHUB_ACTIONS": "true"})
+    assert r.returncode == 0, r.stderr
+    annotation = "::error title=step gate-config failed::" + lines[0]
+    assert annotation in r.stdout.splitlines()
+    body = gh.on(REPO, 14)[0]["body"]
+    assert "## Failed at step `gate-config`" in body and lines[0] in body
+    # Green again: the same sticky comment, no failure named.
+    ok = {name: {"outcome": "success"} for name in steps}
+    r = cli("report", "--model-name", "m", "--steps", json.dumps(ok), env=env)
+    assert r.returncode == 0, r.stderr
+    (comment,) = gh.on(REPO, 14)
+    assert "Failed at step" not in comment["body"]
