@@ -7,6 +7,7 @@ basic-auth server, and a project installed the way tests/template/test_own_data.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import pytest
 from support.project import bake
 from support.servers import start_mlflow, stop
+
 from template.test_own_data import install
 
 pytestmark = pytest.mark.slow
@@ -171,15 +173,16 @@ def test_wrong_credentials_are_one_line_without_the_password(project, auth_serve
 
 
 def test_a_broken_gate_stops_make_pipeline_before_training(project, tmp_path):
-    root, _, env = project
+    root, slug, env = project
     copy = tmp_path / "broken-gate"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".venv", "models", "mlflow.db"))
     gate = copy / "gate.yaml"
     gate.write_text(gate.read_text().replace("min_improvement:", "min_improvment:"))
+    failures = tmp_path / "failures.log"  # as CI sets it, for the pull-request report
     result = subprocess.run(
         ["make", "pipeline", f"VENV={root / '.venv'}"],
         cwd=copy,
-        env=env,
+        env={**env, "MLOPS_FAILURE_LOG": str(failures)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -188,6 +191,8 @@ def test_a_broken_gate_stops_make_pipeline_before_training(project, tmp_path):
     loud = loud_lines(result.stderr)
     assert len(loud) == 1 and "gate.yaml" in loud[0] and "min_improvment" in loud[0], loud
     assert not (copy / "models").exists() and not (copy / "mlflow.db").exists()
+    (recorded,) = failures.read_text().splitlines()
+    assert recorded.startswith(f"{slug} check-gate: gate.yaml"), recorded
 
 
 def test_a_copied_project_tracks_into_its_own_folder(project, tmp_path):
@@ -200,6 +205,7 @@ def test_a_copied_project_tracks_into_its_own_folder(project, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     shutil.copytree(first, second, symlinks=True)
     shutil.rmtree(first)
+    first_model = json.loads((second / "reports" / "run.json").read_text())["model_uri"]
 
     again = subprocess.run(
         ["dvc", "repro", "--force"], cwd=second, env=env, capture_output=True, text=True
@@ -207,11 +213,27 @@ def test_a_copied_project_tracks_into_its_own_folder(project, tmp_path):
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert not first.exists(), sorted(str(p) for p in first.rglob("*"))[:10]
     with sqlite3.connect(second / "mlflow.db") as db:
-        paths = [row[0] for row in db.execute("SELECT artifact_uri FROM runs")]
-        paths += [row[0] for row in db.execute("SELECT artifact_location FROM experiments")]
-    assert len(paths) >= 3 and all(str(second) in p for p in paths), paths
+        paths = [
+            row[0]
+            for query in (
+                "SELECT artifact_uri FROM runs",
+                "SELECT artifact_location FROM experiments",
+                "SELECT artifact_location FROM logged_models",
+                "SELECT storage_location FROM model_versions",
+            )
+            for row in db.execute(query)
+        ]
+    # Two pipelines: runs, logged models and registered versions of each, all under the copy.
+    assert len(paths) >= 7 and all(str(second) in p for p in paths), paths
     moved = [line for line in loud_lines(again.stderr) if "artifact paths now point" in line]
     assert len(moved) == 1, again.stderr
     # The first pipeline's model is read back from the copy.
-    predicted = command((second, slug, env), "predict", "--input", "data/processed/holdout.csv")
+    predicted = command(
+        (second, slug, env),
+        "predict",
+        "--input",
+        "data/processed/holdout.csv",
+        "--model-uri",
+        first_model,
+    )
     assert predicted.returncode == 0, predicted.stderr
