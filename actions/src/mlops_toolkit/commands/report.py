@@ -69,8 +69,9 @@ def first_failure_line(path: str) -> str:
 
 def _annotate(step: str, line: str) -> None:
     """A `::error` annotation on the run (or a plain line off GitHub Actions)."""
+    line = line or "no error line recorded: see the step's log"
     if os.environ.get("GITHUB_ACTIONS") != "true":
-        print(f"step {step} failed: {line or 'see the log'}", file=sys.stderr)
+        print(f"step {step} failed: {line}", file=sys.stderr)
         return
 
     def escape(text: str, *extra: str) -> str:
