@@ -286,3 +286,11 @@ def test_a_failed_step_is_named_in_the_comment_and_as_an_error(gh, tmp_path):
     assert r.returncode == 0, r.stderr
     (comment,) = gh.on(REPO, 14)
     assert "Failed at step" not in comment["body"]
+
+
+def test_steps_that_are_not_json_are_one_line(tmp_path):
+    r = cli("report", "--model-name", "m", "--steps", "{oops", "--comment", "false")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "mlops-toolkit report: error: --steps is not valid JSON (pass toJSON(steps))"
+    ]
