@@ -100,6 +100,7 @@ def test_a_server_dying_mid_train_ends_it_in_one_line_and_the_run_is_failed_late
     assert seconds < DEAD_SERVER_BOUND_S
     loud = loud_lines(stderr)
     assert len(loud) == 1 and " ERROR " in loud[0], stderr
+    assert "the MLflow tracking server stopped answering" in loud[0]
     (left,) = [run for run, status in runs(server.root).items() if status == "RUNNING"]
 
     # Back on the same backend store and address: the next command closes the run first.

@@ -434,11 +434,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+# What MLflow's HTTP errors say once its bounded retries against a vanished server are spent.
+LOST_SERVER = ("Max retries exceeded", "Connection refused", "Connection broken", "reset by peer")
+
+
 def _one_line(error: Exception) -> str:
     known = ("ConfigError", "DataError", "ValidationFailed", "ConnectionError", "FileNotFoundError")
     text = " ".join(str(error).split()) or type(error).__name__
     if type(error).__name__ in known:
         return text
+    if type(error).__name__ == "MlflowException" and any(m in text for m in LOST_SERVER):
+        return (
+            "the MLflow tracking server stopped answering (an open run is marked FAILED by the"
+            f" next command that reaches it): {text[:200]}"
+        )
     return f"{type(error).__name__}: {text[:300]}"
 
 
