@@ -197,3 +197,28 @@ def test_a_replica_whose_model_cannot_load_never_binds(tmp_path: Path) -> None:
     errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "no MLmodel file" in errors[0]
     assert not (tmp_path / "health.sock").exists()
+
+
+def test_replicas_handing_over_under_load_drop_no_request(
+    model: Path, replicas: list[Replica], tmp_path: Path
+) -> None:
+    """What a start-first update does, three times: a new replica joins, turns healthy, the
+    old one gets SIGTERM and drains; steady load on the port throughout."""
+    from support.load import Load
+
+    port = free_port()
+    old = Replica(port, model, "0", tmp_path)
+    replicas.append(old)
+    old.wait_healthy()
+    with Load(port, workers=4, pause_s=0.0) as load:
+        for version in ("1", "2", "3"):
+            new = Replica(port, model, version, tmp_path)
+            replicas.append(new)
+            new.wait_healthy()
+            old.proc.terminate()
+            old.proc.wait(20)  # uvicorn re-raises the SIGTERM once drained: 143
+            old = new
+            time.sleep(0.5)
+    print("handovers under load:", load.result.summary())
+    assert load.result.failed == 0, load.result.summary()
+    assert load.result.sent > 300 and {"0", "3"} <= set(load.result.versions)

@@ -21,6 +21,7 @@ def serve(settings: Settings) -> int:
 
     from . import listen
     from .app import ScoringApp
+    from .graceful import DrainingServer
 
     app = ScoringApp(settings)
     if settings.reuse_port:
@@ -44,7 +45,7 @@ def serve(settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config)
 
     def stop() -> None:
         server.should_exit = True
