@@ -180,8 +180,8 @@ def assert_replicas(s: Scenario, version: str) -> None:
 
 def remove_deployments(target: str, app: str) -> None:
     stages = [f"{app}-staging", f"{app}-production"]
-    kind = ["service"] if target == "swarm" else []
-    subprocess.run(["docker", *kind, "rm", "-f", *stages], capture_output=True, check=False)
+    remove = ["docker", "service", "rm"] if target == "swarm" else ["docker", "rm", "-f"]
+    subprocess.run([*remove, *stages], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="module", params=sorted(TARGETS))
