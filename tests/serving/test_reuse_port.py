@@ -42,10 +42,10 @@ def _env(port: int, sock: Path, **extra: str) -> dict[str, str]:
 
 
 class Replica:
-    def __init__(self, port: int, model: Path, version: str, workdir: Path):
+    def __init__(self, port: int, model: Path, version: str, workdir: Path, **env: str):
         self.sock = workdir / f"health-{version}.sock"
         self.log = workdir / f"server-{version}.log"
-        self.env = _env(port, self.sock, MODEL_VERSION=version)
+        self.env = _env(port, self.sock, MODEL_VERSION=version, **env)
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mlops_toolkit.serving", "--model-dir", str(model)],
@@ -222,3 +222,16 @@ def test_replicas_handing_over_under_load_drop_no_request(
     print("handovers under load:", load.result.summary())
     assert load.result.failed == 0, load.result.summary()
     assert load.result.sent > 300 and {"0", "3"} <= set(load.result.versions)
+
+
+def test_health_check_without_a_socket_probes_the_port_of_a_lone_server(
+    model: Path, replicas: list[Replica], tmp_path: Path
+) -> None:
+    """Not sharing the port (publish port, local runs): /health on 127.0.0.1:SERVING_PORT."""
+    port = free_port()
+    lone = Replica(port, model, "1", tmp_path, SERVING_REUSE_PORT="0", SERVING_HEALTH_SOCKET="")
+    replicas.append(lone)
+    lone.wait_healthy()
+    lone.stop()
+    check = lone.healthcheck()
+    assert check.returncode == 1 and f"127.0.0.1:{port}" in check.stderr
