@@ -297,13 +297,9 @@ def test_lifecycle(scenario: Scenario):
     def cap_request_size(project: Path) -> None:
         dockerfile = project / "Dockerfile"
         text = dockerfile.read_text()
-        assert "    SERVING_PORT=8080\n" in text
-        dockerfile.write_text(
-            text.replace(
-                "    SERVING_PORT=8080\n",
-                "    SERVING_PORT=8080 \\\n    SERVING_MAX_BODY_BYTES=64\n",
-            )
-        )
+        anchor = "    SERVING_HOST=0.0.0.0 \\\n"  # a line of the ENV block, not its last one
+        assert anchor in text
+        dockerfile.write_text(text.replace(anchor, f"{anchor}    SERVING_MAX_BODY_BYTES=64 \\\n"))
 
     broken, result = s.pull_request(cap_request_size, "Tighten the request size limit")
     assert result.returncode == 0, explain(result)
