@@ -17,7 +17,8 @@ single-node on loopback (`docker swarm init`, left again afterwards if this scri
     python benchmarks/zero_downtime.py [--rounds 1] [--json out.json]
 
 Needs the Docker engine, base image and registry of .ci/docker-up and MLflow. Exits 1 unless
-swarm and docker-host saw 0 failed requests in every change.
+swarm and docker-host saw 0 failed requests in every change (a target whose deploy or rollback
+failed is reported as FAILED with the reason).
 """
 
 from __future__ import annotations
@@ -151,6 +152,17 @@ def run_target(target: str, model: str, v1: str, v2: str, images: dict, port: in
         cleanup(app)
 
 
+def attempt(target: str, *args) -> dict:
+    """One target's figures, or why its deploy or rollback failed (the other targets' figures
+    are still reported)."""
+    from mlops_toolkit.errors import ToolkitError
+
+    try:
+        return run_target(target, *args)
+    except ToolkitError as exc:
+        return {"error": str(exc)}
+
+
 def cleanup(app: str) -> None:
     import docker
     from mlops_toolkit import names
@@ -203,25 +215,19 @@ def main() -> int:
             results: dict[str, list[dict]] = {"docker": [], "docker-host": [], "swarm": []}
             for _ in range(args.rounds):
                 for target in ("docker", "docker-host"):
-                    results[target].append(
-                        run_target(target, model, *versions, images, free_port())
-                    )
+                    results[target].append(attempt(target, model, *versions, images, free_port()))
                 with single_node_swarm():
-                    results["swarm"].append(
-                        run_target("swarm", model, *versions, images, free_port())
-                    )
+                    results["swarm"].append(attempt("swarm", model, *versions, images, free_port()))
                 # run_target left production at v1: the next round starts from there again
         finally:
             stop(server.proc)
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    zero = sum(
-        r[c]["failed"]
-        for t in ("swarm", "docker-host")
-        for r in results[t]
-        for c in ("deploy", "rollback")
-    )
+    checked = [r for t in ("swarm", "docker-host") for r in results[t]]
+    if any("error" in r for r in checked):
+        return 1
+    zero = sum(r[c]["failed"] for r in checked for c in ("deploy", "rollback"))
     return 0 if zero == 0 else 1
 
 
@@ -229,6 +235,9 @@ def report(results: dict[str, list[dict]]) -> None:
     print(f"{'target':11} {'change':9} {'sent':>6} {'failed':>7} {'p99 ms':>8}  errors")
     for target, rounds in results.items():
         for number, result in enumerate(rounds, 1):
+            if "error" in result:
+                print(f"{target:11} FAILED: {result['error']}  (round {number})")
+                continue
             for change in ("deploy", "rollback"):
                 r = result[change]
                 print(
@@ -236,7 +245,10 @@ def report(results: dict[str, list[dict]]) -> None:
                     f"{r['p99_ms']:8.1f}  {r['errors'] or ''}  (round {number})"
                 )
     for change in ("deploy", "rollback"):
-        failed = {t: sum(r[change]["failed"] for r in rounds) for t, rounds in results.items()}
+        failed = {
+            t: sum(r[change]["failed"] for r in rounds if "error" not in r)
+            for t, rounds in results.items()
+        }
         print(f"{change}: failed requests " + ", ".join(f"{t} {n}" for t, n in failed.items()))
 
 

@@ -16,18 +16,24 @@ def _gpu_present() -> bool:
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
-# Tests that use the engine's one Docker Swarm (init, services, leave) must not overlap: a
-# worker leaving the swarm it created would pull it from under another. `--dist loadgroup`
-# (tests/run) sends each group to one worker.
+# Tests that share one piece of machine state run in one pytest-xdist worker, one after the
+# other (`--dist loadgroup`, tests/run). A pattern matches `<path>::<test name>`, so one
+# parametrized variant can have a group of its own; the first group that matches wins.
+#   e2e-swarm: the act scenario on the swarm target (its own names and ports, and the swarm is
+#     never left: .ci/docker-up initialises it), so it runs beside the docker one;
+#   e2e: every other act scenario (fixed container names on the one engine);
+#   toolkit-swarm: one module-scoped world (models, images) the module's tests share.
 SERIAL_GROUPS = {
-    "orchestrator": ("tests/e2e/", "tests/toolkit/test_swarm.py"),
+    "e2e-swarm": ("tests/e2e/test_lifecycle.py::test_lifecycle[swarm]",),
+    "e2e": ("tests/e2e/",),
+    "toolkit-swarm": ("tests/toolkit/test_swarm.py",),
 }
 
 
 def _group(item: pytest.Item) -> str | None:
-    path = item.path.as_posix()
-    for group, prefixes in SERIAL_GROUPS.items():
-        if any(f"/{prefix}" in path or path.endswith(f"/{prefix}") for prefix in prefixes):
+    where = f"{item.path.as_posix()}::{item.name}"
+    for group, patterns in SERIAL_GROUPS.items():
+        if any(f"/{pattern}" in where for pattern in patterns):
             return group
     return None
 

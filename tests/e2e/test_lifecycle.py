@@ -1,6 +1,8 @@
 """The generated workflows end to end with act: pull requests, releases, a failed release and
 a rollback, against a real MLflow server, Docker engine and image registry, and a loopback
-stand-in of the GitHub REST API. One scenario, asserted step by step."""
+stand-in of the GitHub REST API. One scenario, asserted step by step, for each deploy target
+that runs here: `docker` (one host) and `swarm` (services on the engine's single-node Swarm,
+publish host; with steady load on production through the update and the rollback)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,16 @@ import json
 import shutil
 import subprocess
 import urllib.request
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
 import yaml
 from support.github_api import GitHubStandIn
+from support.load import Load
 from support.project import ROOT, bake
 from support.servers import free_port, start_mlflow, stop
+from support.swarm import require_swarm
 
 from .act import Act
 
@@ -24,6 +29,16 @@ OWNER_REPO = "acme/tumor-classifier"
 TOOLKIT = "acme/cookiecutter-mlops@v1"
 REGISTRY = "127.0.0.1:5000"
 TOKEN = "e2e-token"
+# Per deploy target: the project's name (so its containers, services, image repository and
+# model never meet the other variant's when both run at once) and its extra repository vars.
+TARGETS = {
+    "docker": {"project_name": "Tumor Classifier", "vars": {}},
+    "swarm": {
+        "project_name": "Tumor Classifier Swarm",
+        # This kernel has no IPVS for the routing mesh: tasks share the port on the host network.
+        "vars": {"SWARM_PUBLISH": "host", "SWARM_REPLICAS": "2"},
+    },
+}
 
 
 def git(project: Path, *args: str) -> str:
@@ -57,8 +72,12 @@ def set_c(project: Path, value: float) -> None:
 
 
 class Scenario:
-    def __init__(self, act: Act, project: Path, api: GitHubStandIn, client, ports: dict):
+    def __init__(
+        self, act: Act, project: Path, api: GitHubStandIn, client, ports: dict, target: str
+    ):
         self.act, self.project, self.api, self.client, self.ports = act, project, api, client, ports
+        self.target = target
+        self.model = project.name  # app, registered model and image repository name
         self.next_pr = 1
 
     def pull_request(self, change, title: str) -> tuple[int, subprocess.CompletedProcess]:
@@ -103,7 +122,7 @@ class Scenario:
 
     def alias(self, name: str) -> str | None:
         try:
-            return self.client.get_model_version_by_alias("tumor-classifier", name).version
+            return self.client.get_model_version_by_alias(self.model, name).version
         except Exception:
             return None
 
@@ -111,6 +130,26 @@ class Scenario:
         url = f"http://127.0.0.1:{self.ports[stage]}/version"
         with urllib.request.urlopen(url, timeout=5) as answer:
             return str(json.loads(answer.read())["model_version"])
+
+    def under_load(self) -> AbstractContextManager:
+        """Steady load on production while it changes, where the target promises no failed
+        request (swarm); the docker target's publish-port swap is measured by the benchmark."""
+        if self.target != "swarm":
+            return nullcontext()
+        return Load(self.ports["production"], workers=2, pause_s=0.02)
+
+    def replica_images(self, stage: str) -> list[str]:
+        """The images the stage's running tasks run (swarm)."""
+        import docker
+
+        service = docker.from_env().services.get(f"{self.model}-{stage}")
+        tasks = service.tasks(filters={"desired-state": "running"})
+        return sorted(
+            t["Spec"]["ContainerSpec"]["Image"] for t in tasks if t["Status"]["State"] == "running"
+        )
+
+    def image_of(self, version: str) -> str:
+        return self.client.get_model_version(self.model, version).tags["mlops.image"]
 
     def comment(self, number: int) -> str:
         comments = self.api.on(OWNER_REPO, number)
@@ -124,15 +163,41 @@ def image_tags(repository: str) -> set[str]:
         return set(json.loads(answer.read()).get("tags") or [])
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def assert_no_failed_request(load: Load | None, *versions: str) -> None:
+    if load is None:
+        return
+    print("load on production:", load.result.summary())
+    assert load.result.failed == 0, load.result.summary()
+    assert set(versions) <= set(load.result.versions), load.result.summary()
+
+
+def assert_replicas(s: Scenario, version: str) -> None:
+    """swarm: both stages' services run ``version``'s image on every replica."""
+    if s.target == "swarm":
+        expected = [s.image_of(version)] * 2
+        assert s.replica_images("staging") == s.replica_images("production") == expected
+
+
+def remove_deployments(target: str, app: str) -> None:
+    stages = [f"{app}-staging", f"{app}-production"]
+    remove = ["docker", "service", "rm"] if target == "swarm" else ["docker", "rm", "-f"]
+    subprocess.run([*remove, *stages], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module", params=sorted(TARGETS))
+def scenario(request, tmp_path_factory):
     from mlflow import MlflowClient
 
-    root = tmp_path_factory.mktemp("e2e")
+    target = request.param
+    if target == "swarm":
+        require_swarm()
+    root = tmp_path_factory.mktemp(f"e2e-{target}")
     server = start_mlflow(root / "mlflow")
     ports = {"staging": free_port(), "production": free_port()}
     project = bake(
         root / "work",
+        project_name=TARGETS[target]["project_name"],
+        deploy_target=target,
         container_registry=f"{REGISTRY}/e2e",
         actions_repository=TOOLKIT.split("@")[0],
         actions_ref="v1",
@@ -165,15 +230,12 @@ def scenario(tmp_path_factory):
                 "STAGING_PORT": str(ports["staging"]),
                 "PRODUCTION_PORT": str(ports["production"]),
                 "DEPLOY_HOST": "127.0.0.1",
+                **TARGETS[target]["vars"],
             },
             env={"GITHUB_API_URL": api.url, "E2E_ARTIFACTS": str(root / "artifacts")},
         )
-        yield Scenario(act, project, api, MlflowClient(server.uri), ports)
-    subprocess.run(
-        ["docker", "rm", "-f", "tumor-classifier-staging", "tumor-classifier-production"],
-        capture_output=True,
-        check=False,
-    )
+        yield Scenario(act, project, api, MlflowClient(server.uri), ports, target)
+    remove_deployments(target, project.name)
     stop(server.proc)
 
 
@@ -202,8 +264,9 @@ def test_lifecycle(scenario: Scenario):
     sha, result = s.merge(first)
     assert result.returncode == 0, explain(result)
     assert (s.alias("staging"), s.alias("production")) == ("1", "1")
-    assert {"1", f"sha-{sha}"} <= image_tags("e2e/tumor-classifier")
+    assert {"1", f"sha-{sha}"} <= image_tags(f"e2e/{s.model}")
     assert (s.serving("staging"), s.serving("production")) == ("1", "1")
+    assert_replicas(s, "1")
 
     # 3. A clearly worse model: the gate fails, the workflow fails, production is untouched.
     worse, result = s.pull_request(lambda p: set_c(p, 1e-7), "Degenerate regularisation")
@@ -211,19 +274,22 @@ def test_lifecycle(scenario: Scenario):
     body = s.comment(worse)
     assert "Model gate: failed" in body and "**FAIL**" in body
     assert s.alias("production") == "1" and s.serving("production") == "1"
-    registered = s.client.search_model_versions("name = 'tumor-classifier'")
+    registered = s.client.search_model_versions(f"name = '{s.model}'")
     assert all(v.tags.get("mlops.pull_request") != str(worse) for v in registered)
 
     # 4. A better model, merged: version 2 in production, version 1 recorded as previous.
     better, result = s.pull_request(lambda p: set_c(p, 1.0), "Less regularisation")
     assert result.returncode == 0, explain(result)
     assert "Model gate: passed" in s.comment(better)
-    _, result = s.merge(better)
+    with s.under_load() as load:
+        _, result = s.merge(better)
     assert result.returncode == 0, explain(result)
+    assert_no_failed_request(load, "1", "2")
     assert s.alias("production") == "2"
-    version2 = s.client.get_model_version("tumor-classifier", "2")
+    version2 = s.client.get_model_version(s.model, "2")
     assert version2.tags["mlops.previous_production_version"] == "1"
     assert (s.serving("staging"), s.serving("production")) == ("2", "2")
+    assert_replicas(s, "2")
 
     # 5. A merge whose image fails its smoke test: the pull request's checks pass (its model
     #    and unit tests are fine) but the image caps request bodies at 64 bytes, so the smoke
@@ -231,13 +297,9 @@ def test_lifecycle(scenario: Scenario):
     def cap_request_size(project: Path) -> None:
         dockerfile = project / "Dockerfile"
         text = dockerfile.read_text()
-        assert "    SERVING_PORT=8080\n" in text
-        dockerfile.write_text(
-            text.replace(
-                "    SERVING_PORT=8080\n",
-                "    SERVING_PORT=8080 \\\n    SERVING_MAX_BODY_BYTES=64\n",
-            )
-        )
+        anchor = "    SERVING_HOST=0.0.0.0 \\\n"  # a line of the ENV block, not its last one
+        assert anchor in text
+        dockerfile.write_text(text.replace(anchor, f"{anchor}    SERVING_MAX_BODY_BYTES=64 \\\n"))
 
     broken, result = s.pull_request(cap_request_size, "Tighten the request size limit")
     assert result.returncode == 0, explain(result)
@@ -246,9 +308,16 @@ def test_lifecycle(scenario: Scenario):
     assert "smoke" in result.stdout + result.stderr
     assert s.alias("production") == "2" and s.serving("production") == "2"
     assert s.serving("staging") == "2"  # the deployment put the previous container back
+    assert_replicas(s, "2")
 
     # 6. Rollback with no input: production serves version 1 again, the alias moved.
-    result = s.act.run("workflow_dispatch", "rollback.yml", {"inputs": {"version": ""}}, "rollback")
+    with s.under_load() as load:
+        result = s.act.run(
+            "workflow_dispatch", "rollback.yml", {"inputs": {"version": ""}}, "rollback"
+        )
     assert result.returncode == 0, explain(result)
+    assert_no_failed_request(load, "2", "1")
     assert s.alias("production") == "1"
     assert s.serving("production") == "1"
+    if s.target == "swarm":  # the previous image is back on every production replica
+        assert s.replica_images("production") == [s.image_of("1")] * 2

@@ -5,7 +5,6 @@ Every change happens under a steady loopback load, which must see no failed requ
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from conftest import cli, outputs, register_version
 from mlops_toolkit import names, registry, swarm
 from support.load import Load
 from support.servers import free_port
+from support.swarm import require_swarm
 from test_docker import REGISTRY, build, serving_project, ssh_docker_host  # noqa: F401
 
 pytestmark = pytest.mark.docker
@@ -23,31 +23,9 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="session")
 def swarm_engine(docker_engine):
-    """This engine as a single-node Swarm manager on loopback; left again only if we joined."""
-    info = docker_engine.info().get("Swarm") or {}
-    had_bridge = bool(docker_engine.networks.list(names=["docker_gwbridge"]))
-    created = info.get("LocalNodeState") != "active"
-    if created:
-        subprocess.run(
-            [
-                "docker",
-                "swarm",
-                "init",
-                "--advertise-addr",
-                "127.0.0.1",
-                "--listen-addr",
-                "127.0.0.1:2377",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    elif not info.get("ControlAvailable"):
-        pytest.skip("this engine is a Swarm worker, not a manager")
-    yield docker_engine
-    if created:
-        subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
-        if not had_bridge:
-            subprocess.run(["docker", "network", "rm", "docker_gwbridge"], capture_output=True)
+    """This engine as a single-node Swarm manager (.ci/docker-up initialises it; never left)."""
+    require_swarm()
+    return docker_engine
 
 
 @dataclass

@@ -13,7 +13,9 @@ nodes' kernels. `host` puts the tasks on the node's network; replicas share the 
 SO_REUSEPORT and the kernel spreads connections over them, no mesh needed. The kernel does not
 know about health, so the image must (a) bind only once it can answer, with SO_REUSEPORT, when
 SERVING_REUSE_PORT=1, and (b) judge health by its own process (a probe of the shared port may
-reach another replica). The toolkit tests' serving image does; the generated one does not yet.
+reach another replica). The platform's scoring server does both (mlops_toolkit.serving:
+SERVING_REUSE_PORT, and its `healthcheck` module asking the process on its own Unix socket),
+and so does the generated project's image; so does the toolkit tests' serving image.
 """
 
 from __future__ import annotations

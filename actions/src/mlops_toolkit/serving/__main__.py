@@ -1,9 +1,15 @@
-"""`python -m <package>.serving [--model-dir DIR] [--host H] [--port P]`: run the server."""
+"""`python -m <package>.serving [--model-dir DIR] [--host H] [--port P]`: run the server.
+
+By default the port opens at once and the model loads behind it (/health says "loading").
+With SERVING_REUSE_PORT=1 (replicas sharing the port) the model loads first and the port is
+bound with SO_REUSEPORT after; SERVING_HEALTH_SOCKET adds a Unix socket for `healthcheck`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from .settings import Settings
@@ -13,9 +19,23 @@ def serve(settings: Settings) -> int:
     """Run until stopped; exit status 1 when the model cannot be loaded."""
     import uvicorn
 
+    from . import listen
     from .app import ScoringApp
+    from .graceful import DrainingServer
 
     app = ScoringApp(settings)
+    if settings.reuse_port:
+        # The port is shared and the kernel sends connections to every listener: load first,
+        # listen after (the app then starts with its model and skips its background load).
+        _exit_on_sigterm()
+        app.load()
+        if app.load_error:
+            return 1
+    try:
+        sockets = listen.sockets(settings)
+    except OSError as exc:
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -25,14 +45,20 @@ def serve(settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config)
 
     def stop() -> None:
         server.should_exit = True
 
     app.on_load_failure = stop
-    server.run()
+    server.run(sockets=sockets)
     return 1 if app.load_error else 0
+
+
+def _exit_on_sigterm() -> None:
+    """As PID 1 in a container a signal without a handler is ignored: a stop during the load
+    would wait for the kill. uvicorn installs its own (graceful) handler once it serves."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def main(argv: list[str] | None = None) -> int:

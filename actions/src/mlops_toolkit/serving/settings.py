@@ -14,6 +14,10 @@ ENV_GIT_COMMIT = "GIT_COMMIT"
 ENV_IMAGE_TAG = "IMAGE_TAG"
 ENV_HOST = "SERVING_HOST"
 ENV_PORT = "SERVING_PORT"
+# Replicas sharing one port on the host network (Swarm/docker publish host): load first, then
+# bind with SO_REUSEPORT; the health check then asks this process on its own Unix socket.
+ENV_REUSE_PORT = "SERVING_REUSE_PORT"
+ENV_HEALTH_SOCKET = "SERVING_HEALTH_SOCKET"
 ENV_MAX_BODY_BYTES = "SERVING_MAX_BODY_BYTES"
 ENV_LOG_DIR = "PREDICTION_LOG_DIR"
 ENV_LOG_SAMPLE_RATE = "PREDICTION_LOG_SAMPLE_RATE"
@@ -35,6 +39,8 @@ class Settings:
     log_dir: str = ""
     log_sample_rate: float = 0.0
     drift_report: str = ""
+    reuse_port: bool = False
+    health_socket: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -56,6 +62,8 @@ class Settings:
             "log_dir": get(ENV_LOG_DIR, ""),
             "log_sample_rate": _number(float, ENV_LOG_SAMPLE_RATE, get(ENV_LOG_SAMPLE_RATE, "0")),
             "drift_report": get(ENV_DRIFT_REPORT, ""),
+            "reuse_port": get(ENV_REUSE_PORT, "0") == "1",
+            "health_socket": get(ENV_HEALTH_SOCKET, ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
