@@ -602,3 +602,36 @@ def test_the_fast_numeric_path_gives_the_checked_paths_matrix(clf) -> None:
     checked = parse_payload(orjson.loads(raw), columns).matrix
     assert fast.dtype == np.float64 and np.array_equal(fast, checked)
     assert np.array_equal(fast, X.iloc[:100].to_numpy(dtype=np.float64))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[[1.0, 2.0], [3.0]]",
+        "[[1.0, 2.0, 3.0]]",
+        "[[1.0, [2.0]]]",
+        '[{"x": 1.0, "y": 2.0}]',
+        "[[1.0, 2.0], 3.0]",
+        "[[1.0, 99999999999999999999999]]",
+        "[1.0, 2.0]",
+    ],
+    ids=["ragged", "too-wide", "nested", "record-row", "scalar-row", "huge-int", "flat"],
+)
+def test_the_fast_numeric_path_answers_odd_shapes_as_the_checks_do(data: str) -> None:
+    """Number-only bodies of the wrong shape leave the fast path and get the checked answer."""
+    import orjson
+    from mlops_toolkit.mlmodel import Column
+    from mlops_toolkit.serving.payload import PayloadError, parse_payload
+
+    raw = f'{{"dataframe_split": {{"columns": ["x", "y"], "data": {data}}}}}'.encode()
+    columns = [Column("x", "double"), Column("y", "double")]
+
+    def outcome(raw_or_none: bytes | None) -> object:
+        try:
+            return parse_payload(orjson.loads(raw), columns, raw_or_none).matrix.tolist()
+        except PayloadError as exc:
+            return (exc.status, exc.message)
+
+    checked = outcome(None)
+    assert outcome(raw) == checked
+    assert isinstance(checked, tuple) or data.endswith("]]")  # odd shapes are refused

@@ -71,7 +71,12 @@ def parse_payload(payload: Any, columns: list[Column], raw: bytes | None = None)
     if key == "dataframe_split":
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise bad_payload('dataframe_split must be an object with a "data" list of rows')
-        return _from_rows(body["data"], body.get("columns"), columns, _numbers_only(raw))
+        data, names = body["data"], body.get("columns")
+        if data and _numbers_only(raw):
+            matrix = _numeric_matrix(data, names, columns)
+            if matrix is not None:
+                return Batch(len(data), matrix=matrix)
+        return _from_rows(data, names, columns)
     if key == "dataframe_records":
         return _from_records(body, columns)
     if isinstance(body, dict):  # `inputs`/`instances` as {column: [values]}
@@ -124,7 +129,7 @@ def _keys() -> str:
     return ", ".join(PAYLOAD_KEYS)
 
 
-def _from_rows(data: Any, names: Any, columns: list[Column], numbers_only: bool = False) -> Batch:
+def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
     if not isinstance(data, list):
         raise bad_payload("data must be a list of rows")
     if not data:
@@ -146,11 +151,13 @@ def _from_rows(data: Any, names: Any, columns: list[Column], numbers_only: bool 
     index = {n: i for i, n in enumerate(names)}
     _check_columns(index, columns)
     n_rows = len(data)
-    # Hot path: a rectangular list of numbers in signature order becomes the matrix as is.
-    if names == [c.name for c in columns] and _all_numeric(columns):
-        matrix = _number_matrix(data, n_rows, numbers_only)
-        if matrix is not None:
-            return Batch(n_rows, matrix=matrix)
+    # A rectangular list of numbers in signature order becomes the matrix as is.
+    if (
+        names == [c.name for c in columns]
+        and _all_numeric(columns)
+        and set(map(type, chain.from_iterable(data))) <= _NUMBER_TYPES
+    ):
+        return Batch(n_rows, matrix=_floats(data).reshape(n_rows, -1))
     values = {
         c.name: [r[index[c.name]] for r in data] if c.name in index else None for c in columns
     }
@@ -171,24 +178,36 @@ def _numbers_only(raw: bytes | None) -> bool:
     return start >= 0 and raw.find(b"u", start + 6) < 0 and raw.find(b"a", start + 6) < 0
 
 
-def _number_matrix(data: list[Any], n_rows: int, numbers_only: bool) -> np.ndarray | None:
-    """The rows as a float64 matrix when every value is a number; None sends them to the checks.
+def _numeric_matrix(data: Any, names: Any, columns: list[Column]) -> np.ndarray | None:
+    """The hot path: rows of numbers in signature order, for a numeric signature, as a matrix.
 
-    With no JSON literal possible (`numbers_only`), every value is a number or a string, and
-    numpy's own type inference (one pass in C) tells them apart: no Python-level look at each
-    value, otherwise the largest cost of a 100-row request.
+    With no JSON literal possible (`_numbers_only`), every value is a number, a string, a list
+    or an object, and numpy's own type and shape inference (one pass in C) tells them apart:
+    no Python-level look at each row or value, otherwise the largest cost of a 100-row request.
+    Anything else (None) goes through the checks, which name the problem.
     """
-    if not numbers_only:
-        if set(map(type, chain.from_iterable(data))) <= _NUMBER_TYPES:
-            return _floats(data).reshape(n_rows, -1)
+    numeric, signature = _signature(columns)
+    if not numeric or (names is not None and names != signature) or type(data) is not list:
         return None
     try:
         matrix = np.array(data)
     except (ValueError, OverflowError):
-        return None  # ragged or odd rows: the checks name the problem
-    if matrix.ndim != 2 or matrix.dtype.kind not in "fi":
-        return None  # strings, or integers beyond int64 (objects): the checks decide
+        return None  # ragged or odd rows
+    if matrix.ndim != 2 or matrix.shape[1] != len(signature) or matrix.dtype.kind not in "fi":
+        return None  # strings, nested values, or integers beyond int64 (objects)
     return matrix.astype(np.float64, copy=False)
+
+
+_LAST_SIGNATURE: tuple[list[Column], bool, list[str]] | None = None
+
+
+def _signature(columns: list[Column]) -> tuple[bool, list[str]]:
+    """(all numeric, names) of a signature, computed once per served model, not per request."""
+    global _LAST_SIGNATURE
+    last = _LAST_SIGNATURE
+    if last is None or last[0] is not columns:  # holding the list keeps its identity unique
+        last = _LAST_SIGNATURE = (columns, _all_numeric(columns), [c.name for c in columns])
+    return last[1], last[2]
 
 
 def _from_records(records: Any, columns: list[Column]) -> Batch:
