@@ -317,6 +317,8 @@ def test_serve_scores_strings_nulls_and_unseen_categories_over_http(pipelined, t
     assert typed_status == 422 and repr(column) in typed_body["message"], typed_body
     assert "string" in typed_body["message"] and "row 0" in typed_body["message"]
     assert "Traceback" not in output
+    # Without pandas per request: the project's preprocessing replayed on typed arrays.
+    assert "scoring through typed arrays (compiled preprocessing)" in output
 
 
 def test_drift_compares_categories_with_chi_squared_and_counts_unseen_ones(pipelined, tmp_path):
