@@ -14,7 +14,7 @@ SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.nam
 
 
 def test_the_benchmarks_are_found():
-    assert {"gate.py", "serving.py", "image_size.py"} <= set(SCRIPTS)
+    assert {"gate.py", "serving.py", "serving_mixed.py", "image_size.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -31,3 +31,19 @@ def test_benchmark_imports_and_answers_help_from_the_root(script):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("usage:")
+
+
+@pytest.mark.slow
+def test_serving_mixed_serves_both_models_as_their_pipelines_answer():
+    """--check: both models served by the real server answer as in-process (no wrk needed)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "benchmarks/serving_mixed.py", "--check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "both servers answer as their Pipelines do in-process" in result.stdout

@@ -16,6 +16,7 @@ from typing import Any
 import mlflow
 import pytest
 from mlops_toolkit.serving.app import ScoringApp
+from mlops_toolkit.serving.compiled import CompiledModel
 from mlops_toolkit.serving.settings import Settings
 
 
@@ -224,7 +225,8 @@ def test_columns_selected_by_name_use_a_dataframe_and_check_every_type(mixed) ->
     rows = X.iloc[:40]
     with _serve(model_dir) as server:
         server.wait_ready()
-        assert server.app.model.use_frame  # an ndarray would break the ColumnTransformer
+        # Typed arrays through the replayed ColumnTransformer: an ndarray would break it.
+        assert isinstance(server.app.model, CompiledModel)
         records = rows.to_dict(orient="records")
         assert server.post({"dataframe_records": records}) == (
             200,

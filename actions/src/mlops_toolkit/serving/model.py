@@ -17,8 +17,18 @@ def load_for_serving(model_dir: str) -> ServedModel:
     """Load the model, check it against its own input example and pick the fastest safe path."""
     model = load_model(model_dir)
     model.use_frame = not _matrix_path_is_safe(model)
-    log.info("scoring through %s", "a DataFrame" if model.use_frame else "an ndarray")
+    if model.use_frame and not model.numeric:
+        from .compiled import compile_model
+
+        model = compile_model(model)  # strings and nulls without a DataFrame, when exact
+    log.info("scoring through %s", _path_name(model))
     return model
+
+
+def _path_name(model: ServedModel) -> str:
+    if model.use_frame:
+        return "a DataFrame"
+    return "an ndarray" if model.numeric else "typed arrays (compiled preprocessing)"
 
 
 def _matrix_path_is_safe(model: ServedModel) -> bool:
