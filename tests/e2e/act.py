@@ -28,6 +28,7 @@ class Act:
     token: str
     logs: Path
     runs: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # beside GITHUB_TOKEN
 
     def _standins(self) -> list[str]:
         """--local-repository for each pinned marketplace action the workflows use."""
@@ -65,6 +66,8 @@ class Act:
         command += self._standins()
         for label in LABELS:
             command += ["-P", f"{label}=-self-hosted"]
+        for key, value in self.secrets.items():
+            command += ["-s", f"{key}={value}"]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
         for key, value in self.env.items():

@@ -160,6 +160,8 @@ def test_init_data_writes_roles_suite_and_tracks_the_source(pipelined):
     for role, columns in expected.items():
         assert roles[role] == columns, (role, roles)
     assert (project / f"data/external/{name}.csv.dvc").is_file(), init.stderr
+    # ... and pushed to the default remote (make's local folder), where CI would pull it.
+    assert f"pushed data/external/{name}.csv to the DVC remote local" in init.stderr + init.stdout
     assert f"- data/external/{name}.csv  # data.source" in (project / "dvc.yaml").read_text()
     suite = json.loads((project / "expectations" / "dataset.json").read_text())
     assert suite["meta"]["derived_from"]["target"] == target

@@ -28,6 +28,7 @@ EXPECTED = {
     "rollback",
     "setup",
     "doctor",
+    "pull-data",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]

@@ -153,7 +153,7 @@ def test_dvc_remote_is_checked_when_the_project_uses_dvc(tmp_path):
     result = doctor(*off, env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(result.stdout)["dvc remote"][:1] == ["ok"]
-    assert rows(result.stdout)["dvc remote"][2].startswith("team: ")
+    assert rows(result.stdout)["dvc remote"][2].startswith("team (")
 
 
 def test_docker_host_and_registry_login_never_show_the_password(tmp_path):

@@ -115,3 +115,23 @@ def test_excluded_columns_and_bad_input_are_named(mixed, workdir):
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]
+
+
+@pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is a dev tool (make install)")
+def test_a_tracked_source_is_pushed_to_the_default_remote(mixed, workdir):
+    import subprocess
+
+    def dvc(*args: str) -> None:
+        subprocess.run(["dvc", *args], cwd=workdir, check=True, capture_output=True)
+
+    dvc("init", "--no-scm", "--quiet")
+    assert run("mine.csv", "label", []).pushed_to is None  # no remote: tracked, kept here
+    (workdir / "remote").mkdir()
+    dvc("remote", "add", "--default", "team", str(workdir / "remote"))
+    outcome = run("mine.csv", "label", [])
+    assert outcome.tracked and outcome.pushed_to == "team"
+    text = mixed.read_text()
+    mixed.unlink()
+    shutil.rmtree(workdir / ".dvc" / "cache")
+    dvc("pull", "--quiet", "mine.csv.dvc")  # what CI does: the data comes back from the remote
+    assert mixed.read_text() == text

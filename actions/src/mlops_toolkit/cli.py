@@ -16,6 +16,7 @@ from .commands import (
     find_candidate,
     gate,
     promote,
+    pull_data,
     register,
     report,
     rollback,
@@ -27,6 +28,7 @@ from .commands import (
 # In the order `--help` lists them: the life of a model.
 COMMANDS = (
     doctor,
+    pull_data,
     validate_data,
     train,
     gate,

@@ -8,9 +8,9 @@ known secret out of the table before printing it.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -137,32 +137,43 @@ def registry_and_artifacts(uri: str, model_name: str) -> list[Result]:
 
 
 def dvc(mode: str, working_directory: Path) -> Result:
-    """The default DVC remote answers (`dvc status --cloud`), when the project uses DVC."""
+    """The default DVC remote answers (`dvc status --cloud`), when the project uses DVC.
+
+    `DVC_REMOTE_URL` and `DVC_S3_ENDPOINT_URL` of the environment are applied first, as
+    `pull-data` applies them in CI (`.dvc/config.local`).
+    """
+    from . import dvcremote
+
     required = mode == "true"
     if mode == "false":
         return Result("dvc remote", SKIP, "not asked", False)
-    if not (working_directory / ".dvc" / "config").is_file():
+    if not dvcremote.is_dvc_project(working_directory):
         status = FAIL if required else SKIP
         return Result("dvc remote", status, "no .dvc/config here (DVC not set up)", required)
-    exe = shutil.which("dvc")
-    if not exe:
+    if importlib.util.find_spec("dvc") is None and not shutil.which("dvc"):
         status = FAIL if required else SKIP
         return Result("dvc remote", status, "dvc is not installed", required)
-    remotes = _dvc(exe, ["remote", "list"], working_directory)
-    if remotes.returncode != 0 or not remotes.stdout.strip():
-        return Result("dvc remote", FAIL, "no DVC remote configured (dvc remote add -d ...)")
-    probe = _dvc(exe, ["status", "--cloud", "--quiet"], working_directory)
-    # --quiet: exit 0 in sync, 1 when something differs; other codes or a traceback: no remote.
+    try:
+        remote = dvcremote.configure(
+            working_directory,
+            os.environ.get(names.ENV_DVC_REMOTE_URL, ""),
+            os.environ.get(names.ENV_DVC_S3_ENDPOINT_URL, ""),
+        )
+    except ToolkitError as exc:  # a URL DVC refuses
+        return Result("dvc remote", FAIL, str(exc))
+    if remote is None:
+        # DVC set up, nothing to share the data through: the team's CI cannot pull it.
+        detail = f"no DVC remote configured (dvc remote add -d ..., or {names.ENV_DVC_REMOTE_URL})"
+        return Result("dvc remote", FAIL, detail)
+    probe = dvcremote.run_dvc(["status", "--cloud", "--quiet"], working_directory)
+    # --quiet: exit 0 in sync, 1 when something differs; other codes or an ERROR: unreachable.
+    url = dvcremote.remote_url(working_directory, remote)
     if probe.returncode not in (0, 1) or "ERROR" in probe.stderr:
-        error = next((ln for ln in probe.stderr.splitlines() if "ERROR" in ln), probe.stderr)
-        return Result("dvc remote", FAIL, f"unreachable: {error.strip()[:240]}")
-    name = remotes.stdout.split()[0]
+        return Result(
+            "dvc remote", FAIL, f"{remote} ({url}) unreachable: {dvcremote.error_line(probe)}"
+        )
     state = "in sync" if probe.returncode == 0 else "reachable, not in sync (dvc push)"
-    return Result("dvc remote", OK, f"{name}: {state}")
-
-
-def _dvc(exe: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return Result("dvc remote", OK, f"{remote} ({url}): {state}")
 
 
 def docker_host() -> tuple[Result, Any]:

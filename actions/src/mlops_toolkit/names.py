@@ -78,6 +78,10 @@ ENV_DEBUG = "MLOPS_DEBUG"  # set: unexpected errors show their traceback
 # the pull-request report quotes the first (the root cause) beside the step that failed.
 ENV_FAILURE_LOG = "MLOPS_FAILURE_LOG"
 ENV_GITHUB_OUTPUT = "GITHUB_OUTPUT"
+# The DVC remote (dvcremote.py): its URL and S3 endpoint from CI variables, S3 keys from secrets.
+ENV_DVC_REMOTE_URL = "DVC_REMOTE_URL"
+ENV_DVC_S3_ENDPOINT_URL = "DVC_S3_ENDPOINT_URL"
+ENV_AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
 ENV_GITHUB_API_URL = "GITHUB_API_URL"

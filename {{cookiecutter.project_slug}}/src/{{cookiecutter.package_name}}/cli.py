@@ -103,6 +103,10 @@ def cmd_init_data(args: argparse.Namespace, log_file: Path) -> int:
         log.info("suite: derived from %d rows (expectations/dataset.json)", outcome.rows)
     if outcome.tracked:
         log.info("tracked %s with dvc add (commit %s.dvc)", args.source, args.source)
+        if outcome.pushed_to:
+            log.info("pushed %s to the DVC remote %s", args.source, outcome.pushed_to)
+        else:
+            log.info("no DVC remote: the data stays here (make remote, docs/setup.md)")
     log.info("next: edit data.roles in params.yaml if a role is wrong, then make pipeline")
     return 0
 

@@ -3,8 +3,9 @@
 It writes data.source, data.target and the column roles into params.yaml, derives the Great
 Expectations suite from the data (each expectation says in meta.notes how it was derived), points
 gate.yaml at the target, makes the source a dependency of the `prepare` stage of dvc.yaml and,
-where DVC is initialised, tracks a source inside the repository with `dvc add`. Run again on new
-data, it reports what changed in the suite.
+where DVC is initialised, tracks a source inside the repository with `dvc add` and pushes it to
+the default DVC remote (where CI pulls it). Run again on new data, it reports what changed in
+the suite.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Outcome:
     dropped: int
     changes: list[str] = field(default_factory=list)
     tracked: bool = False
+    pushed_to: str | None = None  # the DVC remote the tracked source was pushed to
 
 
 TASK = "{{ cookiecutter.task }}"
@@ -77,6 +79,8 @@ def run(
     _depend_on_source(Path("dvc.yaml"), source)
     outcome = Outcome(found, len(kept), dropped, diff_suites(old, suite) if old else [])
     outcome.tracked = _dvc_add(source)
+    if outcome.tracked:
+        outcome.pushed_to = _dvc_push(source)
     return outcome
 
 
@@ -373,3 +377,20 @@ def _dvc_add(source: str) -> bool:
         reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise DataError(f"dvc add {source}: {reason}")
     return True
+
+
+def _dvc_push(source: str) -> str | None:
+    """Push the tracked source to the default DVC remote, if there is one (CI pulls it there)."""
+    found = subprocess.run(
+        ["dvc", "remote", "default"], capture_output=True, text=True, check=False
+    )
+    remote = found.stdout.strip()
+    if found.returncode != 0 or not remote:  # exit 1: "No default remote set"
+        return None
+    done = subprocess.run(
+        ["dvc", "push", "--quiet", f"{source}.dvc"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise DataError(f"{source} is tracked, but dvc push to {remote} failed: {reason}")
+    return remote
