@@ -18,8 +18,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from . import names
 from .errors import InputError, ToolkitError
 
@@ -110,6 +108,8 @@ def remote_url(cwd: Path, remote: str) -> str:
 
 def tracked(cwd: Path) -> list[Tracked]:
     """Every `.dvc` file under the working directory, with the paths it tracks."""
+    import yaml  # here, not at the top: `--help` stays free of it
+
     found = []
     for path in sorted(_dvc_files(cwd)):
         spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
