@@ -71,6 +71,15 @@ def test_readme_documents_every_input_and_output(action):
     assert "```yaml" in readme and f"actions/{action.name}@v1" in readme
 
 
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda p: p.name)
+def test_no_expression_where_act_refuses_one(action):
+    """act reads `${{` in a description as an expression and refuses the whole action
+    ("expressions are not allowed here"); defaults may hold them (`github.token`)."""
+    spec = load(action)
+    for name, field in {**spec.get("inputs", {}), **spec.get("outputs", {})}.items():
+        assert "${{" not in str(field.get("description", "")), name
+
+
 def test_action_linters_pass():
     files = [str(a / "action.yml") for a in ACTIONS]
     schema = subprocess.run(

@@ -5,7 +5,9 @@ uvicorn's own stop also closes connections accepted a moment ago whose request i
 yet. On a port shared with SO_REUSEPORT the kernel keeps queueing connections here until the
 close, so both happen under load. This server first accepts what waits, closes the listeners
 right after (nothing in between to wait for), serves those connections, and lets the fresh
-ones deliver their request before uvicorn's stop closes idle connections.
+ones deliver their request before uvicorn's stop closes idle connections. What reaches the queue
+between the last accept and the close is reset unless the host sets net.ipv4.tcp_migrate_req=1
+(the kernel then moves it to another listener; listen.py warns when it is off).
 """
 
 from __future__ import annotations

@@ -11,10 +11,13 @@ probe of the shared port may reach another replica.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 BACKLOG = 2048  # uvicorn's default
 
@@ -43,8 +46,29 @@ def unix(path: str) -> socket.socket:
     return sock
 
 
+MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
 def sockets(settings: Settings) -> list[socket.socket]:
+    if settings.reuse_port:
+        _warn_unless_queues_migrate()
     bound = [tcp(settings.host, settings.port, settings.reuse_port)]
     if settings.health_socket:
         bound.append(unix(settings.health_socket))
     return bound
+
+
+def _warn_unless_queues_migrate() -> None:
+    """Without net.ipv4.tcp_migrate_req=1 the kernel resets the connections still queued at a
+    listener of a shared port when it closes (a stopping replica): say so once, at start."""
+    try:
+        with open(MIGRATE_REQ, encoding="ascii") as fh:
+            if fh.read().strip() == "1":
+                return
+    except OSError:
+        return  # not Linux, or a kernel without it: nothing to advise
+    log.warning(
+        "net.ipv4.tcp_migrate_req is 0 on this host: a stopping replica resets the connections "
+        "still queued at it; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1) for handovers "
+        "without a failed request"
+    )
