@@ -635,3 +635,21 @@ def test_the_fast_numeric_path_answers_odd_shapes_as_the_checks_do(data: str) ->
     checked = outcome(None)
     assert outcome(raw) == checked
     assert isinstance(checked, tuple) or data.endswith("]]")  # odd shapes are refused
+
+
+def test_sklearns_own_finiteness_check_is_skipped_only_for_finite_matrices(clf) -> None:
+    """The server checks finiteness once; scikit-learn's repeated scans are skipped only when
+    that check passed: same answers, and NaN or infinity still get scikit-learn's error."""
+    import numpy as np
+    from mlops_toolkit.mlmodel import Batch, load_model
+    from mlops_toolkit.serving.model import FiniteChecked, load_for_serving
+
+    served, plain = load_for_serving(str(clf[0])), load_model(str(clf[0]))
+    assert isinstance(served.estimator, FiniteChecked) and not served.use_frame
+    matrix = clf[1].iloc[:50].to_numpy(dtype=np.float64)
+    assert served.predict(Batch(50, matrix=matrix)) == plain.predict(Batch(50, matrix=matrix))
+    for bad in (np.nan, np.inf):
+        broken = matrix.copy()
+        broken[7, 3] = bad
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            served.predict(Batch(50, matrix=broken))
