@@ -651,5 +651,5 @@ def test_sklearns_own_finiteness_check_is_skipped_only_for_finite_matrices(clf) 
     for bad in (np.nan, np.inf):
         broken = matrix.copy()
         broken[7, 3] = bad
-        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
             served.predict(Batch(50, matrix=broken))
