@@ -18,7 +18,7 @@ from pathlib import Path
 
 import _project  # noqa: F401 - first: the repository's import paths
 import pandas as pd
-from mlops_toolkit import gate, gate_config, stats, tracking
+from mlops_toolkit import gate, gate_config, tracking
 
 
 def loaded(model, columns) -> tracking.LoadedModel:
@@ -86,19 +86,7 @@ def case(name: str, task: str, config: dict, rows: int, repeats: int) -> dict:
 
     total = best_of(run_gate, repeats)
     preds = [gate.predictions(m, features, cfg) for m in (cand, prod)]
-    boot = best_of(
-        lambda: stats.evaluate(
-            cfg.metrics,
-            y,
-            preds,
-            resamples=cfg.resamples,
-            confidence=cfg.confidence,
-            seed=cfg.seed,
-            blocks=cfg.blocks,
-            auc_bins=cfg.auc_bins,
-        ),
-        repeats,
-    )
+    boot = best_of(lambda: gate.bootstrap(cfg, y, preds, {}), repeats)
     primary = result["r"][cfg.primary.metric]
     return {
         "case": name,
