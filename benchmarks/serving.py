@@ -33,6 +33,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER_VENV = ROOT / "benchmarks" / ".venvs" / "mlserver"
@@ -47,8 +48,6 @@ UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 def save_model(path: Path) -> Path:
     """The benchmark model, logged as the project's train step logs it (skops, signature)."""
-    import mlflow
-    from mlflow.models import infer_signature
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -57,13 +56,25 @@ def save_model(path: Path) -> Path:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
     model.fit(X, y)
-    example = X.head(5)
+    return save_pipeline(model, path, X.head(5))
+
+
+def save_pipeline(model: Any, path: Path, signature_rows: Any) -> Path:
+    """Save as the project's train step does (skops, signature, input example of 5 rows).
+
+    `signature_rows`: the rows the input signature is inferred from (all of them, for a model
+    whose optional columns only some rows show).
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = signature_rows.head(5)
     mlflow.sklearn.save_model(
         model,
         str(path),
         serialization_format="skops",
         skops_trusted_types=["numpy.dtype"],
-        signature=infer_signature(example, model.predict(example)),
+        signature=infer_signature(signature_rows, model.predict(example)),
         input_example=example,
     )
     return path

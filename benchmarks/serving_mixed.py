@@ -73,8 +73,6 @@ def penguins() -> Any:
 
 def save_mixed_model(path: Path) -> tuple[Path, Any]:
     """The mixed-type model, logged as the project's train step logs it; with its Pipeline."""
-    import mlflow
-    from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
@@ -83,16 +81,7 @@ def save_mixed_model(path: Path) -> tuple[Path, Any]:
     preprocess = project_features().build_preprocessor(ROLES, scale=True, impute=True)
     model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=1000))])
     model.fit(X, y)
-    example = X.head(5)
-    mlflow.sklearn.save_model(
-        model,
-        str(path),
-        serialization_format="skops",
-        skops_trusted_types=["numpy.dtype"],
-        signature=infer_signature(X, model.predict(example)),
-        input_example=example,
-    )
-    return path, model
+    return serving.save_pipeline(model, path, X), model
 
 
 def mixed_bodies(work: Path) -> tuple[dict[str, bytes], dict[str, Path], dict[str, Any]]:
