@@ -28,6 +28,9 @@ SERIAL_GROUPS = {
     "e2e": ("tests/e2e/",),
     "toolkit-swarm": ("tests/toolkit/test_swarm.py",),
 }
+# Groups of one long test each (the act scenarios, tens of minutes): they start first, each on a
+# worker of its own (tests/support/scheduling.py), so they run side by side, never in a queue.
+LONG_GROUPS = ("e2e", "e2e-swarm")
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -51,3 +54,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="no NVIDIA GPU here (nvidia-smi finds none)")
         for item in gpu_tests:
             item.add_marker(skip)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from support.scheduling import LongGroupsApart
+
+    return LongGroupsApart(config, log, LONG_GROUPS)

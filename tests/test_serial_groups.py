@@ -37,18 +37,21 @@ def test_lifecycle(target, request):
 """
 
 
-def test_each_serial_group_runs_in_one_worker(tmp_path):
+def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[list[str]]:
+    """Run a small suite of `modules` (path under tests/: text) with the suite's own conftest
+    and support package under `--dist loadgroup`; the rows its tests wrote to WORKER_LOG."""
     tests = tmp_path / "tests"
-    for module in ("e2e/test_lifecycle.py", "e2e/test_two.py", "toolkit/test_swarm.py"):
+    for module, text in modules.items():
         (tests / module).parent.mkdir(parents=True, exist_ok=True)
-        (tests / module).write_text(TEST)
-    (tests / "toolkit" / "test_other.py").write_text(TEST)  # not in a group: spread freely
+        (tests / module).write_text(text)
     shutil.copy(HERE / "conftest.py", tests / "conftest.py")
+    shutil.copytree(HERE / "support", tests / "support")
     log = tmp_path / "workers.log"
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "3"),
-            *("--dist", "loadgroup", "--rootdir", str(tmp_path), str(tests)),
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            *("-n", str(workers), "--dist", "loadgroup", "--rootdir", str(tmp_path)),
+            *("-o", f"pythonpath={tests}", str(tests)),
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -57,7 +60,14 @@ def test_each_serial_group_runs_in_one_worker(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-2000:]
-    rows = [line.split() for line in log.read_text().splitlines()]
+    return [line.split() for line in log.read_text().splitlines()]
+
+
+def test_each_serial_group_runs_in_one_worker(tmp_path):
+    grouped = ("e2e/test_lifecycle.py", "e2e/test_two.py", "toolkit/test_swarm.py")
+    # toolkit/test_other.py is in no group: its tests spread freely.
+    modules = {module: TEST for module in (*grouped, "toolkit/test_other.py")}
+    rows = run_suite(tmp_path, modules, workers=3)
     assert len(rows) == 4 * 8
     workers: dict[str, set[str]] = {}
     for _, group, worker in rows:
@@ -70,3 +80,48 @@ def test_each_serial_group_runs_in_one_worker(tmp_path):
     assert group_of["test_lifecycle::test_lifecycle[swarm]"] == "e2e-swarm"
     assert group_of["test_lifecycle::test_lifecycle[docker]"] == "e2e"
     assert group_of["test_two::test_lifecycle[swarm]"] == "e2e"
+
+
+LONG = """\
+import os
+import time
+
+import pytest
+
+
+@pytest.mark.parametrize("target", ["docker", "swarm"])
+def test_lifecycle(target):
+    start = time.time()
+    time.sleep(2)
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(f"{target} {os.environ['PYTEST_XDIST_WORKER']} {start} {time.time()}\\n")
+"""
+
+QUICK = """\
+import time
+
+import pytest
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_quick(i):
+    time.sleep(0.05)
+"""
+
+
+def test_the_long_groups_run_side_by_side(tmp_path):
+    """Plain loadgroup queues the second act scenario behind the first on one worker (a group
+    of eight quick tests keeps the other worker busy when the first one is handed out)."""
+    modules = {
+        "e2e/test_lifecycle.py": LONG,
+        "toolkit/test_swarm.py": QUICK,  # one group of eight
+        "toolkit/test_other.py": QUICK,  # eight of their own
+    }
+    rows = run_suite(tmp_path, modules, workers=2)
+    runs = {target: (worker, float(start), float(end)) for target, worker, start, end in rows}
+    (docker_worker, docker_start, docker_end), (swarm_worker, swarm_start, swarm_end) = (
+        runs["docker"],
+        runs["swarm"],
+    )
+    assert docker_worker != swarm_worker, runs
+    assert docker_start < swarm_end and swarm_start < docker_end, runs  # they overlapped
