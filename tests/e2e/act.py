@@ -58,6 +58,9 @@ class Act:
             "-e",
             str(event_file),
             "--action-offline-mode",
+            # act copies each used action's repository here, per run, and never removes it.
+            "--action-cache-path",
+            str(self.logs.parent / "act-cache"),
             "--local-repository",
             f"{self.toolkit}={self.toolkit_repo}",
             "-s",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.github_api import GitHubStandIn
-from support.project import ROOT, bake
+from support.project import ROOT, bake, published_copy
 
 STANDINS = ROOT / "tests/e2e/standins"
 PINNED = {
@@ -101,6 +101,8 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
         "-P",
         "ubuntu-latest=-self-hosted",
         "--action-offline-mode",
+        "--action-cache-path",  # act's copies of the actions, per run, go with the test
+        str(repo.parent / "act-cache"),
         "-s",
         "GITHUB_TOKEN=secret-token",
         "--env",
@@ -113,7 +115,10 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
     # The platform's setup action, from this checkout (the template's default actions_ref).
     answers = json.loads((ROOT / "cookiecutter.json").read_text())
     toolkit = f"{answers['actions_repository']}@{answers['actions_ref']}"
-    cmd += ["--local-repository", f"{toolkit}={ROOT}"]
+    toolkit_repo = repo.parent / "toolkit"
+    if not toolkit_repo.exists():
+        published_copy(toolkit_repo)
+    cmd += ["--local-repository", f"{toolkit}={toolkit_repo}"]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
 
 

@@ -39,6 +39,25 @@ def bake(output_dir: Path, **answers: Any) -> Path:
     )
 
 
+def published_copy(dest: Path) -> Path:
+    """This checkout as a runner would fetch it: the files git tracks or would track (working
+    tree contents), none it ignores. act copies an action's repository for every step that
+    uses it, and the ignored files here (benchmark virtualenvs, builds) run to gigabytes."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is not published
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 def pairwise_combinations() -> list[dict[str, str]]:
     """Every value pair of every two choice options appears; the others cycle."""
     names = list(CHOICES)
