@@ -187,6 +187,24 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: f
     )
 
 
+def run_gate(model_name: str, candidate: str, holdout, config, out: Path, **env: str):
+    """`mlops-toolkit gate` through the CLI; its verdict lands in out/gate.json."""
+    return cli(
+        "gate",
+        "--model-name",
+        model_name,
+        "--candidate",
+        candidate,
+        "--holdout",
+        str(holdout),
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        env=env,
+    )
+
+
 def docker_available() -> bool:
     return (
         shutil.which("docker") is not None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli, register_version
+from conftest import register_version, run_gate
 from mlops_toolkit import names
 from support.servers import free_port
 
@@ -26,23 +26,6 @@ def production_version(model_name: str) -> str | None:
         return MlflowClient().get_model_version_by_alias(model_name, names.PRODUCTION).version
     except Exception:
         return None
-
-
-def run_gate(model_name, candidate, holdout, config, out: Path, **env):
-    return cli(
-        "gate",
-        "--model-name",
-        model_name,
-        "--candidate",
-        candidate,
-        "--holdout",
-        str(holdout),
-        "--config",
-        str(config),
-        "--output-dir",
-        str(out),
-        env=env,
-    )
 
 
 def read_verdict(out: Path) -> dict:

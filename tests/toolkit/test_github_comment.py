@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import cli
+from conftest import cli, run_gate
 from mlops_toolkit import github
 from mlops_toolkit.errors import ToolkitError
 from support.github_api import GitHubStandIn
@@ -60,20 +60,7 @@ def test_pull_request_number_from_event(tmp_path, monkeypatch):
 
 
 def _gate(env, model_name, logged, holdout_csv, config, out):
-    return cli(
-        "gate",
-        "--model-name",
-        model_name,
-        "--candidate",
-        logged["good"][1],
-        "--holdout",
-        str(holdout_csv),
-        "--config",
-        str(config),
-        "--output-dir",
-        str(out),
-        env=env,
-    )
+    return run_gate(model_name, logged["good"][1], holdout_csv, config, out, **env)
 
 
 def test_gate_posts_one_sticky_comment_on_a_pull_request(

@@ -8,7 +8,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, cli, log_model
+from conftest import REPO, cli, log_model, run_gate
 from mlops_toolkit import names, registry, tracking
 from support.servers import start_mlflow, stop
 from test_registry import chain_is_complete, run_concurrent_promotions
@@ -59,20 +59,7 @@ def test_gate_register_promote_rollback_on_postgres(pg_mlflow, holdout_csv, gate
 
     def gate(kind: str, commit: str):
         out = tmp_path / f"gate-{kind}"
-        r = cli(
-            "gate",
-            "--model-name",
-            name,
-            "--candidate",
-            models[kind][1],
-            "--holdout",
-            str(holdout_csv),
-            "--config",
-            str(config),
-            "--output-dir",
-            str(out),
-            env=env,
-        )
+        r = run_gate(name, models[kind][1], holdout_csv, config, out, **env)
         return r, json.loads((out / "gate.json").read_text())
 
     def register(kind: str, commit: str) -> str:
@@ -117,33 +104,18 @@ def test_gate_register_promote_rollback_on_postgres(pg_mlflow, holdout_csv, gate
     r, verdict = gate("bad", "c")
     assert r.returncode == 2 and not verdict["passed"]
 
-    rolled = cli(
-        "rollback",
-        "--model-name",
-        name,
-        "--app",
-        "pg",
-        "--port",
-        "1",
-        "--redeploy",
-        "false",
-        env=env,
-    )
+    def rollback():  # the registry only: no container to redeploy here
+        return cli(
+            *("rollback", "--model-name", name, "--app", "pg", "--port", "1"),
+            *("--redeploy", "false"),
+            env=env,
+        )
+
+    rolled = rollback()
     assert rolled.returncode == 0, rolled.stderr
     client = MlflowClient(server.uri)
     assert tracking.version_by_alias(client, name, names.PRODUCTION).version == v1
-    again = cli(
-        "rollback",
-        "--model-name",
-        name,
-        "--app",
-        "pg",
-        "--port",
-        "1",
-        "--redeploy",
-        "false",
-        env=env,
-    )
+    again = rollback()
     assert again.returncode == 1 and "no earlier production version" in again.stderr
     assert tracking.version_by_alias(client, name, names.PRODUCTION).version == v1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import HERE, cli, outputs
+from conftest import HERE, cli, outputs, run_gate
 from mlops_toolkit import gpu, names
 
 PROJECT = HERE / "fixtures" / "project"
@@ -241,19 +241,9 @@ def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
     run_json = json.loads((project / "reports" / "run.json").read_text())
     assert written["run-id"] == run_json["run_id"] and written["passed"] == "true"
     name = run_json["registered_model_name"] + "-" + written["run-id"][:6]
-    gated = cli(
-        "gate",
-        "--model-name",
-        name,
-        "--candidate",
-        written["model-uri"],
-        "--holdout",
-        str(project / "data" / "processed" / "holdout.csv"),
-        "--config",
-        str(project / "gate.yaml"),
-        "--output-dir",
-        str(tmp_path / "gate"),
-        env=env,
+    holdout = project / "data" / "processed" / "holdout.csv"
+    gated = run_gate(
+        name, written["model-uri"], holdout, project / "gate.yaml", tmp_path / "gate", **env
     )
     assert gated.returncode == 0, gated.stderr[-2000:]
     registered = cli(

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import REPO, cli, log_model
+from conftest import REPO, cli, log_model, run_gate
 from support.servers import free_port, wait_http
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -141,20 +141,7 @@ def test_gate_register_promote_through_auth_postgres_and_s3(
         mlflow.set_tracking_uri(old)
     name = f"team-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "gate"
-    gate = cli(
-        "gate",
-        "--model-name",
-        name,
-        "--candidate",
-        model_uri,
-        "--holdout",
-        str(holdout_csv),
-        "--config",
-        str(gate_yaml()),
-        "--output-dir",
-        str(out),
-        env=env,
-    )
+    gate = run_gate(name, model_uri, holdout_csv, gate_yaml(), out, **env)
     assert gate.returncode == 0, gate.stderr
     assert json.loads((out / "gate.json").read_text())["passed"] is True
     register = cli(
