@@ -58,7 +58,7 @@ class Act:
             "-e",
             str(event_file),
             "--action-offline-mode",
-            # act copies each used action's repository here, per run, and never removes it.
+            # act copies each used action's repository here for a run; a run cut short leaves it.
             "--action-cache-path",
             str(self.logs.parent / "act-cache"),
             "--local-repository",

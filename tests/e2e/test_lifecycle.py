@@ -7,7 +7,6 @@ publish host; with steady load on production through the update and the rollback
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import urllib.request
 from contextlib import AbstractContextManager, nullcontext
@@ -192,18 +191,7 @@ def s3():
         yield endpoint
 
 
-# The swarm variant has passed its merge steps (services updated under load, 0 failed requests)
-# but not yet a whole run; until it has, it runs on request only (E2E_SWARM=1), visibly skipped.
-SWARM_ON_REQUEST = pytest.mark.skipif(
-    os.environ.get("E2E_SWARM") != "1",
-    reason="the swarm variant runs with E2E_SWARM=1 (not yet proven end to end)",
-)
-
-
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(t, marks=SWARM_ON_REQUEST) if t == "swarm" else t for t in TARGETS],
-)
+@pytest.fixture(scope="module", params=list(TARGETS))
 def scenario(request, tmp_path_factory, s3):
     from mlflow import MlflowClient
 
@@ -277,7 +265,7 @@ def test_lifecycle(scenario: Scenario):
     body = s.comment(first)
     assert "Bootstrap mode" in body and "Data validation: passed" in body
     assert dvcdata.PULLED in result.stdout  # the data came from the DVC remote in S3 ...
-    trained = s.client.get_run(s.client.get_model_version("tumor-classifier", "1").run_id).data
+    trained = s.client.get_run(s.client.get_model_version(s.model, "1").run_id).data
     assert trained.tags["mlops.data_source"] == dvcdata.SOURCE  # ... and the model learnt it
     rows = int(trained.tags["mlops.rows_train"]) + int(trained.tags["mlops.rows_holdout"])
     assert rows == dvcdata.ROWS
