@@ -6,38 +6,31 @@ the production alias did not move.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import HERE, cli, outputs, register_version
+from conftest import cli, outputs, register_version
 from mlops_toolkit import names, registry, tracking
+from support.project import bake
 from support.servers import free_port
 
 pytestmark = pytest.mark.docker
 
 REGISTRY = "127.0.0.1:5000"
-PINNED = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
 
 
 @pytest.fixture(scope="session")
 def serving_project(tmp_path_factory) -> Path:
-    """The test-only serving project, its requirements pinned to what trained the models."""
-    project = tmp_path_factory.mktemp("project")
-    shutil.copytree(HERE / "fixtures" / "serving", project, dirs_exist_ok=True)
-    pins = [f"mlflow-skinny=={metadata.version('mlflow')}"]
-    for name in PINNED:  # what the models were saved with (skops only when installed)
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            pins.append(f"{name}=={metadata.version(name)}")
-    (project / "requirements.txt").write_text("\n".join(pins) + "\n")
-    return project
+    """A project generated from the template (its defaults): the images below are built from
+    the Dockerfile every generated project ships, so they serve with the platform's own server
+    (`python -m mlops_toolkit.serving`, from the wheel build-image stages), not a stand-in."""
+    return bake(tmp_path_factory.mktemp("project"))
 
 
 @dataclass
@@ -182,10 +175,10 @@ def test_build_error_is_one_line_and_records_nothing(world, serving_project, tmp
     assert_production_intact(world)
 
 
-def variant(docker_engine, world: World, env: str, tmp_path: Path) -> str:
-    """The v1 image with one environment switch that breaks it."""
-    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v1}\nENV {env}=1\n")
-    tag = f"{world.repository}:broken-{env.lower()}"
+def variant(docker_engine, world: World, fault: str, tmp_path: Path) -> str:
+    """The v1 image with one setting of the real server that breaks it (`NAME=value`)."""
+    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v1}\nENV {fault}\n")
+    tag = f"{world.repository}:broken-{fault.split('=', 1)[0].lower().replace('_', '-')}"
     docker_engine.images.build(path=str(tmp_path), tag=tag)
     return tag
 
@@ -222,19 +215,50 @@ def deploy_cli(
 
 
 def test_unhealthy_container_changes_nothing(world, docker_engine, tmp_path):
-    image = variant(docker_engine, world, "FAIL_HEALTH", tmp_path)
-    result = deploy_cli(world, image, health_timeout="15")
+    """The server cannot load its model: it never answers /health 200 and exits."""
+    image = variant(docker_engine, world, "MODEL_DIR=/nonexistent", tmp_path)
+    result = deploy_cli(world, image, health_timeout="30")
     assert result.returncode == 1
-    assert "nothing changed" in result.stderr and "not healthy" in result.stderr
+    assert "nothing changed" in result.stderr and "exited (1)" in result.stderr
+    assert "cannot load the model from '/nonexistent'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert_production_intact(world)
 
 
 def test_failed_smoke_request_changes_nothing(world, docker_engine, tmp_path):
-    image = variant(docker_engine, world, "FAIL_INVOCATIONS", tmp_path)
+    """The server is healthy but refuses the smoke request (its body limit is below it)."""
+    image = variant(docker_engine, world, "SERVING_MAX_BODY_BYTES=64", tmp_path)
     result = deploy_cli(world, image)
     assert result.returncode == 1
-    assert "smoke request" in result.stderr and "HTTP 500" in result.stderr
+    assert "nothing changed" in result.stderr and "smoke request" in result.stderr
+    assert "HTTP 413" in result.stderr and "larger than 64 bytes" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert_production_intact(world)
+
+
+def test_server_that_exits_at_once_is_reported_by_its_own_words(world, docker_engine, tmp_path):
+    """A server that gives up before deploy reads its published port (Docker drops the binding
+    of an exited container) is reported like one that gives up later: exit code, its words."""
+    from mlops_toolkit import deploy
+    from mlops_toolkit.errors import ToolkitError
+
+    image = variant(docker_engine, world, "SERVING_PORT=not-a-port", tmp_path)
+    container = docker_engine.containers.run(
+        image,
+        name=f"{world.app}-exits",
+        detach=True,
+        labels={names.LABEL_APP: world.app},
+        ports={f"{names.SERVING_PORT}/tcp": ("127.0.0.1", None)},
+    )
+    try:
+        container.wait(timeout=60)
+        with pytest.raises(ToolkitError, match=r"exited \(2\): error: SERVING_PORT must be"):
+            deploy._published_port(container)
+    finally:
+        container.remove(force=True)
+    result = deploy_cli(world, image)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "nothing changed" in result.stderr and "SERVING_PORT must be" in result.stderr
     assert_production_intact(world)
 
 

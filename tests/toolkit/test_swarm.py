@@ -131,8 +131,9 @@ def test_deploy_then_rolling_update_without_a_failed_request(world, tmp_path):
 
 
 def test_unhealthy_image_is_rolled_back_by_swarm(world, swarm_engine, tmp_path):
-    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v2}\nENV FAIL_HEALTH=1\n")
-    broken = f"{world.repository}:broken-health"
+    """The new tasks' server cannot load its model: they never get healthy (they exit)."""
+    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v2}\nENV MODEL_DIR=/nonexistent\n")
+    broken = f"{world.repository}:broken-model-dir"
     swarm_engine.images.build(path=str(tmp_path), tag=broken)
     with Load(world.port) as load:
         result = swarm_cli(world, broken, world.v2)

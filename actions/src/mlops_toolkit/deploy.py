@@ -55,10 +55,7 @@ def wait_healthy(url: str, container: Any, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         container.reload()
         if container.status in ("exited", "dead"):
-            raise ToolkitError(
-                f"container {container.name} exited "
-                f"({container.attrs['State'].get('ExitCode')}): {_tail(container)}"
-            )
+            raise ToolkitError(_exited(container))
         try:
             resp = _get(f"{url}/health")
             if resp.status_code == 200:
@@ -105,6 +102,12 @@ def verify(
         predictions = body.get("predictions") if isinstance(body, dict) else body
         if not predictions:
             raise ToolkitError(f"smoke request to {container.name} returned no predictions")
+
+
+def _exited(container: Any) -> str:
+    """Why a container stopped, from its exit code and last log lines (the server says why)."""
+    code = container.attrs["State"].get("ExitCode")
+    return f"container {container.name} exited ({code}): {_tail(container)}"
 
 
 def _tail(container: Any, lines: int = 3) -> str:
@@ -163,7 +166,10 @@ def _run(engine: Any, image: str, name: str, bind: str, port: int | None, labels
 
 def _published_port(container: Any) -> int:
     container.reload()
-    binding = container.attrs["NetworkSettings"]["Ports"][f"{names.SERVING_PORT}/tcp"]
+    ports = container.attrs["NetworkSettings"].get("Ports") or {}
+    binding = ports.get(f"{names.SERVING_PORT}/tcp")
+    if not binding:  # Docker drops the binding when the process exits (a server that gave up)
+        raise ToolkitError(_exited(container))
     return int(binding[0]["HostPort"])
 
 

@@ -15,7 +15,7 @@ know about health, so the image must (a) bind only once it can answer, with SO_R
 SERVING_REUSE_PORT=1, and (b) judge health by its own process (a probe of the shared port may
 reach another replica). The platform's scoring server does both (mlops_toolkit.serving:
 SERVING_REUSE_PORT, and its `healthcheck` module asking the process on its own Unix socket),
-and so does the generated project's image; so does the toolkit tests' serving image.
+and so does the generated project's image (which the toolkit tests deploy).
 """
 
 from __future__ import annotations
