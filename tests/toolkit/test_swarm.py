@@ -139,6 +139,8 @@ def test_unhealthy_image_is_rolled_back_by_swarm(world, swarm_engine, tmp_path):
         result = swarm_cli(world, broken, world.v2)
     assert result.returncode == 1
     assert "rolled" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "non-zero exit (1)" in result.stderr  # and the server's own words, read from Swarm
+    assert "cannot load the model from '/nonexistent'" in result.stderr
     assert load.result.failed == 0, load.result.summary()
     assert serving(world) == world.v2
     replicas_run(world, world.image_v2, world.v2)

@@ -222,7 +222,27 @@ def _task_error(service: Any) -> str:
     if not failed:
         return "no task error recorded"
     status = failed[-1]["Status"]
-    return status.get("Err") or status.get("Message") or status["State"]
+    error = status.get("Err") or status.get("Message") or status["State"]
+    said = _task_logs(service, failed[-1]["ID"])
+    return f"{error}: {said}" if said else error
+
+
+def _task_logs(service: Any, task_id: str, lines: int = 3) -> str:
+    """A task's last log lines (the server says why it gave up), read through Swarm, which
+    finds them on whichever node ran the task; "" when they cannot be read."""
+    try:
+        raw = service.client.api.service_logs(
+            service.id, stdout=True, stderr=True, details=True, tail=20
+        )
+        text = (raw if isinstance(raw, bytes) else b"".join(raw)).decode(errors="replace")
+    except Exception:
+        return ""
+    said = []
+    for line in text.splitlines():
+        details, _, message = line.partition(" ")  # details: k=v,k=v,... then the log line
+        if f"com.docker.swarm.task.id={task_id}" in details.split(","):
+            said.append(message.strip())
+    return " | ".join(said[-lines:])
 
 
 def converge(service: Any, image: str, replicas: int, timeout_s: float, since: str = "") -> None:
