@@ -1,9 +1,9 @@
 """Failed requests and p99 latency while production changes: `docker` vs `swarm` targets.
 
-Same model versions, same images (the toolkit tests' serving image, built by the toolkit's
-build-image from two real MLflow model versions), same machine, same load: a bounded Python
-client on loopback (2 threads, closed loop, a new TCP connection per request, POST
-/invocations with the model's input example). For each target the load runs through
+Same model versions, same images (a generated project's Dockerfile, the platform's server,
+built by the toolkit's build-image from two real MLflow model versions), same machine, same
+load: a bounded Python client on loopback (2 threads, closed loop, a new TCP connection per
+request, POST /invocations with the model's input example). For each target the load runs through
 
 1. a production deploy from v1 to v2 (`deploy`), then
 2. a rollback dispatch back to v1 (`rollback`: redeploy first, then the alias moves),
@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,20 +38,14 @@ for extra in (ROOT / "actions" / "src", ROOT / "tests", ROOT / "tests" / "toolki
     sys.path.insert(0, str(extra))
 
 REGISTRY = "127.0.0.1:5000"
-PINNED = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
 
 
 def serving_project(workdir: Path) -> Path:
-    import shutil
+    """A project generated with the template's defaults: its Dockerfile, so the images serve
+    with the platform's own server, as a team's do."""
+    from support.project import bake
 
-    project = workdir / "serving"
-    shutil.copytree(ROOT / "tests" / "toolkit" / "fixtures" / "serving", project)
-    pins = [f"mlflow-skinny=={metadata.version('mlflow')}"]
-    for name in PINNED:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            pins.append(f"{name}=={metadata.version(name)}")
-    (project / "requirements.txt").write_text("\n".join(pins) + "\n")
-    return project
+    return bake(workdir / "serving")
 
 
 @contextlib.contextmanager
