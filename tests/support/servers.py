@@ -90,7 +90,9 @@ def start_mlflow(
         "--workers",
         "1",
     ]
-    full_env = {**os.environ, **(env or {})}
+    # MLflow 3 starts a job runner and seven huey consumers beside every server (GenAI jobs the
+    # platform never uses): eight more interpreters importing mlflow at each start.
+    full_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     if auth:
         ini = root / "basic_auth.ini"
         ini.write_text(
