@@ -177,3 +177,26 @@ def test_a_failure_before_the_gate_is_named_in_the_report(project):
     check = next(s for s in steps if s.get("id") == "gate-config")
     assert check["run"].strip() == f"{slug} check-gate"
     assert ids.index("gate-config") < ids.index("prepare-data") < ids.index("train")
+
+
+def test_every_deploy_publishes_as_the_targets_own_variable_says(project):
+    """docker reads vars.DOCKER_PUBLISH and swarm vars.SWARM_PUBLISH (`host`: no failed request
+    through a swap, benchmarks/zero_downtime.py); kubernetes deploys with kubectl instead."""
+    target = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"][
+        "deploy_target"
+    ]
+    expected = {"docker": "DOCKER_PUBLISH", "swarm": "SWARM_PUBLISH"}.get(target)
+    steps = [
+        step
+        for workflow in workflows(project)
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
+        for step in job["steps"]
+        if re.search(r"/actions/(deploy|rollback)@", step.get("uses", ""))
+    ]
+    assert steps
+    for step in steps:
+        publish = (step.get("with") or {}).get("publish")
+        if expected is None:
+            assert publish is None, step
+        else:
+            assert publish == f"${{{{ vars.{expected} || 'ingress' }}}}", step
