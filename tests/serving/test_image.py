@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import urllib.error
@@ -16,7 +17,10 @@ from support.project import bake
 
 from .conftest import run, save_model
 
-TAG = "mlops-serving-test"
+# One repository per process: a worker that builds the module's images removes them at its
+# teardown, so a shared tag could vanish under another worker's test (the module runs in one
+# xdist group, tests/conftest.py; this holds without it too).
+TAG = f"mlops-serving-test-{os.getpid()}"
 
 
 @pytest.mark.parametrize(

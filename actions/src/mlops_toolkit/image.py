@@ -48,30 +48,37 @@ def toolkit_source() -> str:
     )
 
 
+def _private_source(source: str, scratch: Path) -> str:
+    """A source folder is built from a copy: setuptools writes build/ and *.egg-info into the
+    folder it builds, so two builds of one checkout at once (jobs sharing a runner's copy of the
+    actions, parallel test workers) broke each other, and a read-only checkout could not build."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return source  # a VCS URL: pip clones it afresh
+    copy = scratch / "mlops-toolkit"
+    skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".venv")
+    shutil.copytree(folder, copy, ignore=skip)
+    return str(copy)
+
+
 def stage_toolkit_wheel(context: Path) -> Path:
     """Build the running toolkit's wheel into the build context; returns the wheel."""
     out = context / WHEELS_SUBDIR
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--quiet",
-        "--wheel-dir",
-        str(out),
-        toolkit_source(),
-    ]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH},
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            *(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"),
+            *("--wheel-dir", str(out), _private_source(toolkit_source(), Path(scratch))),
+        ]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH},
+        )
     wheels = sorted(out.glob("mlops_toolkit-*.whl"))
     if result.returncode != 0 or not wheels:
         detail = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
