@@ -55,7 +55,7 @@ def wait_healthy(url: str, container: Any, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         container.reload()
         if container.status in ("exited", "dead"):
-            raise ToolkitError(_exited(container))
+            raise ToolkitError(dockerhost.exited(container))
         try:
             resp = _get(f"{url}/health")
             if resp.status_code == 200:
@@ -102,20 +102,6 @@ def verify(
         predictions = body.get("predictions") if isinstance(body, dict) else body
         if not predictions:
             raise ToolkitError(f"smoke request to {container.name} returned no predictions")
-
-
-def _exited(container: Any) -> str:
-    """Why a container stopped, from its exit code and last log lines (the server says why)."""
-    code = container.attrs["State"].get("ExitCode")
-    return f"container {container.name} exited ({code}): {_tail(container)}"
-
-
-def _tail(container: Any, lines: int = 3) -> str:
-    try:
-        text = container.logs(tail=lines).decode(errors="replace").strip()
-    except Exception:
-        return "no logs"
-    return " | ".join(text.splitlines()[-lines:]) or "no logs"
 
 
 def _find(engine: Any, name: str) -> Any | None:
@@ -169,7 +155,7 @@ def _published_port(container: Any) -> int:
     ports = container.attrs["NetworkSettings"].get("Ports") or {}
     binding = ports.get(f"{names.SERVING_PORT}/tcp")
     if not binding:  # Docker drops the binding when the process exits (a server that gave up)
-        raise ToolkitError(_exited(container))
+        raise ToolkitError(dockerhost.exited(container))
     return int(binding[0]["HostPort"])
 
 

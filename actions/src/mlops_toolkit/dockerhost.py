@@ -39,3 +39,17 @@ def stream_errors(chunks: Any, what: str) -> list[str]:
         if aux:
             log.append(f"aux:{aux}")
     return log
+
+
+def exited(container: Any) -> str:
+    """Why a container stopped, from its exit code and last log lines (the server says why)."""
+    code = container.attrs["State"].get("ExitCode")
+    return f"container {container.name} exited ({code}): {_tail(container)}"
+
+
+def _tail(container: Any, lines: int = 3) -> str:
+    try:
+        text = container.logs(tail=lines).decode(errors="replace").strip()
+    except Exception:
+        return "no logs"
+    return " | ".join(text.splitlines()[-lines:]) or "no logs"

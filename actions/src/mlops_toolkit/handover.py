@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import tracking
+from . import dockerhost, tracking
 from .errors import ToolkitError
 
 
@@ -44,7 +44,7 @@ def wait_own_health(container: Any, timeout_s: float) -> None:
         container.reload()
         state = container.attrs["State"]
         if state.get("Status") in ("exited", "dead"):
-            raise ToolkitError(f"container {container.name} exited ({state.get('ExitCode')})")
+            raise ToolkitError(dockerhost.exited(container))
         health = state.get("Health")
         if health is None:
             raise ToolkitError(
