@@ -80,6 +80,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["remote", "add", "origin", "https://github.com/acme/tumor.git"],
     ):
         subprocess.run([*git, *cmd], cwd=project, check=True)
+    published_copy(project.parent / "toolkit")  # the platform's actions, as act fetches them
     return project
 
 
@@ -115,10 +116,7 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
     # The platform's setup action, from this checkout (the template's default actions_ref).
     answers = json.loads((ROOT / "cookiecutter.json").read_text())
     toolkit = f"{answers['actions_repository']}@{answers['actions_ref']}"
-    toolkit_repo = repo.parent / "toolkit"
-    if not toolkit_repo.exists():
-        published_copy(toolkit_repo)
-    cmd += ["--local-repository", f"{toolkit}={toolkit_repo}"]
+    cmd += ["--local-repository", f"{toolkit}={repo.parent / 'toolkit'}"]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
 
 

@@ -205,6 +205,15 @@ def run_gate(model_name: str, candidate: str, holdout, config, out: Path, **env:
     )
 
 
+def faulty_image(engine, base: str, repository: str, fault: str, context: Path) -> str:
+    """`base` with one setting of the real server that breaks it (`NAME=value`), tagged
+    `<repository>:broken-<name>`."""
+    (context / "Dockerfile").write_text(f"FROM {base}\nENV {fault}\n")
+    tag = f"{repository}:broken-{fault.split('=', 1)[0].lower().replace('_', '-')}"
+    engine.images.build(path=str(context), tag=tag)
+    return tag
+
+
 def docker_available() -> bool:
     return (
         shutil.which("docker") is not None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import cli, outputs, register_version
+from conftest import cli, faulty_image, outputs, register_version
 from mlops_toolkit import names, registry, tracking
 from support.project import bake
 from support.servers import free_port
@@ -177,10 +177,7 @@ def test_build_error_is_one_line_and_records_nothing(world, serving_project, tmp
 
 def variant(docker_engine, world: World, fault: str, tmp_path: Path) -> str:
     """The v1 image with one setting of the real server that breaks it (`NAME=value`)."""
-    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v1}\nENV {fault}\n")
-    tag = f"{world.repository}:broken-{fault.split('=', 1)[0].lower().replace('_', '-')}"
-    docker_engine.images.build(path=str(tmp_path), tag=tag)
-    return tag
+    return faulty_image(docker_engine, world.image_v1, world.repository, fault, tmp_path)
 
 
 def deploy_cli(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import cli, outputs, register_version
+from conftest import cli, faulty_image, outputs, register_version
 from mlops_toolkit import names, registry, swarm
 from support.load import Load
 from support.servers import free_port
@@ -132,9 +132,8 @@ def test_deploy_then_rolling_update_without_a_failed_request(world, tmp_path):
 
 def test_unhealthy_image_is_rolled_back_by_swarm(world, swarm_engine, tmp_path):
     """The new tasks' server cannot load its model: they never get healthy (they exit)."""
-    (tmp_path / "Dockerfile").write_text(f"FROM {world.image_v2}\nENV MODEL_DIR=/nonexistent\n")
-    broken = f"{world.repository}:broken-model-dir"
-    swarm_engine.images.build(path=str(tmp_path), tag=broken)
+    fault = "MODEL_DIR=/nonexistent"
+    broken = faulty_image(swarm_engine, world.image_v2, world.repository, fault, tmp_path)
     with Load(world.port) as load:
         result = swarm_cli(world, broken, world.v2)
     assert result.returncode == 1
