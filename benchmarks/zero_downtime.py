@@ -1,24 +1,31 @@
-"""Failed requests and p99 latency while production changes: `docker` vs `swarm` targets.
+"""Failed requests and p99 latency while production changes: the generated default first.
 
 Same model versions, same images (a generated project's Dockerfile, the platform's server,
 built by the toolkit's build-image from two real MLflow model versions), same machine, same
 load: a bounded Python client on loopback (2 threads, closed loop, a new TCP connection per
 request, POST /invocations with the model's input example). For each target the load runs through
 
-1. a production deploy from v1 to v2 (`deploy`), then
-2. a rollback dispatch back to v1 (`rollback`: redeploy first, then the alias moves),
+1. a steady window (nothing changes: the p99 the change is compared with), then
+2. a production deploy from v1 to v2 (`deploy`), then
+3. another steady window, then a rollback dispatch back to v1 (`rollback`: redeploy first, then
+   the alias moves),
 
-and the figures are counted per change. Targets: `docker` (publish port: stop the old
-container, then start the new one), `docker-host` (the docker target with publish host: the new
-container starts beside the old one on the host network, SO_REUSEPORT), `swarm`. Swarm runs
-single-node on loopback (`docker swarm init`, left again afterwards if this script joined),
-2 replicas, publish mode `host` (the kernel here has no IPVS for the routing mesh).
+and the figures are counted per change. Targets, in this order:
 
-    python benchmarks/zero_downtime.py [--rounds 1] [--json out.json]
+- `docker`: the generated project as generated (deploy_target docker, no variable set): the
+  publish mode is read from the generated release workflow's `vars.DOCKER_PUBLISH || '...'`
+  default (host: the new container starts beside the old one on the host network, SO_REUSEPORT);
+- `swarm`: single-node on loopback (`docker swarm init`, left again afterwards if this script
+  joined), 2 replicas, publish mode `host` (the kernel here has no IPVS for the routing mesh);
+- `docker-ingress`: the docker target's explicit published-port option (stop the old
+  container, then start the new one): what choosing it costs.
+
+    python benchmarks/zero_downtime.py [--rounds 3] [--steady-s 5] [--json out.json]
 
 Needs the Docker engine, base image and registry of .ci/docker-up and MLflow. Exits 1 unless
-swarm and docker-host saw 0 failed requests in every change (a target whose deploy or rollback
-failed is reported as FAILED with the reason).
+`docker` and `swarm` saw 0 failed requests in every change and their p99 during each change
+stayed within 3x the steady p99 before it (a target whose deploy or rollback failed is
+reported as FAILED with the reason).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,6 +46,9 @@ for extra in (ROOT / "actions" / "src", ROOT / "tests", ROOT / "tests" / "toolki
     sys.path.insert(0, str(extra))
 
 REGISTRY = "127.0.0.1:5000"
+TARGETS = ("docker", "swarm", "docker-ingress")
+CHECKED = ("docker", "swarm")  # the defaults: every change loses nothing, p99 within the goal
+P99_GOAL = 3.0  # p99 during a change / steady p99
 
 
 def serving_project(workdir: Path) -> Path:
@@ -79,21 +90,47 @@ def single_node_swarm():
                 subprocess.run(["docker", "network", "rm", "docker_gwbridge"], capture_output=True)
 
 
-def measure(port: int, payload: dict, change) -> dict:
+def generated_docker_publish(project: Path) -> str:
+    """The publish mode a generated docker project deploys with when no variable is set."""
+    text = (project / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    found = set(re.findall(r"vars\.DOCKER_PUBLISH \|\| '(\w+)'", text))
+    if len(found) != 1:
+        raise SystemExit(f"release.yml: no single DOCKER_PUBLISH default ({sorted(found)})")
+    return found.pop()
+
+
+def measure(port: int, payload: dict, change, steady_s: float) -> dict:
+    """The change under load, after a steady window of the same load on what serves now."""
+    import time
+
     from support.load import Load
 
+    with Load(port, payload) as steady:
+        time.sleep(steady_s)
     with Load(port, payload) as load:
         change()
-    return load.result.summary()
+    figures = load.result.summary()
+    figures["steady_p99_ms"] = steady.result.summary()["p99_ms"]
+    figures["steady_failed"] = steady.result.failed
+    figures["ratio"] = round(figures["p99_ms"] / max(figures["steady_p99_ms"], 0.1), 2)
+    return figures
 
 
-def run_target(target: str, model: str, v1: str, v2: str, images: dict, port: int) -> dict:
+def run_target(
+    target: str,
+    publish: str,
+    steady_s: float,
+    model: str,
+    v1: str,
+    v2: str,
+    images: dict,
+    port: int,
+) -> dict:
     from mlops_toolkit import deploy, registry, swarm
 
     app = f"zdt-{target}-{uuid.uuid4().hex[:6]}"
     payload = deploy.smoke_payload(model, v1)
     where = swarm.Target(app=app, stage="production", port=port, replicas=2, publish="host")
-    publish = "host" if target == "docker-host" else "port"
 
     def put(image: str, version: str) -> None:
         if target == "swarm":
@@ -138,8 +175,8 @@ def run_target(target: str, model: str, v1: str, v2: str, images: dict, port: in
             registry.promote(model_name=model, version=v2)
 
         return {
-            "deploy": measure(port, payload, update),
-            "rollback": measure(port, payload, roll_back),
+            "deploy": measure(port, payload, update, steady_s),
+            "rollback": measure(port, payload, roll_back, steady_s),
         }
     finally:
         cleanup(app)
@@ -171,7 +208,8 @@ def cleanup(app: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steady-s", type=float, default=5.0, help="steady window per change")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     subprocess.run([str(ROOT / ".ci" / "docker-up")], check=True, capture_output=True)
@@ -192,6 +230,12 @@ def main() -> int:
                 for kind in ("good", "good2")
             ]
             project = serving_project(Path(tmp))
+            default = generated_docker_publish(project)
+            publish = {
+                "docker": "host" if default == "host" else "port",  # as the deploy command maps it
+                "swarm": "host",
+                "docker-ingress": "port",
+            }
             images = {}
             for version, commit in zip(versions, "12", strict=True):
                 built = image.build(
@@ -205,44 +249,58 @@ def main() -> int:
                     network="host",
                 )
                 images[version] = built["reference"]
-            results: dict[str, list[dict]] = {"docker": [], "docker-host": [], "swarm": []}
+            print(f"generated docker default: publish {default}", flush=True)
+            results: dict[str, list[dict]] = {target: [] for target in TARGETS}
             for _ in range(args.rounds):
-                for target in ("docker", "docker-host"):
-                    results[target].append(attempt(target, model, *versions, images, free_port()))
-                with single_node_swarm():
-                    results["swarm"].append(attempt("swarm", model, *versions, images, free_port()))
+                for target in TARGETS:
+                    with single_node_swarm() if target == "swarm" else contextlib.nullcontext():
+                        where = (publish[target], args.steady_s, model, *versions, images)
+                        results[target].append(attempt(target, *where, free_port()))
                 # run_target left production at v1: the next round starts from there again
         finally:
             stop(server.proc)
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    checked = [r for t in ("swarm", "docker-host") for r in results[t]]
+    checked = [r for t in CHECKED for r in results[t]]
     if any("error" in r for r in checked):
         return 1
-    zero = sum(r[c]["failed"] for r in checked for c in ("deploy", "rollback"))
-    return 0 if zero == 0 else 1
+    changes = [r[c] for r in checked for c in ("deploy", "rollback")]
+    lost = sum(c["failed"] for c in changes)
+    return 0 if lost == 0 and all(c["ratio"] <= P99_GOAL for c in changes) else 1
 
 
 def report(results: dict[str, list[dict]]) -> None:
-    print(f"{'target':11} {'change':9} {'sent':>6} {'failed':>7} {'p99 ms':>8}  errors")
+    print(
+        f"{'target':15} {'change':9} {'sent':>6} {'failed':>7} {'p99 ms':>8} {'steady':>8} "
+        f"{'ratio':>6}  errors"
+    )
     for target, rounds in results.items():
         for number, result in enumerate(rounds, 1):
             if "error" in result:
-                print(f"{target:11} FAILED: {result['error']}  (round {number})")
+                print(f"{target:15} FAILED: {result['error']}  (round {number})")
                 continue
             for change in ("deploy", "rollback"):
                 r = result[change]
                 print(
-                    f"{target:11} {change:9} {r['sent']:6d} {r['failed']:7d} "
-                    f"{r['p99_ms']:8.1f}  {r['errors'] or ''}  (round {number})"
+                    f"{target:15} {change:9} {r['sent']:6d} {r['failed']:7d} {r['p99_ms']:8.1f} "
+                    f"{r['steady_p99_ms']:8.1f} {r['ratio']:6.2f}  {r['errors'] or ''}  "
+                    f"(round {number})"
                 )
-    for change in ("deploy", "rollback"):
-        failed = {
-            t: sum(r[change]["failed"] for r in rounds if "error" not in r)
-            for t, rounds in results.items()
-        }
-        print(f"{change}: failed requests " + ", ".join(f"{t} {n}" for t, n in failed.items()))
+    print("\nover all rounds (p99: the worst change; ratio: the worst change / its steady p99)")
+    for target, rounds in results.items():
+        for change in ("deploy", "rollback"):
+            done = [r[change] for r in rounds if "error" not in r]
+            if not done:
+                continue
+            sent = sum(r["sent"] for r in done)
+            failed = sum(r["failed"] for r in done)
+            worst = max(done, key=lambda r: r["ratio"])
+            print(
+                f"{target:15} {change:9} rounds {len(done)} sent {sent} failed {failed} "
+                f"p99 {max(r['p99_ms'] for r in done):.1f} ms steady "
+                f"{max(r['steady_p99_ms'] for r in done):.1f} ms ratio {worst['ratio']:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 """The generated workflows end to end with act: pull requests, releases, a failed release and
 a rollback, against a real MLflow server, Docker engine and image registry, and a loopback
 stand-in of the GitHub REST API. One scenario, asserted step by step, for each deploy target
-that runs here: `docker` (one host) and `swarm` (services on the engine's single-node Swarm,
-publish host; with steady load on production through the update and the rollback)."""
+that runs here: `docker` (one host, as generated: no DOCKER_PUBLISH, so the host-network
+handover) and `swarm` (services on the engine's single-node Swarm, publish host). Both with
+steady load on production through the update and the rollback, and no request may fail."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import urllib.request
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -131,11 +131,9 @@ class Scenario:
         with urllib.request.urlopen(url, timeout=5) as answer:
             return str(json.loads(answer.read())["model_version"])
 
-    def under_load(self) -> AbstractContextManager:
-        """Steady load on production while it changes, where the target promises no failed
-        request (swarm); the docker target's publish-port swap is measured by the benchmark."""
-        if self.target != "swarm":
-            return nullcontext()
+    def under_load(self) -> Load:
+        """Steady load on production while it changes: both targets, as generated, promise no
+        failed request (docker: the host-network handover, its default; swarm: start-first)."""
         return Load(self.ports["production"], workers=2, pause_s=0.02)
 
     def replica_images(self, stage: str) -> list[str]:
@@ -163,12 +161,20 @@ def image_tags(repository: str) -> set[str]:
         return set(json.loads(answer.read()).get("tags") or [])
 
 
-def assert_no_failed_request(load: Load | None, *versions: str) -> None:
-    if load is None:
-        return
+def assert_no_failed_request(load: Load, *versions: str) -> None:
     print("load on production:", load.result.summary())
     assert load.result.failed == 0, load.result.summary()
     assert set(versions) <= set(load.result.versions), load.result.summary()
+
+
+def assert_host_handover(s: Scenario) -> None:
+    """docker, as generated: both stages' containers run on the host network (the handover)."""
+    if s.target == "docker":
+        import docker
+
+        for stage in ("staging", "production"):
+            container = docker.from_env().containers.get(f"{s.model}-{stage}")
+            assert container.attrs["HostConfig"]["NetworkMode"] == "host", stage
 
 
 def assert_replicas(s: Scenario, version: str) -> None:
@@ -278,6 +284,7 @@ def test_lifecycle(scenario: Scenario):
     assert {"1", f"sha-{sha}"} <= image_tags(f"e2e/{s.model}")
     assert (s.serving("staging"), s.serving("production")) == ("1", "1")
     assert_replicas(s, "1")
+    assert_host_handover(s)
 
     # 3. A clearly worse model: the gate fails, the workflow fails, production is untouched.
     worse, result = s.pull_request(lambda p: set_c(p, 1e-7), "Degenerate regularisation")
