@@ -148,3 +148,57 @@ def test_other_transformers_are_called_and_other_pipelines_keep_the_dataframe(
     )
     plain = load_for_serving(str(path))
     assert not isinstance(plain, CompiledModel) and plain.use_frame
+
+
+@pytest.fixture(scope="module")
+def dated(penguins, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, pd.DataFrame]:
+    """The penguins with a required date column, through the template's own date step."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
+    features = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(features)
+    _, _, X = penguins
+    X = X.copy()
+    days = pd.date_range("2023-01-01", periods=len(X), freq="37h")
+    X["seen"] = days.strftime("%Y-%m-%dT%H:%M:%S").astype(object)
+    y = (X["seen"].str[5:7].astype(int) > 6).astype(int)  # the month decides: dates matter
+    roles = {**ROLES, "date": ["seen"]}
+    preprocess = features.build_preprocessor(roles, scale=True, impute=True)
+    model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(X, y)
+    path = tmp_path_factory.mktemp("dated") / "model"
+    _save(model, X, path, serialization_format="cloudpickle")
+    return path, model, X
+
+
+def test_a_value_that_is_not_a_date_is_422_naming_column_and_row(dated) -> None:
+    model_dir, _, X = dated
+    rows = _records(X.head(3))
+    rows[1]["seen"] = "31/02/2024 or so"
+    with _serve(model_dir) as server:
+        server.wait_ready()
+        status, body = server.post({"dataframe_records": rows})
+        rows[1]["seen"] = ""
+        empty_status, empty = server.post({"dataframe_records": rows})
+    assert status == 422, body
+    assert "'seen'" in body["message"] and "row 1" in body["message"], body
+    assert "31/02/2024" in body["message"]
+    assert empty_status == 422 and "row 1" in empty["message"], empty
+
+
+def test_mixed_time_zones_score_each_row_at_its_own_wall_clock_time(dated) -> None:
+    """pandas refuses a column of mixed offsets (a 422 before); each row now scores as alone."""
+    model_dir, pipeline, X = dated
+    rows = X.head(2).copy()
+    rows["seen"] = ["2024-06-30T23:30:00+02:00", "2024-07-01T01:00:00-05:00"]
+    with _serve(model_dir) as server:
+        server.wait_ready()
+        status, body = server.post({"dataframe_records": _records(rows)})
+        alone = [server.post({"dataframe_records": _records(rows.iloc[[i]])}) for i in (0, 1)]
+    assert status == 200, body
+    assert [a[0] for a in alone] == [200, 200], alone
+    assert body["predictions"] == [a[1]["predictions"][0] for a in alone]
+    wall = rows.assign(seen=["2024-06-30T23:30:00", "2024-07-01T01:00:00"])
+    assert body["predictions"] == pipeline.predict(wall).tolist()

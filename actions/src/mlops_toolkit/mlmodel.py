@@ -51,6 +51,8 @@ class ServedModel:
     use_frame: bool = True  # the estimator needs a DataFrame (column names) to predict right
     example: dict[str, Any] | None = None
     flavor: dict[str, Any] = field(default_factory=dict)
+    # Columns the Pipeline parses as dates: checked (422) before predict, see serving/dates.py.
+    date_columns: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:

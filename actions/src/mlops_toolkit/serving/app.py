@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ..mlmodel import ServedModel
+from .dates import check_dates
 from .metrics import ServingMetrics
 from .model import load_for_serving
 from .payload import PayloadError, parse_csv, parse_payload
@@ -176,6 +177,8 @@ class ScoringApp:
                 except orjson.JSONDecodeError as exc:
                     raise PayloadError(400, "malformed_json", f"malformed JSON: {exc}") from None
                 batch = parse_payload(payload, model.columns, raw)
+            if model.date_columns:
+                check_dates(batch, model.date_columns)
         except UnicodeDecodeError:
             return self._fail(400, "bad_payload", "the CSV body is not UTF-8")
         except PayloadError as exc:

@@ -25,6 +25,8 @@ ERROR_KINDS = (
     "missing_column",
     "wrong_type",
     "null_value",
+    "bad_date",
+    "timeout",
     "model_rejected_input",
     "prediction_failed",
     "not_ready",

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..mlmodel import ServedModel, load_model
+from .dates import date_columns
 from .payload import parse_payload
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def load_for_serving(model_dir: str) -> ServedModel:
         from .compiled import compile_model
 
         model = compile_model(model)  # strings and nulls without a DataFrame, when exact
+    model.date_columns = date_columns(model.estimator)
     log.info("scoring through %s", _path_name(model))
     return model
 
