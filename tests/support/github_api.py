@@ -8,7 +8,11 @@ issues: GET /repos/{o}/{r}/issues (state, labels, pagination; pull requests list
 Releases: POST /repos/{o}/{r}/git/refs (create a ref; 422 when it exists), PATCH
 /repos/{o}/{r}/git/refs/tags/{tag} (move it; 422 when it does not exist), POST
 /repos/{o}/{r}/releases (422 when the tag has one; `generate_release_notes` gives a body).
-Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does.
+Resolving refs: GET /repos/{o}/{r}/commits/{ref} (a tag, branch or SHA of `refs`; 422 "No
+commit found" for another ref, 404 for a repository it knows nothing of) and GET
+/repos/{o}/{r}/git/ref/tags/{tag}. Runners: GET /repos/{o}/{r}/actions/runners (`add_runner`).
+Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does. The
+repositories in `public` answer the two ref reads without a token, as public ones do.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
@@ -27,6 +31,9 @@ REFS = re.compile(r"^/repos/([^/]+)/([^/]+)/git/refs$")
 TAG_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/refs/(tags/.+)$")
 RELEASES = re.compile(r"^/repos/([^/]+)/([^/]+)/releases$")
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
+COMMIT = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([^/]+)$")
+GIT_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/ref/(tags/.+)$")
+RUNNERS = re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runners$")
 
 
 class GitHubStandIn:
@@ -38,6 +45,8 @@ class GitHubStandIn:
         self.issues: dict[tuple[str, int], dict] = {}  # (repo, number) -> issue
         self.refs: dict[tuple[str, str], str] = {}  # (repo, "refs/tags/v1") -> sha
         self.releases: dict[tuple[str, str], dict] = {}  # (repo, tag) -> release
+        self.runners: dict[str, list[dict]] = {}  # repo -> self-hosted runners
+        self.public: set[str] = set()  # repositories whose refs read without a token
         self._next = 1000
         self._next_issue = 100
         self._lock = threading.Lock()
@@ -107,6 +116,31 @@ class GitHubStandIn:
             self.issues[(repo, number)] = issue
             return issue
 
+    def add_runner(
+        self, repo: str, name: str, labels: tuple[str, ...], status: str = "online"
+    ) -> dict:
+        """A self-hosted runner of `repo`, as GET .../actions/runners lists it."""
+        with self._lock:
+            self._next += 1
+            runner = {
+                "id": self._next,
+                "name": name,
+                "os": "Linux",
+                "status": status,
+                "busy": False,
+                "labels": [{"id": i, "name": n, "type": "custom"} for i, n in enumerate(labels)],
+            }
+            self.runners.setdefault(repo, []).append(runner)
+            return runner
+
+    def resolve(self, repo: str, ref: str) -> str | None:
+        """The SHA a tag, branch or (abbreviated) SHA names in `repo`, or None."""
+        for name in (f"refs/tags/{ref}", f"refs/heads/{ref}"):
+            if (repo, name) in self.refs:
+                return self.refs[(repo, name)]
+        shas = [sha for (r, _), sha in self.refs.items() if r == repo]
+        return next((sha for sha in shas if len(ref) >= 7 and sha.startswith(ref)), None)
+
     def issues_of(self, repo: str, state: str = "open") -> list[dict]:
         return [
             i
@@ -165,9 +199,17 @@ class GitHubStandIn:
 
             def do_GET(self):
                 outer.requests.append(("GET", self.path))
+                url = urlparse(self.path)
+                if self._public_ref(url.path):
+                    return self._ref(url.path)
                 if not self._authorised():
                     return
-                url = urlparse(self.path)
+                if COMMIT.match(url.path) or GIT_REF.match(url.path):
+                    return self._ref(url.path)
+                runners = RUNNERS.match(url.path)
+                if runners:
+                    found = outer.runners.get(f"{runners[1]}/{runners[2]}", [])
+                    return self._send(200, {"total_count": len(found), "runners": found})
                 pulls = PULLS.match(url.path)
                 if pulls:
                     key = (f"{pulls[1]}/{pulls[2]}", pulls[3])
@@ -182,6 +224,32 @@ class GitHubStandIn:
                 items = outer.on(f"{m[1]}/{m[2]}", int(m[3]))
                 public = [{k: v for k, v in c.items() if k not in ("repo", "issue")} for c in items]
                 return self._page(url, query, public)
+
+            def _public_ref(self, path: str) -> bool:
+                match = COMMIT.match(path) or GIT_REF.match(path)
+                return bool(
+                    match
+                    and not self.headers.get("Authorization")
+                    and f"{match[1]}/{match[2]}" in outer.public
+                )
+
+            def _ref(self, path: str):
+                """GET .../commits/{ref} or .../git/ref/tags/{tag}, as GitHub answers them."""
+                commit, tag = COMMIT.match(path), GIT_REF.match(path)
+                match = commit or tag
+                repo = f"{match[1]}/{match[2]}"
+                if not any(r == repo for r, _ in outer.refs):
+                    return self._send(404, {"message": "Not Found"})
+                if tag:
+                    sha = outer.refs.get((repo, f"refs/{tag[3]}"))
+                    if sha is None:
+                        return self._send(404, {"message": "Not Found"})
+                    ref = {"ref": f"refs/{tag[3]}", "object": {"sha": sha, "type": "commit"}}
+                    return self._send(200, ref)
+                sha = outer.resolve(repo, unquote(commit[3]))
+                if sha is None:
+                    return self._send(422, {"message": f"No commit found for SHA: {commit[3]}"})
+                return self._send(200, {"sha": sha, "commit": {"message": "stand-in"}})
 
             def _issues(self, repo: str, query: dict) -> list[dict]:
                 state = query.get("state", ["open"])[0]

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 from conftest import cli
+from support.github_api import GitHubStandIn
+from support.project import bake
 from support.servers import free_port, start_mlflow, stop
 
 ADMIN, PASSWORD = "admin", "Adm1n-s3cr3t:pw@x"
@@ -27,8 +29,12 @@ def auth_mlflow(tmp_path_factory):
     stop(server.proc)
 
 
+# Outside CI unless a test says so; no GitHub token of the machine leaks into a test.
+GITHUB_VARS = ("GITHUB_ACTIONS", "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL")
+
+
 def doctor(*args: str, env: dict[str, str], cwd=None) -> subprocess.CompletedProcess:
-    base = {name: "" for name in AUTH_VARS}
+    base = {name: "" for name in AUTH_VARS + GITHUB_VARS}
     return cli("doctor", "--model-name", "doctor-test", *args, env={**base, **env}, cwd=cwd)
 
 
@@ -143,7 +149,7 @@ def test_a_required_gpu_that_is_missing_fails(mlflow_server, tmp_path):
 
 def test_dvc_remote_is_checked_when_the_project_uses_dvc(tmp_path):
     subprocess.run(["dvc", "init", "--no-scm", "--quiet"], cwd=tmp_path, check=True)
-    off = ["--registry-checks", "false"]
+    off = ["--local"]
     result = doctor(*off, env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
     assert result.returncode == 1 and "no DVC remote" in rows(result.stdout)["dvc remote"][2]
     (tmp_path / "store").mkdir()
@@ -177,3 +183,109 @@ def test_docker_host_and_registry_login_never_show_the_password(tmp_path):
     table = rows(result.stdout)
     assert table["docker host"][0] == "FAIL" and dead in table["docker host"][2]
     assert table["image registry"][0] == "skip"
+
+
+# --- strict: what CI needs, named --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uri", ["", "sqlite:///mlflow.db"])
+def test_a_missing_or_local_tracking_uri_fails_and_names_the_setting(tmp_path, uri):
+    result = doctor("--dvc", "false", env={"MLFLOW_TRACKING_URI": uri}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert rows(result.stdout)["tracking server"][:2] == ["FAIL", "yes"]
+    assert result.stderr.splitlines() == [
+        "mlops-toolkit doctor: error: 1 required check(s) failed: tracking server; "
+        "missing: MLFLOW_TRACKING_URI (repository variable)"
+    ]
+
+
+def test_local_checks_only_the_laptop(tmp_path):
+    result = doctor("--local", env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = rows(result.stdout)
+    assert set(table) == {"python", "tracking store", "dvc remote", "docker host", "gpu"}
+    assert table["tracking store"][0] == "ok" and "mlflow.db" in table["tracking store"][2]
+    assert not (tmp_path / "mlflow.db").exists()  # checked, not created
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nrequires-python = ">=3.99"\n')
+    result = doctor("--local", env={"MLFLOW_TRACKING_URI": ""}, cwd=tmp_path)
+    assert result.returncode == 1 and "the project needs >=3.99" in rows(result.stdout)["python"][2]
+
+
+# --- GitHub: the toolkit's ref and the runners (loopback stand-in of the REST API) -------------
+
+REPO, TOOLKIT, SHA = "team/tumor", "your-org/cookiecutter-mlops", "a1b2c3d4e5f6" * 3 + "abcd"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return bake(tmp_path_factory.mktemp("doctor-gh"))  # gpu labels: self-hosted, linux, gpu
+
+
+@pytest.fixture
+def github():
+    with GitHubStandIn() as api:
+        yield api
+
+
+def gh_doctor(project, github, mlflow_server, **env: str) -> subprocess.CompletedProcess:
+    base = {
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "GITHUB_API_URL": github.url,
+        "GITHUB_REPOSITORY": REPO,
+        "GH_TOKEN": github.token,
+    }
+    return doctor("--registry-checks", "false", "--dvc", "false", env={**base, **env}, cwd=project)
+
+
+def test_an_unpublished_toolkit_and_no_runner_fail_in_one_line_each(project, github, mlflow_server):
+    result = gh_doctor(project, github, mlflow_server)
+    assert result.returncode == 1
+    table = rows(result.stdout)
+    assert table["toolkit ref"][0] == "FAIL"
+    assert table["toolkit ref"][2].startswith(f"{TOOLKIT}@v1 does not resolve (HTTP 404)")
+    assert table["runners"] == [
+        "FAIL",
+        "yes",
+        f"no runner of {REPO} carries [self-hosted, linux, gpu]: its jobs queue 24 h, then fail "
+        "(register one: docs/getting-started.md)",
+    ]
+    assert result.stderr.strip().endswith("failed: toolkit ref, runners")
+    assert github.token not in result.stdout + result.stderr
+
+
+def test_a_published_ref_and_a_labelled_runner_pass(project, github, mlflow_server):
+    github.refs[(TOOLKIT, "refs/tags/v1")] = SHA
+    github.add_runner(REPO, "cpu-box", ("self-hosted", "linux", "x64"))
+    github.add_runner(REPO, "gpu-1", ("self-hosted", "Linux", "X64", "gpu"))
+    result = gh_doctor(project, github, mlflow_server)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = rows(result.stdout)
+    assert table["toolkit ref"] == ["ok", "yes", f"{TOOLKIT}@v1 = {SHA[:12]}"]
+    assert table["runners"] == ["ok", "yes", "[self-hosted, linux, gpu]: gpu-1 online"]
+    assert ("GET", f"/repos/{REPO}/actions/runners?per_page=100") in github.requests
+
+
+def test_an_offline_runner_or_an_unknown_ref_fail(project, github, mlflow_server):
+    github.refs[(TOOLKIT, "refs/tags/v2")] = SHA  # the repository exists, v1 does not
+    github.add_runner(REPO, "gpu-1", ("self-hosted", "linux", "gpu"), status="offline")
+    table = rows(gh_doctor(project, github, mlflow_server).stdout)
+    assert table["toolkit ref"][2].startswith(f"{TOOLKIT}@v1 does not resolve (HTTP 422)")
+    assert table["runners"][:2] == ["FAIL", "yes"] and "gpu-1 offline" in table["runners"][2]
+
+
+def test_without_a_token_a_public_ref_resolves_and_runners_name_gh_token(
+    project, github, mlflow_server
+):
+    github.refs[(TOOLKIT, "refs/tags/v1")] = SHA
+    github.public.add(TOOLKIT)
+    table = rows(gh_doctor(project, github, mlflow_server, GH_TOKEN="").stdout)
+    assert table["toolkit ref"][0] == "ok"
+    assert table["runners"][0] == "FAIL" and "GH_TOKEN" in table["runners"][2]
+
+
+def test_in_ci_github_checks_are_skipped(project, github, mlflow_server):
+    result = gh_doctor(project, github, mlflow_server, GITHUB_ACTIONS="true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = rows(result.stdout)
+    assert table["toolkit ref"][:2] == table["runners"][:2] == ["skip", "no"]
+    assert not github.requests

@@ -33,6 +33,7 @@ class Result:
     status: str  # OK, FAIL or SKIP
     detail: str
     required: bool = True
+    missing: tuple[str, ...] = ()  # settings to set, named in the command's last line
 
     @property
     def failed(self) -> bool:
@@ -45,11 +46,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 def tracking(uri: str) -> Result:
-    """The server answers /health and accepts our credentials (basic-auth leaves /health open)."""
+    """The server answers /health and accepts our credentials (basic-auth leaves /health open).
+
+    CI needs a server: a store inside the runner loses every run, version and alias with it.
+    """
+    setting = f"{names.ENV_TRACKING_URI} (repository variable)"
     if not uri:
-        return Result("tracking server", SKIP, f"{names.ENV_TRACKING_URI} not set: local store")
+        detail = f"{names.ENV_TRACKING_URI} not set: CI would track into the runner and lose it"
+        return Result("tracking server", FAIL, detail, missing=(setting,))
     if not tracking_check.is_http(uri):
-        return Result("tracking server", OK, f"local store {uri}", False)
+        detail = f"{uri} is a local store: CI needs the team's server (https://...)"
+        return Result("tracking server", FAIL, detail, missing=(setting,))
     try:
         # Generous: a busy server hashes basic-auth passwords slowly; this runs once per job.
         tracking_check.check(uri, timeout_s=30)
@@ -208,3 +215,65 @@ def gpu_visible(required: bool) -> Result:
             "gpu", OK, f"{compute.count} x {compute.name} (driver {compute.driver})", required
         )
     return Result("gpu", FAIL if required else SKIP, "no GPU visible to nvidia-smi", required)
+
+
+# --- `doctor --local`: the laptop only ---------------------------------------------------------
+
+
+def python_version(project: Path) -> Result:
+    """This interpreter fits the project's `requires-python` and can import MLflow."""
+    import sys
+    import tomllib
+
+    here = ".".join(map(str, sys.version_info[:3]))
+    try:
+        meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+        wanted = meta.get("project", {}).get("requires-python", "")
+    except (OSError, ValueError):
+        wanted = ""
+    if wanted:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            fits = here in SpecifierSet(wanted)
+        except InvalidSpecifier:
+            fits = True
+        if not fits:
+            return Result("python", FAIL, f"{sys.executable} is {here}; the project needs {wanted}")
+    if importlib.util.find_spec("mlflow") is None:
+        return Result("python", FAIL, f"{sys.executable} {here}: mlflow missing (make install)")
+    return Result("python", OK, f"{sys.executable} {here}" + (f" ({wanted})" if wanted else ""))
+
+
+def _configured_uri(project: Path) -> str:
+    """MLFLOW_TRACKING_URI, else params.yaml's mlflow.tracking_uri, else the embedded store."""
+    uri = os.environ.get(names.ENV_TRACKING_URI, "")
+    if not uri:
+        try:
+            import yaml
+
+            params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8")) or {}
+            uri = str((params.get("mlflow") or {}).get("tracking_uri") or "")
+        except (OSError, ValueError, AttributeError):
+            uri = ""
+    return uri or f"sqlite:///{(project / 'mlflow.db').resolve()}"
+
+
+def embedded_store(project: Path) -> Result:
+    """The store `make pipeline` writes to: a local one must be writable (no server asked)."""
+    uri = _configured_uri(project)
+    if tracking_check.is_http(uri):
+        detail = f"{tracking_check.redact(uri)} is a server: run doctor without --local for it"
+        return Result("tracking store", SKIP, detail, False)
+    folder = project.resolve()
+    if not os.access(folder, os.W_OK):
+        return Result("tracking store", FAIL, f"{folder} is not writable: {uri} cannot be created")
+    return Result("tracking store", OK, f"{uri} (local, writable)")
+
+
+def docker_if_present() -> list[Result]:
+    """The Docker engine, when this laptop has one (serving locally needs it; training not)."""
+    if not shutil.which("docker") and not os.environ.get(names.ENV_DOCKER_HOST):
+        return [Result("docker host", SKIP, "no docker here (needed only to serve locally)", False)]
+    host, _ = docker_host()
+    return [Result(host.check, host.status, host.detail, False)]

@@ -1,6 +1,8 @@
 """`doctor`: check a team's set-up (tracking, registry, artifacts, DVC, Docker, GPU) at once.
 
-One table, one line per check; exit 1 when a required check fails. No secret is printed: the
+One table, one line per check; exit 1 when a required check fails, naming the settings to set.
+Outside CI it also checks GitHub: the toolkit ref the workflows use, and a runner for their
+self-hosted labels. `--local` checks only the laptop. No secret is printed: the
 password of the image registry comes only from the environment, and every line of the table is
 scrubbed of the tracking and registry secrets of this process.
 """
@@ -42,6 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--registry-username", default="")
     p.add_argument("--require-gpu", type=options.boolean, default=False)
     p.add_argument("--working-directory", default=".")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="check only this laptop: python, the local tracking store, DVC, Docker if present",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,12 +59,33 @@ def run(args: argparse.Namespace) -> int:
     if _on_actions():  # locally the table above is the whole answer
         ghactions.add_summary(f"## Set-up check\n\n{table}\n")
     failed = [r.check for r in results if r.failed]
+    missing = [m for r in results if r.failed for m in r.missing]
     if failed:
-        raise ToolkitError(f"{len(failed)} required check(s) failed: {', '.join(failed)}")
+        line = f"{len(failed)} required check(s) failed: {', '.join(failed)}"
+        raise ToolkitError(line + (f"; missing: {', '.join(missing)}" if missing else ""))
     return 0
 
 
 def collect(args: argparse.Namespace) -> list[doctor.Result]:
+    project = Path(args.working_directory)
+    if args.local:
+        return [
+            doctor.python_version(project),
+            doctor.embedded_store(project),
+            doctor.dvc(args.dvc, project),
+            *doctor.docker_if_present(),
+            doctor.gpu_visible(args.require_gpu),
+        ]
+    return collect_team(args) + github(project)
+
+
+def github(project: Path) -> list[doctor.Result]:
+    from .. import doctor_github
+
+    return [doctor_github.toolkit_ref(project), doctor_github.runners(project)]
+
+
+def collect_team(args: argparse.Namespace) -> list[doctor.Result]:
     uri = os.environ.get(names.ENV_TRACKING_URI, "")
     results = [doctor.tracking(uri)]
     if not args.registry_checks:
