@@ -6,6 +6,7 @@ repository root); they arrive here as JSON data (``tojson``), never as code.
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,6 +65,33 @@ def record_toolkit_source() -> None:
         Path(".toolkit-source").write_text(f"{actions.resolve()}\n")
 
 
+def start_git_repository() -> None:
+    """A git repository on ``main`` from the first minute, so that DVC works under git and the
+    .gitignore decides what `git status` offers; nothing is staged or committed (the first
+    commit is the team's, with their identity).
+
+    Inside another repository (a monorepo) no nested one: `make pipeline` runs `dvc init
+    --subdir` there. Under cruft this runs for both sides of an update's diff too: a bare
+    ``git init`` writes the same files on both, so it adds nothing to the diff.
+    """
+    git = shutil.which("git")
+    if git is None:
+        print("git not found: the project is not a git repository (install git; git init -b main)")
+        return
+    inside = subprocess.run(
+        [git, "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True, check=False
+    )
+    if inside.stdout.strip() == "true":
+        return
+    # `git init -b` needs git 2.28; symbolic-ref names the branch on any version.
+    for command in (["init", "-q"], ["symbolic-ref", "HEAD", "refs/heads/main"]):
+        done = subprocess.run([git, *command], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+            print(f"git {command[0]} failed ({reason}): the project is not a git repository yet")
+            return
+
+
 def keep_deploy_target(target: str) -> None:
     if target != "kubernetes":
         shutil.rmtree(Path("deploy"))
@@ -78,6 +106,7 @@ def main() -> int:
     # writes .cruft.json itself, and a file written here would only add noise to its diff.
     if "_commit" not in ANSWERS:
         record_origin()
+    start_git_repository()
     return 0
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from support.project import bake, leftover_jinja, pairwise_combinations
+from support.project import ROOT, bake, leftover_jinja, pairwise_combinations
 
 COMBINATIONS = pairwise_combinations()
 
@@ -77,6 +79,8 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "data/external/.gitkeep",
         # the team's set-up: docs/setup.md (tests/template/test_setup_guide.py)
         "docs/setup.md",
+        # the ordered walkthrough, generate to production (another part of issue 17)
+        "docs/getting-started.md",
         ".github/dependabot.yml",
         "infra/tracking/README.md",
         "infra/tracking/compose.yaml",
@@ -105,7 +109,17 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
 
 
 def files_of(project: Path) -> set[str]:
-    return {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    """The generated files (the git repository generation starts aside)."""
+    return {
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+def git(project: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True)
+    return done.stdout
 
 
 @pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda o: "-".join(o.values()))
@@ -129,6 +143,44 @@ def test_exact_file_set(generated):
     options, project = generated
     package = project.name.replace("-", "_")
     assert files_of(project) == expected_files(options, package)
+
+
+def test_a_git_repository_on_main_offers_every_generated_file(generated):
+    """Nothing staged or committed; `git status` offers exactly the generated files, less the
+    machine-specific .toolkit-source."""
+    options, project = generated
+    assert (project / ".git").is_dir()
+    assert git(project, "symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert git(project, "diff", "--cached", "--name-only") == ""
+    offered = set(git(project, "ls-files", "--others", "--exclude-standard").splitlines())
+    expected = expected_files(options, project.name.replace("-", "_"))
+    assert offered == expected - {".toolkit-source"}
+
+
+def test_inside_a_git_repository_no_nested_one(tmp_path):
+    """cookiecutter in a monorepo: the project is a folder of it (DVC then runs --subdir)."""
+    subprocess.run(["git", "init", "-q", tmp_path], check=True)
+    project = bake(tmp_path / "ml")
+    assert not (project / ".git").exists()
+    assert git(project, "rev-parse", "--show-toplevel").strip() == str(tmp_path.resolve())
+
+
+def test_without_git_one_line_and_a_project(tmp_path):
+    """No git on PATH: the project is generated, and one line says it is not a repository."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(ROOT), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(tmp_path / "empty")},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    project = tmp_path / "tumor-classifier"
+    assert (project / "Makefile").is_file() and not (project / ".git").exists()
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "git" in line]
+    assert lines == [
+        "git not found: the project is not a git repository (install git; git init -b main)"
+    ], done.stdout + done.stderr
 
 
 def test_no_template_syntax_left(generated):

@@ -13,7 +13,7 @@ from support.project import bake, python_for
 
 pytestmark = pytest.mark.slow
 
-# (answers, run the pipeline?, inside a git repository?)
+# (answers, run the pipeline?, generated inside another git repository, a monorepo?)
 MATRIX = [
     ({}, True, False),
     ({"task": "regression", "model_family": "xgboost", "primary_metric": "rmse"}, True, True),
@@ -36,15 +36,19 @@ def make(project: Path, target: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module", params=MATRIX, ids=["defaults", "regression-xgboost", "py312"])
 def installed(request, tmp_path_factory):
-    answers, pipeline, in_git = request.param
+    answers, pipeline, in_monorepo = request.param
     interpreter = python_for(answers.get("python_version", "3.11"))
     if interpreter is None:
         pytest.skip(f"no Python {answers['python_version']} interpreter on this machine")
-    project = bake(tmp_path_factory.mktemp("project"), **answers)
-    if in_git:
-        identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
-        for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "init"]):
-            subprocess.run(["git", *command], cwd=project, check=True)
+    where = tmp_path_factory.mktemp("project")
+    if in_monorepo:
+        subprocess.run(["git", "init", "-q", where], check=True)
+        where = where / "ml"
+    project = bake(where, **answers)
+    # The team's first commit: generation made the repository and left it to them.
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["add", "-A"], [*identity, "commit", "-qm", "Generated"]):
+        subprocess.run(["git", *command], cwd=project, check=True, capture_output=True)
     make(project, "install", PYTHON=interpreter)
     return project, answers, pipeline
 
@@ -96,11 +100,65 @@ def test_pipeline_registers_a_sane_model(installed):
         assert 0.3 <= holdout["r2"] <= 0.7  # diabetes: a known, modest ceiling
         assert 35 <= holdout["rmse"] <= 75
     assert list((project / ".dvc-remote").rglob("*")), "dvc push left the local remote empty"
+    assert_git_offers_only_what_to_commit(project)
+    # A teammate's clone: .dvc/config is committed, the local remote (.dvc/config.local) is not.
+    (project / ".dvc" / "config.local").unlink()
     again = subprocess.run(
         ["make", "pipeline"], cwd=project, capture_output=True, text=True, env=env, check=False
     )
-    assert again.returncode == 0
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "didn't change, skipping" in again.stdout + again.stderr
+    assert "DVC remote: the folder .dvc-remote on this machine only" in again.stdout
+
+
+# What a team never commits: DVC's cache and local settings, the pipeline's data, model, reports
+# and plots, the local tracking store, logs, the environment.
+NEVER_COMMITTED = (
+    ".dvc/cache/",
+    ".dvc/tmp/",
+    ".dvc/config.local",
+    ".dvc-remote/",
+    "data/raw/",
+    "data/processed/",
+    "models/",
+    "reports/",
+    "plots/",
+    "mlflow.db",
+    "mlruns/",
+    "mlartifacts/",
+    "logs/",
+    ".venv/",
+)
+
+
+def assert_git_offers_only_what_to_commit(project: Path) -> None:
+    """After the team's first commit and a pipeline, `git status` lists what to commit next."""
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=project, capture_output=True, text=True
+    ).stdout.strip()
+    prefix = project.resolve().relative_to(Path(top).resolve()).as_posix()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    paths = {line[3:] for line in status.splitlines()}
+    if prefix != ".":  # a monorepo: the project's own files, relative to its folder
+        assert not (project / ".git").exists(), "a repository nested in the monorepo"
+        paths = {p.removeprefix(f"{prefix}/") for p in paths}
+    assert "no_scm" not in (project / ".dvc" / "config").read_text()
+    leaked = {p for p in paths if p.startswith(NEVER_COMMITTED)}
+    assert not leaked, leaked
+    assert paths == {
+        "dvc.lock",
+        ".dvc/config",
+        ".dvc/.gitignore",
+        ".dvcignore",
+        "metrics/holdout.json",
+        "metrics/train.json",
+    }, status
 
 
 SAVE_MODEL = """
