@@ -82,3 +82,55 @@ def test_every_environment_and_runner_is_documented(project):
     assert documented == runners
     production = next(c for c in table(guide, "Environments") if c[0] == "`production`")
     assert "required reviewers" in production[2]
+
+
+def doctor_rows(project: Path, *args: str) -> set[str]:
+    """The check names of one real `mlops-toolkit doctor` table, run in the project."""
+    import os
+    import subprocess
+    import sys
+
+    from support.project import ROOT
+    from support.servers import free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "actions" / "src"),
+        "MLFLOW_TRACKING_URI": "",
+        "DOCKER_HOST": f"tcp://{dead}",
+        "GITHUB_API_URL": f"http://{dead}",  # no network: the GitHub rows fail, but appear
+        "GITHUB_ACTIONS": "",
+        "GITHUB_REPOSITORY": "team/project",
+        "GH_TOKEN": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_toolkit.cli", "doctor", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("| ")][1:]
+    assert lines, result.stdout + result.stderr
+    return {ln.strip("|").split(" | ")[0].strip() for ln in lines}
+
+
+def test_the_guide_claims_exactly_the_checks_doctor_makes(project):
+    guide = (project / "docs" / "setup.md").read_text()
+    section = guide.split("| row | what it checks |", 1)[1].split("\n\n", 1)[0]
+    documented = {
+        name
+        for row in re.findall(r"^\| (.+?) \|", section, re.M)
+        for name in re.findall(r"`([^`]+)`", row)
+    }
+    full = doctor_rows(project, "--docker", "true", "--image-registry", "127.0.0.1:1")
+    local = doctor_rows(project, "--local")
+    assert documented == full, (documented, full)
+    local_paragraph = guide.split("`mlops-toolkit doctor --local` checks only the laptop", 1)[1]
+    local_paragraph = local_paragraph.split("\n\n", 1)[0]
+    assert local == set(
+        re.findall(r"`(python|tracking store|dvc remote|docker host|gpu)`", local_paragraph)
+    ), local
