@@ -81,3 +81,25 @@ def test_pyenv_versions_are_found_without_shims_on_path(project, tmp_path):
     result = make(project, path, PYENV_ROOT=str(PYENV_ROOT))
     assert result.returncode == 0, result.stderr
     assert f'--python "{PYENV_ROOT}/versions/3.12' in result.stdout
+
+
+def test_make_alone_lists_the_targets(project):
+    """`make` (and `make help`) lists every target with its `## ` line, nothing else."""
+    for args in ([], ["help"]):
+        done = subprocess.run(
+            ["make", *args], cwd=project, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        listed = [line.split()[0] for line in done.stdout.splitlines()]
+        assert listed == [
+            "help",
+            "install",
+            "remote",
+            "pipeline",
+            "test",
+            "lint",
+            "format",
+            "clean",
+        ], done.stdout
+        assert "  install   virtual environment" in done.stdout
+    assert not (project / ".venv").exists()
