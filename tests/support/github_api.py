@@ -11,6 +11,9 @@ Releases: POST /repos/{o}/{r}/git/refs (create a ref; 422 when it exists), PATCH
 Resolving refs: GET /repos/{o}/{r}/commits/{ref} (a tag, branch or SHA of `refs`; 422 "No
 commit found" for another ref, 404 for a repository it knows nothing of) and GET
 /repos/{o}/{r}/git/ref/tags/{tag}. Runners: GET /repos/{o}/{r}/actions/runners (`add_runner`).
+Settings (names only, `add_setting`): GET /repos/{o}/{r}/actions/{variables,secrets}, the
+organisation's (.../actions/organization-{variables,secrets}) and an environment's
+(.../environments/{env}/{variables,secrets}).
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does. The
 repositories in `public` answer the two ref reads without a token, as public ones do.
 """
@@ -34,6 +37,10 @@ PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 COMMIT = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([^/]+)$")
 GIT_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/ref/(tags/.+)$")
 RUNNERS = re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runners$")
+SETTINGS = re.compile(
+    r"^/repos/([^/]+)/([^/]+)/(actions/|actions/organization-|environments/[^/]+/)"
+    r"(variables|secrets)$"
+)
 
 
 class GitHubStandIn:
@@ -47,6 +54,8 @@ class GitHubStandIn:
         self.releases: dict[tuple[str, str], dict] = {}  # (repo, tag) -> release
         self.runners: dict[str, list[dict]] = {}  # repo -> self-hosted runners
         self.public: set[str] = set()  # repositories whose refs read without a token
+        # (repo, where, "variables"|"secrets") -> names; where: actions/, environments/<env>/...
+        self.settings: dict[tuple[str, str, str], set[str]] = {}
         self._next = 1000
         self._next_issue = 100
         self._lock = threading.Lock()
@@ -133,6 +142,12 @@ class GitHubStandIn:
             self.runners.setdefault(repo, []).append(runner)
             return runner
 
+    def add_setting(self, repo: str, kind: str, name: str, where: str = "actions/") -> None:
+        """A variable or secret (kind: variables|secrets) of the repository, the organisation
+        (where="actions/organization-") or an environment (where="environments/<env>/")."""
+        with self._lock:
+            self.settings.setdefault((repo, where, kind), set()).add(name)
+
     def resolve(self, repo: str, ref: str) -> str | None:
         """The SHA a tag, branch or (abbreviated) SHA names in `repo`, or None."""
         for name in (f"refs/tags/{ref}", f"refs/heads/{ref}"):
@@ -206,6 +221,11 @@ class GitHubStandIn:
                     return
                 if COMMIT.match(url.path) or GIT_REF.match(url.path):
                     return self._ref(url.path)
+                setting = SETTINGS.match(url.path)
+                if setting:
+                    key = (f"{setting[1]}/{setting[2]}", setting[3], setting[4])
+                    found = [{"name": n} for n in sorted(outer.settings.get(key, set()))]
+                    return self._send(200, {"total_count": len(found), setting[4]: found})
                 runners = RUNNERS.match(url.path)
                 if runners:
                     found = outer.runners.get(f"{runners[1]}/{runners[2]}", [])

@@ -249,11 +249,19 @@ def test_an_unpublished_toolkit_and_no_runner_fail_in_one_line_each(project, git
         f"no runner of {REPO} carries [self-hosted, linux, gpu]: its jobs queue 24 h, then fail "
         "(register one: docs/getting-started.md)",
     ]
-    assert result.stderr.strip().endswith("failed: toolkit ref, runners")
+    assert table["github settings"] == [
+        "FAIL",
+        "yes",
+        f"missing on {REPO}: gh variable set MLFLOW_TRACKING_URI",
+    ]
+    assert result.stderr.strip().endswith(
+        "failed: github settings, toolkit ref, runners; missing: MLFLOW_TRACKING_URI (variable)"
+    )
     assert github.token not in result.stdout + result.stderr
 
 
 def test_a_published_ref_and_a_labelled_runner_pass(project, github, mlflow_server):
+    github.add_setting(REPO, "variables", "MLFLOW_TRACKING_URI")
     github.refs[(TOOLKIT, "refs/tags/v1")] = SHA
     github.add_runner(REPO, "cpu-box", ("self-hosted", "linux", "x64"))
     github.add_runner(REPO, "gpu-1", ("self-hosted", "Linux", "X64", "gpu"))
@@ -262,6 +270,7 @@ def test_a_published_ref_and_a_labelled_runner_pass(project, github, mlflow_serv
     table = rows(result.stdout)
     assert table["toolkit ref"] == ["ok", "yes", f"{TOOLKIT}@v1 = {SHA[:12]}"]
     assert table["runners"] == ["ok", "yes", "[self-hosted, linux, gpu]: gpu-1 online"]
+    assert table["github settings"] == ["ok", "yes", f"MLFLOW_TRACKING_URI set on {REPO}"]
     assert ("GET", f"/repos/{REPO}/actions/runners?per_page=100") in github.requests
 
 
@@ -288,4 +297,19 @@ def test_in_ci_github_checks_are_skipped(project, github, mlflow_server):
     assert result.returncode == 0, result.stdout + result.stderr
     table = rows(result.stdout)
     assert table["toolkit ref"][:2] == table["runners"][:2] == ["skip", "no"]
+    assert table["github settings"][:2] == ["skip", "no"]
     assert not github.requests
+
+
+def test_settings_count_in_an_environment_and_a_private_registry_needs_its_password(
+    tmp_path, github, mlflow_server
+):
+    own = bake(tmp_path, container_registry="registry.example.com/team", gpu_runner_labels="")
+    github.add_setting(REPO, "variables", "MLFLOW_TRACKING_URI", where="environments/production/")
+    result = gh_doctor(own, github, mlflow_server)
+    table = rows(result.stdout)
+    assert table["github settings"][:2] == ["FAIL", "yes"], table
+    assert table["github settings"][2] == f"missing on {REPO}: gh secret set REGISTRY_PASSWORD"
+    assert "missing: REGISTRY_PASSWORD (secret)" in result.stderr
+    github.add_setting(REPO, "secrets", "REGISTRY_PASSWORD", where="actions/organization-")
+    assert rows(gh_doctor(own, github, mlflow_server).stdout)["github settings"][0] == "ok"

@@ -8,6 +8,7 @@ of a public toolkit and needed to list runners (`GH_TOKEN=$(gh auth token)` on a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -186,3 +187,80 @@ def _match(repo: str, wanted: list[list[str]], listed: list[dict]) -> Result:
                 f"(register one: {WALKTHROUGH})"
             )
     return Result("runners", FAIL if failed else OK, "; ".join(lines))
+
+
+# --- the settings the workflows read, on GitHub -------------------------------------------------
+
+READS = re.compile(r"\b(vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
+KINDS = {"vars": "variable", "secrets": "secret"}
+
+
+def required_settings(project: Path) -> list[tuple[str, str]]:
+    """(kind, NAME) the workflows cannot do without; the others have defaults (docs/setup.md)."""
+    read = {(KINDS[k], n) for text in _workflows(project) for k, n in READS.findall(text)}
+    wanted = [("variable", "MLFLOW_TRACKING_URI"), ("secret", "KUBECONFIG")]
+    registry = str(_answers(project).get("container_registry", "ghcr.io"))
+    if not registry.startswith("ghcr.io"):  # the job token pushes only to ghcr.io
+        wanted.append(("secret", "REGISTRY_PASSWORD"))
+    return [w for w in wanted if w in read]
+
+
+def _environments(project: Path) -> set[str]:
+    import yaml
+
+    found = set()
+    for text in _workflows(project):
+        try:
+            jobs = (yaml.safe_load(text) or {}).get("jobs") or {}
+        except yaml.YAMLError:
+            continue
+        for job in jobs.values():
+            env = job.get("environment") if isinstance(job, dict) else None
+            env = env.get("name") if isinstance(env, dict) else env
+            if isinstance(env, str) and "${{" not in env:
+                found.add(env)
+    return found
+
+
+def _names(client, path: str, key: str) -> set[str]:
+    names_found: set[str] = set()
+    url: str | None = client.url(f"{path}?per_page=100")
+    while url:
+        page, url = client.call("GET", url)
+        names_found |= {str(item.get("name", "")) for item in (page or {}).get(key, [])}
+    return names_found
+
+
+def settings(project: Path) -> Result:
+    """Each required variable and secret exists on GitHub: repository, organisation or one of
+    the workflows' environments (names only: GitHub never returns a secret's value)."""
+    name = "github settings"
+    wanted = required_settings(project)
+    if not wanted:
+        return Result(name, SKIP, "no workflow here reads a required setting", False)
+    if _in_ci():
+        return Result(name, SKIP, "in CI: the tracking server row checks what the job got", False)
+    repo = repository(project)
+    if not repo:
+        return Result(name, FAIL, "no GitHub repository: push it (gh repo create) first")
+    if not token():
+        return Result(name, FAIL, "GH_TOKEN not set: GH_TOKEN=$(gh auth token) to list them")
+    client = _client(repo)
+    have: dict[str, set[str]] = {"variable": set(), "secret": set()}
+    try:
+        have["variable"] = _names(client, "/actions/variables", "variables")
+        have["secret"] = _names(client, "/actions/secrets", "secrets")
+    except ToolkitError as exc:
+        return Result(name, FAIL, f"cannot list the settings of {repo}: {exc}")
+    optional = ["/actions/organization-"] + [
+        f"/environments/{quote(env, safe='')}/" for env in sorted(_environments(project))
+    ]
+    for prefix in optional:  # none there, or no right to see them: the repository's count
+        for kind, key in (("variable", "variables"), ("secret", "secrets")):
+            with contextlib.suppress(ToolkitError):
+                have[kind] |= _names(client, f"{prefix}{key}", key)
+    missing = [f"{n} ({kind})" for kind, n in wanted if n not in have[kind]]
+    if missing:
+        fix = "; ".join(f"gh {kind} set {n}" for kind, n in wanted if n not in have[kind])
+        return Result(name, FAIL, f"missing on {repo}: {fix}", missing=tuple(missing))
+    return Result(name, OK, ", ".join(n for _, n in wanted) + f" set on {repo}")

@@ -82,7 +82,11 @@ def collect(args: argparse.Namespace) -> list[doctor.Result]:
 def github(project: Path) -> list[doctor.Result]:
     from .. import doctor_github
 
-    return [doctor_github.toolkit_ref(project), doctor_github.runners(project)]
+    return [
+        doctor_github.settings(project),
+        doctor_github.toolkit_ref(project),
+        doctor_github.runners(project),
+    ]
 
 
 def collect_team(args: argparse.Namespace) -> list[doctor.Result]:
