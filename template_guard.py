@@ -29,6 +29,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from cookiecutter.exceptions import CookiecutterException
@@ -192,7 +193,13 @@ def _service_problems(a: Mapping[str, Any]) -> list[str]:
             "model name (letters, digits, '.', '_' and '-')"
         )
     uri = a["mlflow_tracking_uri"]
-    if uri and not TRACKING_URI.fullmatch(uri):
+    if _has_password(uri):  # the answer lands in README.md, params.yaml and .cruft.json
+        found.append(
+            f"mlflow_tracking_uri {_short(_without_password(uri))} holds a password: credentials "
+            "belong in secrets (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD), not in the "
+            "project's files"
+        )
+    elif uri and not TRACKING_URI.fullmatch(uri):
         found.append(f"mlflow_tracking_uri {_short(uri)} is not a tracking URI (empty: embedded)")
     labels = a["gpu_runner_labels"].strip()
     if labels and not LABELS.fullmatch(labels):
@@ -213,6 +220,21 @@ def _service_problems(a: Mapping[str, Any]) -> list[str]:
     if version and not VERSION.fullmatch(version):
         found.append(f"actions_version {_short(version)} must be vX, vX.Y or vX.Y.Z (or empty)")
     return found
+
+
+def _has_password(uri: str) -> bool:
+    """`scheme://user:secret@host`: a password in the URI's userinfo (parsed, not guessed)."""
+    try:
+        return urlsplit(uri).password is not None
+    except ValueError:  # an unparseable URI is refused as not a tracking URI
+        return False
+
+
+def _without_password(uri: str) -> str:
+    """The URI as the refusal may quote it: its password never printed."""
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _short(value: str, limit: int = 60) -> str:

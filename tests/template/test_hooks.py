@@ -34,6 +34,11 @@ INVALID = [
     ({"actions_ref": "$(whoami)"}, "is not a valid git ref"),
     ({"registered_model_name": "bad name!"}, "'bad name!' is not a valid MLflow model name"),
     ({"mlflow_tracking_uri": "not a uri"}, "mlflow_tracking_uri 'not a uri' is not"),
+    (
+        {"mlflow_tracking_uri": "https://team:S3cret@mlflow.example.com"},
+        "mlflow_tracking_uri 'https://team:***@mlflow.example.com' holds a password: credentials "
+        "belong in secrets (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)",
+    ),
     ({"gpu_runner_labels": "gpu; curl evil"}, "gpu_runner_labels 'gpu; curl evil' must be"),
     ({"author_email": "nobody"}, "author_email 'nobody' is not an e-mail address"),
     ({"description": "two\nlines"}, "description must be one line"),
@@ -196,6 +201,17 @@ def test_quotes_and_backslashes_stay_data(tmp_path):
         [sys.executable, "-m", "compileall", "-q", str(project / "src")], check=False
     )
     assert compiled.returncode == 0
+
+
+@pytest.mark.parametrize("password", ["a", "p%40ss", "p@ss:word"])
+def test_tracking_uri_with_a_password_is_refused_without_echoing_it(tmp_path, password):
+    """README.md, params.yaml and .cruft.json would hold it: one line, the password masked."""
+    uri = f"https://user:{password}@mlflow.example.com:8443/team"
+    result = run_cli(tmp_path, {"mlflow_tracking_uri": uri})
+    assert result.returncode == 1 and list((tmp_path / "out").iterdir()) == []
+    [line] = result.stderr.splitlines()
+    assert "'https://user:***@mlflow.example.com:8443/team' holds a password" in line
+    assert f":{password}@" not in line and line.count("@") == 1
 
 
 def test_tracking_uri_with_a_quote_is_refused(tmp_path):
