@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import cli, run_gate
-from mlops_toolkit import github
+from mlops_toolkit import github, report
 from mlops_toolkit.errors import ToolkitError
 from support.github_api import GitHubStandIn
 
@@ -281,3 +281,85 @@ def test_steps_that_are_not_json_are_one_line(tmp_path):
     assert r.stderr.splitlines() == [
         "mlops-toolkit report: error: --steps is not valid JSON (pass toJSON(steps))"
     ]
+
+
+# Each step that can fail: (its id in the workflow, the line its command writes, the fix's words).
+FAILURES = {
+    "pull-data": ("pull-data", "mlops-toolkit pull-data: dvc pull: access denied", "DVC_REMOTE"),
+    "check-gate": (
+        "gate-config",
+        "churn check-gate: params.yaml: unknown key split.holdout_fracton"
+        " (known: holdout_fraction, seed, stratify)",
+        "correct the key",
+    ),
+    "prepare": (
+        "prepare-data",
+        "churn prepare-data: EmptyDataError: No columns to parse from file",
+        "the data file is empty",
+    ),
+    "validate": (
+        "validate",
+        "churn validate-data: data/raw/dataset.csv: 2 expectation(s) failed",
+        "expectations/dataset.json",
+    ),
+    "train": (
+        "train",
+        "churn train: the MLflow tracking server stopped answering: Max retries exceeded",
+        "MLFLOW_TRACKING_URI",
+    ),
+    "evaluate": ("evaluate", "churn evaluate: reports/run.json: no such file", "make pipeline"),
+    "gate": ("gate", "mlops-toolkit gate: gate config gate.yaml: no metric f2", "gate.yaml"),
+    "register": ("register", "mlops-toolkit register: 403: Permission denied", "permission"),
+    "build": ("build", "mlops-toolkit build-image: docker build failed at RUN pip", "docker build"),
+    "deploy": ("deploy", "mlops-toolkit deploy: staging not healthy in 60 s", "roll back"),
+}
+LOG = "https://github.com/acme/churn/actions/runs/77"
+
+
+@pytest.mark.parametrize("name", FAILURES)
+def test_the_comment_says_why_each_step_failed(name):
+    """The failed step, its cause line, the fix and the log, above the results."""
+    step, line, fix = FAILURES[name]
+    body = report.pull_request_markdown("m", None, None, failure=(step, line), log_url=LOG)
+    assert f"## Failed at step `{step}`\n\n```\n{line}\n```\n" in body
+    (hint,) = [row for row in body.splitlines() if row.startswith("**Fix:** ")]
+    assert fix in hint
+    assert f"Log: [the run's log]({LOG})" in body
+    assert body.index("Failed at step") < body.index("Data validation")
+
+
+def test_no_fix_is_guessed_for_an_unknown_failure():
+    body = report.failure_markdown("lint", "ruff: 3 errors", "")
+    assert "ruff: 3 errors" in body and "Fix:" not in body and "Log:" not in body
+
+
+def test_the_cause_reaches_the_comment_as_the_action_passes_it(gh, tmp_path):
+    """The action passes --failure-log '' when act evaluates env.* as empty (nektos/act#1231):
+    the cause comes from $MLOPS_FAILURE_LOG, with the run's log link and no credential."""
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 21}}))
+    failures = tmp_path / "failures.log"
+    step, line, _ = FAILURES["check-gate"]
+    leak = "mlops-toolkit doctor: https://u:s3cr3tpw@mlflow.example/api refused"
+    failures.write_text(f"{line}\n{leak}\n")
+    env = {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "77",
+        "MLOPS_FAILURE_LOG": str(failures),
+    }
+    steps = json.dumps({step: {"outcome": "failure"}})
+    r = cli("report", "--model-name", "m", "--steps", steps, "--failure-log", "", env=env)
+    assert r.returncode == 0, r.stderr
+    (comment,) = gh.on(REPO, 21)
+    assert line in comment["body"] and f"({LOG})" in comment["body"]
+    assert "**Fix:** correct the key" in comment["body"]
+    # A credential in the first line is masked before it reaches the comment.
+    failures.write_text(f"{leak}\n")
+    r = cli("report", "--model-name", "m", "--steps", steps, "--failure-log", "", env=env)
+    assert r.returncode == 0, r.stderr
+    (comment,) = gh.on(REPO, 21)
+    assert "s3cr3tpw" not in comment["body"] and "https://u:***@mlflow.example" in comment["body"]

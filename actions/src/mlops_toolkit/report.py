@@ -117,9 +117,49 @@ def _what(failure: dict, max_examples: int) -> str:
     return f"examples: {examples}" if examples else "—"
 
 
-def failure_markdown(step: str, line: str) -> str:
+# The workflows' step ids (pull-request.yml, release.yml) under the names people use for them.
+STEP_NAMES = {"gate-config": "check-gate", "prepare-data": "prepare"}
+# What to do next, by the cause line's words first (the most precise), then by the step.
+CAUSE_HINTS = (
+    ("unknown key", "correct the key in the file named above (its known keys are listed)"),
+    ("No columns to parse", "the data file is empty: commit a CSV with a header and rows"),
+    (
+        "tracking server",
+        "check vars.MLFLOW_TRACKING_URI and that the server answers (the doctor step's rows)",
+    ),
+)
+STEP_HINTS = {
+    "pull-data": "check vars.DVC_REMOTE_URL and the remote's credentials (docs/setup.md)",
+    "check-gate": "fix gate.yaml or params.yaml; the project's `check-gate` checks them locally",
+    "prepare": "reproduce it locally with `make pipeline` (data.source, split in params.yaml)",
+    "validate": "fix the data or expectations/dataset.json; the validation table says which rows",
+    "train": "reproduce it locally with `make pipeline` (model, train in params.yaml)",
+    "evaluate": "reproduce it locally with `make pipeline` (evaluate in params.yaml)",
+    "gate": "check gate.yaml and the holdout; the gate's table below says which check",
+    "register": "check the token's permission to write to the model registry",
+    "build": "reproduce it locally with `docker build .`; the log names the failing layer",
+    "deploy": "the previous version keeps serving; see the log, then rerun or roll back",
+}
+
+
+def fix_hint(step: str, line: str) -> str:
+    """A known next step for this failure, or '' (no guess is better than a wrong one)."""
+    for words, hint in CAUSE_HINTS:
+        if words in line:
+            return hint
+    return STEP_HINTS.get(STEP_NAMES.get(step, step), "")
+
+
+def failure_markdown(step: str, line: str, log_url: str = "") -> str:
+    """The failed step, its cause line (quoted as the command wrote it), the fix, the log."""
     quoted = line.replace("`", "'") or "(no error line recorded: see the job's log)"
-    return f"## Failed at step `{step}`\n\n```\n{quoted}\n```\n"
+    parts = [f"## Failed at step `{step}`", "", f"```\n{quoted}\n```", ""]
+    hint = fix_hint(step, line)
+    if hint:
+        parts += [f"**Fix:** {hint}", ""]
+    if log_url:
+        parts += [f"Log: [the run's log]({log_url})", ""]
+    return "\n".join(parts)
 
 
 def pull_request_markdown(
@@ -129,6 +169,7 @@ def pull_request_markdown(
     artifact_url: str = "",
     version: str = "",
     failure: tuple[str, str] | None = None,
+    log_url: str = "",
 ) -> str:
     """The one report comment of a pull request: validation, gate, registration, artifacts.
 
@@ -137,7 +178,7 @@ def pull_request_markdown(
     """
     parts = [f"# Model report — {model_name}", ""]
     if failure is not None:
-        parts.append(failure_markdown(*failure))
+        parts.append(failure_markdown(*failure, log_url=log_url))
     if version:
         parts.append(f"Registered as version **{version}** (alias `challenger`).\n")
     elif verdict is not None:

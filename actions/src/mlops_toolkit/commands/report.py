@@ -60,11 +60,41 @@ def failed_step(steps_json: str) -> str | None:
 
 
 def first_failure_line(path: str) -> str:
-    """The first line a failed command recorded: the root cause, before any knock-on error."""
+    """The first line a failed command recorded: the root cause, before any knock-on error.
+
+    An empty path means $MLOPS_FAILURE_LOG: the action passes its input even when empty, and
+    act evaluates `env.*` inside a composite action as empty (nektos/act#1231), which is how
+    comments lost the cause line the project's command had written.
+    """
+    path = path or os.environ.get(names.ENV_FAILURE_LOG, "")
     if not path or not Path(path).is_file():
         return ""
     lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    return next((line.strip() for line in lines if line.strip()), "")
+    return _masked(next((line.strip() for line in lines if line.strip()), ""))
+
+
+def _masked(line: str) -> str:
+    """Without credentials: the commands scrub their lines, this guards what else wrote there."""
+    from .. import tracking_check
+
+    line = tracking_check.scrub_known_secrets(line)
+    try:  # the shared mask, where this toolkit version has it
+        from ..redact import redact
+    except ImportError:
+        return line
+    return redact(line)
+
+
+def run_log_url() -> str:
+    """This workflow run's page on GitHub (its log), or '' off GitHub Actions."""
+    repository, run_id = (
+        os.environ.get(names.ENV_GITHUB_REPOSITORY),
+        os.environ.get("GITHUB_RUN_ID"),
+    )
+    if not repository or not run_id:
+        return ""
+    server = os.environ.get(names.ENV_GITHUB_SERVER_URL) or "https://github.com"
+    return f"{server.rstrip('/')}/{repository}/actions/runs/{run_id}"
 
 
 def _annotate(step: str, line: str) -> None:
@@ -98,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         args.artifact_url,
         args.version,
         failure,
+        run_log_url(),
     )
     ghactions.add_summary(markdown)
     url = ""
