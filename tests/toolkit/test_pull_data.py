@@ -160,3 +160,29 @@ def test_doctor_checks_the_s3_remote(project, s3):
     )
     assert (code, row[0]) == (1, "FAIL") and "unreachable" in row[2], row
     assert KEYS["AWS_SECRET_ACCESS_KEY"] not in " ".join(row)
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "http://alice:hunter2-dvc@{host}/team-data/dvc?token=T0KEN-dvc",
+        "s3://pulldata:S3cret-in-url@team-data/never-pushed",
+    ],
+    ids=["http-userinfo-and-token", "s3-userinfo"],
+)
+def test_a_failing_pull_never_shows_the_remote_credentials(project, s3, tmp_path, remote):
+    """The error line and the failure log (the PR comment) show the URL, its secrets masked."""
+    url = remote.format(host=s3.removeprefix("http://"))
+    (project / "data" / "external" / "data.csv").unlink()
+    subprocess.run(["rm", "-rf", ".dvc/cache"], cwd=project, check=True)
+    failures = tmp_path / "failures.log"
+    env = {**ci_env(s3, "x"), "DVC_REMOTE_URL": url, "MLOPS_FAILURE_LOG": str(failures)}
+    if url.startswith("http"):  # an HTTP remote has no S3 endpoint
+        env["DVC_S3_ENDPOINT_URL"] = ""
+    result = pull(project, env)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    logged = failures.read_text()
+    assert "dvc pull from ci (" in line and ":***@" in line and ":***@" in logged, line
+    for secret in ("hunter2-dvc", "T0KEN-dvc", "S3cret-in-url"):
+        assert secret not in result.stdout + result.stderr + logged

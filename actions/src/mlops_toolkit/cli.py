@@ -24,6 +24,7 @@ from .commands import (
     train,
     validate_data,
 )
+from .redact import redact
 
 # In the order `--help` lists them: the life of a model.
 COMMANDS = (
@@ -63,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         code, message, unexpected = errors.outcome(exc)
         if unexpected and os.environ.get(errors.DEBUG_ENV):
             traceback.print_exc()
-        _error(args.command_name, tracking_check.scrub_known_secrets(message))
+        _error(args.command_name, message)
         return code
 
 
 def _error(command: str, message: str) -> None:
+    """The one place every command's failure becomes a line: stderr and the failure log."""
+    # A library's error may quote a URL with its credentials, or the tracking secrets.
+    message = redact(tracking_check.scrub_known_secrets(message))
     failures = os.environ.get(names.ENV_FAILURE_LOG)
     if failures:
         with open(failures, "a", encoding="utf-8") as handle:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import names
 from .errors import InputError, ToolkitError
+from .redact import redact
 
 CI_REMOTE = "ci"  # the name of the remote configured from DVC_REMOTE_URL
 # Folders never searched for `.dvc` files: DVC's own, git's, environments.
@@ -64,12 +65,7 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
     """DVC's own `ERROR: ...` line (else its last line), without secrets."""
     lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
     line = next((ln for ln in lines if ln.startswith("ERROR")), lines[-1] if lines else "failed")
-    return scrub(line.removeprefix("ERROR:").strip()[:300])
-
-
-def scrub(text: str) -> str:
-    secret = os.environ.get(names.ENV_AWS_SECRET_ACCESS_KEY, "")
-    return text.replace(secret, "***") if len(secret) >= 3 else text
+    return redact(line.removeprefix("ERROR:").strip()[:300])
 
 
 def is_dvc_project(cwd: Path) -> bool:
@@ -81,7 +77,7 @@ def configure(cwd: Path, url: str, endpoint: str) -> str | None:
     if url:
         done = run_dvc(["remote", "add", "--local", "--default", "--force", CI_REMOTE, url], cwd)
         if done.returncode != 0:
-            raise InputError(f"{names.ENV_DVC_REMOTE_URL}={url!r}: {error_line(done)}")
+            raise InputError(f"{names.ENV_DVC_REMOTE_URL}={redact(url)!r}: {error_line(done)}")
     remote = default_remote(cwd)
     if remote and endpoint:
         done = run_dvc(["remote", "modify", "--local", remote, "endpointurl", endpoint], cwd)
@@ -102,7 +98,7 @@ def remote_url(cwd: Path, remote: str) -> str:
     for line in done.stdout.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0] == remote:
-            return parts[1]
+            return redact(parts[1])  # quoted in messages and the job summary
     return "?"
 
 

@@ -18,6 +18,7 @@ from .names import ENV_TRACKING_PASSWORD as ENV_PASSWORD
 from .names import ENV_TRACKING_TOKEN as ENV_TOKEN
 from .names import ENV_TRACKING_URI
 from .names import ENV_TRACKING_USERNAME as ENV_USERNAME
+from .redact import redact  # the URI with its password masked, fit for logs
 
 REDACTED = "***"
 
@@ -44,15 +45,6 @@ class TrackingUnavailable(ToolkitError):
 
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
-
-
-def redact(uri: str) -> str:
-    """The URI with its password (if any) replaced by ***, fit for logs."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}"))
 
 
 def _split_credentials(uri: str) -> tuple[str, dict[str, str], list[str]]:
@@ -140,8 +132,10 @@ def _scrub(message: str, secrets: list[str]) -> str:
 def scrub_known_secrets(message: str) -> str:
     """`message` without the tracking password or token of this process's environment.
 
-    The CLI passes every error line through this: a library's error may quote the URI.
+    The CLI passes every error line through this: a library's error may quote the URI. Every
+    URL's credentials go by parsing first (a short password is no substring to replace).
     """
+    message = redact(message)
     uri = os.environ.get(ENV_TRACKING_URI, "")
     secrets = _split_credentials(uri)[2] if is_http(uri) else []
     secrets += [os.environ.get(ENV_PASSWORD, ""), os.environ.get(ENV_TOKEN, "")]
