@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from support.project import bake, python_for
 
 pytestmark = pytest.mark.slow
@@ -78,7 +80,7 @@ def test_own_tests_pass(installed):
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
-def test_pipeline_registers_a_sane_model(installed):
+def test_pipeline_registers_a_sane_model(installed, tmp_path):
     project, answers, pipeline = installed
     if not pipeline:
         pytest.skip("the pipeline runs for the defaults and one other combination")
@@ -109,6 +111,66 @@ def test_pipeline_registers_a_sane_model(installed):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "didn't change, skipping" in again.stdout + again.stderr
     assert "DVC remote: the folder .dvc-remote on this machine only" in again.stdout
+    assert_dvc_repro_runs_without_the_environment(project, env, tmp_path)
+
+
+def assert_dvc_repro_runs_without_the_environment(project: Path, env: dict, tmp: Path) -> None:
+    """`dvc repro` as DVC users run it: no make, the environment not activated."""
+    bare = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    bare["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(project))
+    )
+    assert shutil.which(project.name, path=bare["PATH"]) is None
+    dvc = str(project / ".venv" / "bin" / "dvc")
+    result = subprocess.run(
+        [dvc, "repro", "--force"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=bare,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Running stage 'evaluate'" in result.stdout
+    # Without the environment anywhere (no .venv/bin, nothing on PATH): the stage's one line.
+    command = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["cmd"]
+    lost = subprocess.run(
+        ["sh", "-c", command], cwd=tmp, capture_output=True, text=True, env=bare, check=False
+    )
+    assert lost.returncode == 127
+    assert lost.stderr.splitlines() == [
+        f"{project.name}: command not found: activate the project environment"
+        " (. .venv/bin/activate) or run make pipeline"
+    ]
+
+
+def test_failed_commands_record_their_cause_for_the_report(installed, tmp_path):
+    """CI's pull-request comment quotes $MLOPS_FAILURE_LOG: each failing command's one line."""
+    project, _, _ = installed
+    cli = str(project / ".venv" / "bin" / project.name)
+    failures = tmp_path / "failures.log"
+    env = {**os.environ, "MLOPS_FAILURE_LOG": str(failures)}
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["split"]["holdout_fracton"] = params["split"].pop("holdout_fraction")
+    typo = tmp_path / "params.yaml"
+    typo.write_text(yaml.safe_dump(params))
+    for command in (
+        ["prepare-data", "--source", str(empty)],
+        ["--params", str(typo), "check-gate"],
+        ["--params", str(typo), "prepare-data"],
+    ):
+        result = subprocess.run(
+            [cli, *command], cwd=project, capture_output=True, text=True, env=env, check=False
+        )
+        assert result.returncode == 1, result.stderr
+    lines = failures.read_text().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"{project.name} prepare-data: ") and "empty" in lines[0].lower()
+    unknown = "params.yaml: unknown key split.holdout_fracton (known: holdout_fraction, "
+    assert lines[1].startswith(f"{project.name} check-gate: ") and unknown in lines[1]
+    assert lines[2].startswith(f"{project.name} prepare-data: ") and unknown in lines[2]
 
 
 # What a team never commits: DVC's cache and local settings, the pipeline's data, model, reports
