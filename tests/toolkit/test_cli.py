@@ -151,3 +151,46 @@ def test_a_signal_stops_the_project_command_and_exits_with_one_line(tmp_path, si
     child = int(pid_file.read_text())
     time.sleep(0.5)
     assert not Path(f"/proc/{child}").exists() or " Z " in Path(f"/proc/{child}/stat").read_text()
+
+
+def test_version_is_the_package_version():
+    import tomllib
+
+    pyproject = tomllib.loads((ACTIONS / "pyproject.toml").read_text(encoding="utf-8"))
+    result = cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"mlops-toolkit {pyproject['project']['version']}\n"
+
+
+NOT_FOUND = (
+    "`my-project`: command not found; run `make install`, or activate the project's "
+    "environment (. .venv/bin/activate)"
+)
+
+
+@pytest.mark.parametrize(
+    ("command_name", "command"),
+    [("train", "my-project train"), ("validate-data", "LOG=1 my-project validate --x")],
+)
+def test_a_project_command_not_on_path_is_one_line_naming_it_and_the_fix(
+    tmp_path, command_name, command
+):
+    """A project not installed, or its environment not activated: not bash's exit 127."""
+    result = cli(command_name, "--working-directory", str(tmp_path), "--command", command)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"mlops-toolkit {command_name}: error: {NOT_FOUND}"]
+
+
+@pytest.mark.parametrize("command", ["cd . && exit 3", "if true; then exit 3; fi", "true; exit 3"])
+def test_builtins_and_compound_commands_are_left_to_bash(tmp_path, command):
+    result = cli("train", "--working-directory", str(tmp_path), "--command", command)
+    assert result.stderr.splitlines() == [
+        "mlops-toolkit train: error: training command exited with status 3"
+    ]
+
+
+def test_a_missing_script_is_named(tmp_path):
+    result = cli("train", "--working-directory", str(tmp_path), "--command", "./run.sh --fast")
+    assert result.stderr.splitlines() == [
+        f"mlops-toolkit train: error: `./run.sh`: no such file in {tmp_path}"
+    ]

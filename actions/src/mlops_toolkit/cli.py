@@ -47,10 +47,23 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops-toolkit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command_name", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml), else the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("mlops-toolkit")
+    except metadata.PackageNotFoundError:  # run from a source tree (PYTHONPATH=actions/src)
+        from . import __version__
+
+        return __version__
 
 
 def main(argv: list[str] | None = None) -> int:

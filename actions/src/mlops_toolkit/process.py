@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 from .errors import ToolkitError
+
+# The command's first word, after any `NAME=value` assignments, when it is a plain word (no
+# quotes, expansions or subshells: those are left to bash). Followed by a blank, `;`, `&`, `|`.
+FIRST_WORD = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*([A-Za-z0-9_./+-]+)(?:$|[\s;&|])")
 
 
 def run_command(
@@ -25,6 +31,7 @@ def run_command(
     if not command.strip():
         raise ToolkitError(f"no {what} given")
     full_env = {**os.environ, **(env or {})}
+    _check_executable(command, workdir, full_env)
     # A session of its own so that a timeout kills the whole process tree, not just bash.
     proc = subprocess.Popen(
         ["bash", "-c", command], cwd=workdir, env=full_env, start_new_session=True
@@ -49,3 +56,33 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+def _check_executable(command: str, workdir: Path, env: dict[str, str]) -> None:
+    """One line naming the command and the fix when its executable is not there.
+
+    Bash would say `bash: line 1: my-project: command not found` and exit 127, which reads as
+    the project's failure; the usual cause is a project not installed, or not activated.
+    """
+    match = FIRST_WORD.match(command)
+    if not match:
+        return
+    word = match.group(1)
+    if "/" in word:
+        if not (workdir / word).exists():
+            raise ToolkitError(f"`{word}`: no such file in {workdir}")
+        return
+    if shutil.which(word, path=env.get("PATH", os.defpath)) or _is_shell_word(word, env):
+        return
+    raise ToolkitError(
+        f"`{word}`: command not found; run `make install`, or activate the project's "
+        "environment (. .venv/bin/activate)"
+    )
+
+
+def _is_shell_word(word: str, env: dict[str, str]) -> bool:
+    """A bash builtin or keyword (`cd`, `if`, `source`): no file, and no error."""
+    done = subprocess.run(
+        ["bash", "-c", 'type -t -- "$1"', "_", word], env=env, capture_output=True, text=True
+    )
+    return bool(done.stdout.strip())
