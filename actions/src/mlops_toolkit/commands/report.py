@@ -74,15 +74,11 @@ def first_failure_line(path: str) -> str:
 
 
 def _masked(line: str) -> str:
-    """Without credentials: the commands scrub their lines, this guards what else wrote there."""
-    from .. import tracking_check
+    """Without credentials: the commands mask their lines, this guards what else wrote there
+    (redact: every URL's userinfo and secret parameters; then the known tracking secrets)."""
+    from ..tracking_check import scrub_known_secrets
 
-    line = tracking_check.scrub_known_secrets(line)
-    try:  # the shared mask, where this toolkit version has it
-        from ..redact import redact
-    except ImportError:
-        return line
-    return redact(line)
+    return scrub_known_secrets(line)
 
 
 def run_log_url() -> str:
