@@ -363,3 +363,33 @@ def test_the_cause_reaches_the_comment_as_the_action_passes_it(gh, tmp_path):
     assert r.returncode == 0, r.stderr
     (comment,) = gh.on(REPO, 21)
     assert "s3cr3tpw" not in comment["body"] and "https://u:***@mlflow.example" in comment["body"]
+
+
+def test_the_report_ends_the_run_its_job_left_running(mlflow_server, tmp_path):
+    """A step cut off mid-run leaves logs/open-run.json; the report (the job's last step, in the
+    same checkout) marks that run FAILED if it is still RUNNING, and says so."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_server.uri)
+    experiment = client.create_experiment(f"orphans-{tmp_path.name}")
+    record = tmp_path / "logs" / "open-run.json"
+    record.parent.mkdir()
+
+    def report_with_open(run_id: str, uri: str = mlflow_server.uri):
+        record.write_text(json.dumps({"run_id": run_id, "tracking_uri": uri}))
+        r = cli("report", "--model-name", "m", "--comment", "false", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    orphan = client.create_run(experiment).info.run_id
+    r = report_with_open(orphan)
+    assert client.get_run(orphan).info.status == "FAILED"
+    assert f"run {orphan} was left RUNNING by a step cut off: marked FAILED" in r.stderr
+    assert not record.exists()
+    # A run that ended is left as it ended; a server that is gone costs one line, not the report.
+    done = client.create_run(experiment).info.run_id
+    client.set_terminated(done, "FINISHED")
+    r = report_with_open(done)
+    assert client.get_run(done).info.status == "FINISHED" and "warning" not in r.stderr
+    r = report_with_open(orphan, "http://127.0.0.1:9")
+    assert f"warning: run {orphan} may be left RUNNING (tracking server: " in r.stderr

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .. import ghactions, names
+from .. import ghactions, names, open_run
 from ..errors import InputError
 from . import options
 
@@ -109,6 +109,11 @@ def _annotate(step: str, line: str) -> None:
     print(f"::error title={escape(f'step {step} failed', ':', ',')}::{escape(line)}")
 
 
+def _warn(line: str) -> None:
+    prefix = "::warning::" if os.environ.get("GITHUB_ACTIONS") == "true" else "warning: "
+    print(f"{prefix}{line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import github, report
 
@@ -126,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         failure,
         run_log_url(),
     )
+    ended = open_run.end_orphan()  # the job's checkout is gone after this step: now or never
+    if ended:
+        _warn(ended)
+        markdown += f"\n{ended}.\n"
     ghactions.add_summary(markdown)
     url = ""
     if args.comment:
