@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.data.init_data import run
+from {{ cookiecutter.package_name }}.config import ROLES, load_params
+from {{ cookiecutter.package_name }}.data.init_data import run, write_params
 from {{ cookiecutter.package_name }}.data.load import DataError
 from {{ cookiecutter.package_name }}.data.validate import validate
 
@@ -135,3 +135,22 @@ def test_a_tracked_source_is_pushed_to_the_default_remote(mixed, workdir):
     shutil.rmtree(workdir / ".dvc" / "cache")
     dvc("pull", "--quiet", "mine.csv.dvc")  # what CI does: the data comes back from the remote
     assert mixed.read_text() == text
+
+
+@pytest.mark.parametrize(
+    "source,target",
+    [("data/réseau\\raw.csv", "prix €"), ("C:\\data\\x.csv", "a\\1b"), ("d/🙂.csv", "🙂 y")],
+)
+def test_non_ascii_and_backslashes_survive_into_params(tmp_path, source, target):
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "# keep me\ndata:\n  source: data/raw.csv  # where\n  target: y\n"
+        "  roles:\n    id: []\ntrain:\n  seed: 1\n",
+        encoding="utf-8",
+    )
+    found: dict[str, list[str]] = {role: [] for role in ROLES}
+    write_params(params, source, target, found)
+    text = params.read_text(encoding="utf-8")
+    loaded = yaml.safe_load(text)
+    assert (loaded["data"]["source"], loaded["data"]["target"]) == (source, target)
+    assert text.startswith("# keep me\n") and loaded["train"] == {"seed": 1}

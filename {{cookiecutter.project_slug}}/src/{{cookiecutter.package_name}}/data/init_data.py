@@ -281,9 +281,9 @@ def _cut(value: Any, limit: int = 80) -> str:
 def write_params(path: Path, source: str, target: str, found: dict[str, list[str]]) -> None:
     """Edit the data section in place: comments and every other section stay as they are."""
     text = path.read_text(encoding="utf-8")
-    text = _replace_key(text, "source", json.dumps(source))
-    text = _replace_key(text, "target", json.dumps(target))
-    block = "  roles:\n" + "".join(f"    {role}: {json.dumps(found[role])}\n" for role in ROLES)
+    text = _replace_key(text, "source", _yaml_str(source))
+    text = _replace_key(text, "target", _yaml_str(target))
+    block = "  roles:\n" + "".join(f"    {role}: {_yaml_str(found[role])}\n" for role in ROLES)
     roles_block = re.compile(r"^  roles:[^\n]*\n(?:    [^\n]*\n)*", re.MULTILINE)
     if roles_block.search(text):
         text = roles_block.sub(lambda _: block, text, count=1)
@@ -298,13 +298,23 @@ def write_params(path: Path, source: str, target: str, found: dict[str, list[str
     path.write_text(text, encoding="utf-8")
 
 
+def _yaml_str(value: Any) -> str:
+    """JSON is YAML flow syntax; kept readable (no \\u escapes) for non-ASCII names."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _replace_key(text: str, key: str, value: str) -> str:
     """The first `  key:` line under `data:` (the section comes first in params.yaml)."""
     section = re.search(r"^data:\n(?:(?:  |#|\s*\n)[^\n]*\n?)*", text, re.MULTILINE)
     if section is None:
         raise DataError("params.yaml has no data section")
+    # A function replacement: a value's backslashes are not regex escapes.
     body, count = re.subn(
-        rf"^  {key}: [^\n]*$", f"  {key}: {value}", section.group(0), count=1, flags=re.MULTILINE
+        rf"^  {key}: [^\n]*$",
+        lambda _: f"  {key}: {value}",
+        section.group(0),
+        count=1,
+        flags=re.MULTILINE,
     )
     if not count:
         raise DataError(f"params.yaml has no data.{key} key")
@@ -323,7 +333,7 @@ def _point_gate(path: Path, target: str, values: pd.Series | None) -> None:
 
     text = re.sub(
         r"^target: [^#\n]*",
-        f"target: {json.dumps(target)}  ",
+        lambda _: f"target: {_yaml_str(target)}  ",
         path.read_text(encoding="utf-8"),
         count=1,
         flags=re.MULTILINE,
