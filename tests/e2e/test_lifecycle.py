@@ -339,3 +339,29 @@ def test_lifecycle(scenario: Scenario):
     assert s.serving("production") == "1"
     if s.target == "swarm":  # the previous image is back on every production replica
         assert s.replica_images("production") == [s.image_of("1")] * 2
+
+
+def test_a_typo_in_params_is_explained_in_the_comment(scenario: Scenario):
+    """A new user's typo in params.yaml: the job fails at check-gate, before any training, and
+    the sticky comment says why (the project command's line), how to fix it and where the log
+    is. One target is enough: a pull request deploys nothing."""
+    s = scenario
+    if s.target != "docker":
+        pytest.skip("the pull-request job is the same for every deploy target")
+
+    def typo(project: Path) -> None:
+        params = project / "params.yaml"
+        raw = yaml.safe_load(params.read_text())
+        raw["split"]["holdout_fracton"] = raw["split"].pop("holdout_fraction")
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    versions = len(s.client.search_model_versions(f"name = '{s.model}'"))
+    number, result = s.pull_request(typo, "Typo in params.yaml")
+    assert result.returncode != 0
+    body = s.comment(number)
+    assert "## Failed at step `gate-config`" in body, body
+    cause = "params.yaml: unknown key split.holdout_fracton (known: holdout_fraction, seed"
+    assert cause in body, body
+    assert "**Fix:** correct the key" in body
+    assert f"/{OWNER_REPO}/actions/runs/" in body
+    assert len(s.client.search_model_versions(f"name = '{s.model}'")) == versions
