@@ -180,12 +180,16 @@ def test_a_failure_before_the_gate_is_named_in_the_report(project):
 
 
 def test_every_deploy_publishes_as_the_targets_own_variable_says(project):
-    """docker reads vars.DOCKER_PUBLISH and swarm vars.SWARM_PUBLISH (`host`: no failed request
-    through a swap, benchmarks/zero_downtime.py); kubernetes deploys with kubectl instead."""
+    """docker reads vars.DOCKER_PUBLISH, default `host` (no failed request through a swap,
+    benchmarks/zero_downtime.py), and swarm vars.SWARM_PUBLISH, default `ingress` (the routing
+    mesh); kubernetes deploys with kubectl instead."""
     target = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"][
         "deploy_target"
     ]
-    expected = {"docker": "DOCKER_PUBLISH", "swarm": "SWARM_PUBLISH"}.get(target)
+    expected, default = {
+        "docker": ("DOCKER_PUBLISH", "host"),
+        "swarm": ("SWARM_PUBLISH", "ingress"),
+    }.get(target, (None, None))
     steps = [
         step
         for workflow in workflows(project)
@@ -199,4 +203,4 @@ def test_every_deploy_publishes_as_the_targets_own_variable_says(project):
         if expected is None:
             assert publish is None, step
         else:
-            assert publish == f"${{{{ vars.{expected} || 'ingress' }}}}", step
+            assert publish == f"${{{{ vars.{expected} || '{default}' }}}}", step

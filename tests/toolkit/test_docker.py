@@ -187,6 +187,7 @@ def deploy_cli(
     version=None,
     port=None,
     health_timeout="60",
+    extra: tuple[str, ...] = (),
     **env,
 ):
     """Deploy through the CLI, with the time a loaded CI machine needs to start a container
@@ -207,8 +208,57 @@ def deploy_cli(
         version or world.v1,
         "--health-timeout",
         health_timeout,
+        *extra,
         env=env,
     )
+
+
+def test_the_default_is_the_host_handover_and_a_published_port_says_its_cost(world, docker_engine):
+    """With no --publish the docker target hands over on the host network (no request lost);
+    `--publish ingress` still works, and its step output states what the swap costs."""
+    name = f"{world.app}-staging"
+    result = deploy_cli(world, world.image_v1, stage="staging", port=world.staging_port)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "warning" not in result.stderr.lower()
+    assert docker_engine.containers.get(name).attrs["HostConfig"]["NetworkMode"] == "host"
+    assert serving_version(world.staging_port) == world.v1
+
+    result = deploy_cli(
+        world,
+        world.image_v1,
+        stage="staging",
+        port=world.staging_port,
+        extra=("--publish", "ingress"),
+        GITHUB_ACTIONS="true",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning = [line for line in result.stderr.splitlines() if line.startswith("::warning")]
+    assert len(warning) == 1 and "requests in that gap fail" in warning[0], result.stderr
+    assert docker_engine.containers.get(name).attrs["HostConfig"]["NetworkMode"] != "host"
+    assert serving_version(world.staging_port) == world.v1
+    docker_engine.containers.get(name).remove(force=True)
+
+
+def test_host_network_of_this_engine_is_the_machines_and_docker_desktop_is_refused(
+    docker_engine,
+):
+    """Docker Desktop's host network is its VM's: the handover is refused there, before
+    anything starts, in one line naming the alternatives."""
+    from mlops_toolkit import handover
+    from mlops_toolkit.errors import ToolkitError
+
+    assert handover.host_network_problem(docker_engine.info()) is None  # this Linux engine
+    desktop = {"OSType": "linux", "OperatingSystem": "Docker Desktop"}
+    assert "VM" in handover.host_network_problem(desktop)
+    windows = {"OSType": "windows", "OperatingSystem": "Windows Server 2022"}
+    assert "windows" in handover.host_network_problem(windows)
+
+    class Desktop:
+        def info(self) -> dict:
+            return desktop
+
+    with pytest.raises(ToolkitError, match=r"ssh://.*DOCKER_PUBLISH=ingress.*nothing changed"):
+        handover.require_host_network(Desktop())
 
 
 def test_unhealthy_container_changes_nothing(world, docker_engine, tmp_path):

@@ -2,7 +2,10 @@
 
 1. Pre-flight: the new image runs beside the serving container on a spare port and must
    answer /health, /version (the expected model version) and a smoke request.
-2. Swap: the serving container is stopped and kept (renamed); the new one takes the port.
+2. Swap (publish host, the default): the new container starts beside the serving one on the
+   host network, both sharing the port, and the old one drains once the new one is healthy.
+   Publish port: the serving container is stopped and kept (renamed); the new one takes the
+   port (requests in between fail).
 3. Verify again on the real port. Any failure removes the new container and starts the
    kept one again under its name, then fails the step. On success the kept one is removed.
 """
@@ -170,12 +173,15 @@ def deploy(
     model_version: str = "",
     health_timeout_s: float = 120,
     smoke: bool = True,
-    publish: str = "port",
+    publish: str = "host",
 ) -> dict:
-    """publish `port`: the old container stops, then the new one takes the published port (a
-    gap); `host`: the new one starts beside the old on the host network (handover.py)."""
+    """publish `host` (default): the new one starts beside the old on the host network
+    (handover.py), no request lost; `port`: the old container stops, then the new one takes
+    the published port (a gap in which requests fail)."""
     if stage not in names.STAGES:
         raise ToolkitError(f"stage must be one of {', '.join(names.STAGES)}")
+    if publish not in ("host", "port"):
+        raise ToolkitError(f"publish must be host or port, not {publish!r}")
     payload = None
     if model_name and model_version and smoke:
         tracking.check_server()
@@ -185,6 +191,8 @@ def deploy(
                 f"{model_name}/{model_version} has no input example for the smoke request"
             )
     engine = dockerhost.connect()
+    if publish == "host":
+        handover.require_host_network(engine)  # before anything starts: nothing to undo
     _ensure_image(engine, image)
     name = f"{app}-{stage}"
     bind = "127.0.0.1" if host in LOOPBACK else "0.0.0.0"
@@ -229,6 +237,7 @@ def deploy(
             )
         else:
             new.rename(name)
+            new.reload()  # so every line below names it as it is now called
         verify(f"http://{host}:{port}", new, **check)
     except ToolkitError as exc:
         _remove(new)
@@ -288,7 +297,7 @@ def rollback(
     host: str = "127.0.0.1",
     redeploy: bool = True,
     health_timeout_s: float = 120,
-    publish: str = "port",
+    publish: str = "host",
 ) -> dict:
     """Production back to the previous (or given) version: redeploy first, then move alias."""
     client = tracking.client()

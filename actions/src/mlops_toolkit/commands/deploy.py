@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target == "swarm":
         return run_swarm(args)
+    options.warn_port_swap(args)
     result = deploy.deploy(
         image=args.image,
         stage=args.stage,
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         model_version=args.model_version,
         health_timeout_s=args.health_timeout,
         smoke=args.smoke,
-        publish="host" if args.publish == "host" else "port",
+        publish="host" if options.publish_mode(args) == "host" else "port",
     )
     ghactions.set_outputs(
         {

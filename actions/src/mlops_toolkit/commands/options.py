@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def boolean(text: str) -> bool:
@@ -42,13 +44,34 @@ def deploy_target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replicas", type=int, default=2, help="swarm: tasks of the service")
     p.add_argument(
         "--publish",
-        default="ingress",
-        choices=("ingress", "host"),
-        help="ingress: published port (swarm: routing mesh); host: host network, SO_REUSEPORT, "
-        "the new container/task starts beside the old one",
+        default="",
+        choices=("", "ingress", "host"),
+        help="host (docker's default): host network, SO_REUSEPORT, the new container/task "
+        "starts beside the old one, no request lost; ingress (swarm's default): a published "
+        "port (swarm: the routing mesh; docker: requests fail while the port changes hands)",
     )
     p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
     p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")
+
+
+def publish_mode(args: argparse.Namespace) -> str:
+    """The publish mode asked for, else the target's default: docker `host` (the handover that
+    loses no request), swarm `ingress` (the routing mesh, reachable on every node)."""
+    return args.publish or ("ingress" if args.target == "swarm" else "host")
+
+
+def warn_port_swap(args: argparse.Namespace) -> None:
+    """A docker deploy on a published port says what it costs, in the step's output."""
+    if args.target == "docker" and publish_mode(args) == "ingress":
+        from ..handover import PORT_MODE_COST
+
+        on_actions = bool(os.environ.get("GITHUB_ACTIONS"))
+        print(
+            f"::warning title=publish ingress::{PORT_MODE_COST}"
+            if on_actions
+            else f"warning: {PORT_MODE_COST}",
+            file=sys.stderr,
+        )
 
 
 def swarm_target(args: argparse.Namespace, stage: str):
@@ -64,7 +87,7 @@ def swarm_target(args: argparse.Namespace, stage: str):
         port=args.port,
         host=args.host,
         replicas=args.replicas,
-        publish=args.publish,
+        publish=publish_mode(args),
         secrets=listed(args.secrets),
         configs=listed(args.configs),
     )

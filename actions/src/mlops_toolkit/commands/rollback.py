@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
             health_timeout_s=args.health_timeout,
         )
     else:
+        if args.redeploy:
+            options.warn_port_swap(args)
         result = deploy.rollback(
             model_name=args.model_name,
             to=args.to or None,
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             redeploy=args.redeploy,
             health_timeout_s=args.health_timeout,
-            publish="host" if args.publish == "host" else "port",
+            publish="host" if options.publish_mode(args) == "host" else "port",
         )
     redeployed = f", image `{result['image']}` redeployed and healthy" if result["image"] else ""
     ghactions.set_outputs(
