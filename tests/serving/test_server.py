@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ import mlflow
 import pytest
 from mlops_toolkit.serving.app import ScoringApp
 from mlops_toolkit.serving.compiled import CompiledModel
+from mlops_toolkit.serving.protocol import guarded
 from mlops_toolkit.serving.settings import Settings
 
 
@@ -86,7 +88,14 @@ class Server:
         import uvicorn
 
         self.app = app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            http=guarded(app.settings.header_timeout),  # as __main__ runs it
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -194,7 +203,6 @@ def test_every_mlflow_payload_format_gives_mlflows_answer(clf, clf_server) -> No
         "records": {"dataframe_records": records},
         "instances": {"instances": records},
         "inputs as columns": {"inputs": rows.to_dict(orient="list")},
-        "rows in signature order": {"instances": rows.values.tolist()},
         "reordered columns": {"dataframe_split": _split(rows[list(reversed(X.columns))])},
         "extra column": {"dataframe_split": _split(rows.assign(extra="ignored"))},
     }
@@ -202,6 +210,14 @@ def test_every_mlflow_payload_format_gives_mlflows_answer(clf, clf_server) -> No
         assert clf_server.post(payload) == (200, {"predictions": expected}), name
     csv_body = rows.to_csv(index=False).encode()
     assert clf_server.post(csv_body, "text/csv") == (200, {"predictions": expected})
+    # As MLflow: rows without names (taken by position before) and a column twice are 400.
+    for payload in (
+        {"instances": rows.values.tolist()},
+        {"dataframe_split": {"data": rows.values.tolist()}},
+        {"dataframe_split": _split(rows.assign(extra=1).rename(columns={"extra": X.columns[0]}))},
+    ):
+        status, body = clf_server.post(payload)
+        assert status == 400 and ("column names" in body["message"] or "twice" in body["message"])
 
 
 def test_the_models_own_serving_example_works(clf, clf_server) -> None:
@@ -262,7 +278,7 @@ BAD_INPUTS = [
     ),
     (
         "number beyond float64",
-        b'{"instances": [[1e999999]]}',
+        b'{"dataframe_split": {"columns": ["mean radius"], "data": [[1e999999]]}}',
         "application/json",
         400,
         "malformed_json",
@@ -383,6 +399,78 @@ def test_too_large_body_is_413(clf) -> None:
         server.wait_ready()
         status, body = server.post({"dataframe_split": _split(clf[1].iloc[:20])})
     assert status == 413 and "1000 bytes" in body["message"]
+
+
+def _raw(server: Server) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and how long that took."""
+    start, data = time.monotonic(), b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data, time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def limited(clf: tuple[Path, Any]) -> Iterator[Server]:
+    with _serve(clf[0], header_timeout=1, body_timeout=1, max_body_bytes=1000) as server:
+        server.wait_ready()
+        yield server
+
+
+def test_a_slowloris_client_is_cut_at_the_header_deadline(limited) -> None:
+    """A header line every 0.3 s kept uvicorn's connection open for ever (no header timeout)."""
+    with _raw(limited) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")
+        start = time.monotonic()
+        try:
+            for i in range(20):  # 6 s of trickling, unless the server closes first
+                time.sleep(0.3)
+                sock.sendall(b"X-Slow-%d: y\r\n" % i)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data, _ = _read_until_closed(sock)
+        elapsed = time.monotonic() - start
+    assert elapsed < 4, f"still open after {elapsed:.1f} s"
+    assert data.startswith(b"HTTP/1.1 408"), data
+
+
+def test_an_idle_connection_and_a_slow_body_are_cut(limited) -> None:
+    with _raw(limited) as idle:
+        data, elapsed = _read_until_closed(idle)
+    assert data == b"" and elapsed < 3, (data, elapsed)
+    with _raw(limited) as sock:
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 500\r\n\r\n{"dataframe_split"'
+        )
+        data, elapsed = _read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 408") and b"within 1 s" in data, data
+    assert elapsed < 4, elapsed
+
+
+def test_an_oversized_content_length_is_413_before_the_body_is_read(limited) -> None:
+    with _raw(limited) as sock:
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        data, elapsed = _read_until_closed(sock)  # not a byte of the body was sent
+    assert data.startswith(b"HTTP/1.1 413") and b"1000 bytes" in data, data
+    assert elapsed < 0.9, elapsed  # before the body deadline of 1 s
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/jsonx", "application/json-patch+json", "text/csvx", "application/json; x=1"],
+)
+def test_content_types_that_only_look_like_json_or_csv_are_415(clf_server, content_type) -> None:
+    status, body = clf_server.post({"dataframe_split": {"columns": [], "data": [[]]}}, content_type)
+    assert status == 415 and content_type in body["message"], body
 
 
 def test_version_names_model_commit_and_image(clf_server) -> None:
@@ -544,7 +632,7 @@ EMPTY_BATCHES = [
 ]
 
 
-def test_nan_and_infinity_in_csv_follow_the_json_null_rule_and_empty_batches_are_200(
+def test_nan_and_infinity_in_csv_follow_the_json_null_rule_and_empty_batches_are_400(
     mixed,
 ) -> None:
     model_dir, X = mixed
@@ -562,7 +650,11 @@ def test_nan_and_infinity_in_csv_follow_the_json_null_rule_and_empty_batches_are
             assert "'a'" in got["message"] and "row 1" in got["message"], got["message"]
         for empty in EMPTY_BATCHES:
             ctype = "text/csv" if isinstance(empty, bytes) else "application/json"
-            assert server.post(empty, ctype) == (200, {"predictions": []}), empty
+            status, body = server.post(empty, ctype)  # as MLflow, whose schema check fails
+            assert (status, body["message"]) == (
+                400,
+                "the request holds no rows: send at least one row",
+            ), empty
 
 
 @pytest.mark.parametrize(

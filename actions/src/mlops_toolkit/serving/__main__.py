@@ -22,6 +22,7 @@ def serve(settings: Settings) -> int:
     from . import listen
     from .app import ScoringApp
     from .graceful import DrainingServer
+    from .protocol import guarded
 
     app = ScoringApp(settings)
     if settings.reuse_port:
@@ -44,6 +45,7 @@ def serve(settings: Settings) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        http=guarded(settings.header_timeout),
     )
     server = DrainingServer(config)
 

@@ -31,11 +31,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 JSON = b"application/json"
+CSV = b"text/csv"
 # Bodies above this size are decoded and scored in a worker thread: a 10,000-row batch then
 # cannot hold the event loop (and /health with it) for a second, while the small requests that
 # make up most traffic stay on the loop, where they are cheapest.
 OFFLOAD_BYTES = 64 * 1024
 _HEADERS_JSON = [(b"content-type", JSON)]
+_HEADERS_CLOSE = [*_HEADERS_JSON, (b"connection", b"close")]
 _HEADERS_METRICS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
 
@@ -136,7 +138,8 @@ class ScoringApp:
     async def _invocations(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status, body = await self._score(scope, receive)
-        await _send(send, status, body)
+        # An unread or unfinished body: the connection cannot carry another request.
+        await _send(send, status, body, _HEADERS_CLOSE if status in (408, 413) else _HEADERS_JSON)
         self.metrics.count_request(status)
         self.metrics.latency.observe(time.perf_counter() - start)
 
@@ -145,15 +148,27 @@ class ScoringApp:
         if model is None:
             return self._fail(503, "not_ready", "the model is not loaded yet")
         content_type = _header(scope, b"content-type")
-        is_csv = content_type.startswith(b"text/csv")
-        if not (is_csv or content_type.startswith(JSON)):
+        is_csv = _media_type(content_type)
+        if is_csv is None:
             return self._fail(
                 415,
                 "unsupported_media_type",
-                "Content-Type must be application/json or text/csv, got "
+                "Content-Type must be application/json or text/csv (charset utf-8 if any), got "
                 f"{content_type.decode('latin-1') or 'none'}",
             )
-        raw = await _read_body(receive, self.settings.max_body_bytes)
+        limit = self.settings.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared and int(declared) > limit:  # say so before reading it (httptools checked it)
+            return self._fail(413, "too_large", f"the request body is larger than {limit} bytes")
+        try:
+            async with asyncio.timeout(self.settings.body_timeout):
+                raw = await _read_body(receive, limit)
+        except TimeoutError:
+            return self._fail(
+                408,
+                "timeout",
+                f"the request body did not arrive within {self.settings.body_timeout:g} s",
+            )
         if raw is None:
             return self._fail(
                 413,
@@ -221,8 +236,25 @@ def _error(code: str, message: str) -> bytes:
 def _header(scope: dict[str, Any], name: bytes) -> bytes:
     for key, value in scope["headers"]:
         if key == name:
-            return value.lower()
+            return value
     return b""
+
+
+_MEDIA_TYPES = {JSON: False, CSV: True}
+
+
+def _media_type(content_type: bytes) -> bool | None:
+    """True for CSV, False for JSON, None for anything else, as MLflow decides: the type exactly
+    (`application/jsonx` is not JSON), and no parameter but `charset=utf-8`."""
+    is_csv = _MEDIA_TYPES.get(content_type)  # the common case: no parameters
+    if is_csv is not None:
+        return is_csv
+    kind, *params = [part.strip() for part in content_type.split(b";")]
+    for param in params:
+        name, _, value = param.partition(b"=")
+        if name.strip() != b"charset" or value.strip().lower() != b"utf-8":
+            return None
+    return _MEDIA_TYPES.get(kind)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

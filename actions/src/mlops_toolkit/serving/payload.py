@@ -2,9 +2,12 @@
 
 Accepted (as `mlflow models serve` accepts them): `dataframe_split`, `dataframe_records`,
 `instances`, `inputs` (JSON) and CSV with a header. Columns are matched by name against the model
-signature (extra columns are ignored, as MLflow does); rows without names are taken in signature
-order. Values are checked by type: numbers for numeric columns (integers for long/integer columns),
-booleans for boolean and strings for string columns; null only where a column is optional.
+signature (extra columns are ignored, as MLflow does). As in MLflow, rows without column names,
+duplicated column names and batches without rows are 400. Values are checked by type: numbers
+for numeric columns (integers within 64 or 32 bits for long/integer columns), booleans for boolean
+and strings for string columns; null only where a column is optional. An empty CSV field is a
+missing value in every column, as pandas (and so MLflow) reads it. Where this is stricter than
+MLflow, docs/architecture.md has the table (asserted by tests/serving/test_differential.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from ..mlmodel import NUMERIC_TYPES, Batch, Column
 _TYPE_OF = attrgetter("type")
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMBER_TYPES = frozenset({int, float})
+_FLOAT_TYPES = frozenset({"double", "float"})
+_INT_RANGE = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 _ACCEPTED: dict[str, frozenset[type]] = {
     "double": _NUMBER_TYPES,
     "float": _NUMBER_TYPES,
@@ -85,9 +90,9 @@ def parse_payload(payload: Any, columns: list[Column], raw: bytes | None = None)
         raise bad_payload(f"{key} must be a list of rows or an object of columns")
     if body and all(isinstance(r, dict) for r in body):
         return _from_records(body, columns)
-    if body and not isinstance(body[0], list) and len(columns) == 1:
-        body = [[v] for v in body]  # a list of scalars for a one-column model
-    return _from_rows(body, None, columns)
+    if not body:
+        return _empty(columns)
+    raise _nameless()
 
 
 def parse_csv(text: str, columns: list[Column]) -> Batch:
@@ -96,6 +101,7 @@ def parse_csv(text: str, columns: list[Column]) -> Batch:
     header = next(reader, None)
     if not header:
         raise bad_payload("the CSV body is empty: expected a header row and data rows")
+    _check_unique(header)
     by_name = {c.name: c for c in columns}
     rows = []
     for line, row in enumerate(reader, start=2):
@@ -108,10 +114,10 @@ def parse_csv(text: str, columns: list[Column]) -> Batch:
 
 
 def _csv_value(raw: str, column: Column | None, line: int) -> Any:
+    if raw == "":
+        return None  # an empty field is a missing value in every column, as pandas reads it
     if column is None or column.type == "string":
         return raw
-    if raw == "":
-        return None
     if column.type == "boolean":
         return {"true": True, "false": False}.get(raw.lower(), raw)
     word = raw.strip().lower().lstrip("+-")
@@ -133,14 +139,13 @@ def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
     if not isinstance(data, list):
         raise bad_payload("data must be a list of rows")
     if not data:
-        return _empty(columns)  # no rows: nothing to check, whatever the columns say
+        return _empty(columns)
     if names is None:
-        names = [c.name for c in columns]  # rows without names: signature order
-        width_msg = f"rows without column names must have {len(names)} values (the signature)"
-    else:
-        if type(names) is not list or not set(map(type, names)) <= {str}:
-            raise bad_payload("columns must be a list of column names")
-        width_msg = f"each row must have {len(names)} values, one per column"
+        raise _nameless()
+    if type(names) is not list or not set(map(type, names)) <= {str}:
+        raise bad_payload("columns must be a list of column names")
+    _check_unique(names)
+    width_msg = f"each row must have {len(names)} values, one per column"
     try:
         widths = set(map(len, data))
     except TypeError:
@@ -154,7 +159,7 @@ def _from_rows(data: Any, names: Any, columns: list[Column]) -> Batch:
     # A rectangular list of numbers in signature order becomes the matrix as is.
     if (
         names == [c.name for c in columns]
-        and _all_numeric(columns)
+        and _signature(columns)[0]
         and set(map(type, chain.from_iterable(data))) <= _NUMBER_TYPES
     ):
         return Batch(n_rows, matrix=_floats(data).reshape(n_rows, -1))
@@ -187,7 +192,7 @@ def _numeric_matrix(data: Any, names: Any, columns: list[Column]) -> np.ndarray 
     Anything else (None) goes through the checks, which name the problem.
     """
     numeric, signature = _signature(columns)
-    if not numeric or (names is not None and names != signature) or type(data) is not list:
+    if not numeric or names != signature or type(data) is not list:
         return None
     try:
         matrix = np.array(data)
@@ -202,18 +207,24 @@ _LAST_SIGNATURE: tuple[list[Column], bool, list[str]] | None = None
 
 
 def _signature(columns: list[Column]) -> tuple[bool, list[str]]:
-    """(all numeric, names) of a signature, computed once per served model, not per request."""
+    """(all floating point, names) of a signature, once per served model, not per request.
+
+    Integer columns take the checks: 1.5 or 2**63 there is a 422, not a float in the matrix.
+    """
     global _LAST_SIGNATURE
     last = _LAST_SIGNATURE
     if last is None or last[0] is not columns:  # holding the list keeps its identity unique
-        last = _LAST_SIGNATURE = (columns, _all_numeric(columns), [c.name for c in columns])
+        floats = set(map(_TYPE_OF, columns)) <= _FLOAT_TYPES
+        last = _LAST_SIGNATURE = (columns, floats, [c.name for c in columns])
     return last[1], last[2]
 
 
 def _from_records(records: Any, columns: list[Column]) -> Batch:
     if not isinstance(records, list) or not all(type(r) is dict for r in records):
         raise bad_payload("records must be a list of objects, one per row")
-    present: set[str] = set().union(*records) if records else {c.name for c in columns}
+    if not records:
+        return _empty(columns)
+    present: set[str] = set().union(*records)
     _check_columns(present, columns)
     values = {
         c.name: [r.get(c.name) for r in records] if c.name in present else None for c in columns
@@ -234,8 +245,23 @@ def _from_mapping(mapping: dict[str, Any], columns: list[Column]) -> Batch:
 
 
 def _empty(columns: list[Column]) -> Batch:
-    """Every empty-batch form answers the same: no rows, no predictions."""
-    return _build({c.name: [] for c in columns}, 0, columns)
+    """Every empty-batch form answers the same, a 400 as in MLflow (whose schema check fails)."""
+    raise bad_payload("the request holds no rows: send at least one row")
+
+
+def _nameless() -> PayloadError:
+    # MLflow takes such rows as columns 0, 1, ... and fails its schema check: a 400 as well.
+    return bad_payload(
+        'rows need column names: use dataframe_split with "columns", dataframe_records, '
+        "or inputs/instances as objects"
+    )
+
+
+def _check_unique(names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        twice = next(n for n in names if n in seen or seen.add(n))  # type: ignore[func-returns-value]
+        raise bad_payload(f"column {twice!r} is given twice: each column name once")
 
 
 def _check_columns(present: Any, columns: list[Column]) -> None:
@@ -275,9 +301,26 @@ def _column_array(column: Column, col: list[Any]) -> np.ndarray:
     kinds = set(map(type, col))
     if not kinds <= accepted:
         _raise_type_error(column, col, accepted)
+    if column.type in _INT_RANGE:
+        _check_range(column, col)
     if column.type in NUMERIC_TYPES:
         return _floats([math.nan if v is None else v for v in col] if type(None) in kinds else col)
     return np.array(col, dtype=object)
+
+
+def _check_range(column: Column, col: list[Any]) -> None:
+    """A long column holds 64-bit integers (an integer column 32-bit), as MLflow types them."""
+    low, high = _INT_RANGE[column.type]
+    values = [v for v in col if v is not None]
+    if values and low <= min(values) and max(values) <= high:
+        return
+    row = next(i for i, v in enumerate(col) if v is not None and not low <= v <= high)
+    raise PayloadError(
+        422,
+        "wrong_type",
+        f"column {column.name!r} expects {column.type}, row {row} has {col[row]}, "
+        f"beyond its range [{low}, {high}]",
+    )
 
 
 def _raise_type_error(column: Column, col: list[Any], accepted: frozenset[type]) -> None:

@@ -19,6 +19,9 @@ ENV_PORT = "SERVING_PORT"
 ENV_REUSE_PORT = "SERVING_REUSE_PORT"
 ENV_HEALTH_SOCKET = "SERVING_HEALTH_SOCKET"
 ENV_MAX_BODY_BYTES = "SERVING_MAX_BODY_BYTES"
+# Seconds a client may take to send a request's headers, then its body (slow clients get cut).
+ENV_HEADER_TIMEOUT = "SERVING_HEADER_TIMEOUT"
+ENV_BODY_TIMEOUT = "SERVING_BODY_TIMEOUT"
 ENV_LOG_DIR = "PREDICTION_LOG_DIR"
 ENV_LOG_SAMPLE_RATE = "PREDICTION_LOG_SAMPLE_RATE"
 ENV_DRIFT_REPORT = "DRIFT_REPORT_PATH"
@@ -36,6 +39,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 10 * 1024 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     log_dir: str = ""
     log_sample_rate: float = 0.0
     drift_report: str = ""
@@ -59,6 +64,8 @@ class Settings:
             "host": get(ENV_HOST, "127.0.0.1"),
             "port": _number(int, ENV_PORT, get(ENV_PORT, "8080")),
             "max_body_bytes": _number(int, ENV_MAX_BODY_BYTES, get(ENV_MAX_BODY_BYTES, "10485760")),
+            "header_timeout": _number(float, ENV_HEADER_TIMEOUT, get(ENV_HEADER_TIMEOUT, "10")),
+            "body_timeout": _number(float, ENV_BODY_TIMEOUT, get(ENV_BODY_TIMEOUT, "30")),
             "log_dir": get(ENV_LOG_DIR, ""),
             "log_sample_rate": _number(float, ENV_LOG_SAMPLE_RATE, get(ENV_LOG_SAMPLE_RATE, "0")),
             "drift_report": get(ENV_DRIFT_REPORT, ""),
@@ -67,6 +74,12 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
+        for name, seconds in (
+            (ENV_HEADER_TIMEOUT, settings.header_timeout),
+            (ENV_BODY_TIMEOUT, settings.body_timeout),
+        ):
+            if not seconds > 0:
+                raise ValueError(f"{name} must be a number of seconds above 0, got {seconds}")
         if not 0.0 <= settings.log_sample_rate <= 1.0:
             raise ValueError(
                 f"{ENV_LOG_SAMPLE_RATE} must be between 0 and 1, got {settings.log_sample_rate}"
