@@ -112,6 +112,20 @@ def test_excluded_columns_and_bad_input_are_named(mixed, workdir):
         run("dup.csv", "label", [])
 
 
+{%- if cookiecutter.task == "classification" %}
+
+
+def test_a_single_class_target_is_refused_before_anything_is_written(mixed, workdir):
+    frame = pd.read_csv(mixed)
+    frame["label"] = "stay"
+    frame.to_csv(workdir / "one.csv", index=False)
+    before = (workdir / "params.yaml").read_text()
+    with pytest.raises(DataError, match=r"target 'label' has a single class \('stay'\)"):
+        run("one.csv", "label", [])
+    assert (workdir / "params.yaml").read_text() == before
+{%- endif %}
+
+
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]

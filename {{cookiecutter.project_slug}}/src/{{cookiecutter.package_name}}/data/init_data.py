@@ -103,6 +103,12 @@ def _check_target(values: pd.Series, task: str, source: str) -> None:
     if task == "regression" and not pd.api.types.is_numeric_dtype(values):
         examples = ", ".join(map(repr, values[pd.to_numeric(values, errors="coerce").isna()][:3]))
         raise DataError(f"{source}: a regression target must be numeric (found {examples})")
+    if task == "classification" and values.nunique() < 2:
+        # Fails only later in `train` otherwise: there is nothing to tell apart.
+        raise DataError(
+            f"{source}: the target {values.name!r} has a single class ({values.iloc[0]!r}); "
+            "classification needs at least two"
+        )
     if task == "classification" and values.nunique() > max(50, len(values) // 2):
         raise DataError(
             f"{source}: the target has {values.nunique()} distinct values; "
