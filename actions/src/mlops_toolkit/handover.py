@@ -18,7 +18,7 @@ from .errors import ToolkitError
 # What a published-port swap costs, said wherever a team chooses it (docs and the step's output).
 PORT_MODE_COST = (
     "publish ingress stops the old container before the new one takes the port: requests in "
-    "that gap fail (about 30 % of those sent during a swap, benchmarks/zero_downtime.py); "
+    "that gap fail (about 40 % of those sent during a swap, benchmarks/zero_downtime.py); "
     "publish host, the default, drops none"
 )
 
