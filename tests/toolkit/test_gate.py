@@ -313,3 +313,37 @@ def test_the_majority_class_of_string_labels_is_the_naive_model():
     assert baseline.labels.tolist() == ["Adelie"] * 4
     perfect = gate.stats.Predictions(labels=y.copy())
     assert gate.against_baseline(cfg, y, perfect)["improvement"] > 0.05
+
+
+GOOD_CONFIG = "primary: {metric: f1, min_value: 0.5}\nbootstrap: {resamples: 100, seed: %s}\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ((GOOD_CONFIG % "-1").encode(), "bootstrap.seed"),
+        ((GOOD_CONFIG % "1.5").encode(), "bootstrap.seed"),
+        ((GOOD_CONFIG % ".inf").encode(), "bootstrap.seed"),
+        (b"primary: {metric: f1, min_value: .inf}\n", "finite"),
+        (b"bootstrap: {resamples: .inf}\nprimary: {metric: f1, min_value: 0.5}\n", "finite"),
+        (b"primary: {metric: f1, min_value: 0.5}\n# caf\xe9\n", "not UTF-8"),
+    ],
+)
+def test_gate_config_bad_values_are_one_clear_error(tmp_path, content, needle):
+    """Seed -1, .inf and a Latin-1 file: a ToolkitError naming the cause, not a traceback."""
+    from mlops_toolkit import gate_config
+    from mlops_toolkit.errors import ToolkitError
+
+    path = tmp_path / "gate.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ToolkitError, match=needle) as caught:
+        gate_config.load(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_gate_config_seed_zero_is_accepted(tmp_path):
+    from mlops_toolkit import gate_config
+
+    path = tmp_path / "gate.yaml"
+    path.write_text(GOOD_CONFIG % "0")
+    assert gate_config.load(path).seed == 0

@@ -96,8 +96,9 @@ class GateConfig:
 
 
 def _number(where: str, value: object, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ToolkitError(f"gate config: {where} must be a number, got {value!r}")
+    # .inf passes isinstance and would end in OverflowError at int(): refused here, one line
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ToolkitError(f"gate config: {where} must be a finite number, got {value!r}")
     if positive and value < 0:
         raise ToolkitError(f"gate config: {where} must be >= 0, got {value!r}")
     return float(value)
@@ -182,11 +183,20 @@ def parse(data: object) -> GateConfig:
         guards=guards,
         resamples=resamples,
         confidence=confidence,
-        seed=int(_number("bootstrap.seed", boot.get("seed", 42))),
+        seed=_seed(boot.get("seed", 42)),
         target=target,
         blocks=int(_number("bootstrap.blocks", boot.get("blocks", 1000), positive=True)) or 1,
         auc_bins=max(2, int(_number("bootstrap.auc_bins", boot.get("auc_bins", 256)))),
     )
+
+
+def _seed(raw: object) -> int:
+    """numpy seeds are integers in [0, 2**32): -1 or 1.5 would fail deep inside the bootstrap."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**32:
+        raise ToolkitError(
+            f"gate config: bootstrap.seed must be an integer in [0, 2**32), got {raw!r}"
+        )
+    return raw
 
 
 def _baseline(raw: object) -> BaselineRule | None:
@@ -215,6 +225,8 @@ def load(path: str | Path) -> GateConfig:
         raise ToolkitError(f"gate config {p} not found")
     try:
         data = strictyaml.load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ToolkitError(f"gate config {p} is not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
