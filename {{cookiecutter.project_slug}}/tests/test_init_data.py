@@ -126,6 +126,17 @@ def test_a_single_class_target_is_refused_before_anything_is_written(mixed, work
 {%- endif %}
 
 
+@pytest.mark.parametrize("separator,said", [(";", "';'-separated"), ("\t", "tab-separated")])
+def test_a_semicolon_or_tab_separated_file_gets_a_hint(mixed, workdir, separator, said):
+    frame = pd.read_csv(mixed)
+    frame["income"] = frame["income"].astype(str).str.replace(".", ",")  # a decimal comma
+    frame.to_csv(workdir / "semi.csv", index=False, sep=separator)
+    before = (workdir / "params.yaml").read_text()
+    with pytest.raises(DataError, match=rf"semi.csv: .*looks {said}.*to_csv"):
+        run("semi.csv", "label", [])
+    assert (workdir / "params.yaml").read_text() == before
+
+
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]

@@ -75,6 +75,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    _refuse_other_separators(path)
     try:
         # A row longer than the header would silently become an index or lose fields.
         with warnings.catch_warnings():
@@ -91,6 +92,22 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: has a header but no rows")
     return frame
+
+
+def _refuse_other_separators(path: Path) -> None:
+    """A `;`- or tab-separated file would read as one column (or fail on decimal commas)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        header = handle.readline()
+    if "," in header:
+        return
+    for separator, name in ((";", "';'"), ("\t", "tab")):
+        if separator in header:
+            raise DataError(
+                f"{path}: the header has no comma but {header.count(separator)} {name}(s): "
+                f"the file looks {name}-separated; save it comma-separated (pandas: "
+                f"pd.read_csv(path, sep={separator!r}).to_csv(path, index=False), adding "
+                "decimal=',' if numbers use a decimal comma)"
+            )
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], where: str | Path) -> None:
