@@ -347,3 +347,13 @@ def test_gate_config_seed_zero_is_accepted(tmp_path):
     path = tmp_path / "gate.yaml"
     path.write_text(GOOD_CONFIG % "0")
     assert gate_config.load(path).seed == 0
+
+
+def test_holdout_with_missing_targets_is_one_clear_error(tmp_path):
+    from mlops_toolkit.errors import ToolkitError
+    from mlops_toolkit.gate import load_holdout
+
+    path = tmp_path / "holdout.csv"
+    path.write_text("x,label\n1,a\n2,\n3,b\n4,\n")
+    with pytest.raises(ToolkitError, match=r"'label' has 2 missing value"):
+        load_holdout(str(path), "label")

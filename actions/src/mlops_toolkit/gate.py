@@ -65,6 +65,12 @@ def load_holdout(path: str, target: str) -> tuple[Any, Any]:
         raise ToolkitError(f"holdout {p} has no target column '{target}'")
     if len(frame) == 0:
         raise ToolkitError(f"holdout {p} has no rows")
+    missing = int(frame[target].isna().sum())
+    if missing:  # sklearn's metrics would raise a ValueError about NaN deep in the bootstrap
+        raise ToolkitError(
+            f"holdout {p}: target column '{target}' has {missing} missing value(s): "
+            "drop or label those rows"
+        )
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
