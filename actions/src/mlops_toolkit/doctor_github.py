@@ -135,19 +135,36 @@ def _status(exc: ToolkitError) -> str:
     return f"HTTP {match[1]}" if match else str(exc)
 
 
+def _reachable(
+    name: str, project: Path, *, needed: str, in_ci: str, what: str
+) -> tuple[str, Result | None]:
+    """The repository to ask, or the row that says why this check does not run: nothing to
+    check (`needed` is the reason), in CI, no GitHub repository yet, or no token."""
+    if needed:
+        return "", Result(name, SKIP, needed, False)
+    if _in_ci():
+        return "", Result(name, SKIP, in_ci, False)
+    repo = repository(project)
+    if not repo:
+        return "", Result(name, FAIL, "no GitHub repository: push it (gh repo create) first")
+    if not token():
+        return "", Result(name, FAIL, f"GH_TOKEN not set: GH_TOKEN=$(gh auth token) to list {what}")
+    return repo, None
+
+
 def runners(project: Path) -> Result:
     """A self-hosted runner of the repository carries every label a job asks for."""
     name = "runners"
     wanted = runner_labels(project)
-    if not wanted:
-        return Result(name, SKIP, "no job needs a self-hosted runner", False)
-    if _in_ci():
-        return Result(name, SKIP, "checked from a laptop (listing runners needs admin)", False)
-    repo = repository(project)
-    if not repo:
-        return Result(name, FAIL, "no GitHub repository: push it (gh repo create) first")
-    if not token():
-        return Result(name, FAIL, "GH_TOKEN not set: GH_TOKEN=$(gh auth token) to list runners")
+    repo, skipped = _reachable(
+        name,
+        project,
+        needed="" if wanted else "no job needs a self-hosted runner",
+        in_ci="checked from a laptop (listing runners needs admin)",
+        what="runners",
+    )
+    if skipped:
+        return skipped
     try:
         listed = list(_runners(repo))
     except ToolkitError as exc:
@@ -236,15 +253,15 @@ def settings(project: Path) -> Result:
     the workflows' environments (names only: GitHub never returns a secret's value)."""
     name = "github settings"
     wanted = required_settings(project)
-    if not wanted:
-        return Result(name, SKIP, "no workflow here reads a required setting", False)
-    if _in_ci():
-        return Result(name, SKIP, "in CI: the tracking server row checks what the job got", False)
-    repo = repository(project)
-    if not repo:
-        return Result(name, FAIL, "no GitHub repository: push it (gh repo create) first")
-    if not token():
-        return Result(name, FAIL, "GH_TOKEN not set: GH_TOKEN=$(gh auth token) to list them")
+    repo, skipped = _reachable(
+        name,
+        project,
+        needed="" if wanted else "no workflow here reads a required setting",
+        in_ci="in CI: the tracking server row checks what the job got",
+        what="them",
+    )
+    if skipped:
+        return skipped
     client = _client(repo)
     have: dict[str, set[str]] = {"variable": set(), "secret": set()}
     try:
