@@ -137,6 +137,17 @@ def test_a_semicolon_or_tab_separated_file_gets_a_hint(mixed, workdir, separator
     assert (workdir / "params.yaml").read_text() == before
 
 
+def test_numbers_with_thousands_separators_are_named_not_taken_for_an_id(mixed, workdir):
+    frame = pd.read_csv(mixed)
+    frame["income"] = [f"{x:,.2f}" if x == x else None for x in frame["income"]]  # "51,234.50"
+    frame.to_csv(workdir / "sep.csv", index=False)  # quoted: "51,234.50"
+    before = (workdir / "params.yaml").read_text()
+    with pytest.raises(DataError, match=r"column 'income' holds numbers with thousands separ"):
+        run("sep.csv", "label", [])
+    assert (workdir / "params.yaml").read_text() == before
+    assert run("sep.csv", "label", ["income"]).roles["excluded"] == ["customer_id", "income"]
+
+
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]

@@ -68,6 +68,7 @@ def run(
     kept, dropped = drop_missing_target(frame, target)
     if kept.empty:
         raise DataError(f"{source}: every row's target {target!r} is missing")
+    _check_thousands(kept.drop(columns=exclude), source)
     _check_target(kept[target], task, source)
     found = roles_.infer(kept, target, exclude)
     suite = derive_suite(kept, target, found, task, source)
@@ -95,6 +96,31 @@ def _check_duplicate_header(source: str) -> None:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataError(f"{source}: duplicated column name(s) in the header: {', '.join(repeated)}")
+
+
+# 1,065 or -12,345.5: a number written with thousands separators (a quoted CSV field).
+THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?"
+
+
+def _check_thousands(frame: pd.DataFrame, source: str) -> None:
+    """Such a column reads as strings and would be taken for an ID or categories.
+
+    Not parsed here: "1,065" is 1.065 where the comma is the decimal mark.
+    """
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if values.empty or not pd.api.types.is_string_dtype(values):
+            continue
+        text = values.astype(str)
+        if text.str.fullmatch(THOUSANDS).all() and text.str.contains(",").any():
+            example = text[text.str.contains(",")].iloc[0]
+            raise DataError(
+                f"{source}: column {column!r} holds numbers with thousands separators "
+                f"(e.g. {example!r}); remove the separators (pandas: "
+                "pd.read_csv(path, thousands=',').to_csv(path, index=False)) and run again"
+            )
 
 
 def _check_target(values: pd.Series, task: str, source: str) -> None:
