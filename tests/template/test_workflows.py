@@ -204,3 +204,20 @@ def test_every_deploy_publishes_as_the_targets_own_variable_says(project):
             assert publish is None, step
         else:
             assert publish == f"${{{{ vars.{expected} || '{default}' }}}}", step
+
+
+def test_fork_pull_requests_never_reach_the_training_runner(project):
+    flow = yaml.safe_load((project / ".github/workflows/pull-request.yml").read_text())
+    guard = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert flow["jobs"]["model"].get("if") == guard
+
+
+def test_actionlint_knows_the_runner_labels(project):
+    flow = yaml.safe_load((project / ".github/workflows/pull-request.yml").read_text())
+    runs_on = flow["jobs"]["model"]["runs-on"]
+    labels = yaml.safe_load((project / ".github/actionlint.yaml").read_text())
+    declared = set(labels["self-hosted-runner"]["labels"])
+    if isinstance(runs_on, list):
+        assert set(runs_on) - {"self-hosted"} <= declared
+    else:
+        assert declared == set()
