@@ -24,12 +24,16 @@ def _gpu_present() -> bool:
 #   e2e: every other act scenario (fixed container names on the one engine);
 #   toolkit-swarm: one module-scoped world (models, images) the module's tests share;
 #   serving-image: one chain of image layers (builds of one Dockerfile in two workers at once
-#     leave two cache chains, and the rebuild whose reuse the module checks may take the other).
+#     leave two cache chains, and the rebuild whose reuse the module checks may take the other);
+#   serving-differential, template-git-url: one module-scoped set of slow servers or one
+#     template repository and install, started once instead of once per worker.
 SERIAL_GROUPS = {
     "e2e-swarm": ("tests/e2e/test_lifecycle.py::test_lifecycle[swarm]",),
     "e2e": ("tests/e2e/",),
     "toolkit-swarm": ("tests/toolkit/test_swarm.py",),
     "serving-image": ("tests/serving/test_image.py",),
+    "serving-differential": ("tests/serving/test_differential.py",),
+    "template-git-url": ("tests/template/test_git_url.py",),
 }
 # Groups of one long test each (the act scenarios, tens of minutes): they start first, each on a
 # worker of its own (tests/support/scheduling.py), so they run side by side, never in a queue.
