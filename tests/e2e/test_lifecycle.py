@@ -80,7 +80,11 @@ class Scenario:
         self.model = project.name  # app, registered model and image repository name
         self.next_pr = 1
 
-    def pull_request(self, change, title: str) -> tuple[int, subprocess.CompletedProcess]:
+    def pull_request(
+        self, change, title: str, head_repo: str = OWNER_REPO
+    ) -> tuple[int, subprocess.CompletedProcess]:
+        """A pull request from a branch of ``head_repo`` (GitHub's payload always names it; a
+        fork's is another repository)."""
         number = self.next_pr
         self.next_pr += 1
         git(self.project, "checkout", "-q", "-b", f"pr-{number}", "main")
@@ -91,7 +95,7 @@ class Scenario:
             "action": "synchronize",
             "pull_request": {
                 "number": number,
-                "head": {"sha": head, "ref": f"pr-{number}"},
+                "head": {"sha": head, "ref": f"pr-{number}", "repo": {"full_name": head_repo}},
                 "base": {"ref": "main"},
                 "title": title,
             },
@@ -365,3 +369,26 @@ def test_a_typo_in_params_is_explained_in_the_comment(scenario: Scenario):
     assert "**Fix:** correct the key" in body
     assert f"/{OWNER_REPO}/actions/runs/" in body
     assert len(s.client.search_model_versions(f"name = '{s.model}'")) == versions
+
+
+def test_a_fork_pull_request_never_reaches_the_training_runner(scenario: Scenario):
+    """A fork's code must not train on the team's GPU machine nor see its secrets: the model job
+    (self-hosted runner, tracking credentials) is skipped, nothing is trained or registered, and
+    the unit tests still run on a hosted runner."""
+    s = scenario
+    if s.target != "docker":
+        pytest.skip("the pull-request job is the same for every deploy target")
+    versions = len(s.client.search_model_versions(f"name = '{s.model}'"))
+    runs = len(s.client.search_runs([s.client.get_experiment_by_name(s.model).experiment_id]))
+    _, result = s.pull_request(
+        lambda p: set_c(p, 0.5), "A change from a fork", head_repo="stranger/tumor-classifier"
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, explain(result)
+    # act prefixes each line with [workflow/job name]: the hosted unit tests ran, the model job
+    # (its name in the workflow) never started.
+    assert "/unit tests]" in log, log[-3000:]
+    assert "/validate, train, gate, register]" not in log, log[-3000:]
+    assert len(s.client.search_model_versions(f"name = '{s.model}'")) == versions
+    experiment = s.client.get_experiment_by_name(s.model).experiment_id
+    assert len(s.client.search_runs([experiment])) == runs
