@@ -148,6 +148,17 @@ def test_numbers_with_thousands_separators_are_named_not_taken_for_an_id(mixed, 
     assert run("sep.csv", "label", ["income"]).roles["excluded"] == ["customer_id", "income"]
 
 
+def test_a_target_name_with_quotes_and_a_hash_survives_running_twice(mixed, workdir):
+    name = 'it\'s "the" #1 label'
+    pd.read_csv(mixed).rename(columns={"label": name}).to_csv(workdir / "q.csv", index=False)
+    for _ in range(2):  # the second run edits the lines the first one wrote
+        run("q.csv", name, [])
+    assert load_params().data.target == name
+    gate = (workdir / "gate.yaml").read_text()
+    assert yaml.safe_load(gate)["target"] == name
+    assert gate.count("#1 label") == 1  # the # was not taken for the line's comment
+
+
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]

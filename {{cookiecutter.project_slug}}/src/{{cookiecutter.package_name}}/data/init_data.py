@@ -364,7 +364,8 @@ def _point_gate(path: Path, target: str, values: pd.Series | None) -> None:
     import yaml
 
     text = re.sub(
-        r"^target: [^#\n]*",
+        # A quoted value may hold a `#` (a name set by an earlier run): it is not the comment.
+        r'^target: (?:"(?:[^"\\\n]|\\.)*" *|[^#\n]*)',
         lambda _: f"target: {_yaml_str(target)}  ",
         path.read_text(encoding="utf-8"),
         count=1,
