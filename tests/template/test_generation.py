@@ -53,6 +53,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "Dockerfile",
         ".dockerignore",
         ".github/zizmor.yml",
+        ".github/actionlint.yaml",
         ".github/workflows/drift.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/release.yml",
