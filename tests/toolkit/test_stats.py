@@ -105,7 +105,7 @@ def test_roc_auc_needs_binary_target():
         ({"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]}, "does not fit"),
         ({"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}}, "between 10"),
         ({"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}}, "confidence"),
-        ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a number"),
+        ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a finite number"),
         ([1, 2], "mapping"),
     ],
 )
