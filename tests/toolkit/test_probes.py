@@ -1,4 +1,4 @@
-"""The platform's small probes: GPU, tracking-server health (with credentials), directions."""
+"""The platform's small probes: GPU, tracking-server health (with credentials)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import cli
-from mlops_toolkit import directions, gate_config, gpu, tracking_check
+from mlops_toolkit import gpu, tracking_check
 from support.servers import free_port
 
 NVIDIA_SMI_CSV = "NVIDIA H100 80GB HBM3, 550.54.15\nNVIDIA H100 80GB HBM3, 550.54.15\n"
@@ -28,24 +28,6 @@ def test_gpu_rows_become_one_compute():
 def test_no_nvidia_smi_means_cpu():
     assert gpu.detect("no-such-nvidia-smi-here") == gpu.CPU
     assert gpu.available("no-such-nvidia-smi-here") is False
-
-
-@pytest.mark.parametrize("metric", ["f1", "roc_auc", "accuracy", "r2", "precision", "recall"])
-def test_scores_are_higher_is_better(metric):
-    assert directions.higher_is_better(metric) and directions.direction(metric) == "maximize"
-    assert directions.improvement(metric, 0.9, 0.8) == pytest.approx(0.1)
-
-
-@pytest.mark.parametrize("metric", ["rmse", "mae", "log_loss"])
-def test_errors_are_lower_is_better(metric):
-    assert not directions.higher_is_better(metric)
-    assert directions.improvement(metric, 0.8, 0.9) == pytest.approx(0.1)
-
-
-def test_the_gate_takes_its_directions_from_the_one_table():
-    assert set(gate_config.METRIC_DIRECTIONS) == set(directions.GATE_METRICS)
-    for metric, way in gate_config.METRIC_DIRECTIONS.items():
-        assert way == directions.direction(metric)
 
 
 class AuthServer:

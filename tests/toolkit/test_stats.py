@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mlops_toolkit import gate_config, stats
+from mlops_toolkit import gate_config, metrics, stats
 from mlops_toolkit.errors import ToolkitError
 from mlops_toolkit.stats import Predictions
 from sklearn import metrics as skm
@@ -134,7 +134,8 @@ def test_fast_auc_equals_scikit_learn_on_resampled_data(decimals):
         assert stats.exact_auc(np.repeat(y, w), np.repeat(s, w)) == pytest.approx(
             expected, abs=1e-12
         )
-        assert stats._auc_from_hist(w @ hist, m) == pytest.approx(expected, abs=1e-12)
+        from_blocks = metrics.get("roc_auc").from_blocks
+        assert from_blocks(w @ hist) == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.uint64, np.int8, np.int64, bool])

@@ -1,48 +1,48 @@
-"""Metric directions, defined once: which way is better for every metric the platform knows.
+"""Metric directions: kept for projects generated before the metrics registry (v1 API).
 
-The gate judges improvements with them, and generated projects score permutation importance
-and report metrics with them.
+The registry (metrics.py) is the one source; new code imports it. Removed in v2.
 """
 
 from __future__ import annotations
 
-MAXIMIZE = "maximize"
-MINIMIZE = "minimize"
+from .metrics import (
+    CLASSIFICATION as _CLASSIFICATION_TASK,
+)
+from .metrics import (
+    ERRORS,
+    LABELS,
+    MAXIMIZE,
+    MINIMIZE,
+    REGISTRY,
+    SCORES,
+    direction,
+    higher_is_better,
+    improvement,
+    names,
+)
+from .metrics import (
+    REGRESSION as _REGRESSION_TASK,
+)
 
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "f1": True,
-    "roc_auc": True,
-    "accuracy": True,
-    "precision": True,
-    "recall": True,
-    "r2": True,
-    "rmse": False,
-    "mae": False,
-    "log_loss": False,
-}
+HIGHER_IS_BETTER: dict[str, bool] = {m.name: m.higher_is_better for m in REGISTRY.values()}
+GATE_METRICS = names(gate=True)
+LABEL_METRICS = tuple(m for m in GATE_METRICS if REGISTRY[m].source == LABELS)
+SCORE_METRICS = tuple(m for m in GATE_METRICS if REGISTRY[m].source == SCORES)
+ERROR_METRICS = tuple(m for m in GATE_METRICS if REGISTRY[m].source == ERRORS)
+CLASSIFICATION = names(_CLASSIFICATION_TASK, gate=True)
+REGRESSION = names(_REGRESSION_TASK, gate=True)
 
-# What the gate computes from its per-block statistics, by kind of prediction it needs.
-LABEL_METRICS = ("accuracy", "f1")  # predicted labels
-SCORE_METRICS = ("roc_auc",)  # positive-class scores
-ERROR_METRICS = ("rmse", "mae", "r2")  # regression values
-GATE_METRICS = (*LABEL_METRICS, *SCORE_METRICS, *ERROR_METRICS)
-CLASSIFICATION = (*LABEL_METRICS, *SCORE_METRICS)
-REGRESSION = ERROR_METRICS
-
-
-def higher_is_better(metric: str) -> bool:
-    """True for scores (f1, roc_auc, ...), False for errors (rmse, mae, log_loss)."""
-    try:
-        return HIGHER_IS_BETTER[metric]
-    except KeyError:
-        raise KeyError(f"no direction known for metric {metric!r}") from None
-
-
-def direction(metric: str) -> str:
-    return MAXIMIZE if higher_is_better(metric) else MINIMIZE
-
-
-def improvement(metric: str, candidate: float, baseline: float) -> float:
-    """candidate - baseline, signed so that positive always means better."""
-    sign = 1.0 if higher_is_better(metric) else -1.0
-    return sign * (candidate - baseline)
+__all__ = [
+    "CLASSIFICATION",
+    "ERROR_METRICS",
+    "GATE_METRICS",
+    "HIGHER_IS_BETTER",
+    "LABEL_METRICS",
+    "MAXIMIZE",
+    "MINIMIZE",
+    "REGRESSION",
+    "SCORE_METRICS",
+    "direction",
+    "higher_is_better",
+    "improvement",
+]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import metrics as registry
 from . import names, stats, tracking
 from .errors import Rejected, ToolkitError
 from .gate_config import GateConfig, MetricRule
@@ -78,7 +79,8 @@ def predictions(model: tracking.LoadedModel, features: Any, cfg: GateConfig) -> 
     """Labels, and positive-class scores when ROC AUC is asked for (one model call either way)."""
     import numpy as np
 
-    if "roc_auc" not in cfg.metrics:
+    scored = _score_metric(cfg)
+    if scored is None:
         return stats.Predictions(labels=model.predict(features))
     if model.linear_binary():
         # ROC AUC depends only on the ranking, and decision values rank as the probabilities
@@ -86,12 +88,17 @@ def predictions(model: tracking.LoadedModel, features: Any, cfg: GateConfig) -> 
         values, classes = model.decision(features)
         return stats.Predictions(labels=classes[(values > 0).astype(np.intp)], scores=values)
     if not model.has_proba():
-        raise ToolkitError(f"roc_auc needs predict_proba, which {model.uri} does not offer")
+        raise ToolkitError(f"{scored} needs predict_proba, which {model.uri} does not offer")
     proba, classes = model.predict_proba(features)
     if proba.ndim != 2 or proba.shape[1] != 2:
-        raise ToolkitError("roc_auc needs a binary classifier")
+        raise ToolkitError(f"{scored} needs a binary classifier")
     # predict() of scikit-learn classifiers is the argmax of predict_proba.
     return stats.Predictions(labels=classes[np.argmax(proba, axis=1)], scores=proba[:, 1])
+
+
+def _score_metric(cfg: GateConfig) -> str | None:
+    """The first metric of the gate read from positive-class scores (ROC AUC), if any."""
+    return next((m for m in cfg.metrics if registry.get(m).source == registry.SCORES), None)
 
 
 def decision_rule(cfg: GateConfig, mode: str) -> str:
@@ -108,7 +115,7 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
         clause = (
             f"it beats the naive model (majority class or mean) by the lower bound of the "
             f"{level} interval of its improvement ≥ {cfg.baseline.min_improvement:g}"
-            + (" of the naive error" if p.metric in ("rmse", "mae") else "")
+            + (" of the naive error" if registry.get(p.metric).relative_margin else "")
         )
         rule = f"{rule} and {clause}" if rule else clause
     guards = [g.metric for g in cfg.guards]
@@ -212,7 +219,7 @@ def naive(cfg: GateConfig, y: Any) -> tuple[stats.Predictions, str]:
     if cfg.task == "classification":
         values, counts = np.unique(y, return_counts=True)
         majority = values[np.argmax(counts)]
-        scores = np.full(len(y), 0.5) if "roc_auc" in cfg.metrics else None
+        scores = np.full(len(y), 0.5) if _score_metric(cfg) else None
         return stats.Predictions(
             labels=np.repeat(values[[np.argmax(counts)]], len(y)), scores=scores
         ), f"majority class {_plain(majority)!r}"

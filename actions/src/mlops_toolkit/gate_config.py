@@ -24,12 +24,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import metrics as registry
 from . import strictyaml
-from .directions import CLASSIFICATION, GATE_METRICS, MAXIMIZE, REGRESSION, direction
 from .errors import ToolkitError
+from .metrics import MAXIMIZE
 
-# The metrics a gate may judge, with their direction (directions.py is the one source).
-METRIC_DIRECTIONS = {metric: direction(metric) for metric in GATE_METRICS}
+# The metrics a gate may judge, with their direction (the metrics registry is the one source).
+METRIC_DIRECTIONS = {name: registry.direction(name) for name in registry.names(gate=True)}
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,6 @@ class MetricRule:
         return f"{'≥' if self.bigger_is_better else '≤'} {self.threshold:g}"
 
 
-# Metrics whose baseline margin is a share of the naive model's own value (they carry units).
-RELATIVE_MARGIN = ("rmse", "mae")
-
-
 @dataclass(frozen=True)
 class BaselineRule:
     """The candidate must beat the naive model scored on the same holdout by this margin."""
@@ -68,7 +65,7 @@ class BaselineRule:
 
     def required(self, metric: str, baseline_value: float) -> float:
         """The margin in the metric's units: relative for error metrics, points otherwise."""
-        if metric in RELATIVE_MARGIN:
+        if registry.get(metric).relative_margin:
             return self.min_improvement * abs(baseline_value)
         return self.min_improvement
 
@@ -92,7 +89,7 @@ class GateConfig:
 
     @property
     def task(self) -> str:
-        return "classification" if self.primary.metric in CLASSIFICATION else "regression"
+        return registry.task_of(self.primary.metric)
 
 
 def _number(where: str, value: object, *, positive: bool = False) -> float:
@@ -151,7 +148,8 @@ def parse(data: object) -> GateConfig:
     if not isinstance(guards_raw, list):
         raise ToolkitError("gate config: 'guards' must be a list")
     guards = tuple(_rule(f"guards[{i}]", g) for i, g in enumerate(guards_raw))
-    family = CLASSIFICATION if primary.metric in CLASSIFICATION else REGRESSION
+    expected = registry.task_of(primary.metric)
+    family = registry.names(expected, gate=True)
     for g in guards:
         if g.metric not in family:
             raise ToolkitError(
@@ -159,7 +157,6 @@ def parse(data: object) -> GateConfig:
                 f"{primary.metric} gate (use {', '.join(family)})"
             )
     task = data.get("task")
-    expected = "classification" if family is CLASSIFICATION else "regression"
     if task is not None and task != expected:
         raise ToolkitError(f"gate config: task {task!r} does not match metric {primary.metric}")
     boot = data.get("bootstrap") or {}

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .directions import ERROR_METRICS, LABEL_METRICS, SCORE_METRICS, higher_is_better
+from . import metrics as registry
 from .errors import ToolkitError
 
 
@@ -94,46 +94,6 @@ def _errors(ids: np.ndarray, g: int, y: np.ndarray, pred: np.ndarray):
     return np.stack([np.bincount(ids, weights=c, minlength=g) for c in cols], axis=1)
 
 
-# --- metrics from (batched) statistics -------------------------------------------------------
-
-
-def _from_confusion(metric: str, flat: np.ndarray, k: int, positive: int | None) -> np.ndarray:
-    cm = flat.reshape((*flat.shape[:-1], k, k))  # [..., true, predicted]
-    total = cm.sum(axis=(-1, -2))
-    tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if metric == "accuracy":
-            return tp.sum(-1) / total
-        fp = cm.sum(-2) - tp
-        fn = cm.sum(-1) - tp
-        denom = 2 * tp + fp + fn
-        f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
-        if positive is not None:
-            return f1[..., positive]
-        present = (cm.sum(-1) + cm.sum(-2)) > 0
-        return (f1 * present).sum(-1) / np.maximum(present.sum(-1), 1)
-
-
-def _auc_from_hist(flat: np.ndarray, m: int) -> np.ndarray:
-    h = flat.reshape((*flat.shape[:-1], 2, m))
-    neg, pos = h[..., 0, :], h[..., 1, :]
-    below = np.cumsum(neg, axis=-1) - neg
-    u = (pos * (below + 0.5 * neg)).sum(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return u / (pos.sum(-1) * neg.sum(-1))
-
-
-def _from_errors(metric: str, s: np.ndarray) -> np.ndarray:
-    count, sse, sae, sy, syy = (s[..., i] for i in range(5))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if metric == "rmse":
-            return np.sqrt(sse / count)
-        if metric == "mae":
-            return sae / count
-        sst = syy - sy * sy / count
-        return 1.0 - sse / sst
-
-
 def exact_auc(y_pos: np.ndarray, scores: np.ndarray) -> float:
     """Mann-Whitney AUC with ties counted half, in O(n log n).
 
@@ -172,11 +132,14 @@ def _per_model(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 # --- the evaluation ------------------------------------------------------------------------
 
-FAMILIES = (
-    {m: "labels" for m in LABEL_METRICS}
-    | {m: "scores" for m in SCORE_METRICS}
-    | {m: "errors" for m in ERROR_METRICS}
-)
+
+def _of(source: str) -> tuple[str, ...]:
+    """The gate's metrics read from one kind of statistics."""
+    return tuple(m for m in registry.names(gate=True) if registry.get(m).source == source)
+
+
+# The kind of per-block statistics each metric the gate judges is read from (the registry's).
+FAMILIES = {name: registry.get(name).source for name in registry.names(gate=True)}
 
 
 @dataclass
@@ -210,8 +173,12 @@ def evaluate(
             raise ToolkitError(f"unknown metric {m}")
     ids, g = block_ids(n, blocks, seed)
     wanted = list(dict.fromkeys(FAMILIES[m] for m in metrics))
-    wanted.sort(key=lambda f: f == "errors")  # counts first, then the float sums of errors
-    builders = {"labels": _label_family, "scores": _score_family, "errors": _error_family}
+    wanted.sort(key=lambda f: f == registry.ERRORS)  # counts first, then the float error sums
+    builders = {
+        registry.LABELS: _label_family,
+        registry.SCORES: _score_family,
+        registry.ERRORS: _error_family,
+    }
     rng = np.random.default_rng([seed, 2])
     chunk = chunk or max(1, _CHUNK_CELLS // g)
     # The weights do not depend on the data: the first chunk is drawn in a thread while the
@@ -225,7 +192,7 @@ def evaluate(
     # One weight matrix for every statistic of every model: the bootstrap is paired.
     order = [(f, i) for f in wanted for i in range(len(models))]
     stacked = np.concatenate([families[f].columns[i] for f, i in order], axis=1)
-    counted = sum(families[f].columns[i].shape[1] for f, i in order if f != "errors")
+    counted = sum(families[f].columns[i].shape[1] for f, i in order if f != registry.ERRORS)
     boot = _bootstrap(stacked, counted, weights, rng, resamples)
     totals = stacked.sum(axis=0)
 
@@ -248,7 +215,7 @@ def evaluate(
         shifted = [b + (p - q) for b, p, q in zip(sampled, point, binned, strict=True)]
         result = MetricResult(metric, list(point), [_interval(b, alpha) for b in shifted])
         if len(models) == 2:
-            sign = 1.0 if higher_is_better(metric) else -1.0
+            sign = 1.0 if registry.higher_is_better(metric) else -1.0
             result.diff = sign * (point[0] - point[1])
             result.diff_ci = _interval(sign * (shifted[0] - shifted[1]), alpha)
         results[metric] = result
@@ -331,27 +298,32 @@ def _label_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
     cols = [_confusion(ids, g, y_idx, c, k) for c in codes[1:]]
     binary_y = k <= 2
     positive = k - 1 if binary_y else None  # the larger label, as scikit-learn's pos_label=1
-    read = {m: (lambda s, m=m: _from_confusion(m, s, k, positive)) for m in LABEL_METRICS}
+    read = {
+        m: (lambda s, m=m: registry.get(m).from_blocks(s.reshape((*s.shape[:-1], k, k)), positive))
+        for m in _of(registry.LABELS)
+    }
     return _Family(cols, read, {})
 
 
 def _score_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
+    """Score metrics rank the positive class's scores (AUC): per-class score histograms per
+    block for the bootstrap, the exact Mann-Whitney value for the point estimate."""
+    wanted = [m for m in dict.fromkeys(metrics) if registry.get(m).source == registry.SCORES]
     (y_codes,), k = _codes([y])
     if k != 2:
-        raise ToolkitError(f"roc_auc needs a binary target; the holdout has {k} classes")
+        raise ToolkitError(f"{wanted[0]} needs a binary target; the holdout has {k} classes")
     y_pos = y_codes.astype(np.int64)
 
     def one(p: Predictions) -> tuple[np.ndarray, float]:
-        scores = _need(p.scores, "roc_auc").astype(np.float64)
+        scores = _need(p.scores, wanted[0]).astype(np.float64)
         bins, m = _score_bins(scores, auc_bins, seed)
         return _histogram(ids, g, y_pos, bins, m), exact_auc(y_pos, scores)
 
     done = _per_model(one, models)
     cols, exact = [c for c, _ in done], [e for _, e in done]
     # Each model may have its own number of bins: each slice is read with its own width.
-    return _Family(
-        cols, {"roc_auc": lambda s: _auc_from_hist(s, s.shape[-1] // 2)}, {"roc_auc": exact}
-    )
+    read = {m: registry.get(m).from_blocks for m in wanted}
+    return _Family(cols, read, {m: exact for m in wanted})
 
 
 def _error_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
@@ -360,5 +332,5 @@ def _error_family(metrics, y, models, ids, g, auc_bins, seed) -> _Family:
     except (TypeError, ValueError) as exc:
         raise ToolkitError("regression metrics need a numeric target") from exc
     cols = [_errors(ids, g, yf, _need(p.labels, "regression metrics")) for p in models]
-    read = {m: (lambda s, m=m: _from_errors(m, s)) for m in ERROR_METRICS}
+    read = {m: registry.get(m).from_blocks for m in _of(registry.ERRORS)}
     return _Family(cols, read, {})
