@@ -21,6 +21,7 @@ from .commands import (
     report,
     rollback,
     set_alias,
+    ssh_setup,
     train,
     validate_data,
 )
@@ -39,6 +40,7 @@ COMMANDS = (
     find_candidate,
     report,
     build_image,
+    ssh_setup,
     deploy,
     rollback,
     drift_issue,

@@ -14,8 +14,12 @@ def connect() -> Any:
 
     where = os.environ.get(names.ENV_DOCKER_HOST) or "the local socket"
     try:
-        # ssh:// hosts: paramiko (docker[ssh]) with the runner's ssh-agent, keys and config.
-        client = docker.from_env(timeout=300)
+        # ssh:// hosts: OpenSSH's `ssh` from PATH (use_ssh_client), as the docker CLI does, so
+        # the key, pinned known_hosts and StrictHostKeyChecking that `ssh-setup` puts first on
+        # PATH apply here too (paramiko would read only ~/.ssh). Pulls carry the credentials
+        # of the client config ($DOCKER_CONFIG, which `ssh-setup --registry` writes).
+        ssh = os.environ.get(names.ENV_DOCKER_HOST, "").startswith("ssh://")
+        client = docker.from_env(timeout=300, use_ssh_client=ssh)
         client.ping()
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
