@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,37 +380,19 @@ def test_rollback_whose_image_is_gone_changes_nothing(world, mlflow_server, logg
 
 @pytest.fixture
 def ssh_docker_host(tmp_path):
-    """sshd on loopback in front of this engine; a HOME with the key and known_hosts."""
+    """sshd on loopback in front of this engine, reached as the workflows reach it: the key and
+    pinned known_hosts of `ssh-setup`, its `ssh` wrapper first on PATH (tests/support/sshd.py)."""
     import os
-    import time
 
-    from support.servers import stop
+    from mlops_toolkit import sshsetup
+    from support.sshd import sshd
 
-    keys, home = tmp_path / "sshd", tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    keys.mkdir()
-    for key in ("host", "client"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)], check=True
+    with sshd(tmp_path / "sshd") as server:
+        found = sshsetup.setup(
+            server.docker_host, server.key, server.known_hosts, tmp_path / "runner"
         )
-    port = free_port()
-    (keys / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\n"
-        f"AuthorizedKeysFile {keys / 'client.pub'}\nPermitRootLogin prohibit-password\n"
-        f"PasswordAuthentication no\nStrictModes no\nUsePAM no\n"
-        f"PidFile {keys / 'sshd.pid'}\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(keys / "sshd_config")], stderr=subprocess.DEVNULL
-    )
-    time.sleep(1)
-    shutil.copy(keys / "client", home / ".ssh" / "id_ed25519")
-    os.chmod(home / ".ssh" / "id_ed25519", 0o600)
-    host_key = (keys / "host.pub").read_text().split()[:2]
-    (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
-    yield {"DOCKER_HOST": f"ssh://root@127.0.0.1:{port}", "HOME": str(home)}
-    stop(proc)
+        path = f"{found['PATH']}{os.pathsep}{os.environ['PATH']}"
+        yield {"DOCKER_HOST": server.docker_host, "PATH": path}
 
 
 def test_deploy_over_ssh_docker_host(world, ssh_docker_host):
@@ -421,8 +402,11 @@ def test_deploy_over_ssh_docker_host(world, ssh_docker_host):
     )
     assert result.returncode == 0, result.stderr
     assert serving_version(port) == world.v1
-    wrong_key = dict(ssh_docker_host, HOME="/nonexistent")
-    refused = deploy_cli(world, world.image_v1, stage="staging", port=port, **wrong_key)
+    import os
+
+    # Without ssh-setup's wrapper, plain ssh has neither the key nor the pinned host key.
+    unpinned = dict(ssh_docker_host, PATH=os.environ["PATH"])
+    refused = deploy_cli(world, world.image_v1, stage="staging", port=port, **unpinned)
     assert refused.returncode == 1 and "cannot reach the Docker engine at ssh://" in refused.stderr
     assert serving_version(port) == world.v1
     assert_production_intact(world)
