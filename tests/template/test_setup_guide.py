@@ -38,10 +38,10 @@ def table(markdown: str, heading: str) -> list[list[str]]:
 
 
 def names_in(markdown: str, heading: str) -> set[str]:
-    """Names in the first column of a table: `NAME`."""
+    """Names in the first column of a table: `NAME` (environments: `pull-request` too)."""
     found = set()
     for cells in table(markdown, heading):
-        match = re.fullmatch(r"`([A-Za-z_][A-Za-z0-9_]*)`", cells[0])
+        match = re.fullmatch(r"`([A-Za-z_][A-Za-z0-9_-]*)`", cells[0])
         assert match, f"{heading}: first cell {cells[0]!r} is not one `NAME`"
         found.add(match[1])
     return found
@@ -126,7 +126,7 @@ def test_the_guide_claims_exactly_the_checks_doctor_makes(project):
         for row in re.findall(r"^\| (.+?) \|", section, re.M)
         for name in re.findall(r"`([^`]+)`", row)
     }
-    full = doctor_rows(project, "--docker", "true", "--image-registry", "127.0.0.1:1")
+    full = doctor_rows(project, "--docker", "--image-registry", "127.0.0.1:1")
     local = doctor_rows(project, "--local")
     assert documented == full, (documented, full)
     local_paragraph = guide.split("`mlops-toolkit doctor --local` checks only the laptop", 1)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -29,8 +30,8 @@ EXPECTED = {
     "setup",
     "doctor",
     "pull-data",
-}
     "ssh-setup",
+}
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
 
@@ -57,6 +58,9 @@ def test_wrapper_calls_one_subcommand_with_real_flags(action):
     command = re.search(r"mlops_toolkit\.cli ([a-z-]+)", run)[1]
     assert command == action.name
     flags = set(re.findall(r"(--[a-z-]+) ", run))
+    for step in spec["runs"]["steps"]:  # the true/false inputs become flags in env: (FLAG_*)
+        for value in step.get("env", {}).values():
+            flags |= set(re.findall(r"'(--[a-z-]+)", str(value)))
     assert flags <= subcommand_flags(command), flags - subcommand_flags(command)
     # Inputs reach bash only through env:, never as ${{ }} inside run:.
     for step in spec["runs"]["steps"]:
@@ -95,7 +99,55 @@ def test_action_linters_pass():
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
-EXPR = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
+EXPR = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")  # up to the first }} (format's {0} inside)
+# The one mapping of a true/false input to a flag pair (GitHub compares strings ignoring case);
+# any other value reaches argparse as `--name=VALUE` and fails in one line, never silently false.
+FLAG_RE = re.compile(
+    r"inputs\.([a-z-]+) == 'true' && '--\1' \|\| inputs\.\1 == 'false' && '--no-\1'"
+    r" \|\| format\('--\1=\{0\}', inputs\.\1\)"
+)
+
+
+def boolean_flags(name: str) -> set[str]:
+    """The subcommand's options that are --x/--no-x pairs."""
+    parser = toolkit_cli.build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return {
+        act.option_strings[0]
+        for act in sub.choices[name]._actions
+        if isinstance(act, argparse.BooleanOptionalAction)
+    }
+
+
+@pytest.mark.parametrize("action", WRAPPERS, ids=lambda p: p.name)
+def test_every_boolean_option_is_a_true_false_input_mapped_to_its_flag(action):
+    """Each --x/--no-x of the subcommand is reached from input `x` by the one mapping, and
+    nothing passes a true/false string as a value any more."""
+    spec = load(action)
+    step = spec["runs"]["steps"][-1]
+    env = {k: str(v) for k, v in step.get("env", {}).items()}
+    mapped = {}
+    for key, value in env.items():
+        match = EXPR.fullmatch(value)
+        if match and "==" in match[1]:
+            assert FLAG_RE.fullmatch(match[1]), (key, value)
+            mapped[key] = FLAG_RE.fullmatch(match[1])[1]
+    names = set(mapped.values())
+    assert {f"--{n}" for n in names} == boolean_flags(action.name)
+    for key, name in mapped.items():
+        assert spec["inputs"][name]["default"] in ("true", "false"), name
+        assert f'"${key}"' in step["run"] and f"--{name} " not in step["run"], name
+
+
+def evaluate(expression: str, context: dict[str, str]) -> str:
+    """`inputs.x`, `github.x`, or the flag mapping above, as the runner evaluates them."""
+    match = FLAG_RE.fullmatch(expression)
+    if match is None:
+        return context[expression]
+    value = context[f"inputs.{match[1]}"]
+    if value.lower() in ("true", "false"):
+        return ("--" if value.lower() == "true" else "--no-") + match[1]
+    return f"--{match[1]}={value}"
 
 
 def run_composite(action: Path, inputs: dict[str, str], workdir: Path, extra_env: dict):
@@ -108,7 +160,7 @@ def run_composite(action: Path, inputs: dict[str, str], workdir: Path, extra_env
     context["github.token"] = "test-token"
 
     def render(text: str) -> str:
-        return EXPR.sub(lambda m: context[m[1]], str(text))
+        return EXPR.sub(lambda m: evaluate(m[1], context), str(text))
 
     output = workdir / "github_output"
     output.touch()
@@ -179,6 +231,39 @@ def test_gate_action_fails_the_step_with_outputs_written(
     text = output.read_text()
     assert "passed<<" in text and "\nfalse\n" in text
     assert (project / "reports" / "gate" / "gate.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "passed"), [("true", 2, "false"), ("false", 0, "false"), ("yes", 2, None)]
+)
+def test_true_false_input_becomes_the_flag(tmp_path, value, code, passed):
+    """validate-data's `fail-on-invalid` through the composite step: "false" reaches the CLI as
+    --no-fail-on-invalid; a value that is neither fails the step in argparse's one line."""
+    write = (
+        "import json, os; os.makedirs('reports', exist_ok=True); "
+        "json.dump({'success': False, 'evaluated': 1, 'failed': 1, 'failures': []}, "
+        "open('reports/validation.json', 'w'))"
+    )
+    result, output = run_composite(
+        REPO / "actions" / "validate-data",
+        {
+            "command": f'{sys.executable} -c "{write}"',
+            "fail-on-invalid": value,
+            "install": "false",
+            "python": sys.executable,
+        },
+        tmp_path,
+        {"PYTHONPATH": str(ACTIONS_SRC)},
+    )
+    assert result.returncode == code, result.stderr
+    if passed is None:
+        assert result.stderr.splitlines()[-1] == (
+            "mlops-toolkit validate-data: error: argument --fail-on-invalid/--no-fail-on-invalid:"
+            " ignored explicit argument 'yes'"
+        )
+        assert not output.read_text()
+    else:
+        assert "passed<<" in output.read_text() and f"\n{passed}\n" in output.read_text()
 
 
 def test_install_step_installs_the_package(tmp_path):

@@ -106,9 +106,38 @@ def test_rejection_and_drift_keep_their_codes(monkeypatch, capsys):
 def test_bad_input_file_is_one_line(tmp_path):
     bad = tmp_path / "gate.json"
     bad.write_text("{not json")
-    result = cli("report", "--model-name", "m", "--gate", str(bad), "--comment", "false")
+    result = cli("report", "--model-name", "m", "--gate", str(bad), "--no-comment")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"mlops-toolkit report: error: {bad} is not valid JSON"]
+
+
+def test_booleans_are_flags_with_their_default_in_help():
+    """Every true/false option is a --x/--no-x pair; --help says which one is the default."""
+    import argparse
+
+    sub = toolkit_cli.build_parser()._subparsers._group_actions[0]
+    pairs = {}
+    for name, parser in sub.choices.items():
+        # argparse wraps lines, at hyphens too: compare without white space
+        help_text = "".join(parser.format_help().split())
+        for act in parser._actions:
+            if isinstance(act, argparse.BooleanOptionalAction):
+                flag = act.option_strings[0]
+                shown = flag if act.default else "--no-" + flag[2:]
+                assert f"(default:{shown})" in help_text, (name, flag)
+                pairs.setdefault(name, set()).add(flag)
+            # No option takes a true/false string any more (doctor's --dvc: auto|true|false).
+            assert act.type is None or act.type.__name__ != "boolean", (name, act.dest)
+    assert pairs["gate"] == {"--comment", "--fail-on-reject"}
+    assert pairs["doctor"] == {"--registry-checks", "--docker", "--require-gpu"}
+    assert {"report", "train", "deploy", "build-image", "rollback", "validate-data"} <= set(pairs)
+
+
+def test_the_old_string_form_is_one_argparse_line(tmp_path):
+    result = cli("report", "--model-name", "m", "--comment", "false", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "mlops-toolkit: error: unrecognized arguments: false"
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -136,9 +136,7 @@ def test_a_required_gpu_that_is_missing_fails(mlflow_server, tmp_path):
         pytest.skip("a GPU is visible here")
     result = doctor(
         "--require-gpu",
-        "true",
-        "--registry-checks",
-        "false",
+        "--no-registry-checks",
         env={"MLFLOW_TRACKING_URI": mlflow_server.uri},
         cwd=tmp_path,
     )
@@ -165,8 +163,7 @@ def test_dvc_remote_is_checked_when_the_project_uses_dvc(tmp_path):
 def test_docker_host_and_registry_login_never_show_the_password(tmp_path):
     dead = f"tcp://127.0.0.1:{free_port()}"
     result = doctor(
-        "--registry-checks",
-        "false",
+        "--no-registry-checks",
         "--image-registry",
         "127.0.0.1:5000",
         "--registry-username",
@@ -234,7 +231,7 @@ def gh_doctor(project, github, mlflow_server, **env: str) -> subprocess.Complete
         "GITHUB_REPOSITORY": REPO,
         "GH_TOKEN": github.token,
     }
-    return doctor("--registry-checks", "false", "--dvc", "false", env={**base, **env}, cwd=project)
+    return doctor("--no-registry-checks", "--dvc", "false", env={**base, **env}, cwd=project)
 
 
 def test_an_unpublished_toolkit_and_no_runner_fail_in_one_line_each(project, github, mlflow_server):

@@ -276,7 +276,7 @@ def test_a_failed_step_is_named_in_the_comment_and_as_an_error(gh, tmp_path):
 
 
 def test_steps_that_are_not_json_are_one_line(tmp_path):
-    r = cli("report", "--model-name", "m", "--steps", "{oops", "--comment", "false")
+    r = cli("report", "--model-name", "m", "--steps", "{oops", "--no-comment")
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "mlops-toolkit report: error: --steps is not valid JSON (pass toJSON(steps))"
@@ -377,7 +377,7 @@ def test_the_report_ends_the_run_its_job_left_running(mlflow_server, tmp_path):
 
     def report_with_open(run_id: str, uri: str = mlflow_server.uri):
         record.write_text(json.dumps({"run_id": run_id, "tracking_uri": uri}))
-        r = cli("report", "--model-name", "m", "--comment", "false", cwd=tmp_path)
+        r = cli("report", "--model-name", "m", "--no-comment", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         return r
 

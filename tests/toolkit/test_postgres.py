@@ -107,7 +107,7 @@ def test_gate_register_promote_rollback_on_postgres(pg_mlflow, holdout_csv, gate
     def rollback():  # the registry only: no container to redeploy here
         return cli(
             *("rollback", "--model-name", name, "--app", "pg", "--port", "1"),
-            *("--redeploy", "false"),
+            "--no-redeploy",
             env=env,
         )
 

@@ -72,8 +72,7 @@ def test_invalid_data_can_be_reported_without_failing(project, tmp_path):
         "python validate.py bad.csv",
         "--working-directory",
         str(project),
-        "--fail-on-invalid",
-        "false",
+        "--no-fail-on-invalid",
     )
     assert r.returncode == 0 and "output passed=false" in r.stdout
 
@@ -150,7 +149,6 @@ def test_require_gpu_fails_fast_without_one(project, tmp_path):
         "--working-directory",
         str(project),
         "--require-gpu",
-        "true",
     )
     assert r.returncode == 1
     assert "require-gpu is set but nvidia-smi finds no GPU" in r.stderr

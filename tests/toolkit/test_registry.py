@@ -96,7 +96,7 @@ def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged,
     assert again["changed"] is False
 
     result = cli(
-        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--redeploy", "false"
+        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--no-redeploy"
     )
     assert result.returncode == 0, result.stderr
     assert alias_version(model_name, names.PRODUCTION) == v1
@@ -106,7 +106,7 @@ def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged,
 
     # v1 replaced nothing: a second rollback has no target, fails clearly, changes nothing.
     result = cli(
-        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--redeploy", "false"
+        "rollback", "--model-name", model_name, "--app", "x", "--port", "1", "--no-redeploy"
     )
     assert result.returncode == 1
     assert "no earlier production version" in result.stderr

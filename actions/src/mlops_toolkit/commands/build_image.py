@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dockerfile", default="Dockerfile")
     p.add_argument("--image", required=True, help="repository, e.g. ghcr.io/org/model")
     p.add_argument("--git-commit", default="")
-    p.add_argument("--push", type=options.boolean, default=True)
+    options.flag(p, "--push", True, "push the image to its registry")
     p.add_argument("--registry", default="")
     p.add_argument("--username", default="")
     p.add_argument(

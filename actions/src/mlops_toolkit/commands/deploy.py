@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     options.deploy_target(p)
     options.model_name(p, required=False)
     p.add_argument("--model-version", default="")
-    p.add_argument("--smoke", type=options.boolean, default=True)
+    options.flag(p, "--smoke", True, "send the smoke request")
     p.set_defaults(func=run)
 
 

@@ -21,28 +21,27 @@ from . import options
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("doctor", help="check the team's set-up; one line per check")
     options.model_name(p, required=False)
-    p.add_argument(
+    options.flag(
+        p,
         "--registry-checks",
-        type=options.boolean,
-        default=True,
-        help="create a throw-away model version and alias, round-trip an artifact",
+        True,
+        "create a throw-away model version and alias, round-trip an artifact",
     )
+    # Three states, not a flag: auto (the default) decides from the project itself.
     p.add_argument(
         "--dvc",
         choices=("auto", "true", "false"),
         default="auto",
         help="auto: check the DVC remote when the project has .dvc/config",
     )
-    p.add_argument(
-        "--docker", type=options.boolean, default=False, help="check the Docker host (DOCKER_HOST)"
-    )
+    options.flag(p, "--docker", False, "check the Docker host (DOCKER_HOST)")
     p.add_argument(
         "--image-registry",
         default="",
         help="log in to this image registry (password: $REGISTRY_PASSWORD)",
     )
     p.add_argument("--registry-username", default="")
-    p.add_argument("--require-gpu", type=options.boolean, default=False)
+    options.flag(p, "--require-gpu", False, "fail when no GPU is visible")
     p.add_argument("--working-directory", default=".")
     p.add_argument(
         "--local",

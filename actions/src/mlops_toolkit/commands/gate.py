@@ -19,11 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default=None)
     p.add_argument("--config", default=names.GATE_CONFIG)
     p.add_argument("--output-dir", default="reports/gate")
-    p.add_argument(
-        "--comment", type=options.boolean, default=True, help="sticky PR comment when on a PR"
-    )
+    options.flag(p, "--comment", True, "sticky PR comment when on a PR")
     p.add_argument("--pr-number", default=None)
-    p.add_argument("--fail-on-reject", type=options.boolean, default=True)
+    options.flag(p, "--fail-on-reject", True, "exit 2 when the gate rejects the candidate")
     p.set_defaults(func=run)
 
 

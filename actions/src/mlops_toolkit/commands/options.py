@@ -7,14 +7,15 @@ import os
 import sys
 
 
-def boolean(text: str) -> bool:
-    """`true`/`false` as GitHub Actions inputs spell them (an empty input is false)."""
-    value = str(text).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+def flag(p: argparse.ArgumentParser, name: str, default: bool, help: str = "") -> None:
+    """A true/false option as a pair of flags, `--name` / `--no-name`, its default in --help.
+
+    The actions map GitHub's "true"/"false" inputs to one of the pair (action.yml); anything
+    else given as `--name=VALUE` ends in argparse's one line."""
+    action = p.add_argument(name, action=argparse.BooleanOptionalAction, default=default)
+    # Set after: Python 3.10's BooleanOptionalAction appends "(default: True)" itself.
+    shown = name if default else "--no-" + name[2:]
+    action.help = f"{help} (default: {shown})" if help else f"default: {shown}"
 
 
 def minutes(value: float | None) -> float | None:

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--artifact-url", default="")
     p.add_argument("--version", default="", help="the registered version, if any")
     p.add_argument("--pr-number", default=None)
-    p.add_argument("--comment", type=options.boolean, default=True)
+    options.flag(p, "--comment", True, "post the sticky comment (only on a pull request)")
     p.add_argument(
         "--steps",
         default="",
@@ -31,6 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--failure-log",
         default=os.environ.get(names.ENV_FAILURE_LOG, ""),
         help=f"failed commands' lines; the first is quoted (default: ${names.ENV_FAILURE_LOG})",
+    )
+    p.add_argument(
+        "--fork",
+        action="store_true",
+        help="a fork's pull request: say that the model job does not run, and how to get it",
     )
     p.set_defaults(func=run)
 
@@ -114,9 +119,28 @@ def _warn(line: str) -> None:
     print(f"{prefix}{line}", file=sys.stderr)
 
 
+def fork_notice(args: argparse.Namespace) -> int:
+    """The sticky comment of a fork's pull request, from a job that never runs the fork's code."""
+    from .. import github, report
+
+    number = github.pull_request_number(args.pr_number)
+    markdown = report.fork_markdown(args.model_name, github.pull_request_head(), number)
+    ghactions.add_summary(markdown)
+    url = ""
+    if args.comment:
+        posted = github.sticky_comment(markdown, f"report:{args.model_name}", number)
+        if posted:
+            url = posted.get("html_url", "")
+            print(f"pull-request comment {posted['action']}: {url}")
+    ghactions.set_outputs({"comment-url": url})
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import github, report
 
+    if args.fork:
+        return fork_notice(args)
     step = failed_step(args.steps)
     failure = None
     if step is not None:

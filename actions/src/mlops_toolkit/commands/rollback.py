@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     options.model_name(p)
     p.add_argument("--to", default="", help="a version; default: the previous production one")
     options.deploy_target(p)
-    p.add_argument("--redeploy", type=options.boolean, default=True)
+    options.flag(p, "--redeploy", True, "redeploy the version's recorded image")
     p.set_defaults(func=run)
 
 

@@ -11,7 +11,7 @@ from . import options
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="run the project's training on this runner")
     options.project_command(p)
-    p.add_argument("--require-gpu", type=options.boolean, default=False)
+    options.flag(p, "--require-gpu", False, "fail when no GPU is visible")
     p.add_argument("--run-json", default=names.RUN_JSON)
     p.set_defaults(func=run)
 

@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("validate-data", help="run the project's data validation")
     options.project_command(p)
     p.add_argument("--report", default=names.VALIDATION_JSON)
-    p.add_argument("--fail-on-invalid", type=options.boolean, default=True)
+    options.flag(p, "--fail-on-invalid", True, "exit 2 when the data are invalid")
     p.set_defaults(func=run)
 
 
