@@ -451,7 +451,6 @@ def test_staging_production_and_rollback(world, serving_project, tmp_path, docke
         "--health-timeout",
         "60",
         "--redeploy",
-        "true",
         env={"GITHUB_OUTPUT": str(out)},
     )
     assert rolled.returncode == 0, rolled.stderr
