@@ -1,22 +1,21 @@
 """A project generated from a git URL of the template installs its platform from that URL.
 
-The template is served as a real git remote: a bare repository over ``file://``, made from this
-checkout's working tree and tagged ``v1``. git's ``url.<base>.insteadOf`` (in a global git config
-of the test's own) redirects ``https://github.com/`` to it, as a mirror or proxy would on a real
-machine, so the project keeps its product defaults (``your-org/cookiecutter-mlops@v1`` on
-github.com) and nothing about it knows it is a test.
+The template is served as a real git remote (tests/support/template_remote.py): a bare
+repository over ``file://``, made from this checkout's working tree and tagged ``v1``, reached
+through ``https://github.com/`` redirected by git's ``url.<base>.insteadOf``, so the project keeps
+its product defaults (``your-org/cookiecutter-mlops@v1`` on github.com) and nothing about it
+knows it is a test.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from support.project import TEMPLATE, published_copy, python_for
+from support.project import TEMPLATE, python_for
+from support.template_remote import generate, run, serve_template
 
 pytestmark = pytest.mark.slow
 
@@ -24,43 +23,13 @@ REPOSITORY = TEMPLATE["actions_repository"]  # the product's default: your-org/c
 REF = TEMPLATE["actions_ref"]  # v1
 
 
-def run(*command: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> tuple[Path, dict[str, str], str]:
     """(project generated from the URL, the environment that redirects github.com, v1's SHA)."""
     root = tmp_path_factory.mktemp("git-url")
-    gitconfig = root / "gitconfig"
-    # Where https://github.com/<owner>/<repo> lands: file://<root>/github/<owner>/<repo>.
-    gitconfig.write_text(
-        "[user]\n\tname = t\n\temail = t@example.com\n"
-        f'[url "file://{root}/github/"]\n\tinsteadOf = https://github.com/\n'
-    )
-    (root / "cookiecutterrc").write_text(f"cookiecutters_dir: {root / 'cookiecutters'}\n")
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": str(gitconfig),
-        "COOKIECUTTER_CONFIG": str(root / "cookiecutterrc"),
-        "UV_PYTHON_DOWNLOADS": "never",
-    }
-    work = published_copy(root / "work")
-    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "template"]):
-        run("git", *command, cwd=work, env=env)
-    run("git", "tag", REF, cwd=work, env=env)
-    bare = root / "github" / REPOSITORY
-    bare.parent.mkdir(parents=True)
-    run("git", "clone", "-q", "--bare", work, bare, cwd=root, env=env)
-    sha = run("git", "rev-parse", REF, cwd=work, env=env).stdout.strip()
-    out = root / "out"
-    url = f"https://github.com/{REPOSITORY}"
-    run("cookiecutter", "--no-input", url, "-o", out, "project_name=From Url", cwd=root, env=env)
-    return out / "from-url", env, sha
+    remote = serve_template(root, REPOSITORY, REF)
+    project = generate(remote, root / "out", REF, project_name="From Url")
+    return project, remote.env, remote.sha
 
 
 def test_generated_from_a_url_records_no_local_toolkit(world):
