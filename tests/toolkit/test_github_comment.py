@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import cli, run_gate
@@ -328,6 +329,58 @@ def test_the_comment_says_why_each_step_failed(name):
     assert body.index("Failed at step") < body.index("Data validation")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mlops-toolkit register: unexpected MlflowException: API request to http://127.0.0.1:5"
+        "/api/2.0/mlflow/runs/get failed with exception HTTPConnectionPool(host='127.0.0.1',"
+        " port=5): Max retries exceeded with url: /api/2.0/mlflow/runs/get",
+        "churn evaluate: MLflow tracking server http://127.0.0.1:5 is unreachable: "
+        "[Errno 111] Connection refused",
+    ],
+)
+def test_a_lost_tracking_server_is_named_whatever_step_met_it(line):
+    """Not the step's usual fix (register: the token's permission): the server's."""
+    assert report.fix_hint("register", line) == report.TRACKING_HINT
+
+
+def test_a_release_reports_apart_from_the_pull_requests_model_report(gh, tmp_path):
+    """On the push of a merge, the report names the failed step and its cause in the job
+    summary and in a comment of its own on the merged pull request (the model report stays)."""
+    gh.add(REPO, 31, f"{github.marker('report:m')}\n# Model report — m\nModel gate: passed")
+    failures = tmp_path / "failures.log"
+    failures.write_text("mlops-toolkit build-image: image build: COPY failed: extras.txt\n")
+    summary = tmp_path / "summary.md"
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main", "after": "abc"}))
+    env = {
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "test-token",
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "MLOPS_FAILURE_LOG": str(failures),
+    }
+    steps = json.dumps({"build": {"outcome": "failure"}})
+    args = ("report", "--model-name", "m", "--steps", steps, "--version", "4")
+    r = cli(*args, "--pr-number", "31", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    release, model_report = sorted(
+        (c["body"] for c in gh.on(REPO, 31)), key=lambda b: "Release" not in b
+    )
+    assert "# Release — m" in release and "## Failed at step `build`" in release
+    assert "COPY failed: extras.txt" in release and f"({LOG})" in release
+    assert "Data validation" not in release and "Model gate" not in release
+    assert "Model gate: passed" in model_report
+    assert "## Failed at step `build`" in summary.read_text()
+    # No pull request found for the commit: the summary alone.
+    r = cli(*args, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(gh.on(REPO, 31)) == 2
+
+
 def test_no_fix_is_guessed_for_an_unknown_failure():
     body = report.failure_markdown("lint", "ruff: 3 errors", "")
     assert "ruff: 3 errors" in body and "Fix:" not in body and "Log:" not in body
@@ -375,9 +428,9 @@ def test_the_report_ends_the_run_its_job_left_running(mlflow_server, tmp_path):
     record = tmp_path / "logs" / "open-run.json"
     record.parent.mkdir()
 
-    def report_with_open(run_id: str, uri: str = mlflow_server.uri):
+    def report_with_open(run_id: str, uri: str = mlflow_server.uri, *wait: str):
         record.write_text(json.dumps({"run_id": run_id, "tracking_uri": uri}))
-        r = cli("report", "--model-name", "m", "--no-comment", cwd=tmp_path)
+        r = cli("report", "--model-name", "m", "--no-comment", *wait, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         return r
 
@@ -391,5 +444,8 @@ def test_the_report_ends_the_run_its_job_left_running(mlflow_server, tmp_path):
     client.set_terminated(done, "FINISHED")
     r = report_with_open(done)
     assert client.get_run(done).info.status == "FINISHED" and "warning" not in r.stderr
-    r = report_with_open(orphan, "http://127.0.0.1:9")
+    # Gone for longer than the report waits for it (the act scenario brings one back in time).
+    started = time.monotonic()
+    r = report_with_open(orphan, "http://127.0.0.1:9", "--orphan-wait-s", "4")
     assert f"warning: run {orphan} may be left RUNNING (tracking server: " in r.stderr
+    assert 4 <= time.monotonic() - started < 60 and record.exists()

@@ -123,10 +123,11 @@ STEP_NAMES = {"gate-config": "check-gate", "prepare-data": "prepare"}
 CAUSE_HINTS = (
     ("unknown key", "correct the key in the file named above (its known keys are listed)"),
     ("No columns to parse", "the data file is empty: commit a CSV with a header and rows"),
-    (
-        "tracking server",
-        "check vars.MLFLOW_TRACKING_URI and that the server answers (the doctor step's rows)",
-    ),
+)
+# A tracking server that is gone, in the words of the commands and of MLflow's HTTP client.
+TRACKING_LOST = ("tracking server", "Max retries exceeded", "Connection refused")
+TRACKING_HINT = (
+    "check vars.MLFLOW_TRACKING_URI and that the server answers (the doctor step's rows)"
 )
 STEP_HINTS = {
     "pull-data": "check vars.DVC_REMOTE_URL and the remote's credentials (docs/setup.md)",
@@ -147,6 +148,8 @@ def fix_hint(step: str, line: str) -> str:
     for words, hint in CAUSE_HINTS:
         if words in line:
             return hint
+    if any(words in line for words in TRACKING_LOST):
+        return TRACKING_HINT
     return STEP_HINTS.get(STEP_NAMES.get(step, step), "")
 
 
@@ -193,4 +196,47 @@ def pull_request_markdown(
         parts.append("## Model gate: not run\n")
     if artifact_url:
         parts.append(f"Plots and reports: [workflow artifact]({artifact_url})\n")
+    return "\n".join(parts)
+
+
+def fork_markdown(model_name: str, head: str, number: int | None) -> str:
+    """The report comment of a fork's pull request: no model job ran, and how to get one.
+
+    Posted by the pull_request_target job (fork-pull-request.yml): on `pull_request` a fork's
+    token is read-only, so the model job could not post it even if it ran."""
+    fork = f" (`{head.replace('`', '')}`)" if head else ""
+    branch = f"fork-pr-{number}" if number else "fork-pr-N"
+    checkout = f"gh pr checkout {number}" if number else "gh pr checkout N"
+    return "\n".join(
+        [
+            f"# Model report — {model_name}",
+            "",
+            f"This pull request comes from a fork{fork}: the model job (validate the data, "
+            "train, gate, register) does not run on the team's runner, and the fork's code "
+            "never sees the team's secrets. The unit tests still run on a GitHub-hosted runner.",
+            "",
+            "A maintainer can train this change: review it, push it to a branch of this "
+            "repository and open a pull request from there, where the model job runs:",
+            "",
+            "```bash",
+            f"{checkout} && git push origin HEAD:refs/heads/{branch}",
+            f"gh pr create --head {branch} --fill",
+            "```",
+            "",
+        ]
+    )
+
+
+def release_markdown(
+    model_name: str, failure: tuple[str, str] | None, version: str = "", log_url: str = ""
+) -> str:
+    """A release's report (its job summary and the merged pull request's comment, kept apart
+    from the pull request's model report): the step that failed, its cause, the fix, the log."""
+    parts = [f"# Release — {model_name}", ""]
+    if version:
+        parts.append(f"Model version **{version}**.\n")
+    if failure is not None:
+        parts.append(failure_markdown(*failure, log_url=log_url))
+    else:
+        parts.append("No step failed.\n")
     return "\n".join(parts)

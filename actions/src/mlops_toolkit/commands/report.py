@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from .. import ghactions, names, open_run
@@ -37,7 +38,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="a fork's pull request: say that the model job does not run, and how to get it",
     )
+    p.add_argument(
+        "--orphan-wait-s",
+        type=float,
+        default=ORPHAN_WAIT_S,
+        help="how long a run left RUNNING waits for its tracking server to come back "
+        "(default: %(default)s)",
+    )
     p.set_defaults(func=run)
+
+
+# A server that died mid-step (the cause of an orphan) is often back within a minute, restarted
+# by its supervisor: the report waits that long to end the run, never longer.
+ORPHAN_WAIT_S = 90.0
+ORPHAN_RETRY_S = 3.0
+
+
+def end_orphan(wait_s: float) -> str:
+    """open_run.end_orphan, again while the server does not answer (it keeps the record then)
+    and `wait_s` has not passed: the job's checkout, and the record, are gone after this step."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        said = open_run.end_orphan()
+        if not said or not open_run.OPEN_RUN_FILE.is_file() or time.monotonic() >= deadline:
+            return said
+        time.sleep(ORPHAN_RETRY_S)
 
 
 def _read_json(path: str) -> dict | None:
@@ -146,23 +171,30 @@ def run(args: argparse.Namespace) -> int:
     if step is not None:
         failure = (step, first_failure_line(args.failure_log))
         _annotate(*failure)
-    markdown = report.pull_request_markdown(
-        args.model_name,
-        _read_json(args.validation),
-        _read_json(args.gate),
-        args.artifact_url,
-        args.version,
-        failure,
-        run_log_url(),
-    )
-    ended = open_run.end_orphan()  # the job's checkout is gone after this step: now or never
+    # A release (the push of a merge) reports on the pull request it merged, in a comment of
+    # its own: the pull request's model report stays as it was.
+    release = os.environ.get("GITHUB_EVENT_NAME") == "push"
+    if release:
+        markdown = report.release_markdown(args.model_name, failure, args.version, run_log_url())
+    else:
+        markdown = report.pull_request_markdown(
+            args.model_name,
+            _read_json(args.validation),
+            _read_json(args.gate),
+            args.artifact_url,
+            args.version,
+            failure,
+            run_log_url(),
+        )
+    ended = end_orphan(args.orphan_wait_s)  # the checkout is gone after this step: now or never
     if ended:
         _warn(ended)
         markdown += f"\n{ended}.\n"
     ghactions.add_summary(markdown)
     url = ""
     if args.comment:
-        posted = github.sticky_comment(markdown, f"report:{args.model_name}", args.pr_number)
+        key = f"{'release' if release else 'report'}:{args.model_name}"
+        posted = github.sticky_comment(markdown, key, args.pr_number)
         if posted:
             url = posted.get("html_url", "")
             print(f"pull-request comment {posted['action']}: {url}")
