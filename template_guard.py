@@ -18,6 +18,7 @@ A refusal is :class:`AnswerRefused`: a ``CookiecutterException`` for library cal
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import keyword
 import re
@@ -42,10 +43,21 @@ MARKUP = ("{{", "{%", "{#")
 # Files the team owns outright: `cruft update` never touches them.
 CRUFT_SKIP = ["data", "expectations/dataset.json"]
 
-METRICS = {
-    "classification": ("f1", "roc_auc", "accuracy"),
-    "regression": ("rmse", "mae", "r2"),
-}
+
+def _load_metrics_registry() -> Any:
+    """The platform's metrics registry, read from this checkout of the template repository:
+    cookiecutter runs without the toolkit installed, and the registry imports nothing."""
+    path = ROOT / "actions" / "src" / "mlops_toolkit" / "metrics.py"
+    spec = importlib.util.spec_from_file_location("_cookiecutter_mlops_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+METRIC_REGISTRY = _load_metrics_registry()
+# The primary metrics a project may choose, by task: those the gate judges.
+METRICS = {task: METRIC_REGISTRY.names(task, gate=True) for task in METRIC_REGISTRY.TASKS}
 # Import names that differ from the distribution's name, for dependencies not installed where
 # cookiecutter runs (installed ones are read from their metadata). A test keeps it complete.
 IMPORT_NAMES = {
@@ -304,6 +316,8 @@ class AnswerGuard(Extension):
         environment.globals["guard_answers_begin"] = self._begin
         environment.filters["guard_answers"] = self._end
         environment.filters["provenance"] = provenance
+        # gate.yaml's defaults (guards, margins in units) come from the metrics registry.
+        environment.globals["metric_registry"] = METRIC_REGISTRY
 
     def _begin(self) -> str:
         # Rendered from cookiecutter.json's first variable: the answers come next.

@@ -88,6 +88,8 @@ def naive_floor():
 
     Whatever the data, a trained model must beat it: the same bar the gate sets.
     """
+    from mlops_toolkit import metrics as registry
+
     from {{ cookiecutter.package_name }}.config import load_params
     from {{ cookiecutter.package_name }}.pipelines import metrics
 
@@ -95,8 +97,8 @@ def naive_floor():
         params = load_params(ROOT / "params.yaml")
         primary = params.evaluate.primary_metric
 {%- if cookiecutter.task == "classification" %}
-        if primary == "roc_auc":
-            return 0.5  # constant scores rank nothing
+        if registry.get(primary).source == registry.SCORES:
+            return 0.5  # constant scores rank nothing (ROC AUC)
         naive = [labels.mode().iloc[0]] * len(labels)
 {%- else %}
         naive = [float(labels.mean())] * len(labels)

@@ -55,6 +55,7 @@ class Metric:
     # The gate's baseline margin is a share of the naive model's value (the metric has units).
     relative_margin: bool = False
     default_for_task: bool = False  # the template's default primary metric
+    default_guard: bool = False  # a guard of the template's gate.yaml (unless it is the primary)
 
     @property
     def direction(self) -> str:
@@ -181,15 +182,16 @@ REGISTRY: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("f1", _C, True, "F1", LABELS, _averaged("f1_score"), _blocks_f1,
-               default_for_task=True),
+               default_for_task=True, default_guard=True),
         Metric("roc_auc", _C, True, "ROC AUC", SCORES, _roc_auc, _blocks_auc),
-        Metric("accuracy", _C, True, "Accuracy", LABELS, _accuracy, _blocks_accuracy),
+        Metric("accuracy", _C, True, "Accuracy", LABELS, _accuracy, _blocks_accuracy,
+               default_guard=True),
         Metric("precision", _C, True, "Precision", LABELS, _averaged("precision_score")),
         Metric("recall", _C, True, "Recall", LABELS, _averaged("recall_score")),
         Metric("rmse", _R, False, "RMSE", ERRORS, _rmse, _blocks_rmse, relative_margin=True,
                default_for_task=True),
         Metric("mae", _R, False, "MAE", ERRORS, _mae, _blocks_mae, relative_margin=True),
-        Metric("r2", _R, True, "R²", ERRORS, _r2, _blocks_r2),
+        Metric("r2", _R, True, "R²", ERRORS, _r2, _blocks_r2, default_guard=True),
     )
 }  # fmt: skip
 
@@ -212,6 +214,17 @@ def names(task: str | None = None, *, gate: bool = False) -> tuple[str, ...]:
 
 def default(task: str) -> str:
     return next(m.name for m in REGISTRY.values() if m.task == task and m.default_for_task)
+
+
+def default_guards(task: str, primary: str) -> tuple[str, ...]:
+    """The guards of a new project's gate.yaml: the task's default guards other than the
+    primary metric, else (a primary that is the only one) the task's default metric."""
+    guards = tuple(
+        m.name
+        for m in REGISTRY.values()
+        if m.task == task and m.default_guard and m.name != primary
+    )
+    return guards or (default(task),)
 
 
 def task_of(name: str) -> str:

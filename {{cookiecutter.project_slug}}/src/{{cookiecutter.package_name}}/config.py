@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import directions, strictyaml
+from mlops_toolkit import metrics, strictyaml
 
 DEFAULT_PARAMS = Path("params.yaml")
 # The gate's thresholds, read by the platform's gate after training; checked before it too.
@@ -23,9 +23,9 @@ GATE_FILE = Path("gate.yaml")
 TASK = "{{ cookiecutter.task }}"
 MODEL_FAMILY = "{{ cookiecutter.model_family }}"
 GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", MODEL_FAMILY)}
-# The metrics the platform's gate knows, and which way each is better, are defined there once.
-CLASSIFICATION_METRICS = directions.CLASSIFICATION
-REGRESSION_METRICS = directions.REGRESSION
+# The metrics the platform's gate judges, by task: its metrics registry defines them once.
+CLASSIFICATION_METRICS = metrics.names("classification", gate=True)
+REGRESSION_METRICS = metrics.names("regression", gate=True)
 # How a feature enters the model (models/features.py builds one preprocessing step per role).
 ROLES = ("numeric", "categorical", "boolean", "date", "excluded")
 AVERAGES = ("auto", "binary", "macro", "weighted", "micro")
@@ -170,8 +170,7 @@ class Params:
     drift: DriftParams
 
     def check(self) -> None:
-        metrics = CLASSIFICATION_METRICS if TASK == "classification" else REGRESSION_METRICS
-        if self.evaluate.primary_metric not in metrics:
+        if self.evaluate.primary_metric not in metrics.names(TASK, gate=True):
             raise ConfigError(
                 f"evaluate.primary_metric {self.evaluate.primary_metric!r} does not fit "
                 f"the project's task {TASK!r}"
