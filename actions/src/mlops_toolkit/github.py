@@ -50,6 +50,20 @@ def pull_request_number(explicit: str | int | None = None) -> int | None:
     return int(number) if number else None
 
 
+def pull_request_head() -> str:
+    """owner/name of the repository the pull request's branch lives in ('' off a pull request):
+    another repository than GITHUB_REPOSITORY means a fork."""
+    event_path = os.environ.get(names.ENV_GITHUB_EVENT_PATH)
+    if not event_path or not Path(event_path).is_file():
+        return ""
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except ValueError:
+        return ""
+    head = ((event.get("pull_request") or {}).get("head") or {}).get("repo") or {}
+    return str(head.get("full_name") or "")
+
+
 class GitHub:
     """One repository of the REST API, authenticated by a token."""
 
