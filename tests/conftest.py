@@ -1,12 +1,15 @@
 """Suite-wide rules: GPU tests run only where nvidia-smi finds a GPU; tests that share one
-piece of machine state run in one pytest-xdist worker, one after the other."""
+piece of machine state run in one pytest-xdist worker, one after the other; the act scenarios
+start first."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
 import pytest
+from support.ordering import long_groups_first
 
 
 def _gpu_present() -> bool:
@@ -35,9 +38,6 @@ SERIAL_GROUPS = {
     "serving-differential": ("tests/serving/test_differential.py",),
     "template-git-url": ("tests/template/test_git_url.py",),
 }
-# Groups of one long test each (the act scenarios, tens of minutes): they start first, each on a
-# worker of its own (tests/support/scheduling.py), so they run side by side, never in a queue.
-LONG_GROUPS = ("e2e", "e2e-swarm")
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -48,10 +48,10 @@ def _group(item: pytest.Item) -> str | None:
     return None
 
 
-# tryfirst: xdist reads the group marks in its own collection hook, which otherwise runs before
-# this one and sees none (the groups were then spread over workers like any other test).
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+# A wrapper: the group marks go on before xdist's own hook reads them (it adds the group to the
+# test's id), and the order is set after every other hook (pytest's fixture reordering too).
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     for item in items:
         group = _group(item)
         if group is not None:
@@ -61,11 +61,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="no NVIDIA GPU here (nvidia-smi finds none)")
         for item in gpu_tests:
             item.add_marker(skip)
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    if config.getoption("dist") != "loadgroup":
-        return None
-    from support.scheduling import LongGroupsApart
-
-    return LongGroupsApart(config, log, LONG_GROUPS)
+    result = yield
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")  # set in xdist's workers only
+    if workers:
+        # Every worker sorts its collection alike; the controller queues units in this order
+        # (--no-loadscope-reorder, pyproject.toml): tests/support/ordering.py says why.
+        items[:] = long_groups_first(items, int(workers))
+    return result

@@ -1,4 +1,6 @@
-"""The suite's serial groups really reach pytest-xdist: every test of a group runs in one worker."""
+"""The suite's serial groups really reach pytest-xdist: every test of a group runs in one worker,
+and the act scenarios start first, side by side, with the suite's own configuration (pyproject's
+addopts, tests/conftest.py) and nothing but pytest-xdist's public `--dist loadgroup`."""
 
 from __future__ import annotations
 
@@ -38,21 +40,19 @@ def test_lifecycle(target, request):
 
 
 def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[list[str]]:
-    """Run a small suite of `modules` (path under tests/: text) with the suite's own conftest
-    and support package under `--dist loadgroup`; the rows its tests wrote to WORKER_LOG."""
+    """Run a small suite of `modules` (path under tests/: text) with the suite's own pyproject
+    (its addopts), conftest and support package, `-n workers` and nothing else; the rows its
+    tests wrote to WORKER_LOG."""
     tests = tmp_path / "tests"
     for module, text in modules.items():
         (tests / module).parent.mkdir(parents=True, exist_ok=True)
         (tests / module).write_text(text)
     shutil.copy(HERE / "conftest.py", tests / "conftest.py")
     shutil.copytree(HERE / "support", tests / "support")
+    shutil.copy(HERE.parent / "pyproject.toml", tmp_path / "pyproject.toml")
     log = tmp_path / "workers.log"
     result = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-            *("-n", str(workers), "--dist", "loadgroup", "--rootdir", str(tmp_path)),
-            *("-o", f"pythonpath={tests}", str(tests)),
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -82,46 +82,80 @@ def test_each_serial_group_runs_in_one_worker(tmp_path):
     assert group_of["test_two::test_lifecycle[swarm]"] == "e2e"
 
 
-LONG = """\
+LOG = """\
 import os
 import time
 
+
+def timed(name, seconds):
+    start = time.time()
+    time.sleep(seconds)
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(f"{name} {os.environ['PYTEST_XDIST_WORKER']} {start} {time.time()}\\n")
+"""
+
+E2E = """\
 import pytest
+from timed import timed
 
 
 @pytest.mark.parametrize("target", ["docker", "swarm"])
 def test_lifecycle(target):
-    start = time.time()
-    time.sleep(2)
-    with open(os.environ["WORKER_LOG"], "a") as log:
-        log.write(f"{target} {os.environ['PYTEST_XDIST_WORKER']} {start} {time.time()}\\n")
+    timed(target, 2)
+
+
+@pytest.mark.parametrize("i", range(2))
+def test_after_the_scenario(i):
+    timed(f"{__name__}-{i}", 0.05)
 """
 
 QUICK = """\
-import time
-
 import pytest
+from timed import timed
 
 
 @pytest.mark.parametrize("i", range(8))
 def test_quick(i):
-    time.sleep(0.05)
+    timed(f"{__name__}-{i}", 0.05)
 """
 
 
-def test_the_long_groups_run_side_by_side(tmp_path):
-    """Plain loadgroup queues the second act scenario behind the first on one worker (a group
-    of eight quick tests keeps the other worker busy when the first one is handed out)."""
+SLOW = """\
+import pytest
+from timed import timed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i", range(3))
+def test_slow(i):
+    timed(f"{__name__}-{i}", 0.05)
+"""
+
+
+def test_the_long_groups_start_first_side_by_side(tmp_path):
+    """Each act scenario is the first test of its worker, they overlap, and the test queued
+    behind one is a quick test, not a group. Plain loadgroup starts the group of eight first
+    (units queued largest first) or the slow tests collected first (--no-loadscope-reorder),
+    and may queue the second scenario behind the first on one worker."""
     modules = {
-        "e2e/test_lifecycle.py": LONG,
+        "timed.py": LOG,
+        "api/test_first.py": SLOW,  # collected before the scenarios
+        "e2e/test_lifecycle.py": E2E,  # the two scenarios, two more tests in the e2e group
         "toolkit/test_swarm.py": QUICK,  # one group of eight
         "toolkit/test_other.py": QUICK,  # eight of their own
     }
     rows = run_suite(tmp_path, modules, workers=2)
-    runs = {target: (worker, float(start), float(end)) for target, worker, start, end in rows}
+    assert len(rows) == 23
+    runs = {name: (worker, float(start), float(end)) for name, worker, start, end in rows}
     (docker_worker, docker_start, docker_end), (swarm_worker, swarm_start, swarm_end) = (
         runs["docker"],
         runs["swarm"],
     )
-    assert docker_worker != swarm_worker, runs
-    assert docker_start < swarm_end and swarm_start < docker_end, runs  # they overlapped
+    assert docker_worker != swarm_worker, rows
+    for worker, start in ((docker_worker, docker_start), (swarm_worker, swarm_start)):
+        assert min(s for w, s, _ in runs.values() if w == worker) == start, rows
+    assert docker_start < swarm_end and swarm_start < docker_end, rows  # they overlapped
+    after_swarm = min(
+        (s, name) for name, (w, s, _) in runs.items() if w == swarm_worker and s > swarm_start
+    )
+    assert after_swarm[1].startswith("test_other"), rows  # neither slow nor a group
