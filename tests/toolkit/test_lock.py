@@ -10,11 +10,12 @@ import textwrap
 import time
 
 import pytest
-from conftest import ACTIONS_SRC, register_version
+from conftest import ACTIONS_SRC, cli, register_version
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlops_toolkit import names, registry
-from mlops_toolkit.lock import lock_name
+from mlops_toolkit.errors import ToolkitError
+from mlops_toolkit.lock import clear_command, lock_name, registry_lock
 
 # Moves production inside the lock, but first says so and hangs there (a slow registry call).
 HOLDER = textwrap.dedent("""
@@ -125,3 +126,80 @@ def test_a_waiter_says_who_holds_the_lock_and_since_when(mlflow_server, logged, 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert production(model_name) == v1
+
+
+def test_a_holder_killed_on_this_machine_is_noticed_at_once(
+    mlflow_server, logged, model_name, tmp_path
+):
+    """SIGKILL leaves the lock behind (no `finally` runs); the next promote on the same machine
+    sees that its holder's pid is gone and takes the lock over, instead of waiting 600 s."""
+    v1 = register_version(model_name, logged["good"][1])
+    v2 = register_version(model_name, logged["good2"][1])
+    registry.promote(model_name=model_name, version=v1)
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER.format(src=str(ACTIONS_SRC)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "promote", model_name, v2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri},
+    )
+    assert proc.stdout.readline().strip() == "inside", proc.stderr.read()
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert lock_exists(model_name)  # left behind: nothing released it
+    started = time.monotonic()
+    result = cli("promote", "--model-name", model_name, "--version", v2, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60  # not the lock's 600 s, nor the 300 s wait
+    (line,) = [line for line in result.stderr.splitlines() if "taking the lock over" in line]
+    assert f"pid {proc.pid} on " in line, line
+    assert production(model_name) == v2
+    assert not lock_exists(model_name)
+
+
+def test_a_holder_elsewhere_is_waited_for_and_the_timeout_says_how_to_clear_it(
+    mlflow_server, logged, model_name
+):
+    """A dead pid on another machine proves nothing here: wait, then one line naming the holder,
+    since when, and the exact command that clears the lock (which works)."""
+    register_version(model_name, logged["good"][1])
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    client = MlflowClient()
+    client.create_registered_model(
+        lock_name(model_name),
+        tags={
+            names.TAG_LOCK_HOLDER: "runner-9:77:991:abcd",
+            names.TAG_LOCK_EXPIRES: f"{time.time() + 120:.3f}",
+            names.TAG_LOCK_PREFIX + "pid": gone.stdout.strip(),
+            names.TAG_LOCK_PREFIX + "host": "runner-9",
+            names.TAG_LOCK_PREFIX + "machine": "runner-9|another-boot|pid:[1]",
+        },
+    )
+    created = client.get_registered_model(lock_name(model_name)).creation_timestamp / 1000
+    with pytest.raises(ToolkitError) as caught, registry_lock(client, model_name, wait_s=2):
+        pass
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"by runner-9:77:991:abcd (pid {gone.stdout.strip()} on runner-9, since " in message
+    assert time.strftime("%Y-%m-%dT%H:%M", time.gmtime(created)) in message
+    assert lock_exists(model_name)  # not taken over
+    command = message.split("MLFLOW_TRACKING_URI set: ", 1)[1].rsplit(") and run this", 1)[0]
+    assert command == clear_command(lock_name(model_name))
+    cleared = subprocess.run(
+        ["bash", "-c", command],
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert not lock_exists(model_name)
+    with registry_lock(client, model_name, wait_s=5):
+        assert lock_exists(model_name)

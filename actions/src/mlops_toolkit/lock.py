@@ -5,7 +5,10 @@ unique constraint on registered-model names makes creation atomic (exactly one c
 creator succeeds; the others get RESOURCE_ALREADY_EXISTS and wait). Releasing is deleting it.
 The lock carries its holder and an expiry time, so a lock left by a killed job can be taken
 over once it has expired (the TTL must exceed the longest critical section, which is a few
-registry calls). SIGTERM (a cancelled job) while the lock is wanted or held raises Terminated
+registry calls). The holder's pid, host and machine are tags too: a waiter on the same machine
+that finds the holder process gone (SIGKILL, a crash) takes the lock over at once; a holder
+elsewhere is waited for until the wait times out, and that line says how to clear the lock.
+SIGTERM (a cancelled job) while the lock is wanted or held raises Terminated
 inside the critical section, so the lock is released on the way out instead of lingering until
 it expires. A process that waits says on stderr who holds the lock and since when.
 """
@@ -16,6 +19,7 @@ import contextlib
 import datetime
 import os
 import random
+import shlex
 import signal
 import socket
 import sys
@@ -26,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import names
+from . import liveness, names
 from .errors import Terminated, ToolkitError
 
 
@@ -104,7 +108,11 @@ def _acquire(
         try:
             client.create_registered_model(
                 name,
-                tags={names.TAG_LOCK_HOLDER: holder, names.TAG_LOCK_EXPIRES: expires},
+                tags={
+                    names.TAG_LOCK_HOLDER: holder,
+                    names.TAG_LOCK_EXPIRES: expires,
+                    **{names.TAG_LOCK_PREFIX + k: v for k, v in liveness.identity().items()},
+                },
                 description=f"Promotion lock of {name[len(names.LOCK_MODEL_PREFIX) :]} "
                 "(held while aliases move).",
             )
@@ -113,25 +121,67 @@ def _acquire(
             if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc
         current = _current(client, name)
-        if current is not None and _expires_at(current, ttl_s) < time.time():
+        if current is not None and _takeover(name, current, ttl_s):
             _delete_if_held_by(client, name, current.get(names.TAG_LOCK_HOLDER))
             continue
         who = (current or {}).get(names.TAG_LOCK_HOLDER, "unknown")
         if time.monotonic() > deadline:
-            raise ToolkitError(f"registry lock {name} still held by {who} after {wait_s:.0f} s")
+            raise ToolkitError(_timed_out(name, who, current, wait_s))
         if current is not None and (who != told[0] or time.monotonic() - told[1] > 30):
             _announce(name, who, current, ttl_s)
             told = (who, time.monotonic())
         time.sleep(poll_s * (0.5 + random.random()))
 
 
+def _writer(current: dict) -> dict[str, str]:
+    """The holder process as liveness.py reads it (empty for a lock of an older version)."""
+    prefix = names.TAG_LOCK_PREFIX
+    return {k[len(prefix) :]: v for k, v in current.items() if k.startswith(prefix)}
+
+
+def _takeover(name: str, current: dict, ttl_s: float) -> bool:
+    """The lock may be taken: its holder died on this machine, or it has expired."""
+    writer = _writer(current)
+    if liveness.state(writer) == liveness.DEAD:
+        print(
+            f"registry lock {name}: its holder ({liveness.describe(writer)}) is no longer "
+            "running on this machine: taking the lock over",
+            file=sys.stderr,
+            flush=True,
+        )
+        return True
+    return _expires_at(current, ttl_s) < time.time()
+
+
+def _since(current: dict) -> str:
+    created = datetime.datetime.fromtimestamp(float(current["created_ms"]) / 1000, datetime.UTC)
+    return f"{created:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def clear_command(name: str) -> str:
+    """The shell line that deletes the lock (MLFLOW_TRACKING_URI set as for the toolkit)."""
+    code = f"from mlflow import MlflowClient; MlflowClient().delete_registered_model({name!r})"
+    return f"python -c {shlex.quote(code)}"
+
+
+def _timed_out(name: str, who: str, current: dict | None, wait_s: float) -> str:
+    """One line: who holds the lock, since when, and exactly how to clear it."""
+    if current is None:
+        return f"registry lock {name} could not be taken within {wait_s:.0f} s"
+    return (
+        f"registry lock {name} still held after {wait_s:.0f} s by {who} "
+        f"({liveness.describe(_writer(current))}, since {_since(current)}); if that job is "
+        f"gone, delete the registered model {name} (MLflow UI, or with MLFLOW_TRACKING_URI "
+        f"set: {clear_command(name)}) and run this again"
+    )
+
+
 def _announce(name: str, who: str, current: dict, ttl_s: float) -> None:
     """One line on stderr: who holds the lock, since when, until when at the latest."""
-    since = datetime.datetime.fromtimestamp(float(current["created_ms"]) / 1000, datetime.UTC)
     left = max(0.0, _expires_at(current, ttl_s) - time.time())
     print(
-        f"waiting for registry lock {name}: held by {who} since "
-        f"{since:%Y-%m-%dT%H:%M:%SZ} (expires in {left:.0f} s)",
+        f"waiting for registry lock {name}: held by {who} since {_since(current)} "
+        f"(expires in {left:.0f} s; {liveness.describe(_writer(current))})",
         file=sys.stderr,
         flush=True,
     )

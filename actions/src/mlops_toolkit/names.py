@@ -57,6 +57,9 @@ TAG_GPU_DRIVER = "mlops.gpu.driver"
 LOCK_MODEL_PREFIX = "mlops-lock."
 TAG_LOCK_HOLDER = "mlops.lock.holder"
 TAG_LOCK_EXPIRES = "mlops.lock.expires_at"
+# The holder process (pid, host, machine, process_start: see liveness.py), each as
+# TAG_LOCK_PREFIX + key, so that a waiter on the same machine notices a dead holder.
+TAG_LOCK_PREFIX = "mlops.lock."
 
 # Docker labels (OCI standard keys plus ours).
 LABEL_SOURCE = "org.opencontainers.image.source"
