@@ -252,3 +252,77 @@ def test_live_lock_times_out_with_holder_named(mlflow_server, model_name):
         registry_lock(client(), model_name, wait_s=1),
     ):
         pass
+
+
+# MLflow's filter grammar has no escapes: each name breaks a naively quoted `name = '...'`.
+QUOTED_NAMES = ["it's", 'say "hi"', "both '\" quotes", 'ends\\ and "x"']
+
+
+@pytest.mark.parametrize("suffix", QUOTED_NAMES)
+def test_names_with_quotes_register_find_promote_and_roll_back(
+    mlflow_server, logged, model_name, suffix
+):
+    name = f"{model_name} {suffix}"
+    # A decoy LIKE would also select (each quote a one-character wildcard): never confused.
+    decoy = name.replace("'", "_").replace('"', "_").replace("\\", "_")
+    register_version(decoy, logged["bad"][1])
+    for commit, pr, uri in (("a" * 40, "5", logged["good"]), ("b" * 40, "6", logged["good2"])):
+        result = registry.register(
+            model_name=name,
+            model_uri=uri[1],
+            run_id=uri[0],
+            git_commit=commit,
+            alias="challenger",
+            pull_request=pr,
+        )
+        assert result["created"] is True
+    again = registry.register(
+        model_name=name, model_uri=logged["good"][1], run_id=None, git_commit="a" * 40, alias=None
+    )
+    assert (again["created"], again["version"]) == (False, "1")
+    assert sorted(v.version for v in registry.versions(client(), name)) == ["1", "2"]
+    assert registry.find_candidate(model_name=name, pulls=[5], commit="")["version"] == "1"
+    assert registry.find_candidate(model_name=name, pulls=[], commit="b" * 40)["version"] == "2"
+    assert registry.set_alias(model_name=name, version="1", alias="staging")["version"] == "1"
+    registry.promote(model_name=name, version="1")
+    registry.promote(model_name=name, version="2")
+    current, target = registry.rollback_plan(client(), name)
+    registry.rollback_alias(client(), name, current, target)
+    assert alias_version(name, names.PRODUCTION) == "1"
+    assert alias_version(decoy, names.PRODUCTION) is None
+
+
+def test_a_quoted_name_through_the_cli(mlflow_server, logged, model_name, tmp_path):
+    name = f"{model_name} both '\" quotes"
+    registry.register(
+        model_name=name, model_uri=logged["good"][1], run_id=None, git_commit="c" * 40, alias=None
+    )
+    found = cli(
+        "find-candidate",
+        "--model-name",
+        name,
+        "--pr-number",
+        "99",
+        "--commit",
+        "c" * 40,
+        cwd=tmp_path,
+    )
+    assert found.returncode == 0, found.stderr
+    assert f"`models:/{name}/1` from pull request" in found.stdout
+
+
+@pytest.mark.parametrize("char", ["/", ":"])
+def test_a_name_mlflow_refuses_is_one_line_before_any_call(mlflow_server, logged, tmp_path, char):
+    name = f"team{char}churn"
+    rule = f"model name {name!r} contains {char!r}: MLflow's registered model names cannot "
+    for command in (
+        ["find-candidate", "--commit", "d" * 40],
+        ["register", "--model-uri", logged["good"][1], "--git-commit", "d" * 40],
+        ["promote", "--version", "1"],
+        ["set-alias", "--version", "1", "--alias", "staging"],
+        ["rollback", "--app", "x", "--port", "1", "--no-redeploy"],
+    ):
+        result = cli(command[0], "--model-name", name, *command[1:], cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert line.endswith(f"{rule}contain '/' or ':'"), (command, line)

@@ -15,16 +15,51 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# MLflow refuses these in registered model names (mlflow.utils.validation._validate_model_name)
+# only when a model is created: searches and look-ups just find nothing.
+FORBIDDEN_IN_NAMES = ("/", ":")
+
+
+def check_model_name(name: str) -> str:
+    """The name, or one line naming MLflow's rule before any registry call."""
+    if not name or not name.strip():
+        raise ToolkitError("the model name is empty: give the registered model's name")
+    for char in FORBIDDEN_IN_NAMES:
+        if char in name:
+            raise ToolkitError(
+                f"model name {name!r} contains {char!r}: MLflow's registered model names "
+                "cannot contain '/' or ':'"
+            )
+    return name
+
+
+def name_filter(name: str) -> str:
+    """A search filter that selects `name`, whatever quotes it holds.
+
+    MLflow's filter grammar has no escapes: a quoted value is what lies between its quotes.
+    So quote with the quote the name lacks; a name holding both is matched with LIKE, each
+    quote (and backslash, an escape in PostgreSQL's LIKE) a one-character wildcard. Callers
+    keep only exact matches (LIKE, and a case-insensitive collation, may select more).
+    """
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    pattern = "".join("_" if char in "'\"\\" else char for char in name)
+    return f"name LIKE '{pattern}'"
+
+
 def versions(client: Any, name: str) -> list[tracking.Version]:
     from mlflow.exceptions import MlflowException
 
+    check_model_name(name)
     out, token = [], None
     try:
         while True:
             page = client.search_model_versions(
-                f"name = '{name}'", max_results=200, page_token=token
+                name_filter(name), max_results=200, page_token=token
             )
-            out += [tracking._wrap(mv) for mv in page]
+            out += [tracking._wrap(mv) for mv in page if mv.name == name]
             token = getattr(page, "token", None)
             if not token:
                 break
@@ -84,6 +119,7 @@ def register(
     """Register the candidate once per commit, tag its lineage, point the alias at it."""
     import mlflow
 
+    check_model_name(model_name)
     if not git_commit:
         raise ToolkitError("register needs the git commit (idempotency key)")
     if alias and alias not in names.ALIASES:
@@ -143,6 +179,7 @@ def promote(
     *, model_name: str, version: str, actor: str | None = None, client: Any = None, on_locked=None
 ) -> dict:
     """Point production at `version`, remembering what it replaced. Serialised by the lock."""
+    check_model_name(model_name)
     client = client or tracking.client()
     with registry_lock(client, model_name):
         if on_locked:
@@ -180,6 +217,7 @@ def rollback_plan(
     client: Any, model_name: str, to: str | None = None
 ) -> tuple[tracking.Version, tracking.Version]:
     """(current production, the version to go back to); raises when there is none."""
+    check_model_name(model_name)
     current = tracking.version_by_alias(client, model_name, names.PRODUCTION)
     if current is None:
         raise ToolkitError(f"{model_name} has no production version: nothing to roll back")
@@ -234,6 +272,7 @@ def set_alias(*, model_name: str, version: str, alias: str) -> dict:
             f"set-alias sets {names.CHALLENGER} or {names.STAGING}; "
             f"production moves only through promote (got {alias!r})"
         )
+    check_model_name(model_name)
     client = tracking.client()
     target = tracking.resolve(client, model_name, version)
     client.set_registered_model_alias(model_name, alias, target.version)
@@ -242,6 +281,7 @@ def set_alias(*, model_name: str, version: str, alias: str) -> dict:
 
 def find_candidate(*, model_name: str, pulls: list[int], commit: str) -> dict:
     """The newest version registered from one of these pull requests (else from the commit)."""
+    check_model_name(model_name)
     client = tracking.client()
     all_versions = versions(client, model_name)
     for number in pulls:

@@ -20,6 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import github, registry
 
+    registry.check_model_name(args.model_name)  # before the GitHub look-up, not after
     commit = args.commit or os.environ.get(names.ENV_GITHUB_SHA, "")
     number = github.pull_request_number(args.pr_number) if args.pr_number else None
     pulls = [number] if number else (github.pulls_for_commit(commit) if commit else [])
