@@ -344,6 +344,14 @@ def test_a_lost_tracking_server_is_named_whatever_step_met_it(line):
     assert report.fix_hint("register", line) == report.TRACKING_HINT
 
 
+def test_data_never_pushed_gets_the_push_fix_not_the_remote_settings():
+    line = (
+        "mlops-toolkit pull-data: dvc pull from ci (s3://b/dvc): failed to pull data from the"
+        " cloud - Checkout failed for following targets: data/external/x.csv"
+    )
+    assert "`dvc push` it" in report.fix_hint("pull-data", line)
+
+
 def test_a_release_reports_apart_from_the_pull_requests_model_report(gh, tmp_path):
     """On the push of a merge, the report names the failed step and its cause in the job
     summary and in a comment of its own on the merged pull request (the model report stays)."""

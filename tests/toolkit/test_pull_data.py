@@ -127,6 +127,8 @@ def test_data_missing_from_the_remote_is_one_line(project, s3):
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert "dvc pull from ci (s3://team-data/never-pushed-" in line
+    # Which data is missing: DVC lists it under its error line, the one line carries it.
+    assert line.endswith("Checkout failed for following targets: data/external/data.csv"), line
     assert KEYS["AWS_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
 
 

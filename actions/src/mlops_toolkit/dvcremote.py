@@ -62,10 +62,22 @@ def run_dvc(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """DVC's own `ERROR: ...` line (else its last line), without secrets."""
+    """DVC's own `ERROR: ...` line (else its last line), without secrets. An error line that
+    ends in ':' takes the lines DVC lists under it (a pull names the missing targets there),
+    up to its question or link (`Is your cache up to date?`, `<https://error.dvc.org/...>`)."""
     lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-    line = next((ln for ln in lines if ln.startswith("ERROR")), lines[-1] if lines else "failed")
-    return redact(line.removeprefix("ERROR:").strip()[:300])
+    first = next((i for i, ln in enumerate(lines) if ln.startswith("ERROR")), None)
+    if first is None:
+        return redact((lines[-1] if lines else "failed")[:300])
+    line = lines[first].removeprefix("ERROR:").strip()
+    if line.endswith(":"):
+        listed = []
+        for following in lines[first + 1 :]:
+            if following.endswith("?") or following.startswith("<"):
+                break
+            listed.append(following)
+        line = f"{line} {', '.join(listed)}".strip()
+    return redact(line[:300])
 
 
 def is_dvc_project(cwd: Path) -> bool:

@@ -123,6 +123,10 @@ STEP_NAMES = {"gate-config": "check-gate", "prepare-data": "prepare"}
 CAUSE_HINTS = (
     ("unknown key", "correct the key in the file named above (its known keys are listed)"),
     ("No columns to parse", "the data file is empty: commit a CSV with a header and rows"),
+    (
+        "Checkout failed for following targets",
+        "the data is not on the DVC remote: `dvc push` it from where it was `dvc add`ed",
+    ),
 )
 # A tracking server that is gone, in the words of the commands and of MLflow's HTTP client.
 TRACKING_LOST = ("tracking server", "Max retries exceeded", "Connection refused")
