@@ -148,6 +148,38 @@ def test_numbers_with_thousands_separators_are_named_not_taken_for_an_id(mixed, 
     assert run("sep.csv", "label", ["income"]).roles["excluded"] == ["customer_id", "income"]
 
 
+@pytest.mark.parametrize(
+    "codes",
+    [
+        [9223372036854775808, 9223372036854775900, 12],  # pandas: uint64
+        [-5, 9223372036854775808, 7],  # pandas: text
+        [2**64, 3, 7],  # past uint64 too
+    ],
+)
+def test_integers_just_past_int64_are_named_not_accepted(mixed, workdir, codes):
+    frame = pd.read_csv(mixed)
+    frame["counter"] = [codes[i % len(codes)] for i in range(len(frame))]
+    frame.to_csv(workdir / "big.csv", index=False)
+    before = (workdir / "params.yaml").read_text()
+    past = next(c for c in codes if not -(2**63) <= c < 2**63)
+    said = rf"column 'counter' holds integers past the 64-bit range \(e\.g\. {past}\)"
+    with pytest.raises(DataError, match=said):
+        run("big.csv", "label", [])
+    assert (workdir / "params.yaml").read_text() == before
+    # Excluded (it is not a feature), the rest of the data is used as before.
+    assert run("big.csv", "label", ["counter"]).roles["numeric"] == ["age", "income"]
+
+
+def test_an_id_past_int64_is_excluded_and_its_suite_accepts_the_data(mixed, workdir):
+    frame = pd.read_csv(mixed)
+    frame.insert(0, "order_no", [2**63 + 7 * i for i in range(len(frame))])
+    frame.to_csv(workdir / "ids.csv", index=False)
+    assert run("ids.csv", "label", []).roles["excluded"] == ["order_no", "customer_id"]
+    frame.dropna(subset=["label"]).to_csv(workdir / "clean.csv", index=False)
+    summary = validate(workdir / "clean.csv", "expectations/dataset.json", workdir / "reports")
+    assert summary["success"], [f["message"] for f in summary["failures"]]
+
+
 def test_a_target_name_with_quotes_and_a_hash_survives_running_twice(mixed, workdir):
     name = 'it\'s "the" #1 label'
     pd.read_csv(mixed).rename(columns={"label": name}).to_csv(workdir / "q.csv", index=False)

@@ -71,6 +71,7 @@ def run(
     _check_thousands(kept.drop(columns=exclude), source)
     _check_target(kept[target], task, source)
     found = roles_.infer(kept, target, exclude)
+    _check_int64(kept, target, found, source)
     suite = derive_suite(kept, target, found, task, source)
     old = _read_suite(suite_path)
     write_params(params_path, source, target, found)
@@ -121,6 +122,51 @@ def _check_thousands(frame: pd.DataFrame, source: str) -> None:
                 f"(e.g. {example!r}); remove the separators (pandas: "
                 "pd.read_csv(path, thousands=',').to_csv(path, index=False)) and run again"
             )
+
+
+# What a model's integer input (MLflow's `long`) holds; pandas reads anything past it as
+# uint64 or as text.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_int64(
+    frame: pd.DataFrame, target: str, found: dict[str, list[str]], source: str
+) -> None:
+    """Integers past the 64-bit range fit no integer input: the derived suite would refuse its
+    own data (uint64) or the numbers would pass for categories (text). An ID column is
+    excluded anyway and is left as it is; a feature or the target is named with the fix."""
+    used = [target] + [c for role, columns in found.items() if role != "excluded" for c in columns]
+    for column in used:
+        past = _past_int64(frame[column].dropna())
+        if past is None:
+            continue
+        decimal = f"{float(past):.6g}"
+        fix = (
+            f"write them as decimals ({decimal}) or as labels"
+            if column == target
+            else f"--exclude it if it is an identifier, or write it as decimals ({decimal})"
+        )
+        raise DataError(
+            f"{source}: column {column!r} holds integers past the 64-bit range (e.g. {past}), "
+            f"which no model input takes as integers: {fix}"
+        )
+
+
+def _past_int64(values: pd.Series) -> int | None:
+    """The first integer of ``values`` outside int64, if every value is an integer."""
+    import pandas as pd
+
+    if pd.api.types.is_unsigned_integer_dtype(values):
+        past = values[values > INT64_MAX]
+    elif pd.api.types.is_string_dtype(values) or values.dtype == object:
+        text = values.astype(str).str.strip()
+        if text.empty or not text.str.fullmatch(r"[-+]?\d+").all():
+            return None
+        numbers = text.map(int)
+        past = numbers[(numbers > INT64_MAX) | (numbers < INT64_MIN)]
+    else:
+        return None
+    return int(past.iloc[0]) if len(past) else None
 
 
 def _check_target(values: pd.Series, task: str, source: str) -> None:
