@@ -33,10 +33,16 @@ pytestmark = pytest.mark.slow
 
 
 def penguins() -> pd.DataFrame:
-    """Multiclass (3 species); strings (island, sex) and missing values; palmerpenguins' CSV."""
+    """Multiclass (3 species); strings (island, sex) and missing values; palmerpenguins' CSV.
+
+    Headers with an emoji (outside the BMP), as a team's export may have them: once written
+    into params.yaml as JSON escapes they read back as surrogates and `train` failed."""
     from palmerpenguins import load_penguins
 
-    return load_penguins()
+    return load_penguins().rename(columns={"species": EMOJI_TARGET, "bill_length_mm": "bill 📏 mm"})
+
+
+EMOJI_TARGET = "species 🐧"
 
 
 def cars() -> pd.DataFrame:
@@ -61,7 +67,7 @@ def default_sample() -> pd.DataFrame:
     return frame.groupby("default", group_keys=False).sample(frac=0.2, random_state=0)
 
 
-PENGUINS = ("penguins", penguins, "species", {}, {})
+PENGUINS = ("penguins", penguins, EMOJI_TARGET, {}, {})
 CARS = ("cars", cars, "Miles_per_Gallon", {"task": "regression", "primary_metric": "rmse"}, {})
 DEFAULT = (
     "default",

@@ -191,6 +191,20 @@ def test_a_target_name_with_quotes_and_a_hash_survives_running_twice(mixed, work
     assert gate.count("#1 label") == 1  # the # was not taken for the line's comment
 
 
+def test_emoji_headers_read_back_as_written(mixed, workdir):
+    """Outside the BMP: a JSON escape (\\ud83c...) in YAML reads back as two surrogates, and
+    `train` then failed writing them (UnicodeEncodeError)."""
+    columns = {"label": "label 🎯", "plan": "plan 📦"}
+    pd.read_csv(mixed).rename(columns=columns).to_csv(workdir / "emoji.csv", index=False)
+    run("emoji.csv", "label 🎯", [])
+    params = load_params()
+    assert params.data.target == "label 🎯" and "plan 📦" in params.data.roles.categorical
+    gate = yaml.safe_load((workdir / "gate.yaml").read_text(encoding="utf-8"))
+    assert gate["target"] == "label 🎯"
+    for text in (workdir / "params.yaml", workdir / "gate.yaml"):
+        text.read_text(encoding="utf-8").encode("utf-8")  # no lone surrogate anywhere
+
+
 def test_parquet_is_read_too(mixed, workdir):
     pd.read_csv(mixed).to_parquet(workdir / "mine.parquet")
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]
