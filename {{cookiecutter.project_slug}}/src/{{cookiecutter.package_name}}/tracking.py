@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_toolkit import names, tracking_check
+from mlops_toolkit import open_run as open_runs
 
 from .config import Params
 
@@ -22,9 +23,10 @@ log = logging.getLogger(__name__)
 TRACKING_URI_ENV = names.ENV_TRACKING_URI
 TAG_PREFIX = names.TAG_PREFIX  # every tag the project or the platform writes
 EMBEDDED_STORE = Path("mlflow.db")
-# The run a command has open, until it ends: a command cut off with the server (or killed)
-# leaves it here, and the next command marks that run FAILED instead of RUNNING for ever.
-OPEN_RUN_FILE = Path("logs") / "open-run.json"
+# The runs commands have open, until they end: a command cut off with the server (or killed)
+# leaves its run here, and the next command marks it FAILED instead of RUNNING for ever, once
+# the process that opened it is gone (a concurrent command's run is left alone).
+OPEN_RUN_FILE = open_runs.OPEN_RUN_FILE
 # Where the embedded store keeps artifacts: MLflow writes each as an absolute path into
 # mlflow.db, so a copied or moved project still pointed at the original folder.
 ARTIFACT_FOLDERS = ("mlruns", "mlartifacts")
@@ -94,32 +96,16 @@ def open_run(uri: str, **start: Any) -> Iterator[Any]:
     import mlflow
 
     with mlflow.start_run(**start) as run:
-        OPEN_RUN_FILE.parent.mkdir(exist_ok=True)
-        OPEN_RUN_FILE.write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
+        open_runs.add(run.info.run_id, uri, OPEN_RUN_FILE)
         yield run
-    OPEN_RUN_FILE.unlink(missing_ok=True)
+    open_runs.remove(run.info.run_id, OPEN_RUN_FILE)
 
 
 def close_abandoned_run(uri: str) -> None:
-    """Mark FAILED the run an earlier command left open on this server (it died, or we did)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        left = json.loads(OPEN_RUN_FILE.read_text())
-    except (FileNotFoundError, ValueError):
-        return
-    if left.get("tracking_uri") != uri:
-        return  # another server's run: closed when the project tracks there again
-    client = MlflowClient(uri)
-    try:
-        status = client.get_run(left["run_id"]).info.status
-    except MlflowException:
-        status = None  # deleted meanwhile: nothing to close
-    if status == "RUNNING":
-        client.set_terminated(left["run_id"], "FAILED")
-        log.warning("run %s was left RUNNING by a command cut off: marked FAILED", left["run_id"])
-    OPEN_RUN_FILE.unlink(missing_ok=True)
+    """Mark FAILED the runs earlier commands left open on this server, once their process is
+    gone (it died, or its server did); another server's runs wait until we track there."""
+    for line in open_runs.end_orphans(OPEN_RUN_FILE, uri=uri, by="command"):
+        log.warning("%s", line)
 
 
 def relocate_embedded_store() -> None:
