@@ -28,7 +28,7 @@ def test_every_action_calls_a_command_of_its_own():
         command = text.split("mlops_toolkit.cli", 1)[1].split()[0].strip("\"'")
         assert command == action.parent.name and command in names, action
     # drift-issue is run by the drift workflow directly, not through an action
-    assert len(toolkit_cli.COMMANDS) == len(names) == 14
+    assert len(toolkit_cli.COMMANDS) == len(names) == 15
     for module in toolkit_cli.COMMANDS:
         assert callable(module.add_parser) and callable(module.run)
 
