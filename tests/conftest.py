@@ -40,12 +40,51 @@ SERIAL_GROUPS = {
 }
 
 
+# Module worlds: the tests of a module that use one of its module-scoped fixtures (an install, a
+# built image, a server, a set of models) run in one worker, one group per parameter of that
+# fixture, so the world is built once (per parameter) instead of once in every worker that
+# draws one of its tests. Other tests of the module spread as usual. Checked in
+# tests/test_serial_groups.py; measured in the README ("Running the tests").
+WORLDS = {
+    "tests/template/test_projects.py": ("installed",),
+    "tests/template/test_tracking_hardening.py": ("project",),
+    "tests/template/test_generation.py": ("generated",),
+    "tests/template/test_setup_guide.py": ("project",),
+    "tests/template/test_workflows.py": ("project",),
+    "tests/template/test_kubernetes.py": ("project",),
+    "tests/toolkit/test_docker.py": ("world",),
+    "tests/toolkit/test_doctor.py": ("auth_mlflow", "project"),
+    "tests/toolkit/test_team_tracking.py": ("team_server",),
+    "tests/toolkit/test_postgres.py": ("pg_mlflow",),
+    "tests/serving/test_server.py": ("clf", "reg", "mixed", "limited"),
+    "tests/serving/test_compiled.py": ("penguins",),
+    "tests/serving/test_drift_workflow.py": ("repo",),
+    "tests/serving/test_workflow.py": ("workflow",),
+}
+
+
+def _world(item: pytest.Item) -> str | None:
+    path = item.path.as_posix()
+    module = next((m for m in WORLDS if path.endswith(f"/{m}")), None)
+    if module is None:
+        return None
+    used = [name for name in WORLDS[module] if name in getattr(item, "fixturenames", ())]
+    if not used:
+        return None
+    indices = getattr(getattr(item, "callspec", None), "indices", {})
+    split = "-".join(str(indices[name]) for name in used if name in indices)
+    name = "world-" + module.removeprefix("tests/").removesuffix(".py").replace("/", "-")
+    return f"{name}-{split}" if split else name
+
+
 def _group(item: pytest.Item) -> str | None:
     where = f"{item.path.as_posix()}::{item.name}"
     for group, patterns in SERIAL_GROUPS.items():
         if any(f"/{pattern}" in where for pattern in patterns):
             return group
-    return None
+    if item.get_closest_marker("xdist_group") is not None:
+        return None  # a group of the module's own (test_own_data.py)
+    return _world(item)
 
 
 # A wrapper: the group marks go on before xdist's own hook reads them (it adds the group to the

@@ -63,11 +63,41 @@ def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[lis
     return [line.split() for line in log.read_text().splitlines()]
 
 
-def test_each_serial_group_runs_in_one_worker(tmp_path):
+WORLD = """\
+import os
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module", params=["a", "b"])
+def installed(request):
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(f"built-{request.param} world {os.environ['PYTEST_XDIST_WORKER']}\\n")
+    return request.param
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_in_the_world(installed, i):
+    time.sleep(0.05)
+
+
+def test_without_it():
+    time.sleep(0.05)
+"""
+
+
+def test_each_group_runs_in_one_worker(tmp_path):
     grouped = ("e2e/test_lifecycle.py", "e2e/test_two.py", "toolkit/test_swarm.py")
     # toolkit/test_other.py is in no group: its tests spread freely.
     modules = {module: TEST for module in (*grouped, "toolkit/test_other.py")}
+    # A module world (tests/conftest.py's WORLDS): each `installed` parameter's tests run in
+    # one worker, which builds it once.
+    modules["template/test_projects.py"] = WORLD
     rows = run_suite(tmp_path, modules, workers=3)
+    built = sorted(name for name, _, _ in rows if name.startswith("built-"))
+    assert built == ["built-a", "built-b"], rows
+    rows = [row for row in rows if not row[0].startswith("built-")]
     assert len(rows) == 4 * 8
     workers: dict[str, set[str]] = {}
     for _, group, worker in rows:

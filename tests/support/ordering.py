@@ -9,8 +9,9 @@ a group of one long test starts only with a unit queued behind it, and that unit
 
 So the long groups (the act scenarios, tens of minutes) come first: they start at once, each on
 a worker of its own. Next come as many quick tests as there are workers, the only units that
-wait behind a long group. Then the other groups, largest first (module-wide worlds that take
-minutes, better started early than left for the end), then everything else as collected.
+wait behind a long group. Then, longest first as far as marks tell (units that are slow or need
+a service before quick ones; within each, groups before single tests, larger groups first): a
+long unit left for the end keeps one worker busy while the others idle.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ SLOW_MARKS = ("slow", "docker", "postgres", "act", "gpu")
 
 
 def group_of(item: pytest.Item) -> str | None:
-    mark = item.get_closest_marker("xdist_group")
-    if mark is None:
-        return None
-    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+    """The group's name as xdist makes it: every xdist_group mark of the test, sorted, joined."""
+    names = {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+    return "_".join(sorted(names)) or None
 
 
 def is_long(group: str | None) -> bool:
@@ -34,24 +37,23 @@ def is_long(group: str | None) -> bool:
     return group is not None and (group == "e2e" or group.startswith("e2e-"))
 
 
-def _quick(item: pytest.Item) -> bool:
-    return group_of(item) is None and not any(mark in item.keywords for mark in SLOW_MARKS)
+def _slow(item: pytest.Item) -> bool:
+    return any(mark in item.keywords for mark in SLOW_MARKS)
 
 
 def long_groups_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
     """`items` in the order described above; the order within each group is kept."""
-    groups: dict[str, list[pytest.Item]] = {}
+    units: dict[object, list[pytest.Item]] = {}
     for item in items:
-        group = group_of(item)
-        if group is not None:
-            groups.setdefault(group, []).append(item)
-    long = [item for name, members in groups.items() if is_long(name) for item in members]
-    behind = [item for item in items if _quick(item)][:workers]
-    others = sorted(
-        (members for name, members in groups.items() if not is_long(name)),
-        key=len,
-        reverse=True,  # sorted() is stable: groups of one size stay in collection order
-    )
-    first = [*long, *behind, *(item for members in others for item in members)]
-    placed = {id(item) for item in first}
-    return [*first, *(item for item in items if id(item) not in placed)]
+        units.setdefault(group_of(item) or id(item), []).append(item)
+    long = [members for name, members in units.items() if is_long(str(name))]
+    quick = [m for name, m in units.items() if isinstance(name, int) and not _slow(m[0])]
+    behind = quick[:workers]
+    taken = {id(members) for members in (*long, *behind)}
+
+    def rank(members: list[pytest.Item]) -> tuple[bool, bool, int]:
+        return (not any(map(_slow, members)), len(members) == 1, -len(members))
+
+    # sorted() is stable: units of one rank stay in collection order.
+    rest = sorted((m for m in units.values() if id(m) not in taken), key=rank)
+    return [item for members in (*long, *behind, *rest) for item in members]
