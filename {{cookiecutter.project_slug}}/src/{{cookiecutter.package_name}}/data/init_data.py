@@ -159,8 +159,12 @@ def _past_int64(values: pd.Series) -> int | None:
     if pd.api.types.is_unsigned_integer_dtype(values):
         past = values[values > INT64_MAX]
     elif pd.api.types.is_string_dtype(values) or values.dtype == object:
+        digits = r"[-+]?\d+"
+        # Most text columns are not numbers: their first rows say so without a pass over all.
+        if values.empty or not values.head(100).astype(str).str.strip().str.fullmatch(digits).all():
+            return None
         text = values.astype(str).str.strip()
-        if text.empty or not text.str.fullmatch(r"[-+]?\d+").all():
+        if not text.str.fullmatch(digits).all():
             return None
         numbers = text.map(int)
         past = numbers[(numbers > INT64_MAX) | (numbers < INT64_MIN)]
