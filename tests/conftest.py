@@ -24,6 +24,8 @@ def _gpu_present() -> bool:
 # parametrized variant can have a group of its own; the first group that matches wins.
 #   e2e-swarm: the act scenario on the swarm target (its own names and ports, and the swarm is
 #     never left: .ci/docker-up initialises it), so it runs beside the docker one;
+#   e2e-failures: the act scenario of failing pull requests and releases (its own project, names,
+#     ports and MLflow server, which its tests kill and restart), beside the others;
 #   e2e: every other act scenario (fixed container names on the one engine);
 #   toolkit-swarm: one module-scoped world (models, images) the module's tests share;
 #   serving-image: one chain of image layers (builds of one Dockerfile in two workers at once
@@ -32,6 +34,7 @@ def _gpu_present() -> bool:
 #     template repository and install, started once instead of once per worker.
 SERIAL_GROUPS = {
     "e2e-swarm": ("tests/e2e/test_lifecycle.py::test_lifecycle[swarm]",),
+    "e2e-failures": ("tests/e2e/test_pull_request_failures.py",),
     "e2e": ("tests/e2e/",),
     "toolkit-swarm": ("tests/toolkit/test_swarm.py",),
     "serving-image": ("tests/serving/test_image.py",),

@@ -45,9 +45,10 @@ class Act:
         return args
 
     def run(
-        self, event: str, workflow: str, payload: dict, name: str
+        self, event: str, workflow: str, payload: dict, name: str, job: str | None = None
     ) -> subprocess.CompletedProcess:
-        """`act EVENT -W workflow`; the output is kept in logs/<name>.log."""
+        """`act EVENT -W workflow` (only ``job`` when given); the output is kept in
+        logs/<name>.log."""
         event_file = self.logs / f"{name}.event.json"
         event_file.write_text(json.dumps(payload))
         command = [
@@ -66,6 +67,8 @@ class Act:
             "-s",
             f"GITHUB_TOKEN={self.token}",
         ]
+        if job:
+            command += ["-j", job]
         command += self._standins()
         for label in LABELS:
             command += ["-P", f"{label}=-self-hosted"]

@@ -12,6 +12,7 @@ from support.swarm import require_swarm
 from . import dvcdata
 from .act import Act
 from .scenario import (
+    OWN_SCENARIOS,
     OWNER_REPO,
     REGISTRY,
     TARGETS,
@@ -32,12 +33,15 @@ def s3():
         yield endpoint
 
 
-@pytest.fixture(scope="package", params=list(TARGETS))
+# Every module's scenarios by default; one of OWN_SCENARIOS only where a module names it
+# (indirect parametrize).
+@pytest.fixture(scope="package", params=[t for t in TARGETS if t not in OWN_SCENARIOS])
 def scenario(request, tmp_path_factory, s3):
     from mlflow import MlflowClient
 
     target = request.param
-    if target == "swarm":
+    deploy_target = TARGETS[target]["deploy_target"]
+    if deploy_target == "swarm":
         require_swarm()
     root = tmp_path_factory.mktemp(f"e2e-{target}")
     server = start_mlflow(root / "mlflow")
@@ -45,7 +49,7 @@ def scenario(request, tmp_path_factory, s3):
     project = bake(
         root / "work",
         project_name=TARGETS[target]["project_name"],
-        deploy_target=target,
+        deploy_target=deploy_target,
         container_registry=f"{REGISTRY}/e2e",
         actions_repository=TOOLKIT.split("@")[0],
         actions_ref="v1",
@@ -80,6 +84,7 @@ def scenario(request, tmp_path_factory, s3):
             secrets=dvcdata.KEYS,
             env={"GITHUB_API_URL": api.url, "E2E_ARTIFACTS": str(root / "artifacts")},
         )
-        yield Scenario(act, project, api, MlflowClient(server.uri), ports, target)
-    remove_deployments(target, project.name)
-    stop(server.proc)
+        s = Scenario(act, project, api, MlflowClient(server.uri), ports, target, server)
+        yield s
+    remove_deployments(deploy_target, project.name)
+    stop(s.server.proc)  # the one running now: a test may have restarted it

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from support.github_api import GitHubStandIn
 from support.load import Load
+from support.servers import MlflowServer
 
 from .act import Act
 
@@ -21,13 +22,24 @@ TOKEN = "e2e-token"
 # Per deploy target: the project's name (so its containers, services, image repository and
 # model never meet the other variant's when both run at once) and its extra repository vars.
 TARGETS = {
-    "docker": {"project_name": "Tumor Classifier", "vars": {}},
+    "docker": {"project_name": "Tumor Classifier", "deploy_target": "docker", "vars": {}},
     "swarm": {
         "project_name": "Tumor Classifier Swarm",
+        "deploy_target": "swarm",
         # This kernel has no IPVS for the routing mesh: tasks share the port on the host network.
         "vars": {"SWARM_PUBLISH": "host", "SWARM_REPLICAS": "2"},
     },
+    # Failing pull requests and releases, and a tracking server killed mid-job
+    # (test_pull_request_failures.py): a scenario and an xdist group of its own.
+    "failures": {
+        "project_name": "Tumor Classifier Failures",
+        "deploy_target": "docker",
+        "vars": {},
+    },
 }
+# Scenarios that only the modules naming them (indirect parametrize) use; the rest is every
+# module's default.
+OWN_SCENARIOS = ("failures",)
 
 
 def git(project: Path, *args: str) -> str:
@@ -62,18 +74,26 @@ def set_c(project: Path, value: float) -> None:
 
 class Scenario:
     def __init__(
-        self, act: Act, project: Path, api: GitHubStandIn, client, ports: dict, target: str
+        self,
+        act: Act,
+        project: Path,
+        api: GitHubStandIn,
+        client,
+        ports: dict,
+        target: str,
+        server: MlflowServer | None = None,
     ):
         self.act, self.project, self.api, self.client, self.ports = act, project, api, client, ports
         self.target = target
+        self.server = server  # the scenario's own tracking server (a test may restart it)
         self.model = project.name  # app, registered model and image repository name
         self.next_pr = 1
 
     def pull_request(
-        self, change, title: str, head_repo: str = OWNER_REPO
+        self, change, title: str, head_repo: str = OWNER_REPO, job: str | None = None
     ) -> tuple[int, subprocess.CompletedProcess]:
         """A pull request from a branch of ``head_repo`` (GitHub's payload always names it; a
-        fork's is another repository)."""
+        fork's is another repository); ``job``: that job of the workflow alone."""
         number = self.next_pr
         self.next_pr += 1
         git(self.project, "checkout", "-q", "-b", f"pr-{number}", "main")
@@ -90,7 +110,7 @@ class Scenario:
             },
             "repository": {"full_name": OWNER_REPO},
         }
-        result = self.act.run("pull_request", "pull-request.yml", payload, f"pr-{number}")
+        result = self.act.run("pull_request", "pull-request.yml", payload, f"pr-{number}", job)
         git(self.project, "checkout", "-q", "main")
         return number, result
 
