@@ -116,6 +116,50 @@ def test_a_server_dying_mid_train_ends_it_in_one_line_and_the_run_is_failed_late
         stop(server.proc)
 
 
+def test_a_concurrent_command_leaves_a_live_train_running_until_it_is_killed(project, tmp_path):
+    """Two commands in one checkout: the second must not take the first's live run for an
+    orphan. It is ended (FAILED) by the next command only once its process is gone."""
+    root, slug, env = project
+    record = root / "logs" / "open-run.json"
+    record.unlink(missing_ok=True)
+    server = start_mlflow(tmp_path / "server")
+    quick = ("train", "--param", "n_estimators=5")
+    train = subprocess.Popen(
+        [slug, "train", "--param", "n_estimators=1500", "--param", "max_depth=6"],
+        cwd=root,
+        env={**env, "MLFLOW_TRACKING_URI": server.uri},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not record.exists():
+            assert train.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        train.send_signal(signal.SIGSTOP)  # alive, its run open for as long as the test needs
+        (live,) = [run for run, status in runs(server.root).items() if status == "RUNNING"]
+        other = command(project, *quick, MLFLOW_TRACKING_URI=server.uri)
+        assert other.returncode == 0, other.stderr
+        assert runs(server.root)[live] == "RUNNING"
+        assert not [line for line in loud_lines(other.stderr) if live in line], other.stderr
+        assert (
+            live in record.read_text()
+        )  # still listed: the other command added and took out its own
+
+        train.kill()
+        train.wait()
+        again = command(project, *quick, MLFLOW_TRACKING_URI=server.uri)
+        assert again.returncode == 0, again.stderr
+        assert runs(server.root)[live] == "FAILED"
+        assert [line for line in loud_lines(again.stderr) if live in line and "FAILED" in line]
+        assert not record.exists()
+    finally:
+        if train.poll() is None:
+            train.kill()
+            train.wait()
+        stop(server.proc)
+
+
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
     server = start_mlflow(tmp_path_factory.mktemp("tracking-auth"), auth=(ADMIN, PASSWORD))
