@@ -97,16 +97,37 @@ def test_roc_auc_needs_binary_target():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"primary": {"metric": "f2"}}, "must be one of"),
-        ({"primary": {"metric": "rmse", "min_value": 3}}, "use max_value"),
-        ({"primary": {"metric": "f1", "direction": "minimize"}}, "contradicts"),
-        ({"primary": {"metric": "f1"}, "colour": 1}, "unknown key"),
-        ({"primary": {"metric": "f1", "max_regression": -1}}, ">= 0"),
-        ({"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]}, "does not fit"),
-        ({"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}}, "between 10"),
-        ({"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}}, "confidence"),
-        ({"primary": {"metric": "f1", "min_value": "high"}}, "must be a finite number"),
-        ([1, 2], "mapping"),
+        ({"primary": {"metric": "f2"}}, r"primary\.metric: must be one of f1, .*, got 'f2'$"),
+        (
+            {"primary": {"metric": "rmse", "min_value": 3}},
+            "primary: rmse is minimized; use max_value",
+        ),
+        (
+            {"primary": {"metric": "f1", "direction": "minimize"}},
+            "primary: direction .* contradicts",
+        ),
+        ({"primary": {"metric": "f1"}, "colour": 1}, r"unknown key colour \(known: primary, "),
+        (
+            {"primary": {"metric": "f1", "max_regression": -1}},
+            r"primary\.max_regression: must be a finite number >= 0, got -1$",
+        ),
+        (
+            {"primary": {"metric": "f1"}, "guards": [{"metric": "rmse"}]},
+            r"guards\[0\]\.metric: rmse does not fit",
+        ),
+        (
+            {"primary": {"metric": "f1"}, "bootstrap": {"resamples": 3}},
+            r"bootstrap\.resamples: must be between 10 and 100000, got 3$",
+        ),
+        (
+            {"primary": {"metric": "f1"}, "bootstrap": {"confidence": 1.5}},
+            r"bootstrap\.confidence: must be in \[0\.5, 1\), got 1\.5$",
+        ),
+        (
+            {"primary": {"metric": "f1", "min_value": "high"}},
+            r"primary\.min_value: must be a finite number, got 'high'$",
+        ),
+        ([1, 2], "the file: must be a mapping, got a list$"),
     ],
 )
 def test_bad_gate_configs_are_refused(config, message):

@@ -1,4 +1,4 @@
-"""The gate's thresholds, read from the project's gate.yaml and checked strictly.
+"""The gate's thresholds, read from the project's gate.yaml and checked strictly (gate_schema).
 
 ```yaml
 primary:
@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import metrics as registry
 from . import strictyaml
@@ -92,126 +93,29 @@ class GateConfig:
         return registry.task_of(self.primary.metric)
 
 
-def _number(where: str, value: object, *, positive: bool = False) -> float:
-    # .inf passes isinstance and would end in OverflowError at int(): refused here, one line
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ToolkitError(f"gate config: {where} must be a finite number, got {value!r}")
-    if positive and value < 0:
-        raise ToolkitError(f"gate config: {where} must be >= 0, got {value!r}")
-    return float(value)
-
-
-def _rule(where: str, raw: object) -> MetricRule:
-    if not isinstance(raw, dict):
-        raise ToolkitError(f"gate config: {where} must be a mapping")
-    allowed = {"metric", "direction", "min_value", "max_value", "max_regression"}
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ToolkitError(f"gate config: unknown key(s) in {where}: {', '.join(unknown)}")
-    metric = raw.get("metric")
-    if metric not in METRIC_DIRECTIONS:
-        raise ToolkitError(
-            f"gate config: {where}.metric must be one of {', '.join(METRIC_DIRECTIONS)}, "
-            f"got {metric!r}"
-        )
-    direction = METRIC_DIRECTIONS[metric]
-    if raw.get("direction", direction) != direction:
-        raise ToolkitError(
-            f"gate config: {where}.direction {raw['direction']!r} contradicts {metric} "
-            f"({direction})"
-        )
-    wrong = "max_value" if direction == MAXIMIZE else "min_value"
-    if wrong in raw:
-        raise ToolkitError(
-            f"gate config: {where}: {metric} is {direction}d; use "
-            f"{'min_value' if wrong == 'max_value' else 'max_value'}, not {wrong}"
-        )
-    key = "min_value" if direction == MAXIMIZE else "max_value"
-    threshold = _number(f"{where}.{key}", raw[key]) if raw.get(key) is not None else None
-    regression = raw.get("max_regression")
-    if regression is not None:
-        regression = _number(f"{where}.max_regression", regression, positive=True)
-    return MetricRule(metric, direction, threshold, regression)
-
-
 def parse(data: object) -> GateConfig:
-    if not isinstance(data, dict):
-        raise ToolkitError("gate config: the file must hold a mapping")
-    allowed = {"primary", "guards", "bootstrap", "target", "task", "baseline"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ToolkitError(f"gate config: unknown key(s): {', '.join(unknown)}")
-    if "primary" not in data:
-        raise ToolkitError("gate config: 'primary' is required")
-    primary = _rule("primary", data["primary"])
-    guards_raw = data.get("guards") or []
-    if not isinstance(guards_raw, list):
-        raise ToolkitError("gate config: 'guards' must be a list")
-    guards = tuple(_rule(f"guards[{i}]", g) for i, g in enumerate(guards_raw))
-    expected = registry.task_of(primary.metric)
-    family = registry.names(expected, gate=True)
-    for g in guards:
-        if g.metric not in family:
-            raise ToolkitError(
-                f"gate config: guard {g.metric} does not fit a "
-                f"{primary.metric} gate (use {', '.join(family)})"
-            )
-    task = data.get("task")
-    if task is not None and task != expected:
-        raise ToolkitError(f"gate config: task {task!r} does not match metric {primary.metric}")
-    boot = data.get("bootstrap") or {}
-    if not isinstance(boot, dict):
-        raise ToolkitError("gate config: 'bootstrap' must be a mapping")
-    unknown = sorted(set(boot) - {"resamples", "confidence", "seed", "blocks", "auc_bins"})
-    if unknown:
-        raise ToolkitError(f"gate config: unknown key(s) in bootstrap: {', '.join(unknown)}")
-    resamples = int(_number("bootstrap.resamples", boot.get("resamples", 1000)))
-    confidence = _number("bootstrap.confidence", boot.get("confidence", 0.95))
-    if not 10 <= resamples <= 100_000:
-        raise ToolkitError("gate config: bootstrap.resamples must be between 10 and 100000")
-    if not 0.5 <= confidence < 1:
-        raise ToolkitError("gate config: bootstrap.confidence must be in [0.5, 1)")
-    target = data.get("target")
-    if target is not None and not isinstance(target, str):
-        raise ToolkitError("gate config: 'target' must be a column name")
+    """gate.yaml's content (as YAML gives it) checked by gate_schema's models: one line if not."""
+    from . import gate_schema  # pydantic: loaded when a gate is read, never for --help
+
+    model = gate_schema.validate(data)
+    boot = model.bootstrap or gate_schema.Bootstrap()
     return GateConfig(
-        baseline=_baseline(data.get("baseline")),
-        primary=primary,
-        guards=guards,
-        resamples=resamples,
-        confidence=confidence,
-        seed=_seed(boot.get("seed", 42)),
-        target=target,
-        blocks=int(_number("bootstrap.blocks", boot.get("blocks", 1000), positive=True)) or 1,
-        auc_bins=max(2, int(_number("bootstrap.auc_bins", boot.get("auc_bins", 256)))),
+        primary=_rule(model.primary),
+        guards=tuple(_rule(g) for g in model.guards or ()),
+        resamples=int(boot.resamples),
+        confidence=boot.confidence,
+        seed=boot.seed,
+        target=model.target,
+        blocks=int(boot.blocks) or 1,
+        auc_bins=max(2, int(boot.auc_bins)),
+        baseline=BaselineRule(model.baseline.min_improvement) if model.baseline else None,
     )
 
 
-def _seed(raw: object) -> int:
-    """numpy seeds are integers in [0, 2**32): -1 or 1.5 would fail deep inside the bootstrap."""
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**32:
-        raise ToolkitError(
-            f"gate config: bootstrap.seed must be an integer in [0, 2**32), got {raw!r}"
-        )
-    return raw
-
-
-def _baseline(raw: object) -> BaselineRule | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise ToolkitError("gate config: 'baseline' must be a mapping")
-    unknown = sorted(set(raw) - {"min_improvement"})
-    if unknown:
-        raise ToolkitError(f"gate config: unknown key(s) in baseline: {', '.join(unknown)}")
-    if "min_improvement" not in raw:
-        raise ToolkitError("gate config: baseline.min_improvement is required")
-    margin = _number("baseline.min_improvement", raw["min_improvement"], positive=True)
-    if margin >= 1:
-        raise ToolkitError(
-            "gate config: baseline.min_improvement must be below 1 (a share or metric points)"
-        )
-    return BaselineRule(margin)
+def _rule(raw: Any) -> MetricRule:
+    direction = METRIC_DIRECTIONS[raw.metric]
+    threshold = raw.min_value if direction == MAXIMIZE else raw.max_value
+    return MetricRule(raw.metric, direction, threshold, raw.max_regression)
 
 
 def load(path: str | Path) -> GateConfig:
