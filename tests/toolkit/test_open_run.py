@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from conftest import ACTIONS_SRC
@@ -99,6 +100,10 @@ def test_a_run_opened_on_another_machine(mlflow_server, tmp_path, monkeypatch):
     (line,) = open_run.end_orphans(path, uri=mlflow_server.uri)
     assert line.startswith(f"run {run_id} is open in pid {os.getpid()} on runner-3, which ")
     assert client.get_run(run_id).info.status == "RUNNING" and path.exists()
+    # The report step waits for a server that does not answer, not for a run left alone.
+    started = time.monotonic()
+    assert open_run.end_orphan(path, wait_s=600) == line
+    assert time.monotonic() - started < 60
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert open_run.end_orphan(path).endswith("marked FAILED")
     assert client.get_run(run_id).info.status == "FAILED" and not path.exists()

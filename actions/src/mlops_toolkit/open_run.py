@@ -101,7 +101,13 @@ def end_orphans(
     Never raises for the server: a server that is gone or refuses costs one line, and the run
     stays listed for the next try.
     """
+    return _sweep(path, uri, job_over, by)[0]
+
+
+def _sweep(path: Path, uri: str | None, job_over: bool, by: str) -> tuple[list[str], bool]:
+    """end_orphans' lines, and whether a server did not answer (worth another try)."""
     told: list[str] = []
+    unanswered = False
     for entry in entries(path):
         if uri is not None and entry.get("tracking_uri") != uri:
             continue  # another server's run: ended when a command tracks there again
@@ -113,7 +119,8 @@ def end_orphans(
             told += [said] if said else []
             if closed:  # ended now or before: no longer open
                 remove(entry["run_id"], path)
-    return told
+            unanswered |= not closed
+    return told, unanswered
 
 
 def _end(entry: dict[str, str], by: str) -> tuple[bool, str]:
@@ -144,6 +151,21 @@ def _end(entry: dict[str, str], by: str) -> tuple[bool, str]:
     return True, f"run {run_id} was left RUNNING by a {by} cut off: marked FAILED"
 
 
-def end_orphan(path: Path = OPEN_RUN_FILE) -> str:
-    """The report step's call, at the end of its job: what happened, in one line, or ''."""
-    return "; ".join(end_orphans(path, job_over=os.environ.get("GITHUB_ACTIONS") == "true"))
+def end_orphan(path: Path = OPEN_RUN_FILE, *, wait_s: float = 0.0, retry_s: float = 3.0) -> str:
+    """The report step's call, at the end of its job: what happened, in one line, or ''.
+
+    While a server does not answer, try again every `retry_s` until `wait_s` has passed (a
+    server that died mid-step is often restarted within a minute); runs left alone (alive, or
+    elsewhere) are no reason to wait.
+    """
+    import time
+
+    job_over = os.environ.get("GITHUB_ACTIONS") == "true"
+    deadline = time.monotonic() + wait_s
+    ended: list[str] = []
+    while True:
+        told, unanswered = _sweep(path, None, job_over, "step")
+        if not unanswered or time.monotonic() >= deadline:
+            return "; ".join(ended + told)
+        ended += [line for line in told if line.endswith("marked FAILED")]
+        time.sleep(retry_s)

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from .. import ghactions, names, open_run
@@ -57,12 +56,7 @@ ORPHAN_RETRY_S = 3.0
 def end_orphan(wait_s: float) -> str:
     """open_run.end_orphan, again while the server does not answer (it keeps the record then)
     and `wait_s` has not passed: the job's checkout, and the record, are gone after this step."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        said = open_run.end_orphan()
-        if not said or not open_run.OPEN_RUN_FILE.is_file() or time.monotonic() >= deadline:
-            return said
-        time.sleep(ORPHAN_RETRY_S)
+    return open_run.end_orphan(wait_s=wait_s, retry_s=ORPHAN_RETRY_S)
 
 
 def _read_json(path: str) -> dict | None:
