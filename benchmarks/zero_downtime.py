@@ -126,11 +126,13 @@ def run_target(
     images: dict,
     port: int,
 ) -> dict:
-    from mlops_toolkit import deploy, registry, swarm
+    from mlops_toolkit import registry
+    from mlops_toolkit.deploy import docker, swarm, verify
+    from mlops_toolkit.deploy.target import rollback
 
     app = f"zdt-{target}-{uuid.uuid4().hex[:6]}"
-    payload = deploy.smoke_payload(model, v1)
-    where = swarm.Target(app=app, stage="production", port=port, replicas=2, publish="host")
+    payload = verify.smoke_payload(model, v1)
+    where = swarm.SwarmTarget(app=app, stage="production", port=port, replicas=2, publish="host")
 
     def put(image: str, version: str) -> None:
         if target == "swarm":
@@ -142,7 +144,7 @@ def run_target(
                 health_timeout_s=120,
             )
         else:
-            deploy.deploy(
+            docker.deploy(
                 image=image,
                 stage="production",
                 app=app,
@@ -154,17 +156,13 @@ def run_target(
             )
 
     def roll_back() -> None:
-        if target == "swarm":
-            swarm.rollback(model_name=model, to=None, target=where, health_timeout_s=120)
-        else:
-            deploy.rollback(
-                model_name=model,
-                to=None,
-                app=app,
-                port=port,
-                health_timeout_s=120,
-                publish=publish,
-            )
+        # The one rollback algorithm of every target (deploy/target.py).
+        stage = (
+            where
+            if target == "swarm"
+            else docker.DockerTarget(app=app, stage="production", port=port, publish=publish)
+        )
+        rollback(stage, model_name=model, to=None, health_timeout_s=120)
 
     put(images[v1], v1)
     registry.promote(model_name=model, version=v1)
@@ -215,7 +213,7 @@ def main() -> int:
     subprocess.run([str(ROOT / ".ci" / "docker-up")], check=True, capture_output=True)
 
     from conftest import log_model, register_version  # the toolkit tests' real models
-    from mlops_toolkit import image
+    from mlops_toolkit.deploy import image
     from sklearn.datasets import load_breast_cancer
     from support.servers import free_port, start_mlflow, stop
 

@@ -55,7 +55,7 @@ def docker() -> None:
 
 
 def _build(project: Path, tag: str, version: str, model_dir: str = "build/model") -> str:
-    from mlops_toolkit.image import stage_toolkit_wheel
+    from mlops_toolkit.deploy.image import stage_toolkit_wheel
 
     stage_toolkit_wheel(project)  # the platform's server, as build-image puts it in the context
     return _docker(

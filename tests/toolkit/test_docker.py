@@ -100,7 +100,7 @@ def world(docker_engine, mlflow_server, logged, serving_project, tmp_path_factor
     assert result.returncode == 0, result.stderr[-3000:]
     w.image_v1 = outputs(out)["reference"]
     # v1 serves production: the state every failure below must leave intact.
-    from mlops_toolkit import deploy
+    from mlops_toolkit.deploy import docker as deploy
 
     deploy.deploy(
         image=w.image_v1,
@@ -129,9 +129,10 @@ def assert_production_intact(w: World, version: str | None = None) -> None:
 
 
 def smoke(w: World, version: str) -> dict:
-    from mlops_toolkit import deploy
 
-    return deploy.smoke_payload(w.model_name, version)
+    from mlops_toolkit.deploy import verify
+
+    return verify.smoke_payload(w.model_name, version)
 
 
 def test_image_is_tagged_labelled_pushed_and_recorded(world, docker_engine):
@@ -243,7 +244,7 @@ def test_host_network_of_this_engine_is_the_machines_and_docker_desktop_is_refus
 ):
     """Docker Desktop's host network is its VM's: the handover is refused there, before
     anything starts, in one line naming the alternatives."""
-    from mlops_toolkit import handover
+    from mlops_toolkit.deploy import handover
     from mlops_toolkit.errors import ToolkitError
 
     assert handover.host_network_problem(docker_engine.info()) is None  # this Linux engine
@@ -285,7 +286,7 @@ def test_failed_smoke_request_changes_nothing(world, docker_engine, tmp_path):
 def test_server_that_exits_at_once_is_reported_by_its_own_words(world, docker_engine, tmp_path):
     """A server that gives up before deploy reads its published port (Docker drops the binding
     of an exited container) is reported like one that gives up later: exit code, its words."""
-    from mlops_toolkit import deploy
+    from mlops_toolkit.deploy import docker as deploy
     from mlops_toolkit.errors import ToolkitError
 
     image = variant(docker_engine, world, "SERVING_PORT=not-a-port", tmp_path)
@@ -324,19 +325,20 @@ def test_tracking_server_down_changes_nothing(world):
 
 def test_failure_after_the_swap_puts_the_old_container_back(world, docker_engine, monkeypatch):
     """The new container passes pre-flight, then fails on the real port (injected)."""
-    from mlops_toolkit import deploy
+    from mlops_toolkit.deploy import docker as deploy
+    from mlops_toolkit.deploy import verify
     from mlops_toolkit.errors import ToolkitError
 
-    real_verify = deploy.verify
+    real_verify = verify.verify
     calls = []
 
-    def flaky(url, container, **kw):
-        calls.append(container.name)
+    def flaky(url, name, **kw):
+        calls.append(name)
         if len(calls) == 2:
             raise ToolkitError("injected failure on the real port")
-        return real_verify(url, container, **kw)
+        return real_verify(url, name, **kw)
 
-    monkeypatch.setattr(deploy, "verify", flaky)
+    monkeypatch.setattr(verify, "verify", flaky)
     before = docker_engine.containers.get(f"{world.app}-production").id
     with pytest.raises(ToolkitError, match="previous container restored and healthy"):
         deploy.deploy(

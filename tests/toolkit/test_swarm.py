@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import cli, faulty_image, outputs, register_version
-from mlops_toolkit import names, registry, swarm
+from mlops_toolkit import names, registry
+from mlops_toolkit.deploy import swarm
 from support.load import Load
 from support.servers import free_port
 from support.swarm import require_swarm
@@ -183,7 +184,7 @@ def test_secrets_and_configs_come_through_swarm(world, swarm_engine):
     config = swarm_engine.configs.create(name=f"{world.app}-conf", data=b"a: 1\n")
     try:
         port = free_port()
-        target = swarm.Target(
+        target = swarm.SwarmTarget(
             app=world.app,
             stage="staging",
             port=port,

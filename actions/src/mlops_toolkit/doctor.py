@@ -185,7 +185,7 @@ def dvc(mode: str, working_directory: Path) -> Result:
 
 def docker_host() -> tuple[Result, Any]:
     """The engine of DOCKER_HOST answers a ping."""
-    from . import dockerhost
+    from .deploy import dockerhost
 
     try:
         client = dockerhost.connect()

@@ -38,7 +38,7 @@ def _source_url() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import image
+    from ..deploy import image
 
     result = image.build(
         model_name=args.model_name,

@@ -20,59 +20,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import deploy
+    from ..deploy import target_for
+    from ..deploy.target import Release
 
-    if args.target == "swarm":
-        return run_swarm(args)
-    options.warn_port_swap(args)
-    result = deploy.deploy(
+    target = target_for(args.target, args, args.stage)
+    release = Release(
         image=args.image,
-        stage=args.stage,
-        app=args.app,
-        port=args.port,
-        host=args.host,
-        model_name=args.model_name,
-        model_version=args.model_version,
-        health_timeout_s=args.health_timeout,
-        smoke=args.smoke,
-        publish="host" if options.publish_mode(args) == "host" else "port",
-    )
-    ghactions.set_outputs(
-        {
-            "container": result["container"],
-            "url": result["url"],
-            "previous-image": result["previous_image"],
-        }
-    )
-    ghactions.add_summary(
-        f"## Deploy {args.stage}\n\n`{args.image}` serves at {result['url']} "
-        f"(container `{result['container']}`); health and smoke passed.\n"
-    )
-    return 0
-
-
-def run_swarm(args: argparse.Namespace) -> int:
-    from .. import swarm
-
-    result = swarm.deploy_service(
-        image=args.image,
-        target=options.swarm_target(args, args.stage),
         model_name=args.model_name,
         model_version=args.model_version,
         health_timeout_s=args.health_timeout,
         smoke=args.smoke,
     )
-    ghactions.set_outputs(
-        {
-            "service": result["service"],
-            "container": "",
-            "url": result["url"],
-            "previous-image": result["previous_image"],
-        }
-    )
+    done = target.deploy(release)
+    ghactions.set_outputs({**done.outputs, "url": done.url, "previous-image": done.previous_image})
+    served = f" serves at {done.url}" if done.url else " rolled out"
+    checks = "health and smoke passed" if args.smoke else "health passed"
     ghactions.add_summary(
-        f"## Deploy {args.stage}\n\n`{args.image}` serves at {result['url']} on "
-        f"{result['replicas']} replicas of Swarm service `{result['service']}`; health and smoke "
-        "passed.\n"
+        f"## Deploy {args.stage}\n\n`{args.image}`{served} ({done.where}); {checks}.\n"
     )
     return 0

@@ -31,16 +31,19 @@ def project_command(p: argparse.ArgumentParser) -> None:
 
 
 def deploy_target(p: argparse.ArgumentParser) -> None:
-    """Where a stage's container runs and how long to wait for it."""
-    p.add_argument("--app", required=True, help="container name prefix (<app>-<stage>)")
-    p.add_argument("--port", type=int, required=True, help="host port the stage serves on")
+    """Where a stage runs and how long to wait for it (deploy/: one module per target)."""
+    from ..deploy import TARGETS
+
+    p.add_argument("--app", required=True, help="name prefix: <app>-<stage> (k8s: Deployment)")
+    p.add_argument("--port", type=int, default=0, help="docker/swarm: host port of the stage")
     p.add_argument("--host", default="127.0.0.1", help="host name to reach the published port")
     p.add_argument("--health-timeout", type=float, default=120, help="seconds to wait")
     p.add_argument(
         "--target",
         default="docker",
-        choices=("docker", "swarm"),
-        help="docker: one container per stage; swarm: one Swarm service per stage",
+        choices=TARGETS,
+        help="docker: one container per stage; swarm: one Swarm service per stage; "
+        "kubernetes: the stage's kustomize overlay, rolled out with kubectl",
     )
     p.add_argument("--replicas", type=int, default=2, help="swarm: tasks of the service")
     p.add_argument(
@@ -53,6 +56,13 @@ def deploy_target(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
     p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")
+    p.add_argument("--namespace", default="", help="kubernetes: default <app>-<stage>")
+    p.add_argument(
+        "--overlay", default="", help="kubernetes: default deploy/kubernetes/overlays/<stage>"
+    )
+    p.add_argument(
+        "--url", default="", help="kubernetes: where the runner reaches the stage (optional)"
+    )
 
 
 def publish_mode(args: argparse.Namespace) -> str:
@@ -64,7 +74,7 @@ def publish_mode(args: argparse.Namespace) -> str:
 def warn_port_swap(args: argparse.Namespace) -> None:
     """A docker deploy on a published port says what it costs, in the step's output."""
     if args.target == "docker" and publish_mode(args) == "ingress":
-        from ..handover import PORT_MODE_COST
+        from ..deploy.handover import PORT_MODE_COST
 
         on_actions = bool(os.environ.get("GITHUB_ACTIONS"))
         print(
@@ -73,25 +83,6 @@ def warn_port_swap(args: argparse.Namespace) -> None:
             else f"warning: {PORT_MODE_COST}",
             file=sys.stderr,
         )
-
-
-def swarm_target(args: argparse.Namespace, stage: str):
-    """The swarm.Target the deploy-target options describe."""
-    from ..swarm import Target
-
-    def listed(text: str) -> list[str]:
-        return text.replace(",", " ").split()
-
-    return Target(
-        app=args.app,
-        stage=stage,
-        port=args.port,
-        host=args.host,
-        replicas=args.replicas,
-        publish=publish_mode(args),
-        secrets=listed(args.secrets),
-        configs=listed(args.configs),
-    )
 
 
 def model_name(p: argparse.ArgumentParser, required: bool = True) -> None:

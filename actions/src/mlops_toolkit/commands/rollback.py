@@ -18,28 +18,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import deploy, names, swarm
+    from .. import names
+    from ..deploy import target_for
+    from ..deploy.target import rollback
 
-    if args.target == "swarm" and args.redeploy:
-        result = swarm.rollback(
-            model_name=args.model_name,
-            to=args.to or None,
-            target=options.swarm_target(args, names.PRODUCTION),
-            health_timeout_s=args.health_timeout,
-        )
-    else:
-        if args.redeploy:
-            options.warn_port_swap(args)
-        result = deploy.rollback(
-            model_name=args.model_name,
-            to=args.to or None,
-            app=args.app,
-            port=args.port,
-            host=args.host,
-            redeploy=args.redeploy,
-            health_timeout_s=args.health_timeout,
-            publish="host" if options.publish_mode(args) == "host" else "port",
-        )
+    # The same algorithm for every target: the version's recorded image deployed (verified,
+    # restored on failure), then the production alias moves.
+    target = target_for(args.target, args, names.PRODUCTION) if args.redeploy else None
+    result = rollback(
+        target, model_name=args.model_name, to=args.to or None, health_timeout_s=args.health_timeout
+    )
     redeployed = f", image `{result['image']}` redeployed and healthy" if result["image"] else ""
     ghactions.set_outputs(
         {"version": result["version"], "previous-version": result["from"], "image": result["image"]}

@@ -11,8 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import dockerhost, names, tracking
-from .errors import ToolkitError
+from .. import names, tracking
+from ..errors import ToolkitError
+from . import dockerhost
 
 BUILD_SUBDIR = ".mlops-build"  # inside the build context; removed after the build
 MODEL_SUBDIR = f"{BUILD_SUBDIR}/model"
@@ -24,7 +25,7 @@ WHEEL_EPOCH = "315532800"
 
 def toolkit_source() -> str:
     """Where this toolkit was installed from: its source folder, or the URL pip recorded."""
-    here = Path(__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[3]
     if (here / "pyproject.toml").is_file():
         return str(here)  # an editable install or a checkout, as the actions use it
     from importlib.metadata import PackageNotFoundError, distribution

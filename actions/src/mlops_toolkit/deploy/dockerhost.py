@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import names
-from .errors import ToolkitError
+from .. import names, tracking
+from ..errors import ToolkitError
 
 
 def connect() -> Any:
@@ -57,3 +57,19 @@ def _tail(container: Any, lines: int = 3) -> str:
     except Exception:
         return "no logs"
     return " | ".join(text.splitlines()[-lines:]) or "no logs"
+
+
+def ensure_image(engine: Any, image: str) -> None:
+    import docker
+
+    try:
+        engine.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError:
+        pass
+    try:
+        engine.images.pull(image)
+    except Exception as exc:
+        raise ToolkitError(f"cannot pull {image}: {tracking.one_line(exc)}") from exc

@@ -1,4 +1,4 @@
-"""deploy and rollback on Docker Swarm: one service per stage, rolled by Swarm itself.
+"""The swarm target: one service per stage, rolled by Swarm itself.
 
 The stage is the service `<app>-<stage>` with N replicas. Swarm starts each new task before it
 stops an old one (`start-first`), counts a task as started only once the image's HEALTHCHECK
@@ -20,12 +20,15 @@ and so does the generated project's image (which the toolkit tests deploy).
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import deploy, dockerhost, names, tracking
-from .errors import ToolkitError
+from .. import names, tracking
+from ..errors import ToolkitError
+from . import dockerhost, verify
+from .target import Deployed, Release
 
 PUBLISH_MODES = ("host", "ingress")
 # Swarm's update states (UpdateStatus.State) that end an update.
@@ -35,8 +38,8 @@ STUCK = ("paused", "rollback_paused")
 
 
 @dataclass
-class Target:
-    """Where and how a stage's service runs."""
+class SwarmTarget:
+    """A stage as the Swarm service `<app>-<stage>`: where and how it runs."""
 
     app: str
     stage: str
@@ -52,9 +55,32 @@ class Target:
     def service(self) -> str:
         return f"{self.app}-{self.stage}"
 
+    kind: str = "swarm"
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def deploy(self, release: Release) -> Deployed:
+        result = deploy_service(
+            image=release.image,
+            target=self,
+            model_name=release.model_name,
+            model_version=release.model_version,
+            health_timeout_s=release.health_timeout_s,
+            smoke=release.smoke,
+        )
+        return Deployed(
+            image=release.image,
+            previous_image=result["previous_image"],
+            url=result["url"],
+            where=f"{self.replicas} replicas of Swarm service `{self.service}`",
+            outputs={"service": self.service, "container": ""},
+        )
+
+    def status(self) -> dict:
+        found = status(app=self.app, stage=self.stage)
+        return {**found, "image": current_image(find(dockerhost.connect(), self.service))}
 
 
 def _ns(seconds: float) -> int:
@@ -64,7 +90,7 @@ def _ns(seconds: float) -> int:
 def _image_healthcheck(engine: Any, image: str) -> dict:
     """The image's HEALTHCHECK: without one Swarm counts a task as started when its process
     starts, so a start-first update would route requests to a server still loading."""
-    deploy._ensure_image(engine, image)
+    dockerhost.ensure_image(engine, image)
     config = engine.images.get(image).attrs.get("Config") or {}
     check = config.get("Healthcheck") or {}
     if not check.get("Test") or check["Test"][0] == "NONE":
@@ -94,7 +120,7 @@ def _refs(engine: Any, kind: str, wanted: list[str]) -> list[dict]:
     return refs
 
 
-def _labels(t: Target, image: str, model_name: str, model_version: str) -> dict:
+def _labels(t: SwarmTarget, image: str, model_name: str, model_version: str) -> dict:
     return {
         names.LABEL_APP: t.app,
         names.LABEL_STAGE: t.stage,
@@ -104,7 +130,7 @@ def _labels(t: Target, image: str, model_name: str, model_version: str) -> dict:
     }
 
 
-def spec(engine: Any, t: Target, image: str, model_name: str, model_version: str) -> dict:
+def spec(engine: Any, t: SwarmTarget, image: str, model_name: str, model_version: str) -> dict:
     """The service's full spec (Docker Engine API ServiceSpec)."""
     labels = _labels(t, image, model_name, model_version)
     container: dict[str, Any] = {
@@ -267,37 +293,10 @@ def converge(service: Any, image: str, replicas: int, timeout_s: float, since: s
     )
 
 
-class _ServiceProbe:
-    """What deploy.verify needs of a container (reload, status, name) for a service."""
-
-    def __init__(self, service: Any):
-        self.name = service.name
-        self.status = "running"
-        self.attrs = {"State": {}}
-
-    def reload(self) -> None:
-        pass
-
-    def logs(self, tail: int = 3) -> bytes:
-        return b""
-
-
-def verify(
-    service: Any, t: Target, *, timeout_s: float, expect_version: str | None, payload: dict | None
-) -> None:
-    deploy.verify(
-        t.url,
-        _ServiceProbe(service),
-        timeout_s=timeout_s,
-        expect_version=expect_version,
-        payload=payload,
-    )
-
-
 def deploy_service(
     *,
     image: str,
-    target: Target,
+    target: SwarmTarget,
     model_name: str = "",
     model_version: str = "",
     health_timeout_s: float = 120,
@@ -310,14 +309,7 @@ def deploy_service(
         raise ToolkitError(f"publish mode must be one of {', '.join(PUBLISH_MODES)}")
     if target.replicas < 1:
         raise ToolkitError("replicas must be at least 1")
-    payload = None
-    if model_name and model_version and smoke:
-        tracking.check_server()
-        payload = deploy.smoke_payload(model_name, model_version)
-        if payload is None:
-            raise ToolkitError(
-                f"{model_name}/{model_version} has no input example for the smoke request"
-            )
+    payload = verify.smoke_request(model_name, model_version, smoke)
     engine = dockerhost.connect()
     _swarm_manager(engine)
     _image_healthcheck(engine, image)
@@ -330,7 +322,8 @@ def deploy_service(
     check = dict(timeout_s=health_timeout_s, expect_version=model_version or None, payload=payload)
     try:
         converge(service, image, target.replicas, health_timeout_s + 60, since)
-        verify(service, target, **check)
+        # Health is probed through the published port, whichever replica answers.
+        verify.verify(target.url, service.name, **check)
     except ToolkitError as exc:
         restored = _restore(engine, target, previous_image, previous_labels, health_timeout_s)
         raise ToolkitError(f"deploy to {target.stage} failed, {restored}: {exc}") from None
@@ -352,7 +345,9 @@ def _swarm_manager(engine: Any) -> None:
         )
 
 
-def _restore(engine: Any, t: Target, previous_image: str, labels: dict, timeout_s: float) -> str:
+def _restore(
+    engine: Any, t: SwarmTarget, previous_image: str, labels: dict, timeout_s: float
+) -> str:
     """Put the previous image back (start-first again) when the new one failed verification."""
     if not previous_image:
         service = find(engine, t.service)
@@ -391,26 +386,22 @@ def status(*, app: str, stage: str) -> dict:
     return {"labels": service.attrs["Spec"].get("Labels") or {}, "images": images}
 
 
-def rollback(
-    *, model_name: str, to: str | None, target: Target, health_timeout_s: float = 120
-) -> dict:
-    """Production back to the previous (or given) version: the service rolls to that version's
-    image (start-first, same path as a deploy) first, then the alias moves."""
-    from . import registry
+def from_options(args: argparse.Namespace, stage: str) -> SwarmTarget:
+    """The target the deploy options describe (publish: ingress unless asked)."""
+    if not args.port:
+        raise ToolkitError(f"the {args.target} target needs --port (the stage's host port)")
+    from ..commands import options
 
-    client = tracking.client()
-    current, back = registry.rollback_plan(client, model_name, to)
-    image = back.tags.get(names.TAG_IMAGE, "")
-    if not image:
-        raise ToolkitError(
-            f"version {back.version} has no recorded image ({names.TAG_IMAGE}); nothing changed"
-        )
-    deploy_service(
-        image=image,
-        target=target,
-        model_name=model_name,
-        model_version=back.version,
-        health_timeout_s=health_timeout_s,
+    def listed(text: str) -> list[str]:
+        return text.replace(",", " ").split()
+
+    return SwarmTarget(
+        app=args.app,
+        stage=stage,
+        port=args.port,
+        host=args.host,
+        replicas=args.replicas,
+        publish=options.publish_mode(args),
+        secrets=listed(args.secrets),
+        configs=listed(args.configs),
     )
-    registry.rollback_alias(client, model_name, current, back)
-    return {"version": back.version, "from": current.version, "image": image}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import dockerhost, tracking
-from .errors import ToolkitError
+from .. import tracking
+from ..errors import ToolkitError
+from . import dockerhost
 
 # What a published-port swap costs, said wherever a team chooses it (docs and the step's output).
 PORT_MODE_COST = (

@@ -1,4 +1,4 @@
-"""deploy and rollback: a new container only replaces the old one once it is healthy.
+"""The docker target: one container per stage, replaced only once the new one is healthy.
 
 1. Pre-flight: the new image runs beside the serving container on a spare port and must
    answer /health, /version (the expected model version) and a smoke request.
@@ -12,99 +12,28 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import json
-import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from . import dockerhost, handover, names, registry, tracking
-from .errors import ToolkitError
+from .. import names, tracking
+from ..errors import ToolkitError
+from . import dockerhost, handover, verify
+from .target import Deployed, Release
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def smoke_payload(model_name: str, version: str) -> dict | None:
-    """The model's input example as an MLflow scoring payload ({"dataframe_split": ...})."""
-    import mlflow
+def _alive(container: Any):
+    """For verify: fail at once when the container has exited, with its last log lines."""
 
-    base = f"models:/{model_name}/{version}"
-    for name in ("serving_input_example.json", "input_example.json"):
-        try:
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{base}/{name}", tracking_uri=tracking.tracking_uri()
-            )
-        except Exception:
-            continue
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if name == "serving_input_example.json":
-            return data
-        if isinstance(data, dict) and "columns" in data and "data" in data:
-            return {"dataframe_split": data}
-    return None
-
-
-def _get(url: str, timeout: float = 3.0):
-    import requests
-
-    return requests.get(url, timeout=timeout)
-
-
-def wait_healthy(url: str, container: Any, timeout_s: float) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def check() -> None:
         container.reload()
         if container.status in ("exited", "dead"):
             raise ToolkitError(dockerhost.exited(container))
-        try:
-            resp = _get(f"{url}/health")
-            if resp.status_code == 200:
-                return
-            last = f"HTTP {resp.status_code}"
-        except requests.RequestException as exc:
-            last = type(exc).__name__
-        time.sleep(0.5)
-    raise ToolkitError(f"{container.name} not healthy within {timeout_s:g} s ({last})")
 
-
-def verify(
-    url: str, container: Any, *, timeout_s: float, expect_version: str | None, payload: dict | None
-) -> None:
-    import requests
-
-    wait_healthy(url, container, timeout_s)
-    if expect_version:
-        try:
-            info = _get(f"{url}/version").json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ToolkitError(f"{container.name}: /version unreadable ({exc})") from exc
-        if str(info.get("model_version")) != str(expect_version):
-            raise ToolkitError(
-                f"{container.name} serves model version "
-                f"{info.get('model_version')}, expected {expect_version}"
-            )
-    if payload is not None:
-        try:
-            resp = requests.post(f"{url}/invocations", json=payload, timeout=30)
-        except requests.RequestException as exc:
-            raise ToolkitError(
-                f"smoke request to {container.name} failed: {type(exc).__name__}"
-            ) from exc
-        if resp.status_code != 200:
-            raise ToolkitError(
-                f"smoke request to {container.name} answered HTTP "
-                f"{resp.status_code}: {resp.text[:200]}"
-            )
-        try:
-            body = resp.json()
-        except ValueError as exc:
-            raise ToolkitError(f"smoke request to {container.name}: answer is not JSON") from exc
-        predictions = body.get("predictions") if isinstance(body, dict) else body
-        if not predictions:
-            raise ToolkitError(f"smoke request to {container.name} returned no predictions")
+    return check
 
 
 def _find(engine: Any, name: str) -> Any | None:
@@ -121,22 +50,6 @@ def _remove(container: Any | None) -> None:
         return
     with contextlib.suppress(Exception):
         container.remove(force=True)
-
-
-def _ensure_image(engine: Any, image: str) -> None:
-    import docker
-
-    try:
-        engine.images.get(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError:
-        pass
-    try:
-        engine.images.pull(image)
-    except Exception as exc:
-        raise ToolkitError(f"cannot pull {image}: {tracking.one_line(exc)}") from exc
 
 
 def _run(engine: Any, image: str, name: str, bind: str, port: int | None, labels: dict) -> Any:
@@ -182,18 +95,11 @@ def deploy(
         raise ToolkitError(f"stage must be one of {', '.join(names.STAGES)}")
     if publish not in ("host", "port"):
         raise ToolkitError(f"publish must be host or port, not {publish!r}")
-    payload = None
-    if model_name and model_version and smoke:
-        tracking.check_server()
-        payload = smoke_payload(model_name, model_version)
-        if payload is None:
-            raise ToolkitError(
-                f"{model_name}/{model_version} has no input example for the smoke request"
-            )
+    payload = verify.smoke_request(model_name, model_version, smoke)
     engine = dockerhost.connect()
     if publish == "host":
         handover.require_host_network(engine)  # before anything starts: nothing to undo
-    _ensure_image(engine, image)
+    dockerhost.ensure_image(engine, image)
     name = f"{app}-{stage}"
     bind = "127.0.0.1" if host in LOOPBACK else "0.0.0.0"
     labels = {
@@ -209,7 +115,8 @@ def deploy(
     _remove(_find(engine, preflight_name))
     candidate = _run(engine, image, preflight_name, bind, None, labels)
     try:
-        verify(f"http://{host}:{_published_port(candidate)}", candidate, **check)
+        url = f"http://{host}:{_published_port(candidate)}"
+        verify.verify(url, candidate.name, **check, alive=_alive(candidate))
     except ToolkitError as exc:
         raise ToolkitError(f"deploy to {stage} aborted, nothing changed: {exc}") from None
     finally:
@@ -238,7 +145,7 @@ def deploy(
         else:
             new.rename(name)
             new.reload()  # so every line below names it as it is now called
-        verify(f"http://{host}:{port}", new, **check)
+        verify.verify(f"http://{host}:{port}", new.name, **check, alive=_alive(new))
     except ToolkitError as exc:
         _remove(new)
         restored = _restore(engine, previous, name, host, port, health_timeout_s)
@@ -282,44 +189,58 @@ def _restore(
     previous.rename(name)
     previous.start()
     try:
-        wait_healthy(f"http://{host}:{port}", previous, timeout_s)
+        verify.wait_healthy(f"http://{host}:{port}", name, timeout_s, _alive(previous))
     except ToolkitError as exc:
         return f"previous container restarted but unhealthy ({exc})"
     return "previous container restored and healthy"
 
 
-def rollback(
-    *,
-    model_name: str,
-    to: str | None,
-    app: str,
-    port: int,
-    host: str = "127.0.0.1",
-    redeploy: bool = True,
-    health_timeout_s: float = 120,
-    publish: str = "host",
-) -> dict:
-    """Production back to the previous (or given) version: redeploy first, then move alias."""
-    client = tracking.client()
-    current, target = registry.rollback_plan(client, model_name, to)
-    image = ""
-    if redeploy:
-        image = target.tags.get(names.TAG_IMAGE, "")
-        if not image:
-            raise ToolkitError(
-                f"version {target.version} has no recorded image "
-                f"({names.TAG_IMAGE}); nothing changed"
-            )
-        deploy(
-            image=image,
-            stage=names.PRODUCTION,
-            app=app,
-            port=port,
-            host=host,
-            model_name=model_name,
-            model_version=target.version,
-            health_timeout_s=health_timeout_s,
-            publish=publish,
+@dataclass
+class DockerTarget:
+    """A stage as one container `<app>-<stage>` on the engine DOCKER_HOST names."""
+
+    app: str
+    stage: str
+    port: int
+    host: str = "127.0.0.1"
+    publish: str = "host"  # host: the handover (no request lost); port: a published port
+    kind: str = "docker"
+
+    def deploy(self, release: Release) -> Deployed:
+        result = deploy(
+            image=release.image,
+            stage=self.stage,
+            app=self.app,
+            port=self.port,
+            host=self.host,
+            model_name=release.model_name,
+            model_version=release.model_version,
+            health_timeout_s=release.health_timeout_s,
+            smoke=release.smoke,
+            publish=self.publish,
         )
-    registry.rollback_alias(client, model_name, current, target)
-    return {"version": target.version, "from": current.version, "image": image}
+        name = result["container"]
+        return Deployed(
+            image=release.image,
+            previous_image=result["previous_image"],
+            url=result["url"],
+            where=f"container `{name}`",
+            outputs={"container": name, "service": ""},
+        )
+
+    def status(self) -> dict:
+        container = _find(dockerhost.connect(), f"{self.app}-{self.stage}")
+        if container is None:
+            raise ToolkitError(f"no container {self.app}-{self.stage}")
+        return {"image": container.attrs["Config"]["Image"], "labels": container.labels}
+
+
+def from_options(args: argparse.Namespace, stage: str) -> DockerTarget:
+    """The target the deploy options describe; a published port says what it costs."""
+    if not args.port:
+        raise ToolkitError(f"the {args.target} target needs --port (the stage's host port)")
+    from ..commands import options
+
+    options.warn_port_swap(args)
+    publish = "host" if options.publish_mode(args) == "host" else "port"
+    return DockerTarget(app=args.app, stage=stage, port=args.port, host=args.host, publish=publish)

@@ -1,0 +1,286 @@
+"""The kubernetes deploy target against a recorded kubectl stand-in.
+
+No cluster runs here: the stand-in (a `kubectl` first on PATH) checks every call's arguments
+against the expected sequence and replays kubectl's own output for it (messages as kubectl
+1.29 prints them). What this proves: the calls, their order, the overlay's image, the
+kubeconfig's handling, and what the toolkit does with each answer. What it does not: that a
+cluster accepts the rendered manifests (tests/template/test_kubernetes.py checks those
+offline). Marked as not exercised on a cluster in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import register_version
+from support.project import bake
+
+APP = "tumor-classifier"
+DIGEST = "sha256:" + "ab" * 32
+IMAGE = f"registry.example.com/acme/{APP}@{DIGEST}"
+OLD = f"registry.example.com/acme/{APP}@sha256:" + "cd" * 32
+KUBECONFIG_TEXT = "apiVersion: v1\nkind: Config\nclusters: []\n"
+
+STANDIN = r'''#!PYTHON
+"""kubectl stand-in: the next recorded call must match; its output is replayed."""
+import json, os, stat, sys
+from pathlib import Path
+state = Path(os.environ["KUBECTL_RECORDING"])
+calls = json.loads(state.read_text())
+log = state.with_suffix(".log")
+done = log.read_text().count("\n") if log.exists() else 0
+with log.open("a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\n")
+config = os.environ.get("KUBECONFIG", "")
+if not config or stat.S_IMODE(os.stat(config).st_mode) != 0o600:
+    sys.exit("stand-in: KUBECONFIG must name an owner-only file")
+if done >= len(calls):
+    sys.exit(f"stand-in: unexpected call {sys.argv[1:]}")
+call = calls[done]
+if call["args"] != sys.argv[1:]:
+    sys.exit(f"stand-in: expected {call['args']}, got {sys.argv[1:]}")
+sys.stdout.write(call.get("stdout", ""))
+sys.stderr.write(call.get("stderr", ""))
+sys.exit(call.get("rc", 0))
+'''
+
+
+def deployment_json(image: str, revision: str = "3") -> str:
+    """`kubectl get deployment -o json`, trimmed to what a real answer always holds."""
+    return json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": APP,
+                "annotations": {"deployment.kubernetes.io/revision": revision},
+            },
+            "spec": {"template": {"spec": {"containers": [{"name": "server", "image": image}]}}},
+            "status": {"replicas": 2, "readyReplicas": 2, "updatedReplicas": 2},
+        }
+    )
+
+
+def get(ns: str) -> list[str]:
+    return ["get", "deployment", APP, "-o", "json", "-n", ns]
+
+
+def not_found(ns: str) -> dict:
+    return {
+        "args": get(ns),
+        "stderr": f'Error from server (NotFound): deployments.apps "{APP}" not found\n',
+        "rc": 1,
+    }
+
+
+def apply(overlay: Path) -> dict:
+    out = (
+        f"service/{APP} created\ndeployment.apps/{APP} configured\n"
+        f"horizontalpodautoscaler.autoscaling/{APP} configured\n"
+        f"poddisruptionbudget.policy/{APP} unchanged\n"
+    )
+    return {"args": ["apply", "-k", str(overlay)], "stdout": out}
+
+
+def rolled_out(ns: str, seconds: int = 120) -> dict:
+    return {
+        "args": ["rollout", "status", f"deployment/{APP}", f"--timeout={seconds}s", "-n", ns],
+        "stdout": (
+            f'Waiting for deployment "{APP}" rollout to finish: 1 of 2 updated replicas are '
+            f'available...\ndeployment "{APP}" successfully rolled out\n'
+        ),
+    }
+
+
+def stuck(ns: str, seconds: int = 120) -> dict:
+    return {
+        "args": ["rollout", "status", f"deployment/{APP}", f"--timeout={seconds}s", "-n", ns],
+        "stdout": f'Waiting for deployment "{APP}" rollout to finish: 1 old replicas are '
+        "pending termination...\n",
+        "stderr": f'error: deployment "{APP}" exceeded its progress deadline\n',
+        "rc": 1,
+    }
+
+
+def undo(ns: str) -> dict:
+    return {
+        "args": ["rollout", "undo", f"deployment/{APP}", "-n", ns],
+        "stdout": f"deployment.apps/{APP} rolled back\n",
+    }
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return bake(
+        tmp_path_factory.mktemp("k8s"), project_name="Tumor Classifier", deploy_target="kubernetes"
+    )
+
+
+@pytest.fixture
+def kubectl(tmp_path, monkeypatch, project):
+    """Install the stand-in; returns record(calls) -> the log of calls made."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    exe = folder / "kubectl"
+    exe.write_text(STANDIN.replace("PYTHON", sys.executable))
+    exe.chmod(0o755)
+    recording = tmp_path / "kubectl.json"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("KUBECTL_RECORDING", str(recording))
+    monkeypatch.setenv("KUBECONFIG_DATA", KUBECONFIG_TEXT)
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.chdir(project)
+
+    class Recorder:
+        def expect(self, *calls: dict) -> None:
+            recording.write_text(json.dumps(list(calls)))
+
+        def made(self) -> list[list[str]]:
+            log = recording.with_suffix(".log")
+            return (
+                [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+            )
+
+    return Recorder()
+
+
+def overlay_image(project: Path, stage: str) -> dict:
+    doc = yaml.safe_load(
+        (project / f"deploy/kubernetes/overlays/{stage}/kustomization.yaml").read_text()
+    )
+    return next(e for e in doc["images"] if e["name"] == "model-server")
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["mlops-toolkit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def deploy_args(stage: str, *extra: str) -> list[str]:
+    return ["deploy", "--target", "kubernetes", "--image", IMAGE, "--stage", stage, "--app", APP,
+            "--no-smoke", *extra]  # fmt: skip
+
+
+def test_first_deploy_applies_the_overlay_with_the_image_and_waits_for_the_rollout(
+    kubectl, project, tmp_path
+):
+    ns = f"{APP}-staging"
+    overlay = Path("deploy/kubernetes/overlays/staging")
+    kubectl.expect(not_found(ns), apply(overlay), rolled_out(ns))
+    summary = tmp_path / "summary.md"
+    result = cli(*deploy_args("staging"), GITHUB_STEP_SUMMARY=str(summary))
+    assert result.returncode == 0, result.stderr
+    assert len(kubectl.made()) == 3
+    entry = overlay_image(project, "staging")
+    assert entry == {"name": "model-server", "newName": IMAGE.split("@")[0], "digest": DIGEST}
+    written = tmp_path / "mlops-kubeconfig"
+    assert written.read_text() == KUBECONFIG_TEXT
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert KUBECONFIG_TEXT.strip() not in result.stdout + result.stderr
+    assert f"Deployment `{APP}` in namespace `{ns}`" in summary.read_text()
+
+
+def test_a_failed_rollout_is_undone_and_said_in_one_line(kubectl, project):
+    ns = f"{APP}-production"
+    overlay = Path("deploy/kubernetes/overlays/production")
+    kubectl.expect(
+        {"args": get(ns), "stdout": deployment_json(OLD)},
+        apply(overlay),
+        stuck(ns),
+        undo(ns),
+        rolled_out(ns),
+    )
+    result = cli(*deploy_args("production"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "mlops-toolkit deploy: error: deploy to production failed, the previous pods serve "
+        "again (kubectl rollout undo): kubectl rollout status: error: deployment "
+        f'"{APP}" exceeded its progress deadline'
+    ]
+    assert len(kubectl.made()) == 5
+
+
+def test_a_failed_first_rollout_says_nothing_was_serving(kubectl, project):
+    ns = f"{APP}-staging"
+    kubectl.expect(not_found(ns), apply(Path("deploy/kubernetes/overlays/staging")), stuck(ns))
+    result = cli(*deploy_args("staging"))
+    assert result.returncode == 1
+    assert "failed, nothing was serving before: kubectl rollout status" in result.stderr
+    assert len(kubectl.made()) == 3  # no undo of a Deployment that had no earlier revision
+
+
+def test_no_kubeconfig_and_no_kubectl_are_one_line_each(kubectl, project, monkeypatch, tmp_path):
+    monkeypatch.delenv("KUBECONFIG_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
+    result = cli(*deploy_args("staging"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "no kubeconfig: set the KUBECONFIG secret" in result.stderr
+    monkeypatch.setenv("KUBECONFIG_DATA", KUBECONFIG_TEXT)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_toolkit.cli", *deploy_args("staging")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(empty)},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "kubectl not found on PATH: install kubectl on the runner" in result.stderr
+    assert kubectl.made() == []
+
+
+def test_a_missing_overlay_is_one_line(kubectl, project):
+    result = cli(*deploy_args("staging", "--overlay", "deploy/kubernetes/overlays/qa"))
+    assert result.returncode == 1
+    assert "no kustomize overlay at deploy/kubernetes/overlays/qa" in result.stderr
+    assert kubectl.made() == []
+
+
+def test_image_references_become_kustomize_entries():
+    from mlops_toolkit.deploy.kubernetes import split_image
+
+    assert split_image("localhost:5000/m:2") == {"newName": "localhost:5000/m", "newTag": "2"}
+    assert split_image("localhost:5000/m") == {"newName": "localhost:5000/m"}
+    assert split_image(f"r/m@{DIGEST}") == {"newName": "r/m", "digest": DIGEST}
+
+
+def test_rollback_deploys_the_previous_versions_image_then_moves_the_alias(
+    kubectl, project, mlflow_server, logged, model_name
+):
+    """The one rollback algorithm: the version's recorded image through the target's deploy,
+    then the alias (here on a real MLflow server)."""
+    from mlflow import MlflowClient
+    from mlops_toolkit import names, registry
+
+    client = MlflowClient(mlflow_server.uri)
+    v1 = register_version(model_name, logged["good"][1])
+    v2 = register_version(model_name, logged["good2"][1])
+    client.set_model_version_tag(model_name, v1, names.TAG_IMAGE, OLD)
+    client.set_model_version_tag(model_name, v2, names.TAG_IMAGE, IMAGE)
+    registry.promote(model_name=model_name, version=v1)
+    registry.promote(model_name=model_name, version=v2)
+    ns = f"{APP}-production"
+    kubectl.expect(
+        {"args": get(ns), "stdout": deployment_json(IMAGE)},
+        apply(Path("deploy/kubernetes/overlays/production")),
+        rolled_out(ns),
+    )
+    result = cli("rollback", "--target", "kubernetes", "--app", APP, "--model-name", model_name)
+    assert result.returncode == 0, result.stderr
+    assert client.get_model_version_by_alias(model_name, "production").version == v1
+    assert overlay_image(project, "production")["digest"] == OLD.split("@")[1]
