@@ -107,3 +107,20 @@ def test_a_run_opened_on_another_machine(mlflow_server, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert open_run.end_orphan(path).endswith("marked FAILED")
     assert client.get_run(run_id).info.status == "FAILED" and not path.exists()
+
+
+def test_liveness_tells_a_reused_pid_and_another_machine_apart():
+    """The record's writer: this process is alive; the same pid with another start time is a
+    later process (the writer is dead); another machine's pid cannot be judged here."""
+    me = liveness.identity()
+    assert liveness.state(me) == liveness.ALIVE
+    assert liveness.state({**me, "process_start": str(int(me["process_start"]) + 1)}) == "dead"
+    assert liveness.state({**me, "machine": "elsewhere|boot|pid:[1]"}) == liveness.ELSEWHERE
+    assert liveness.state({"run_id": "x", "tracking_uri": "y"}) == liveness.UNKNOWN
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    assert liveness.state({**me, "pid": gone, "process_start": ""}) == liveness.DEAD
