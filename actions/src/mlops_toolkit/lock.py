@@ -161,7 +161,7 @@ def _since(current: dict) -> str:
 def clear_command(name: str) -> str:
     """The shell line that deletes the lock (MLFLOW_TRACKING_URI set as for the toolkit)."""
     code = f"from mlflow import MlflowClient; MlflowClient().delete_registered_model({name!r})"
-    return f"python -c {shlex.quote(code)}"
+    return f"python3 -c {shlex.quote(code)}"
 
 
 def _timed_out(name: str, who: str, current: dict | None, wait_s: float) -> str:
