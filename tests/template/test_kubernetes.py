@@ -4,7 +4,10 @@ No cluster runs here: the overlays are built with `kubectl kustomize`, the built
 validated by kubernetes-validate in strict mode against two Kubernetes versions, and the
 ServiceMonitor (a Prometheus Operator CRD, unknown to kubernetes-validate) against the
 operator's own v1 schema (cloudcoil's models generated from the CRD), unknown keys rejected.
-`kubectl apply -k`, `rollout status` and `rollout undo` are NOT exercised.
+The release and rollback drive them through the toolkit (deploy/kubernetes.py, whose calls are
+tested against a recorded kubectl stand-in in tests/toolkit/test_kubernetes_target.py); here the
+image the toolkit writes into an overlay is rendered by kustomize itself.
+`kubectl apply -k`, `rollout status` and `rollout undo` are NOT exercised on a cluster.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from support.project import bake
 STAGES = ("staging", "production")
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 CRD_KINDS = {"ServiceMonitor"}
+MOVES = ("/actions/deploy", "/actions/rollback")
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +117,48 @@ def test_service_monitor_matches_its_crd_schema_and_the_service(rendered, stage)
     assert raw["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_the_workflows_document_the_kubernetes_steps(project):
-    release = (project / ".github" / "workflows" / "release.yml").read_text()
-    rollback = (project / ".github" / "workflows" / "rollback.yml").read_text()
-    for text in (release, rollback):
-        assert "NOT exercised" in text
-    assert "kubectl apply -k deploy/kubernetes/overlays/production" in release
-    assert "rollout status" in release and "rollout undo" in rollback
-    assert "kubernetes" in (project / "README.md").read_text().lower()
+def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):
+    """No kubectl in the YAML: the deploy and rollback actions with target kubernetes, the
+    overlay checked out first, the kubeconfig only from the secret, in the step's env."""
+    workflows = project / ".github" / "workflows"
+    release = yaml.safe_load((workflows / "release.yml").read_text())
+    rollback = yaml.safe_load((workflows / "rollback.yml").read_text())
+    jobs = [release["jobs"]["staging"], release["jobs"]["production"], rollback["jobs"]["rollback"]]
+    for job in jobs:
+        steps = job["steps"]
+        assert not any("kubectl" in step.get("run", "") for step in steps)
+        uses = [step.get("uses", "") for step in steps]
+        checkout = next(i for i, u in enumerate(uses) if u.startswith("actions/checkout@"))
+        moving = next(
+            i for i, u in enumerate(uses) if "/actions/deploy@" in u or "/actions/rollback@" in u
+        )
+        assert checkout < moving
+        step = steps[moving]
+        assert step["with"]["target"] == "kubernetes"
+        assert step["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}
+        assert "port" not in step["with"] and "redeploy" not in step["with"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_image_the_toolkit_sets_is_the_one_kustomize_renders(project, tmp_path, stage):
+    """deploy/kubernetes.set_image on the generated overlay, rendered by `kubectl kustomize`:
+    the Deployment runs exactly that reference (a digest pin, and a tag on a registry port)."""
+    from mlops_toolkit.deploy.kubernetes import set_image
+
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(project / "deploy" / "kubernetes", copy)
+    overlay = copy / "overlays" / stage
+    for image in (
+        "registry.example.com/acme/tumor-classifier@sha256:" + "ab" * 32,
+        "127.0.0.1:5000/acme/tumor-classifier:7",
+    ):
+        set_image(overlay, image)
+        built = subprocess.run(
+            [shutil.which("kubectl") or "kubectl", "kustomize", str(overlay)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        deployment = by_kind(list(yaml.safe_load_all(built.stdout)))["Deployment"]
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
