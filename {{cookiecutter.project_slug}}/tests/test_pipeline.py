@@ -67,7 +67,7 @@ def test_predict_on_mismatched_columns_is_one_line_naming_them(workdir, source, 
 
     params = load_params()
     rows = pd.read_csv(params.data.holdout).drop(columns=[target])
-    info = mlflow.models.get_model_info(str(tracking.read_run_info()["model_uri"]))
+    info = mlflow.models.get_model_info(tracking.read_run_info().model_uri)
     dropped = info.signature.inputs.input_names()[0]
     rows.drop(columns=[dropped]).assign(surprise=1).to_csv("odd.csv", index=False)
     capsys.readouterr()

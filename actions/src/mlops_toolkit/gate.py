@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import contracts, names, stats, tracking
 from . import metrics as registry
-from . import names, stats, tracking
 from .errors import Rejected, ToolkitError
 from .gate_config import GateConfig, MetricRule
 
@@ -33,12 +32,8 @@ def candidate_from(uri: str | None, run_json: str | None) -> Candidate:
         path = Path(run_json)
         if not path.is_file():
             raise ToolkitError(f"{path} not found: run `train` first or pass the candidate URI")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            uri = data["model_uri"]
-            run_from_file = data.get("run_id")
-        except (ValueError, KeyError) as exc:
-            raise ToolkitError(f"{path} has no model_uri") from exc
+        run_file = contracts.RunFile.read(path)
+        uri, run_from_file = run_file.model_uri, run_file.run_id
     if not uri:
         raise ToolkitError("no candidate model: give a model URI or a run.json")
     run_id = None

@@ -101,7 +101,6 @@ ENV_COMPUTE = "MLOPS_COMPUTE"  # gpu | cpu
 ENV_GPU_COUNT = "MLOPS_GPU_COUNT"
 
 # Files of a generated project (see docs/architecture.md).
-RUN_JSON = "reports/run.json"
 VALIDATION_JSON = "reports/validation.json"
 GATE_CONFIG = "gate.yaml"
 SERVING_PORT = 8080

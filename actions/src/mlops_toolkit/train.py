@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from . import gpu, names, tracking
+from . import contracts, gpu, names, tracking
 from .errors import ToolkitError
 from .process import run_command
 
@@ -13,14 +12,7 @@ from .process import run_command
 def read_run_json(path: Path) -> dict:
     if not path.is_file():
         raise ToolkitError(f"training wrote no {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ToolkitError(f"{path} is not valid JSON") from exc
-    for key in ("run_id", "model_uri"):
-        if not data.get(key):
-            raise ToolkitError(f"{path} lacks {key}")
-    return data
+    return contracts.RunFile.read(path).to_dict()
 
 
 def run(
@@ -29,7 +21,7 @@ def run(
     *,
     require_gpu: bool,
     timeout_s: float | None,
-    run_json: str = names.RUN_JSON,
+    run_json: str = str(contracts.RunFile.PATH),
 ) -> dict:
     compute = gpu.detect()
     if require_gpu and compute.count == 0:

@@ -169,7 +169,7 @@ def cmd_predict(args: argparse.Namespace, log_file: Path) -> int:
 
     params = _params(args)
     tracking.connect(params)
-    model_uri = args.model_uri or str(tracking.read_run_info()["model_uri"])
+    model_uri = args.model_uri or tracking.read_run_info().model_uri
     written = predict(model_uri, args.input, args.output, params.data.target)
     log.info("wrote %s", written)
     return 0
@@ -256,7 +256,7 @@ def _local_model(args: argparse.Namespace, model: str) -> tuple[str, str | None,
 
     params = _params(args)
     tracking.connect(params)
-    uri = model or str(tracking.read_run_info()["model_uri"])
+    uri = model or tracking.read_run_info().model_uri
     name, version = tracking.model_identity(uri, params.mlflow.registered_model_name)
     log.info("downloading %s", uri)
     return mlflow.artifacts.download_artifacts(artifact_uri=uri), name, version

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -13,7 +12,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import names, tracking_check
+from mlops_toolkit import contracts, names, tracking_check
 from mlops_toolkit import open_run as open_runs
 
 from .config import Params
@@ -164,10 +163,10 @@ def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
         name, _, version = ref.rpartition("/")
         return name, version
     try:
-        registered = json.loads(REGISTERED_FILE.read_text())
-    except (FileNotFoundError, ValueError):
+        registered = contracts.RegisteredFile.read(REGISTERED_FILE)
+    except contracts.ContractError:
         return registered_name, None
-    return registered_name, str(registered.get("model_version") or "") or None
+    return registered_name, registered.model_version or None
 
 
 def git_commit() -> str | None:
@@ -198,8 +197,9 @@ def tags(**facts: object) -> dict[str, str]:
     return {f"{TAG_PREFIX}{key}": str(value) for key, value in facts.items() if value is not None}
 
 
-RUN_FILE = Path("reports") / "run.json"
-REGISTERED_FILE = Path("reports") / "registered.json"
+# The files later steps and the CI toolkit read: their shape is the platform's (contracts.py).
+RUN_FILE = contracts.RunFile.PATH
+REGISTERED_FILE = contracts.RegisteredFile.PATH
 # The fitted model as `train` hands it to `evaluate`: the same object MLflow logs, without the
 # seconds that loading MLflow's skops format costs (it scans every scikit-learn type on import).
 MODEL_FILE = Path("models") / "model.joblib"
@@ -207,16 +207,11 @@ MODEL_FILE = Path("models") / "model.joblib"
 
 def write_run_info(**info: object) -> Path:
     """reports/run.json: how later steps (and the CI toolkit) find the last training run."""
-    RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RUN_FILE.write_text(json.dumps(info, indent=2) + "\n")
-    return RUN_FILE
+    return contracts.RunFile(**info).write(RUN_FILE)
 
 
-def read_run_info() -> dict[str, object]:
-    try:
-        return json.loads(RUN_FILE.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{RUN_FILE}: no training run yet (run the train step)") from None
+def read_run_info() -> contracts.RunFile:
+    return contracts.RunFile.read(RUN_FILE)
 
 
 def requirements(distributions: tuple[str, ...]) -> list[str]:

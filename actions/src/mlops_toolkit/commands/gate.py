@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import ghactions, names
+from .. import contracts, ghactions, names
 from . import options
 
 
@@ -14,7 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("gate", help="candidate vs production on the same holdout")
     options.model_name(p)
     p.add_argument("--candidate", default="", help="model URI (runs:/, models:/)")
-    p.add_argument("--run-json", default=names.RUN_JSON, help="used when --candidate is empty")
+    p.add_argument(
+        "--run-json", default=str(contracts.RunFile.PATH), help="used when --candidate is empty"
+    )
     p.add_argument("--holdout", required=True)
     p.add_argument("--target", default=None)
     p.add_argument("--config", default=names.GATE_CONFIG)

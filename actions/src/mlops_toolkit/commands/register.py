@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
-from .. import ghactions, names
+from .. import contracts, ghactions, names
 from ..errors import InputError
 from . import options
 
@@ -17,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     options.model_name(p)
     p.add_argument("--model-uri", default="")
     p.add_argument("--run-id", default="")
-    p.add_argument("--run-json", default=names.RUN_JSON)
+    p.add_argument("--run-json", default=str(contracts.RunFile.PATH))
     p.add_argument("--git-commit", default="")
     p.add_argument("--pull-request", default="")
     p.add_argument("--data-version", default="")
@@ -29,13 +28,10 @@ def _from_run_json(args: argparse.Namespace) -> tuple[str, str, str | None]:
     """Model URI, run id and an already-known version: the flags win over reports/run.json."""
     model_uri, run_id, known = args.model_uri, args.run_id, None
     if args.run_json and Path(args.run_json).is_file():
-        try:
-            data = json.loads(Path(args.run_json).read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"{args.run_json} is not valid JSON") from exc
-        model_uri = model_uri or data.get("model_uri")
-        run_id = run_id or data.get("run_id")
-        known = str(data["model_version"]) if data.get("model_version") else None
+        run_file = contracts.RunFile.read(args.run_json)
+        model_uri = model_uri or run_file.model_uri
+        run_id = run_id or run_file.run_id
+        known = run_file.model_version or None
     if not model_uri:
         raise InputError("register needs --model-uri or a run.json with model_uri")
     return model_uri, run_id, known

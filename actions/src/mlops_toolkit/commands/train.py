@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ghactions, names
+from .. import contracts, ghactions
 from . import options
 
 
@@ -12,7 +12,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="run the project's training on this runner")
     options.project_command(p)
     options.flag(p, "--require-gpu", False, "fail when no GPU is visible")
-    p.add_argument("--run-json", default=names.RUN_JSON)
+    p.add_argument("--run-json", default=str(contracts.RunFile.PATH))
     p.set_defaults(func=run)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit import contracts
+
 from .. import tracking
 from ..config import Params
 from ..data.load import features_and_target, read_csv
@@ -36,13 +38,13 @@ def evaluate(
 
     info = tracking.read_run_info()
     # MLflow 3 keeps a logged model apart from its run: use its own URI when it is known.
-    if run_id is None or run_id == info["run_id"]:
-        run_id, model_uri = str(info["run_id"]), str(info["model_uri"])
+    if run_id is None or run_id == info.run_id:
+        run_id, model_uri = info.run_id, info.model_uri
     else:
         model_uri = f"runs:/{run_id}/model"
     uri = tracking.connect(params)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
-    model = _load(model_uri, local=run_id == info["run_id"])
+    model = _load(model_uri, local=run_id == info.run_id)
     # Only the columns the model was trained on (excluded ID-like ones are not among them).
     features = features[list(getattr(model, "feature_names_in_", features.columns))]
     predictions = model.predict(features)
@@ -63,17 +65,11 @@ def evaluate(
     log.info("holdout %s = %.4f", primary, scores[primary])
     should_register = params.mlflow.register if register is None else register
     version = _register(params, run_id, model_uri, scores) if should_register else None
-    REGISTERED_FILE.write_text(
-        json.dumps(
-            {
-                "run_id": run_id,
-                "registered_model_name": params.mlflow.registered_model_name,
-                "model_version": version,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    contracts.RegisteredFile(
+        run_id=run_id,
+        registered_model_name=params.mlflow.registered_model_name,
+        model_version=None if version is None else str(version),
+    ).write(REGISTERED_FILE)
     return EvaluateResult(run_id, scores, version)
 
 
