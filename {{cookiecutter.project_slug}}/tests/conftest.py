@@ -88,8 +88,9 @@ def naive_floor():
 
     Whatever the data, a trained model must beat it: the same bar the gate sets.
     """
+{%- if cookiecutter.task == "classification" %}
     from mlops_toolkit import metrics as registry
-
+{% endif %}
     from {{ cookiecutter.package_name }}.config import load_params
     from {{ cookiecutter.package_name }}.pipelines import metrics
 
