@@ -3,11 +3,16 @@ servers per deploy target for the whole package, not one per module)."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from pathlib import Path
+
 import pytest
 from support.github_api import GitHubStandIn
 from support.project import bake, published_copy
 from support.servers import free_port, start_mlflow, stop
+from support.sshd import sshd
 from support.swarm import require_swarm
+from support.template_remote import generate, serve_template
 
 from . import dvcdata
 from .act import Act
@@ -46,14 +51,29 @@ def scenario(request, tmp_path_factory, s3):
     root = tmp_path_factory.mktemp(f"e2e-{target}")
     server = start_mlflow(root / "mlflow")
     ports = {"staging": free_port(), "production": free_port()}
-    project = bake(
-        root / "work",
-        project_name=TARGETS[target]["project_name"],
-        deploy_target=deploy_target,
-        container_registry=f"{REGISTRY}/e2e",
-        actions_repository=TOOLKIT.split("@")[0],
-        actions_ref="v1",
-    )
+    answers = {
+        "project_name": TARGETS[target]["project_name"],
+        "deploy_target": deploy_target,
+        "container_registry": f"{REGISTRY}/e2e",
+        "actions_repository": TOOLKIT.split("@")[0],
+        "actions_ref": "v1",
+    }
+    stack = ExitStack()
+    request.addfinalizer(stack.close)  # sshd stops even when the set-up fails half-way
+    deploy_vars, deploy_secrets = {"DOCKER_HOST": "unix:///var/run/docker.sock"}, {}
+    if target == "docker":
+        # As a team starts: the template from its git URL (a bare clone over file:// tagged v1,
+        # github.com redirected to it), the deploy host over SSH (sshd on loopback in front of
+        # this engine, the key a secret, the host key pinned in a variable).
+        project = from_git_url(root / "template", answers)
+        host = stack.enter_context(sshd(root / "sshd"))
+        deploy_vars = {
+            "DOCKER_HOST": host.docker_host,
+            "DEPLOY_SSH_KNOWN_HOSTS": host.known_hosts.strip(),
+        }
+        deploy_secrets = {"DEPLOY_SSH_KEY": host.key}
+    else:
+        project = bake(root / "work", **answers)
     git(project, "init", "-q", "-b", "main")
     git(project, "remote", "add", "origin", f"https://github.com/{OWNER_REPO}.git")
     data_variables = dvcdata.push_from_a_laptop(project, s3)
@@ -71,7 +91,7 @@ def scenario(request, tmp_path_factory, s3):
             logs=logs,
             variables={
                 "MLFLOW_TRACKING_URI": server.uri,
-                "DOCKER_HOST": "unix:///var/run/docker.sock",
+                **deploy_vars,
                 "REQUIRE_GPU": "false",
                 "REGISTRY": REGISTRY,
                 "DOCKER_BUILD_NETWORK": "host",
@@ -81,10 +101,18 @@ def scenario(request, tmp_path_factory, s3):
                 **TARGETS[target]["vars"],
                 **data_variables,
             },
-            secrets=dvcdata.KEYS,
+            secrets={**dvcdata.KEYS, **deploy_secrets},
             env={"GITHUB_API_URL": api.url, "E2E_ARTIFACTS": str(root / "artifacts")},
         )
         s = Scenario(act, project, api, MlflowClient(server.uri), ports, target, server)
         yield s
     remove_deployments(deploy_target, project.name)
     stop(s.server.proc)  # the one running now: a test may have restarted it
+
+
+def from_git_url(root: Path, answers: dict[str, str]) -> Path:
+    """cookiecutter <https://github.com/acme/cookiecutter-mlops> --checkout v1, served from this
+    checkout (tests/support/template_remote.py)."""
+    repository, ref = TOOLKIT.split("@")
+    remote = serve_template(root, repository, ref)
+    return generate(remote, root / "out", ref, **answers)

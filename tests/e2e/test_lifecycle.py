@@ -56,6 +56,7 @@ def test_lifecycle(scenario: Scenario):
     assert (s.serving("staging"), s.serving("production")) == ("1", "1")
     assert_replicas(s, "1")
     assert_host_handover(s)
+    assert_deployed_over_ssh(s, result, jobs=2)
 
     # 3. A clearly worse model: the gate fails, the workflow fails, production is untouched.
     worse, result = s.pull_request(lambda p: set_c(p, 1e-7), "Degenerate regularisation")
@@ -95,6 +96,13 @@ def test_lifecycle(scenario: Scenario):
     _, result = s.merge(broken)
     assert result.returncode != 0
     assert "smoke" in result.stdout + result.stderr
+    # The release says why, in its job summary and on the merged pull request (its own comment
+    # beside the pull request's model report).
+    comments = [c["body"] for c in s.api.on(OWNER_REPO, broken)]
+    release = [c for c in comments if "## Failed at step `deploy`" in c]
+    assert len(release) == 1, comments
+    assert "smoke request" in release[0] and "HTTP 413" in release[0], release[0]
+    assert f"/{OWNER_REPO}/actions/runs/" in release[0]
     assert s.alias("production") == "2" and s.serving("production") == "2"
     assert s.serving("staging") == "2"  # the deployment put the previous container back
     assert_replicas(s, "2")
@@ -108,8 +116,17 @@ def test_lifecycle(scenario: Scenario):
     assert_no_failed_request(load, "2", "1")
     assert s.alias("production") == "1"
     assert s.serving("production") == "1"
+    assert_deployed_over_ssh(s, result, jobs=1)
     if s.target == "swarm":  # the previous image is back on every production replica
         assert s.replica_images("production") == [s.image_of("1")] * 2
+
+
+def assert_deployed_over_ssh(s: Scenario, result, jobs: int) -> None:
+    """docker: every deploy job reached the engine through ssh-setup (the key from the secret,
+    the pinned host key from the variable) and sshd on loopback."""
+    if s.target == "docker":
+        checked = re.findall(r"ssh-setup: root@127\.0\.0\.1:\d+ answers", result.stdout)
+        assert len(checked) >= jobs, explain(result)
 
 
 @DOCKER_ONLY
