@@ -4,8 +4,8 @@ The deploy key (a secret) and the pinned host key (a repository variable) are wr
 $RUNNER_TEMP, never in the workspace, next to an ssh config that uses only them
 (StrictHostKeyChecking yes: an unknown or changed host key is refused, never accepted). A
 wrapper named `ssh`, first on PATH for the later steps, applies that config: the Docker SDK
-(`use_ssh_client`, see deploy/dockerhost.py) and the docker CLI both run `ssh` from PATH, and OpenSSH
-reads ~/.ssh from the passwd entry, not $HOME, so PATH is the one place both honour.
+(`use_ssh_client`, see deploy/dockerhost.py) and the docker CLI both run `ssh` from PATH, and
+OpenSSH reads ~/.ssh from the passwd entry, not $HOME, so PATH is the one place both honour.
 
 A registry login (optional) goes into a Docker client config (DOCKER_CONFIG, also under
 $RUNNER_TEMP): the SDK sends its credentials with every pull, so the remote engine can pull a
