@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import ToolkitError
@@ -120,11 +121,10 @@ class KubernetesTarget:
             raise ToolkitError(f"kubectl {' '.join(args[:2])}: {error.strip()[:300]}")
         return done.stdout
 
-    @property
+    @cached_property
     def _env(self) -> dict[str, str]:
-        if not hasattr(self, "_env_cache"):
-            self._env_cache = kubeconfig_env()
-        return self._env_cache
+        """kubectl's environment, the kubeconfig written once (on the first kubectl call)."""
+        return kubeconfig_env()
 
     def _deployment(self) -> dict | None:
         try:
