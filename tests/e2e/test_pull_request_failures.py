@@ -127,7 +127,14 @@ def test_a_tracking_outage_after_training_fails_at_evaluate(scenario: Scenario):
     """The server dies once the model is trained and tagged: evaluate cannot reach it."""
     s = scenario
     before = set(run_statuses(s))
-    with server_killed_when(s, lambda: _new_run_tagged(s, before, "mlops.compute")) as outage:
+
+    def trained() -> bool:
+        if not _new_run_tagged(s, before, "mlops.compute"):  # one batch: all compute tags
+            return False
+        time.sleep(1.0)  # train's answer reaches it; evaluate is still starting
+        return True
+
+    with server_killed_when(s, trained) as outage:
         body = failing_pull_request(s, lambda p: set_c(p, 0.5), "Less regularisation")
     assert outage["killed"]
     cause = f"{s.model} evaluate: MLflow tracking server {s.server.uri} is unreachable"

@@ -34,10 +34,12 @@ def run(
     if code != 0:
         raise ToolkitError(f"training command exited with status {code}")
     data = read_run_json(run_file)
+    from mlflow.entities import RunTag
+
     client = tracking.client()
-    try:
-        for key, value in compute.tags().items():
-            client.set_tag(data["run_id"], key, value)
+    tags = [RunTag(key, value) for key, value in compute.tags().items()]
+    try:  # one request: the run has all of its compute tags or none
+        client.log_batch(data["run_id"], tags=tags)
     except Exception as exc:
         raise ToolkitError(f"cannot tag run {data['run_id']}: {tracking.one_line(exc)}") from exc
     return {
