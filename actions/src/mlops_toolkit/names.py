@@ -105,3 +105,9 @@ VALIDATION_JSON = "reports/validation.json"
 GATE_CONFIG = "gate.yaml"
 SERVING_PORT = 8080
 ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"  # doctor's image-registry login, never a flag
+# The prediction store (monitoring/store): its URL (sqlite:///PATH or postgresql://...), the
+# bearer token of the scoring server's POST /feedback, and the environment a server or batch
+# job scores for (staging, production, ...), recorded with every prediction.
+ENV_PREDICTION_STORE = "MLOPS_PREDICTION_STORE"
+ENV_FEEDBACK_TOKEN = "MLOPS_FEEDBACK_TOKEN"
+ENV_ENVIRONMENT = "MLOPS_ENVIRONMENT"

@@ -1,0 +1,201 @@
+"""The prediction store: every scored row, its ground truth when it comes back, and the history
+of live evaluations, behind one interface with two adapters.
+
+- `sqlite:///relative/path.sqlite3` (or `sqlite:////absolute/path`): the embedded default, one
+  file under the project, stdlib `sqlite3`, no server.
+- `postgresql://user:password@host:port/db`: the team's option, the MLflow backend's server, in
+  a schema of its own (`mlops`); driver psycopg (v3), imported only when such a URL is opened.
+
+The URL comes from `--store` or the environment (`names.ENV_PREDICTION_STORE`). A store object
+is used by one thread at a time (the scoring server's writer thread owns its own). Times are
+UTC epoch seconds (float) everywhere in this interface. Nothing here prints a URL unredacted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import names
+from ...errors import InputError, ToolkitError
+from ...redact import redact
+
+DEFAULT_URL = "sqlite:///.mlops/predictions.sqlite3"
+SCHEMA = "mlops"  # PostgreSQL: every table of the store lives in this schema
+
+
+class StoreError(ToolkitError):
+    """The store cannot be opened, read or written (a server down, a locked file, a bad URL)."""
+
+
+class LabelError(InputError):
+    """Labels refused as a whole (unknown ids, duplicates, a wrong type): nothing was written."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One scored row."""
+
+    prediction_id: str
+    model_name: str
+    model_version: str
+    environment: str  # staging | production | batch | ... (free text, "unknown" if not set)
+    ts: float  # when it was scored, UTC epoch seconds
+    inputs: dict[str, Any]  # the row's features (JSON-able)
+    prediction: Any  # the model's output for the row (JSON-able)
+    scores: dict[str, float] | None = None  # classifiers: probability per class, if known
+
+
+@dataclass(frozen=True)
+class Label:
+    """Ground truth for one prediction."""
+
+    prediction_id: str
+    label: Any  # JSON-able, of the prediction's kind (checked: see write_labels)
+    labelled_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """What `write_labels` did: new labels, labels already there with the same value, and
+    labels that replaced another value (a correction)."""
+
+    loaded: int = 0
+    unchanged: int = 0
+    updated: int = 0
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A prediction with its label (None, None while the label is pending)."""
+
+    prediction: Prediction
+    label: Any = None
+    labelled_at: float | None = None
+
+    @property
+    def labelled(self) -> bool:
+        return self.labelled_at is not None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One row of the evaluation history: a metric of a model version over a window."""
+
+    ts: float  # when it was evaluated
+    model_name: str
+    model_version: str
+    environment: str
+    window: str  # the window evaluated, as configured (e.g. "1h", "7d")
+    metric: str
+    value: float
+    lower: float | None = None  # confidence interval, if computed
+    upper: float | None = None
+    n: int = 0  # rows the value rests on (labelled rows; all rows for an estimate)
+    estimated: bool = False  # True: estimated without labels (CBPE), never a measurement
+
+
+class PredictionStore(ABC):
+    """The interface both adapters implement. Writes are batched; each call is one transaction."""
+
+    url: str  # redacted: safe to print
+
+    @abstractmethod
+    def write_predictions(self, rows: Sequence[Prediction]) -> int:
+        """Insert predictions (an id already stored is kept as it was); returns rows given."""
+
+    @abstractmethod
+    def write_labels(self, labels: Sequence[Label]) -> LabelCounts:
+        """Store labels, all or nothing. Raises LabelError (one line, nothing written) for a
+        duplicate id in `labels`, an id the store does not hold, or a label whose type does not
+        match its prediction's (a string for a model that predicts numbers, ...). Idempotent:
+        the same label again counts as unchanged."""
+
+    @abstractmethod
+    def read_joined(
+        self,
+        model_name: str,
+        model_version: str | None = None,
+        *,
+        environment: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[Joined]:
+        """Predictions scored in [since, until) with their labels, oldest first."""
+
+    @abstractmethod
+    def model_versions(
+        self, model_name: str | None = None, *, since: float | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(model_name, model_version, environment) that have predictions since `since`."""
+
+    @abstractmethod
+    def record_evaluations(self, rows: Iterable[Evaluation]) -> None:
+        """Append rows to the evaluation history."""
+
+    @abstractmethod
+    def read_evaluations(
+        self,
+        model_name: str,
+        model_version: str | None = None,
+        *,
+        environment: str | None = None,
+        metric: str | None = None,
+        since: float | None = None,
+    ) -> list[Evaluation]:
+        """Evaluation history rows, oldest first."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> PredictionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def store_url(url: str | None = None) -> str:
+    """The URL given, else the environment's, else the embedded default."""
+    return url or os.environ.get(names.ENV_PREDICTION_STORE) or DEFAULT_URL
+
+
+def open_store(url: str | None = None) -> PredictionStore:
+    """The adapter for `url` (see store_url), its tables created if missing."""
+    url = store_url(url)
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(
+        f"unsupported prediction store URL {redact(url)!r}: use sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
+
+
+from .ids import new_ids  # noqa: E402  (re-exported: the one way ids are made)
+
+__all__ = [
+    "DEFAULT_URL",
+    "Evaluation",
+    "Joined",
+    "Label",
+    "LabelCounts",
+    "LabelError",
+    "Prediction",
+    "PredictionStore",
+    "StoreError",
+    "new_ids",
+    "open_store",
+    "store_url",
+]
