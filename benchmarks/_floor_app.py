@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 import uvicorn
-from mlops_toolkit.mlmodel import load_model
+from mlops_toolkit.registry.mlmodel import load_model
 
 HEADERS = [(b"content-type", b"application/json")]
 

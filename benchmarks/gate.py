@@ -18,7 +18,9 @@ from pathlib import Path
 
 import _project  # noqa: F401 - first: the repository's import paths
 import pandas as pd
-from mlops_toolkit import gate, gate_config, tracking
+from mlops_toolkit.gate import config as gate_config
+from mlops_toolkit.gate import verdict as gate
+from mlops_toolkit.tracking import client as tracking
 
 
 def loaded(model, columns) -> tracking.LoadedModel:

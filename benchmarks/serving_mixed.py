@@ -198,7 +198,7 @@ def in_context(pipeline: Any, rows: Any) -> list[Any]:
 
 
 def _numeric_predictions(model_dir: Path, frame: Any) -> list[Any]:
-    from mlops_toolkit.mlmodel import load_model
+    from mlops_toolkit.registry.mlmodel import load_model
 
     return load_model(str(model_dir)).estimator.predict(frame).tolist()
 

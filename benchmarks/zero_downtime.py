@@ -126,9 +126,9 @@ def run_target(
     images: dict,
     port: int,
 ) -> dict:
-    from mlops_toolkit import registry
     from mlops_toolkit.deploy import docker, swarm, verify
     from mlops_toolkit.deploy.target import rollback
+    from mlops_toolkit.registry import moves as registry
 
     app = f"zdt-{target}-{uuid.uuid4().hex[:6]}"
     payload = verify.smoke_payload(model, v1)

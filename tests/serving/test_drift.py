@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_toolkit.mlmodel import Batch
 from mlops_toolkit.monitoring.drift import (
     DriftInputError,
     Thresholds,
@@ -20,6 +19,7 @@ from mlops_toolkit.monitoring.drift import (
     read_current,
     run,
 )
+from mlops_toolkit.registry.mlmodel import Batch
 from mlops_toolkit.serving.predlog import PredictionLogger
 
 

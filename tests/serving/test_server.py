@@ -671,7 +671,7 @@ def test_the_fast_numeric_path_never_lets_a_literal_or_string_through(raw: bytes
     """Bodies scanned for JSON literals take numpy's type inference; anything but numbers,
     wherever the keys stand, still meets the per-value checks (422 naming column and row)."""
     import orjson
-    from mlops_toolkit.mlmodel import Column
+    from mlops_toolkit.registry.mlmodel import Column
     from mlops_toolkit.serving.payload import PayloadError, parse_payload
 
     payload = orjson.loads(raw)
@@ -684,7 +684,7 @@ def test_the_fast_numeric_path_never_lets_a_literal_or_string_through(raw: bytes
 def test_the_fast_numeric_path_gives_the_checked_paths_matrix(clf) -> None:
     import numpy as np
     import orjson
-    from mlops_toolkit.mlmodel import load_model
+    from mlops_toolkit.registry.mlmodel import load_model
     from mlops_toolkit.serving.payload import parse_payload
 
     _, X = clf
@@ -712,7 +712,7 @@ def test_the_fast_numeric_path_gives_the_checked_paths_matrix(clf) -> None:
 def test_the_fast_numeric_path_answers_odd_shapes_as_the_checks_do(data: str) -> None:
     """Number-only bodies of the wrong shape leave the fast path and get the checked answer."""
     import orjson
-    from mlops_toolkit.mlmodel import Column
+    from mlops_toolkit.registry.mlmodel import Column
     from mlops_toolkit.serving.payload import PayloadError, parse_payload
 
     raw = f'{{"dataframe_split": {{"columns": ["x", "y"], "data": {data}}}}}'.encode()
@@ -733,7 +733,7 @@ def test_sklearns_own_finiteness_check_is_skipped_only_for_finite_matrices(clf) 
     """The server checks finiteness once; scikit-learn's repeated scans are skipped only when
     that check passed: same answers, and NaN or infinity still get scikit-learn's error."""
     import numpy as np
-    from mlops_toolkit.mlmodel import Batch, load_model
+    from mlops_toolkit.registry.mlmodel import Batch, load_model
     from mlops_toolkit.serving.model import FiniteChecked, load_for_serving
 
     served, plain = load_for_serving(str(clf[0])), load_model(str(clf[0]))

@@ -11,6 +11,8 @@ Releases: POST /repos/{o}/{r}/git/refs (create a ref; 422 when it exists), PATCH
 Resolving refs: GET /repos/{o}/{r}/commits/{ref} (a tag, branch or SHA of `refs`; 422 "No
 commit found" for another ref, 404 for a repository it knows nothing of) and GET
 /repos/{o}/{r}/git/ref/tags/{tag}. Runners: GET /repos/{o}/{r}/actions/runners (`add_runner`).
+Events: POST /repos/{o}/{r}/dispatches (repository_dispatch: 204, recorded in `dispatches`;
+422 without an event_type or with more than 10 client_payload keys, as GitHub answers).
 Settings (names only, `add_setting`): GET /repos/{o}/{r}/actions/{variables,secrets}, the
 organisation's (.../actions/organization-{variables,secrets}) and an environment's
 (.../environments/{env}/{variables,secrets}).
@@ -36,6 +38,7 @@ RELEASES = re.compile(r"^/repos/([^/]+)/([^/]+)/releases$")
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 COMMIT = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([^/]+)$")
 GIT_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/ref/(tags/.+)$")
+DISPATCHES = re.compile(r"^/repos/([^/]+)/([^/]+)/dispatches$")
 RUNNERS = re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runners$")
 SETTINGS = re.compile(
     r"^/repos/([^/]+)/([^/]+)/(actions/|actions/organization-|environments/[^/]+/)"
@@ -53,6 +56,7 @@ class GitHubStandIn:
         self.refs: dict[tuple[str, str], str] = {}  # (repo, "refs/tags/v1") -> sha
         self.releases: dict[tuple[str, str], dict] = {}  # (repo, tag) -> release
         self.runners: dict[str, list[dict]] = {}  # repo -> self-hosted runners
+        self.dispatches: list[dict] = []  # repository_dispatch events: repo, event_type, payload
         self.public: set[str] = set()  # repositories whose refs read without a token
         # (repo, where, "variables"|"secrets") -> names; where: actions/, environments/<env>/...
         self.settings: dict[tuple[str, str, str], set[str]] = {}
@@ -307,6 +311,8 @@ class GitHubStandIn:
                 path = urlparse(self.path).path
                 if REFS.match(path) or RELEASES.match(path):
                     return self._release_post(path)
+                if DISPATCHES.match(path):
+                    return self._dispatch(DISPATCHES.match(path))
                 issues = ISSUES.match(path)
                 if issues:
                     data = self._body(required="title")
@@ -364,6 +370,24 @@ class GitHubStandIn:
                 c = outer.comments[int(m[3])]
                 c["body"] = data["body"]
                 return self._send(200, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+
+            def _dispatch(self, match):
+                data = self._body(required="event_type")
+                if data is None:
+                    return
+                payload = data.get("client_payload") or {}
+                if not isinstance(payload, dict) or len(payload) > 10:
+                    return self._send(422, {"message": "client_payload: at most 10 properties"})
+                with outer._lock:
+                    outer.dispatches.append(
+                        {
+                            "repo": f"{match[1]}/{match[2]}",
+                            "event_type": data["event_type"],
+                            "client_payload": payload,
+                        }
+                    )
+                self.send_response(204)
+                self.end_headers()
 
             def _release_post(self, path: str):
                 refs, releases = REFS.match(path), RELEASES.match(path)

@@ -166,7 +166,7 @@ def auth_server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # pay the auth app's first-request set-up here
         mp.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
         mp.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
-        from mlops_toolkit import tracking_check
+        from mlops_toolkit.tracking import probe as tracking_check
 
         tracking_check.check_authenticated(server.uri, timeout_s=120)
     yield server

@@ -330,7 +330,7 @@ def test_a_misfit_gate_metric_is_refused_by_the_releases_check(project, tmp_path
         [
             sys.executable,
             "-c",
-            "from mlops_toolkit import gate_config; gate_config.load('gate.yaml')",
+            "from mlops_toolkit.gate import config as gate_config; gate_config.load('gate.yaml')",
         ],
         cwd=copy,
         env=env,

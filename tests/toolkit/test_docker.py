@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import cli, faulty_image, outputs, register_version
-from mlops_toolkit import names, registry, tracking
+from mlops_toolkit import names
+from mlops_toolkit.registry import moves as registry
+from mlops_toolkit.tracking import client as tracking
 from support.project import bake
 from support.servers import free_port
 
@@ -386,7 +388,7 @@ def ssh_docker_host(tmp_path):
     pinned known_hosts of `ssh-setup`, its `ssh` wrapper first on PATH (tests/support/sshd.py)."""
     import os
 
-    from mlops_toolkit import sshsetup
+    from mlops_toolkit.deploy import ssh as sshsetup
     from support.sshd import sshd
 
     with sshd(tmp_path / "sshd") as server:

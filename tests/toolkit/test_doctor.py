@@ -22,7 +22,7 @@ def auth_mlflow(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
         mp.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
-        from mlops_toolkit import tracking_check
+        from mlops_toolkit.tracking import probe as tracking_check
 
         tracking_check.check_authenticated(server.uri, timeout_s=120)
     yield server
@@ -130,7 +130,7 @@ def test_a_dead_server_fails_and_the_rest_still_report(tmp_path):
 
 
 def test_a_required_gpu_that_is_missing_fails(mlflow_server, tmp_path):
-    from mlops_toolkit import gpu
+    from mlops_toolkit.compute import gpu
 
     if gpu.available():
         pytest.skip("a GPU is visible here")

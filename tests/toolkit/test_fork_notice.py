@@ -7,7 +7,8 @@ import json
 
 import pytest
 from conftest import cli
-from mlops_toolkit import github, report
+from mlops_toolkit.ci import github
+from mlops_toolkit.ci import markdown as report
 from support.github_api import GitHubStandIn
 
 REPO = "acme/churn"

@@ -270,7 +270,8 @@ def test_roc_auc_baseline_is_one_half(mlflow_server, logged, holdout_csv, model_
 
 def test_error_margins_are_a_share_of_the_naive_error():
     import numpy as np
-    from mlops_toolkit import gate, gate_config
+    from mlops_toolkit.gate import config as gate_config
+    from mlops_toolkit.gate import verdict as gate
 
     cfg = gate_config.parse({"primary": {"metric": "rmse"}, "baseline": {"min_improvement": 0.1}})
     y = np.array([100.0, 200.0, 300.0, 400.0])
@@ -295,8 +296,8 @@ def test_error_margins_are_a_share_of_the_naive_error():
     ],
 )
 def test_bad_baseline_section_is_refused(baseline, message):
-    from mlops_toolkit import gate_config
     from mlops_toolkit.errors import ToolkitError
+    from mlops_toolkit.gate import config as gate_config
 
     with pytest.raises(ToolkitError, match=message):
         gate_config.parse({"primary": {"metric": "f1"}, "baseline": baseline})
@@ -304,7 +305,8 @@ def test_bad_baseline_section_is_refused(baseline, message):
 
 def test_the_majority_class_of_string_labels_is_the_naive_model():
     import numpy as np
-    from mlops_toolkit import gate, gate_config
+    from mlops_toolkit.gate import config as gate_config
+    from mlops_toolkit.gate import verdict as gate
 
     cfg = gate_config.parse({"primary": {"metric": "f1"}, "baseline": {"min_improvement": 0.05}})
     y = np.array(["Adelie", "Gentoo", "Adelie", "Chinstrap"], dtype=object)
@@ -331,8 +333,8 @@ GOOD_CONFIG = "primary: {metric: f1, min_value: 0.5}\nbootstrap: {resamples: 100
 )
 def test_gate_config_bad_values_are_one_clear_error(tmp_path, content, needle):
     """Seed -1, .inf and a Latin-1 file: a ToolkitError naming the cause, not a traceback."""
-    from mlops_toolkit import gate_config
     from mlops_toolkit.errors import ToolkitError
+    from mlops_toolkit.gate import config as gate_config
 
     path = tmp_path / "gate.yaml"
     path.write_bytes(content)
@@ -342,7 +344,7 @@ def test_gate_config_bad_values_are_one_clear_error(tmp_path, content, needle):
 
 
 def test_gate_config_seed_zero_is_accepted(tmp_path):
-    from mlops_toolkit import gate_config
+    from mlops_toolkit.gate import config as gate_config
 
     path = tmp_path / "gate.yaml"
     path.write_text(GOOD_CONFIG % "0")
@@ -351,7 +353,7 @@ def test_gate_config_seed_zero_is_accepted(tmp_path):
 
 def test_holdout_with_missing_targets_is_one_clear_error(tmp_path):
     from mlops_toolkit.errors import ToolkitError
-    from mlops_toolkit.gate import load_holdout
+    from mlops_toolkit.gate.verdict import load_holdout
 
     path = tmp_path / "holdout.csv"
     path.write_text("x,label\n1,a\n2,\n3,b\n4,\n")

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 from conftest import ACTIONS_SRC
-from mlops_toolkit import gate_config
 from mlops_toolkit.errors import ToolkitError
+from mlops_toolkit.gate import config as gate_config
 
 GATE = """\
 primary:
@@ -55,7 +55,7 @@ def test_duplicate_key_is_an_error(tmp_path, text, message):
 
 
 def test_merge_keys_may_still_be_overridden():
-    from mlops_toolkit import strictyaml
+    from mlops_toolkit.core import strictyaml
 
     text = "base: &base {metric: accuracy, min_value: 0.5}\nprimary:\n  <<: *base\n  metric: f1\n"
     loaded = strictyaml.load(text)
@@ -146,7 +146,8 @@ def test_a_whole_config_reads_as_the_gate_uses_it():
 def test_help_and_the_import_load_no_pydantic():
     """pydantic is imported where a gate.yaml is parsed, so `--help` stays instant."""
     code = (
-        "import sys\nfrom mlops_toolkit import cli, gate_config\n"
+        "import sys\nfrom mlops_toolkit import cli\n"
+        "from mlops_toolkit.gate import config as gate_config\n"
         "try:\n    cli.main(['gate', '--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('pydantic')))"
     )

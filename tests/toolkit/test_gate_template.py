@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from conftest import REPO
-from mlops_toolkit import gate_config
+from mlops_toolkit.gate import config as gate_config
 
 CASES = [("classification", m) for m in ("f1", "roc_auc", "accuracy")] + [
     ("regression", m) for m in ("rmse", "mae", "r2")

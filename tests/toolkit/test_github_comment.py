@@ -7,7 +7,8 @@ import time
 
 import pytest
 from conftest import cli, run_gate
-from mlops_toolkit import github, report
+from mlops_toolkit.ci import github
+from mlops_toolkit.ci import markdown as report
 from mlops_toolkit.errors import ToolkitError
 from support.github_api import GitHubStandIn
 
@@ -202,7 +203,7 @@ def test_set_alias_never_moves_production(mlflow_server, logged, model_name):
 
 
 def test_validation_report_carries_the_projects_readable_lines():
-    from mlops_toolkit.report import validation_markdown
+    from mlops_toolkit.ci.markdown import validation_markdown
 
     line = (
         "expect_column_values_to_be_in_type_list on age: 2 unexpected (20.00 %), "

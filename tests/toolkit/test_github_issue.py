@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mlops_toolkit import github
+from mlops_toolkit.ci import github
 from mlops_toolkit.errors import ToolkitError
 from support.github_api import GitHubStandIn
 

@@ -265,7 +265,8 @@ def test_rollback_deploys_the_previous_versions_image_then_moves_the_alias(
     """The one rollback algorithm: the version's recorded image through the target's deploy,
     then the alias (here on a real MLflow server)."""
     from mlflow import MlflowClient
-    from mlops_toolkit import names, registry
+    from mlops_toolkit import names
+    from mlops_toolkit.registry import moves as registry
 
     client = MlflowClient(mlflow_server.uri)
     v1 = register_version(model_name, logged["good"][1])

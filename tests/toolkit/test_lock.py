@@ -13,15 +13,17 @@ import pytest
 from conftest import ACTIONS_SRC, cli, register_version
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlops_toolkit import names, registry
+from mlops_toolkit import names
 from mlops_toolkit.errors import ToolkitError
-from mlops_toolkit.lock import clear_command, lock_name, registry_lock
+from mlops_toolkit.registry import moves as registry
+from mlops_toolkit.registry.lock import clear_command, lock_name, registry_lock
 
 # Moves production inside the lock, but first says so and hangs there (a slow registry call).
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {src!r})
-    from mlops_toolkit import registry, tracking
+    from mlops_toolkit.registry import moves as registry
+    from mlops_toolkit.tracking import client as tracking
     from mlops_toolkit.errors import outcome
     action, name, version = sys.argv[1:4]
     client = tracking.client()

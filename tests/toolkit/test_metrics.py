@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mlops_toolkit import directions, gate_config, metrics, stats
+from mlops_toolkit import directions, metrics
+from mlops_toolkit.gate import config as gate_config
+from mlops_toolkit.gate import stats
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "actions" / "src" / "mlops_toolkit"

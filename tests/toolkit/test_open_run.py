@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from conftest import ACTIONS_SRC
-from mlops_toolkit import liveness, open_run
+from mlops_toolkit.tracking import liveness
+from mlops_toolkit.tracking import open_runs as open_run
 
 # Starts a run and lists it as the generated project does, then lives on (a long `train`).
 HOLDER = textwrap.dedent("""
@@ -22,7 +23,7 @@ HOLDER = textwrap.dedent("""
     sys.path.insert(0, {src!r})
     from pathlib import Path
     from mlflow import MlflowClient
-    from mlops_toolkit import open_run
+    from mlops_toolkit.tracking import open_runs as open_run
     uri, experiment, path = sys.argv[1:4]
     run = MlflowClient(uri).create_run(experiment)
     open_run.add(run.info.run_id, uri, Path(path))

@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 from conftest import REPO, cli, log_model, run_gate
-from mlops_toolkit import names, registry, tracking
+from mlops_toolkit import names
+from mlops_toolkit.registry import moves as registry
+from mlops_toolkit.tracking import client as tracking
 from support.servers import start_mlflow, stop
 from test_registry import chain_is_complete, run_concurrent_promotions
 

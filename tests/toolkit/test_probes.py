@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import cli
-from mlops_toolkit import gpu, tracking_check
+from mlops_toolkit.compute import gpu
+from mlops_toolkit.tracking import probe as tracking_check
 from support.servers import free_port
 
 NVIDIA_SMI_CSV = "NVIDIA H100 80GB HBM3, 550.54.15\nNVIDIA H100 80GB HBM3, 550.54.15\n"

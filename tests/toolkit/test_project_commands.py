@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import HERE, cli, outputs, run_gate
-from mlops_toolkit import gpu, names
+from mlops_toolkit import names
+from mlops_toolkit.compute import gpu
 
 PROJECT = HERE / "fixtures" / "project"
 

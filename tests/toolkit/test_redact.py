@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from mlops_toolkit import cli
 from mlops_toolkit.commands import pull_data
+from mlops_toolkit.core.redact import redact
 from mlops_toolkit.errors import ToolkitError
-from mlops_toolkit.redact import redact
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ACTIONS_SRC, cli, register_version
-from mlops_toolkit import names, registry, tracking
+from mlops_toolkit import names
 from mlops_toolkit.errors import ToolkitError
+from mlops_toolkit.registry import moves as registry
+from mlops_toolkit.tracking import client as tracking
 
 
 def client():
@@ -142,12 +144,12 @@ def test_promote_unknown_version_fails(mlflow_server, logged, model_name):
 PROMOTER = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {src!r})
-    from mlops_toolkit import registry, lock
+    from mlops_toolkit.registry import moves as registry, lock
     if {unlocked}:
         import contextlib
         registry.registry_lock = lambda *a, **k: contextlib.nullcontext("none")
     name, version, log, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-    from mlops_toolkit import tracking
+    from mlops_toolkit.tracking import client as tracking
     tracking.client()  # connect before the barrier, so that all start together
     time.sleep(max(0.0, start_at - time.time()))
     def inside():
@@ -227,7 +229,7 @@ def test_without_the_lock_the_same_promotions_race(mlflow_server, logged, model_
 def test_stale_lock_is_taken_over(mlflow_server, model_name):
     import time
 
-    from mlops_toolkit.lock import lock_name, registry_lock
+    from mlops_toolkit.registry.lock import lock_name, registry_lock
 
     client().create_registered_model(
         lock_name(model_name),
@@ -241,7 +243,7 @@ def test_stale_lock_is_taken_over(mlflow_server, model_name):
 def test_live_lock_times_out_with_holder_named(mlflow_server, model_name):
     import time
 
-    from mlops_toolkit.lock import lock_name, registry_lock
+    from mlops_toolkit.registry.lock import lock_name, registry_lock
 
     client().create_registered_model(
         lock_name(model_name),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mlops_toolkit import gate_config, metrics, stats
+from mlops_toolkit import metrics
 from mlops_toolkit.errors import ToolkitError
-from mlops_toolkit.stats import Predictions
+from mlops_toolkit.gate import config as gate_config
+from mlops_toolkit.gate import stats
+from mlops_toolkit.gate.stats import Predictions
 from sklearn import metrics as skm
 
 

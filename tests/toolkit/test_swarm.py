@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import cli, faulty_image, outputs, register_version
-from mlops_toolkit import names, registry
+from mlops_toolkit import names
 from mlops_toolkit.deploy import swarm
+from mlops_toolkit.registry import moves as registry
 from support.load import Load
 from support.servers import free_port
 from support.swarm import require_swarm

@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 
-from . import errors, names, tracking_check
+from . import errors, names
 from .commands import (
     build_image,
     deploy,
@@ -25,7 +25,8 @@ from .commands import (
     train,
     validate_data,
 )
-from .redact import redact
+from .core.redact import redact
+from .tracking import probe as tracking_check
 
 # In the order `--help` lists them: the life of a model.
 COMMANDS = (

@@ -5,9 +5,7 @@ The registry (metrics.py) is the one source; new code imports it. Removed in v2.
 
 from __future__ import annotations
 
-from .metrics import (
-    CLASSIFICATION as _CLASSIFICATION_TASK,
-)
+from .metrics import CLASSIFICATION as _CLASSIFICATION_TASK
 from .metrics import (
     ERRORS,
     LABELS,
@@ -20,9 +18,7 @@ from .metrics import (
     improvement,
     names,
 )
-from .metrics import (
-    REGRESSION as _REGRESSION_TASK,
-)
+from .metrics import REGRESSION as _REGRESSION_TASK
 
 HIGHER_IS_BETTER: dict[str, bool] = {m.name: m.higher_is_better for m in REGISTRY.values()}
 GATE_METRICS = names(gate=True)

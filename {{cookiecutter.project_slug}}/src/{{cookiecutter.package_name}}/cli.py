@@ -457,7 +457,7 @@ def _one_line(error: Exception) -> str:
 
 def _scrub(text: str) -> str:
     """Without the tracking password or token: a library's error may quote the URI."""
-    from mlops_toolkit.tracking_check import scrub_known_secrets
+    from mlops_toolkit.tracking.probe import scrub_known_secrets
 
     return scrub_known_secrets(text)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import metrics, strictyaml
+from mlops_toolkit import metrics
+from mlops_toolkit.core import strictyaml
 
 DEFAULT_PARAMS = Path("params.yaml")
 # The gate's thresholds, read by the platform's gate after training; checked before it too.
@@ -210,7 +211,7 @@ def check_gate(params: Params, path: Path = GATE_FILE) -> None:
 
     The gate's own strict parser, then what only the project knows: its task and target.
     """
-    from mlops_toolkit import gate_config
+    from mlops_toolkit.gate import config as gate_config
     from mlops_toolkit.errors import ToolkitError
 
     try:

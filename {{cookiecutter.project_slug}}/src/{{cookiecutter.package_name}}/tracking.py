@@ -12,8 +12,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import contracts, names, tracking_check
-from mlops_toolkit import open_run as open_runs
+from mlops_toolkit import contracts, names
+from mlops_toolkit.tracking import probe as tracking_check
+from mlops_toolkit.tracking import open_runs
 
 from .config import Params
 
@@ -68,7 +69,7 @@ def connect(params: Params) -> str:
 
 def _check_reachable(uri: str) -> None:
     """The platform's checks: /health, then one authenticated call; the password never shown."""
-    from mlops_toolkit.tracking_check import TrackingUnavailable, check, check_authenticated
+    from mlops_toolkit.tracking.probe import TrackingUnavailable, check, check_authenticated
 
     try:
         check(uri)

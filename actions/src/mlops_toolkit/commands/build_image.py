@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from .. import ghactions, names
+from .. import names
+from ..ci import actions as ghactions
 from . import options
 
 

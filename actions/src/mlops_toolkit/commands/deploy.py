@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ghactions, names
+from .. import names
+from ..ci import actions as ghactions
 from . import options
 
 

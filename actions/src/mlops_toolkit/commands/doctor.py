@@ -13,8 +13,11 @@ import argparse
 import os
 from pathlib import Path
 
-from .. import doctor, ghactions, names, tracking_check
+from .. import names
+from ..checks import environment as doctor
+from ..ci import actions as ghactions
 from ..errors import ToolkitError
+from ..tracking import probe as tracking_check
 from . import options
 
 
@@ -79,7 +82,7 @@ def collect(args: argparse.Namespace) -> list[doctor.Result]:
 
 
 def github(project: Path) -> list[doctor.Result]:
-    from .. import doctor_github
+    from ..checks import repository as doctor_github
 
     return [
         doctor_github.settings(project),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from .. import ghactions, names
+from .. import names
+from ..ci import actions as ghactions
 from . import options
 
 
@@ -18,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import github, registry
+    from ..ci import github
+    from ..registry import moves as registry
 
     registry.check_model_name(args.model_name)  # before the GitHub look-up, not after
     commit = args.commit or os.environ.get(names.ENV_GITHUB_SHA, "")

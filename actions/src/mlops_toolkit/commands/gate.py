@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import contracts, ghactions, names
+from .. import contracts, names
+from ..ci import actions as ghactions
 from . import options
 
 
@@ -28,7 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import gate, github, report
+    from ..ci import github
+    from ..ci import markdown as report
+    from ..gate import verdict as gate
 
     candidate = gate.candidate_from(args.candidate, args.run_json)
     verdict = gate.run(

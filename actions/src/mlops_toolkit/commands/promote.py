@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ghactions
+from ..ci import actions as ghactions
 from . import options
 
 
@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import registry
+    from ..registry import moves as registry
 
     result = registry.promote(model_name=args.model_name, version=args.version)
     ghactions.set_outputs(

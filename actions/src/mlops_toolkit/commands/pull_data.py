@@ -12,7 +12,9 @@ import argparse
 import os
 from pathlib import Path
 
-from .. import dvcremote, ghactions, names
+from .. import names
+from ..ci import actions as ghactions
+from ..data import dvcremote
 from ..errors import InputError, ToolkitError
 
 

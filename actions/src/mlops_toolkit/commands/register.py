@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from .. import contracts, ghactions, names
+from .. import contracts, names
+from ..ci import actions as ghactions
 from ..errors import InputError
 from . import options
 
@@ -38,13 +39,14 @@ def _from_run_json(args: argparse.Namespace) -> tuple[str, str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import github, registry
+    from ..ci import github
+    from ..registry import moves as registry
 
     model_uri, run_id, known = _from_run_json(args)
     if not run_id and model_uri.startswith("runs:/"):
         run_id = model_uri.split("/")[1]
     if not run_id:
-        from .. import tracking
+        from ..tracking import client as tracking
 
         run_id = tracking.source_run(tracking.client(), model_uri)
     pr = args.pull_request or github.pull_request_number()

@@ -8,8 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from .. import ghactions, names, open_run
+from .. import names
+from ..ci import actions as ghactions
 from ..errors import InputError
+from ..tracking import open_runs as open_run
 from . import options
 
 
@@ -100,7 +102,7 @@ def first_failure_line(path: str) -> str:
 def _masked(line: str) -> str:
     """Without credentials: the commands mask their lines, this guards what else wrote there
     (redact: every URL's userinfo and secret parameters; then the known tracking secrets)."""
-    from ..tracking_check import scrub_known_secrets
+    from ..tracking.probe import scrub_known_secrets
 
     return scrub_known_secrets(line)
 
@@ -140,7 +142,8 @@ def _warn(line: str) -> None:
 
 def fork_notice(args: argparse.Namespace) -> int:
     """The sticky comment of a fork's pull request, from a job that never runs the fork's code."""
-    from .. import github, report
+    from ..ci import github
+    from ..ci import markdown as report
 
     number = github.pull_request_number(args.pr_number)
     markdown = report.fork_markdown(args.model_name, github.pull_request_head(), number)
@@ -156,7 +159,8 @@ def fork_notice(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import github, report
+    from ..ci import github
+    from ..ci import markdown as report
 
     if args.fork:
         return fork_notice(args)

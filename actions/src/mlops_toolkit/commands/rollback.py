@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ghactions
+from ..ci import actions as ghactions
 from . import options
 
 

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from .. import ghactions, names
+from .. import names
+from ..ci import actions as ghactions
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import sshsetup
+    from ..deploy import ssh as sshsetup
 
     docker_host = args.docker_host or os.environ.get(names.ENV_DOCKER_HOST, "")
     result = sshsetup.setup(

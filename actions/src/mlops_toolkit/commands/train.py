@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import contracts, ghactions
+from .. import contracts
+from ..ci import actions as ghactions
 from . import options
 
 
@@ -17,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import train
+    from ..compute import training as train
 
     result = train.run(
         args.command,

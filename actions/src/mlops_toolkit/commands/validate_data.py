@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ghactions, names
+from .. import names
+from ..ci import actions as ghactions
 from ..errors import Rejected
 from . import options
 
@@ -18,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import report, validate
+    from ..ci import markdown as report
+    from ..data import validation as validate
 
     result = validate.run(
         args.command, args.working_directory, args.report, options.minutes(args.timeout_minutes)

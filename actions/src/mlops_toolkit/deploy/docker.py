@@ -17,8 +17,9 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import names, tracking
+from .. import names
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 from . import dockerhost, handover, verify
 from .target import Deployed, Release
 

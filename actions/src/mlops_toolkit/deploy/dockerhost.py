@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import names, tracking
+from .. import names
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 
 
 def connect() -> Any:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import tracking
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 from . import dockerhost
 
 # What a published-port swap costs, said wherever a team chooses it (docs and the step's output).

@@ -11,8 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import names, tracking
+from .. import names
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 from . import dockerhost
 
 BUILD_SUBDIR = ".mlops-build"  # inside the build context; removed after the build

@@ -25,8 +25,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import names, tracking
+from .. import names
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 from . import dockerhost, verify
 from .target import Deployed, Release
 

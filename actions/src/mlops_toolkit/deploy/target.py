@@ -61,7 +61,9 @@ def rollback(
 ) -> dict:
     """Production back to the previous (or given) version: its recorded image deployed first
     (the same verified path as any deploy; skipped when ``target`` is None), then the alias."""
-    from .. import names, registry, tracking
+    from .. import names
+    from ..registry import moves as registry
+    from ..tracking import client as tracking
 
     client = tracking.client()
     current, back = registry.rollback_plan(client, model_name, to)

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import tracking
 from ..errors import ToolkitError
+from ..tracking import client as tracking
 
 
 def smoke_payload(model_name: str, version: str) -> dict | None:

@@ -211,7 +211,7 @@ def reference_predictions(model_dir: str | None, reference: Any, labels: Any) ->
     """What the model predicts on the reference, or the reference labels without a model."""
     if not model_dir:
         return labels
-    from ..mlmodel import Batch, load_model
+    from ..registry.mlmodel import Batch, load_model
 
     model = load_model(model_dir)
     frame = reference[model.names]
@@ -260,7 +260,7 @@ def detect(
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    from ..driftmetrics import write_textfile
+    from .driftmetrics import write_textfile
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

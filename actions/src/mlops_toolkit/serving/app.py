@@ -17,13 +17,13 @@ from typing import Any
 
 import orjson
 
-from ..mlmodel import ServedModel
+from ..registry.mlmodel import ServedModel
 from .dates import check_dates
-from .metrics import ServingMetrics
 from .model import load_for_serving
 from .payload import PayloadError, parse_csv, parse_payload
 from .predlog import PredictionLogger
 from .settings import Settings
+from .telemetry import ServingMetrics
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..mlmodel import NUMERIC_TYPES, Batch, ServedModel
+from ..registry.mlmodel import NUMERIC_TYPES, Batch, ServedModel
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..mlmodel import Batch
+from ..registry.mlmodel import Batch
 from .payload import PayloadError
 
 # The template's date step (models/features.py): the function a FunctionTransformer wraps.

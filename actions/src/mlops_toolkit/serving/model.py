@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..mlmodel import ServedModel, load_model
+from ..registry.mlmodel import ServedModel, load_model
 from .dates import date_columns
 from .payload import parse_payload
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ToolkitError
-from ..mlmodel import NUMERIC_TYPES, Batch, Column
+from ..registry.mlmodel import NUMERIC_TYPES, Batch, Column
 
 _TYPE_OF = attrgetter("type")
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")

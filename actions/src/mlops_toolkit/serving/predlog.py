@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..mlmodel import Batch
+from ..registry.mlmodel import Batch
 
 log = logging.getLogger(__name__)
 

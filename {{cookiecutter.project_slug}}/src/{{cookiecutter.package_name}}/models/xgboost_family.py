@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def gpu_available() -> bool:
     """True when nvidia-smi lists at least one GPU (the platform's probe, shared with CI)."""
-    from mlops_toolkit.gpu import available
+    from mlops_toolkit.compute.gpu import available
 
     return available()
 

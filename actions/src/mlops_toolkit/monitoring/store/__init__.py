@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import names
+from ...core.redact import redact
 from ...errors import InputError, ToolkitError
-from ...redact import redact
 
 DEFAULT_URL = "sqlite:///.mlops/predictions.sqlite3"
 SCHEMA = "mlops"  # PostgreSQL: every table of the store lives in this schema

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from . import names
+from .. import names
 
 NVIDIA_SMI = "nvidia-smi"
 

@@ -18,9 +18,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import names
-from .errors import InputError, ToolkitError
-from .redact import redact
+from .. import names
+from ..core.redact import redact
+from ..errors import InputError, ToolkitError
 
 CI_REMOTE = "ci"  # the name of the remote configured from DVC_REMOTE_URL
 # Folders never searched for `.dvc` files: DVC's own, git's, environments.

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import metrics as registry
-from . import strictyaml
-from .errors import ToolkitError
-from .metrics import MAXIMIZE
+from .. import metrics as registry
+from ..core import strictyaml
+from ..errors import ToolkitError
+from ..metrics import MAXIMIZE
 
 # The metrics a gate may judge, with their direction (the metrics registry is the one source).
 METRIC_DIRECTIONS = {name: registry.direction(name) for name in registry.names(gate=True)}
@@ -95,7 +95,7 @@ class GateConfig:
 
 def parse(data: object) -> GateConfig:
     """gate.yaml's content (as YAML gives it) checked by gate_schema's models: one line if not."""
-    from . import gate_schema  # pydantic: loaded when a gate is read, never for --help
+    from . import schema as gate_schema  # pydantic: loaded when a gate is read, never for --help
 
     model = gate_schema.validate(data)
     boot = model.bootstrap or gate_schema.Bootstrap()

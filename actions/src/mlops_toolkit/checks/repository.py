@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from . import names
-from .doctor import FAIL, OK, SKIP, Result
-from .errors import ToolkitError
+from .. import names
+from ..errors import ToolkitError
+from .environment import FAIL, OK, SKIP, Result
 
 # `uses: owner/repo/actions/<name>@<ref>`: the toolkit's composite actions.
 TOOLKIT_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)/actions/[\w.-]+@([^\s#]+)")
@@ -96,7 +96,7 @@ def token() -> str:
 
 
 def _client(repo: str):
-    from .github import GitHub
+    from ..ci.github import GitHub
 
     client = GitHub(repo, token() or "-", os.environ.get(names.ENV_GITHUB_API_URL))
     if not token():  # a public repository answers without one

@@ -6,8 +6,9 @@ import datetime as dt
 import os
 from typing import Any
 
-from . import names, tracking
-from .errors import ToolkitError
+from .. import names
+from ..errors import ToolkitError
+from ..tracking import client as tracking
 from .lock import registry_lock
 
 

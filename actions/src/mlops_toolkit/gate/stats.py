@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import metrics as registry
-from .errors import ToolkitError
+from .. import metrics as registry
+from ..errors import ToolkitError
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
-from . import names
+from .. import names
 
 
 def set_output(name: str, value: object) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import names
-from .errors import InputError, ToolkitError
+from .. import names
+from ..errors import InputError, ToolkitError
 
 API_VERSION = "2022-11-28"
 DEFAULT_API = "https://api.github.com"

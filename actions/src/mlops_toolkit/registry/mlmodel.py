@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ToolkitError
+from ..errors import ToolkitError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import gpu, names, tracking_check
-from .errors import ToolkitError
+from .. import names
+from ..compute import gpu
+from ..errors import ToolkitError
+from ..tracking import probe as tracking_check
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 DOCTOR_EXPERIMENT = "mlops-doctor"
@@ -72,7 +74,7 @@ class Probe:
     def __init__(self, uri: str, model_name: str):
         from mlflow import MlflowClient
 
-        from . import tracking  # noqa: F401 - its bounded retries and quiet downloads
+        from ..tracking import client as tracking  # noqa: F401 - its bounded retries and quiet downloads
 
         self.client: Any = MlflowClient(tracking_uri=uri)
         suffix = uuid.uuid4().hex[:8]
@@ -149,7 +151,7 @@ def dvc(mode: str, working_directory: Path) -> Result:
     `DVC_REMOTE_URL` and `DVC_S3_ENDPOINT_URL` of the environment are applied first, as
     `pull-data` applies them in CI (`.dvc/config.local`).
     """
-    from . import dvcremote
+    from ..data import dvcremote
 
     required = mode == "true"
     if mode == "false":
@@ -185,7 +187,7 @@ def dvc(mode: str, working_directory: Path) -> Result:
 
 def docker_host() -> tuple[Result, Any]:
     """The engine of DOCKER_HOST answers a ping."""
-    from .deploy import dockerhost
+    from ..deploy import dockerhost
 
     try:
         client = dockerhost.connect()

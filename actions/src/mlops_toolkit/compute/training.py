@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import contracts, gpu, names, tracking
-from .errors import ToolkitError
-from .process import run_command
+from .. import contracts, names
+from ..core.process import run_command
+from ..errors import ToolkitError
+from ..tracking import client as tracking
+from . import gpu
 
 
 def read_run_json(path: Path) -> dict:

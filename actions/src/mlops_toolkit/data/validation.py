@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import ToolkitError
-from .process import run_command
+from ..core.process import run_command
+from ..errors import ToolkitError
 
 REQUIRED = ("success", "evaluated", "failed", "failures")
 

@@ -30,8 +30,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import liveness, names
-from .errors import Terminated, ToolkitError
+from .. import names
+from ..errors import Terminated, ToolkitError
+from ..tracking import liveness
 
 
 def _holder() -> str:

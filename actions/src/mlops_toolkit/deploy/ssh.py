@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import InputError, ToolkitError
+from ..errors import InputError, ToolkitError
 
 ENV_KEY = "DEPLOY_SSH_KEY"
 ENV_KNOWN_HOSTS = "DEPLOY_SSH_KNOWN_HOSTS"

@@ -12,7 +12,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from ..driftmetrics import DriftReportCollector
+from ..monitoring.driftmetrics import DriftReportCollector
 from .settings import Settings
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

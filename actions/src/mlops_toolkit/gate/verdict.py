@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import contracts, names, stats, tracking
-from . import metrics as registry
-from .errors import Rejected, ToolkitError
-from .gate_config import GateConfig, MetricRule
+from .. import contracts, names
+from .. import metrics as registry
+from ..errors import Rejected, ToolkitError
+from ..tracking import client as tracking
+from . import stats
+from .config import GateConfig, MetricRule
 
 COMPARE = "compare"
 BOOTSTRAP = "bootstrap"  # no production model yet: absolute thresholds only
@@ -399,7 +401,7 @@ def run(
 
 
 def load_config(path: str) -> GateConfig:
-    from . import gate_config
+    from . import config as gate_config
 
     return gate_config.load(path)
 

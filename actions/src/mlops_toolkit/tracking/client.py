@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import names, tracking_check
-from .errors import ToolkitError
+from .. import names
+from ..errors import ToolkitError
+from . import probe as tracking_check
 
 # Fail in seconds, not minutes, when the server is down; users may override (tracking_check).
 tracking_check.bound_http_requests()

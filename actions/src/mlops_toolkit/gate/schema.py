@@ -23,9 +23,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import metrics as registry
-from .errors import ToolkitError
-from .metrics import MAXIMIZE
+from .. import metrics as registry
+from ..errors import ToolkitError
+from ..metrics import MAXIMIZE
 
 # Numbers as YAML gives them: int or float, never a bool or "0.5", never .inf or .nan.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]

@@ -13,12 +13,12 @@ import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .errors import ToolkitError
-from .names import ENV_TRACKING_PASSWORD as ENV_PASSWORD
-from .names import ENV_TRACKING_TOKEN as ENV_TOKEN
-from .names import ENV_TRACKING_URI
-from .names import ENV_TRACKING_USERNAME as ENV_USERNAME
-from .redact import redact  # the URI with its password masked, fit for logs
+from ..core.redact import redact  # the URI with its password masked, fit for logs
+from ..errors import ToolkitError
+from ..names import ENV_TRACKING_PASSWORD as ENV_PASSWORD
+from ..names import ENV_TRACKING_TOKEN as ENV_TOKEN
+from ..names import ENV_TRACKING_URI
+from ..names import ENV_TRACKING_USERNAME as ENV_USERNAME
 
 REDACTED = "***"
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from .errors import ToolkitError
+from ..errors import ToolkitError
 
 # The command's first word, after any `NAME=value` assignments, when it is a plain word (no
 # quotes, expansions or subshells: those are left to bash). Followed by a blank, `;`, `&`, `|`.

@@ -125,8 +125,8 @@ def _sweep(path: Path, uri: str | None, job_over: bool, by: str) -> tuple[list[s
 
 def _end(entry: dict[str, str], by: str) -> tuple[bool, str]:
     """Mark the run FAILED if it is RUNNING: (it is over now, the line to say or '')."""
-    from . import tracking  # noqa: F401 - its bounded retries: a dead server answers in seconds
-    from .tracking_check import scrub_known_secrets
+    from . import client as tracking  # noqa: F401 - its bounded retries: a dead server answers in seconds
+    from .probe import scrub_known_secrets
 
     run_id = str(entry["run_id"])
     try:

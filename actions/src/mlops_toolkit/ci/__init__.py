@@ -1,0 +1,1 @@
+"""GitHub: the REST client, step outputs and summaries, and the Markdown reports."""

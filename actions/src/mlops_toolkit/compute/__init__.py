@@ -1,0 +1,1 @@
+"""Where training runs: GPUs, and the project's training command."""

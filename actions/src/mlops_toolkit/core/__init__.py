@@ -1,0 +1,1 @@
+"""Plumbing every domain uses: running commands, redacting credentials, strict YAML."""

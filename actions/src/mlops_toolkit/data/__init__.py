@@ -1,0 +1,1 @@
+"""The project's data: the DVC remote and the validation report."""
