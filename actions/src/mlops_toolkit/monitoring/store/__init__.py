@@ -165,18 +165,19 @@ def store_url(url: str | None = None) -> str:
     return url or os.environ.get(names.ENV_PREDICTION_STORE) or DEFAULT_URL
 
 
-def open_store(url: str | None = None) -> PredictionStore:
-    """The adapter for `url` (see store_url), its tables created if missing."""
+def open_store(url: str | None = None, *, timeout: float = 30.0) -> PredictionStore:
+    """The adapter for `url` (see store_url), its tables created if missing. `timeout`: seconds
+    to wait for a connection, a lock or a statement before StoreError."""
     url = store_url(url)
     scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, timeout)
     if scheme in ("postgresql", "postgres"):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, timeout)
     raise StoreError(
         f"unsupported prediction store URL {redact(url)!r}: use sqlite:///PATH or "
         "postgresql://USER:PASSWORD@HOST:PORT/DB"

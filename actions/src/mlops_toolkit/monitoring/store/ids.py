@@ -1,8 +1,10 @@
 """Prediction ids: 32 hex digits, sortable by time (UUIDv7's layout, without dashes).
 
-48 bits of milliseconds since the epoch, then the version nibble 7, then random bits: ids made
-later sort later (across processes, to the millisecond), and two ids never collide in practice
-(74 random bits). One `os.urandom` call per batch keeps a 10,000-row request cheap.
+`<12 hex: milliseconds since the epoch><7><13 hex: random, one draw per batch><6 hex: row>`.
+The first 26 digits are the batch id (the scoring server's `X-Prediction-Batch` header): row
+`i` of a batch is the batch id followed by `i` in 6 hex digits, so ids sort by time, then row,
+and a batch's ids need not travel in a header. 52 random bits per millisecond keep two batches
+(across processes and replicas) apart.
 """
 
 from __future__ import annotations
@@ -10,17 +12,25 @@ from __future__ import annotations
 import os
 import time
 
-_RANDOM_BYTES = 10
+BATCH_DIGITS = 26
+MAX_ROWS = 16**6  # rows in one batch
 
 
 def new_ids(n: int, now: float | None = None) -> list[str]:
-    """`n` fresh prediction ids for rows scored at `now` (default: the current time)."""
+    """`n` fresh prediction ids, one batch, for rows scored at `now` (default: the time)."""
+    if n > MAX_ROWS:
+        raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
+    batch = new_batch(now)
+    return [f"{batch}{i:06x}" for i in range(n)]
+
+
+def new_batch(now: float | None = None) -> str:
     ms = int((time.time() if now is None else now) * 1000)
-    head = f"{ms:012x}7"
-    pool = os.urandom(_RANDOM_BYTES * n).hex()
-    step = _RANDOM_BYTES * 2
-    # 12 hex of time + "7" + 19 hex of randomness = 32 hex digits.
-    return [head + pool[i * step : i * step + 19] for i in range(n)]
+    return f"{ms:012x}7{os.urandom(7).hex()[:13]}"
+
+
+def batch_of(prediction_id: str) -> str:
+    return prediction_id[:BATCH_DIGITS]
 
 
 def id_time(prediction_id: str) -> float:

@@ -1,0 +1,92 @@
+"""The embedded store: one SQLite file (WAL, so readers never wait for the server's writes)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import StoreError
+from ._sql import SQLStore
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS predictions (
+        prediction_id TEXT PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        ts REAL NOT NULL,
+        inputs TEXT NOT NULL,
+        prediction TEXT NOT NULL,
+        scores TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS predictions_model_ts "
+    "ON predictions (model_name, model_version, ts)",
+    """CREATE TABLE IF NOT EXISTS labels (
+        prediction_id TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        labelled_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS evaluations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        "window" TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        lower REAL,
+        upper REAL,
+        n INTEGER NOT NULL,
+        estimated INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS evaluations_model_ts ON evaluations (model_name, ts)",
+)
+
+
+def path_of(url: str) -> str:
+    """`sqlite:///rel/path` -> `rel/path`, `sqlite:////abs/path` -> `/abs/path` (SQLAlchemy's
+    spelling, so one URL serves both)."""
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/") or rest == "/":
+        raise StoreError(f"a SQLite store URL is sqlite:///PATH, got {url!r}")
+    return rest[1:].split("?", 1)[0]
+
+
+class SQLiteStore(SQLStore):
+    placeholder = "?"
+    errors = (sqlite3.Error,)
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        super().__init__(url)
+        path = path_of(url)
+        try:
+            if os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            # Autocommit mode: transactions are the explicit BEGIN IMMEDIATE below, so a writer
+            # takes the lock at the start and never fails half-way on an upgrade.
+            self._conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction() as cur:
+                for statement in TABLES:
+                    cur.execute(statement)
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise self._fail("open the database", exc) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
