@@ -1,0 +1,109 @@
+"""The toolkit's shape, as docs/architecture.md draws it: domain subpackages, a short top level,
+no module name twice, and no import cycle between modules (imports at module level: the lazy
+ones inside functions exist to keep `--help` instant and may point anywhere)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "actions" / "src" / "mlops_toolkit"
+TOP_LEVEL = {"__init__", "cli", "errors", "names", "contracts", "metrics", "directions"}
+# A domain may import only the domains listed for it (and core and the top-level modules).
+ALLOWED = {
+    "core": set(),
+    "tracking": set(),
+    "registry": {"tracking"},
+    "gate": {"tracking", "registry"},
+    "data": set(),
+    "compute": {"tracking"},
+    "deploy": {"tracking", "registry"},
+    "serving": {"registry", "monitoring"},
+    "monitoring": {"registry", "gate", "tracking", "ci"},
+    "ci": {"tracking", "registry", "gate"},
+    "checks": {"tracking", "registry", "compute", "data", "deploy", "ci"},
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in SRC.rglob("*.py"):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def top_level_imports(name: str, path: Path) -> set[str]:
+    """Module-level imports of toolkit modules (dotted under mlops_toolkit), resolved."""
+    tree = ast.parse(path.read_text())
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    known = modules()
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.If):  # `if TYPE_CHECKING:` imports never run
+            continue
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[: len(package) - node.level + 1] + (
+                node.module.split(".") if node.module else []
+            )
+        elif node.module and node.module.startswith("mlops_toolkit"):
+            base = node.module.split(".")[1:]
+        else:
+            continue
+        for alias in node.names:
+            full = ".".join([*base, alias.name])
+            found.add(full if full in known else ".".join(base))
+    found.discard("")
+    return found
+
+
+def test_the_top_level_is_short_and_everything_else_lives_in_a_domain():
+    top = {p.stem for p in SRC.glob("*.py")}
+    assert top == TOP_LEVEL, top ^ TOP_LEVEL
+    domains = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
+    assert set(ALLOWED) | {"commands"} <= domains <= set(ALLOWED) | {"commands", "project"}
+
+
+def test_no_module_name_exists_twice():
+    names = Counter(
+        p.stem for p in SRC.rglob("*.py") if p.stem != "__init__" and p.parent.name != "commands"
+    )
+    assert [n for n, count in names.items() if count > 1] == []
+
+
+def test_no_import_cycle_between_modules():
+    graph = {name: top_level_imports(name, path) for name, path in modules().items()}
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                raise AssertionError(" -> ".join([*trail, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*trail, node])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+
+
+def test_domains_import_only_the_domains_below_them():
+    wrong = []
+    for name, path in modules().items():
+        domain = name.split(".")[0]
+        if domain not in ALLOWED:
+            continue
+        for target in top_level_imports(name, path):
+            other = target.split(".")[0]
+            if other in TOP_LEVEL or other in {"core", domain}:
+                continue
+            if other not in ALLOWED[domain]:
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []
