@@ -36,6 +36,10 @@ class LabelError(InputError):
     """Labels refused as a whole (unknown ids, duplicates, a wrong type): nothing was written."""
 
 
+class UnknownPredictions(LabelError):
+    """Labels for prediction ids the store does not hold (the HTTP answer is 404, not 422)."""
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One scored row."""
@@ -196,6 +200,7 @@ __all__ = [
     "Prediction",
     "PredictionStore",
     "StoreError",
+    "UnknownPredictions",
     "new_ids",
     "open_store",
     "store_url",

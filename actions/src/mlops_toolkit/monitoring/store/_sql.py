@@ -8,6 +8,7 @@ back as text so both decode the same way).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -16,6 +17,14 @@ from ...core.redact import redact
 from ...errors import one_line
 from . import Evaluation, Joined, Label, LabelCounts, Prediction, PredictionStore, StoreError
 from . import labels as checks
+
+try:  # the serving image has orjson (several times faster); the CI installs may not
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS
+except ImportError:  # pragma: no cover - depends on the install
+    _orjson = None  # type: ignore[assignment]
+    _ORJSON_OPTIONS = 0
 
 CHUNK = 500  # ids per `IN (...)` query: below every driver's parameter limit
 
@@ -30,17 +39,30 @@ EVALUATION_COLUMNS = (
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_default)
+    """JSON text; NaN and infinities as null (a missing input value), numpy values as Python's."""
+    if _orjson is not None:
+        return _orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
+    return json.dumps(_finite(value), separators=(",", ":"), allow_nan=False, default=_default)
 
 
 def _default(value: Any) -> Any:
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item):
-        return item()
+        return _finite(item())
     tolist = getattr(value, "tolist", None)  # numpy arrays
     if callable(tolist):
-        return tolist()
+        return _finite(tolist())
     return str(value)  # dates and the like: as the server received them
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def loads(text: str | None) -> Any:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import Label, LabelError
+from . import Label, LabelError, UnknownPredictions
 
 EXAMPLES = 3  # ids quoted in a message, then "..."
 
@@ -32,7 +32,7 @@ def check_duplicates(labels: Sequence[Label]) -> None:
 def check_known(labels: Sequence[Label], predictions: Mapping[str, Any]) -> None:
     unknown = [label.prediction_id for label in labels if label.prediction_id not in predictions]
     if unknown:
-        raise LabelError(
+        raise UnknownPredictions(
             f"{len(unknown)} of {len(labels)} prediction id(s) are not in the store "
             f"({_quote(unknown)}): nothing was loaded"
         )

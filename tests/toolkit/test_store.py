@@ -1,0 +1,145 @@
+"""The prediction store's two adapters (SQLite, PostgreSQL) through the same tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from mlops_toolkit.monitoring.store import (
+    Evaluation,
+    Label,
+    LabelError,
+    Prediction,
+    StoreError,
+    UnknownPredictions,
+    new_ids,
+    open_store,
+)
+from mlops_toolkit.monitoring.store.ids import batch_of, id_time
+
+pytest_plugins = ["support.stores"]  # the store_url fixture: SQLite and PostgreSQL
+
+
+@pytest.fixture
+def model() -> str:
+    return f"churn-{uuid.uuid4().hex[:8]}"
+
+
+def _predictions(model: str, n: int, version: str = "1", env: str = "production", ts=None):
+    ts = time.time() if ts is None else ts
+    ids = new_ids(n, ts)
+    return [
+        Prediction(
+            pid,
+            model,
+            version,
+            env,
+            ts,
+            {"age": 30 + i, "plan": "gold" if i % 2 else None, "score": float("nan")},
+            i % 2,
+            {"0": 0.25, "1": 0.75},
+        )
+        for i, pid in enumerate(ids)
+    ]
+
+
+def test_predictions_and_labels_join(store_url, model) -> None:
+    rows = _predictions(model, 4)
+    with open_store(store_url) as store:
+        assert store.write_predictions(rows) == 4
+        assert store.write_predictions(rows[:1]) == 1  # the same id again: kept as it was
+        counts = store.write_labels(
+            [Label(rows[0].prediction_id, 0, 100.0), Label(rows[1].prediction_id, "1", 101.0)]
+        )
+        assert (counts.loaded, counts.unchanged, counts.updated) == (2, 0, 0)
+        joined = store.read_joined(model, "1")
+    assert [j.prediction.prediction_id for j in joined] == [r.prediction_id for r in rows]
+    first = joined[0]
+    assert first.prediction.inputs == {"age": 30, "plan": None, "score": None}  # NaN: missing
+    assert first.prediction.scores == {"0": 0.25, "1": 0.75}
+    assert (first.label, first.labelled_at, first.labelled) == (0, 100.0, True)
+    assert joined[1].label == 1  # "1" from a CSV, stored as the integer the model predicts
+    assert [j.labelled for j in joined[2:]] == [False, False]
+
+
+def test_relabelling_is_idempotent_and_corrections_count(store_url, model) -> None:
+    rows = _predictions(model, 3)
+    labels = [Label(r.prediction_id, 1) for r in rows]
+    with open_store(store_url) as store:
+        store.write_predictions(rows)
+        assert store.write_labels(labels).loaded == 3
+        again = store.write_labels(labels)
+        assert (again.loaded, again.unchanged, again.updated) == (0, 3, 0)
+        fixed = store.write_labels([Label(rows[0].prediction_id, 0)])
+        assert (fixed.loaded, fixed.unchanged, fixed.updated) == (0, 0, 1)
+        assert store.read_joined(model)[0].label == 0
+
+
+@pytest.mark.parametrize(
+    "bad, error, words",
+    [
+        ("unknown", UnknownPredictions, "not in the store"),
+        ("duplicate", LabelError, "more than once"),
+        ("wrong_type", LabelError, "wrong type"),
+        ("empty", LabelError, "empty"),
+    ],
+)
+def test_bad_labels_are_refused_whole(store_url, model, bad, error, words) -> None:
+    rows = _predictions(model, 2)
+    good = Label(rows[0].prediction_id, 1)
+    wrong = {
+        "unknown": Label("0" * 32, 1),
+        "duplicate": Label(rows[0].prediction_id, 1),
+        "wrong_type": Label(rows[1].prediction_id, "churned"),
+        "empty": Label(rows[1].prediction_id, None),
+    }[bad]
+    with open_store(store_url) as store:
+        store.write_predictions(rows)
+        with pytest.raises(error, match=words) as caught:
+            store.write_labels([good, wrong])
+        assert "\n" not in str(caught.value)
+        assert not any(j.labelled for j in store.read_joined(model))  # nothing half-done
+
+
+def test_reads_filter_by_version_environment_and_window(store_url, model) -> None:
+    with open_store(store_url) as store:
+        store.write_predictions(_predictions(model, 2, "1", "staging", ts=1000.0))
+        store.write_predictions(_predictions(model, 3, "2", "production", ts=2000.0))
+        assert len(store.read_joined(model)) == 5
+        assert len(store.read_joined(model, "2")) == 3
+        assert len(store.read_joined(model, environment="staging")) == 2
+        assert len(store.read_joined(model, since=1500.0)) == 3
+        assert len(store.read_joined(model, until=2000.0)) == 2
+        assert store.model_versions(model) == [(model, "1", "staging"), (model, "2", "production")]
+        assert store.model_versions(model, since=1500.0) == [(model, "2", "production")]
+
+
+def test_evaluation_history(store_url, model) -> None:
+    rows = [
+        Evaluation(10.0, model, "2", "production", "7d", "f1", 0.8, 0.7, 0.9, 120, False),
+        Evaluation(11.0, model, "2", "production", "7d", "f1", 0.82, None, None, 400, True),
+        Evaluation(12.0, model, "2", "staging", "1d", "accuracy", 0.9, 0.85, 0.95, 50, False),
+    ]
+    with open_store(store_url) as store:
+        store.record_evaluations(rows)
+        assert store.read_evaluations(model) == rows
+        assert store.read_evaluations(model, "2", metric="f1", since=10.5) == rows[1:2]
+        assert store.read_evaluations(model, environment="staging") == rows[2:]
+
+
+def test_ids_sort_by_time_then_row_and_share_the_batch() -> None:
+    early, late = new_ids(3, 1000.0), new_ids(2, 1000.002)
+    assert early == sorted(early) and max(early) < min(late)
+    assert {batch_of(i) for i in early} == {batch_of(early[0])}
+    assert early[2] == batch_of(early[0]) + "000002"
+    assert id_time(early[0]) == 1000.0 and len(set(new_ids(1000))) == 1000
+
+
+def test_unreachable_store_is_one_line_without_the_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql://team:s3cret-pw@127.0.0.1:1/mlflow", timeout=2)
+    message = str(caught.value)
+    assert "s3cret-pw" not in message and "\n" not in message and "127.0.0.1:1" in message
+    with pytest.raises(StoreError, match="unsupported"):
+        open_store("mysql://team:s3cret-pw@db/x")
