@@ -75,7 +75,8 @@ def test_alertmanager_config_is_valid_and_holds_no_secret(project: Path, amtool:
     assert set(auth) == {"type", "credentials_file"}
     # the secrets folder is mounted from the project, and only its README is committed
     compose = yaml.safe_load((project / "monitoring/compose.yaml").read_text())
-    assert "./secrets:/etc/alertmanager/secrets:ro" in compose["services"]["alertmanager"]["volumes"]
+    volumes = compose["services"]["alertmanager"]["volumes"]
+    assert "./secrets:/etc/alertmanager/secrets:ro" in volumes
     assert (project / "monitoring/secrets/README.md").is_file()
     assert "monitoring/secrets/*" in (project / ".gitignore").read_text()
 

@@ -18,6 +18,7 @@ from .commands import (
     promote,
     pull_data,
     register,
+    relay,
     report,
     rollback,
     set_alias,
@@ -45,6 +46,7 @@ COMMANDS = (
     deploy,
     rollback,
     drift_issue,
+    relay,
 )
 
 

@@ -181,6 +181,16 @@ class GitHub:
             self.call("POST", self.url(f"/issues/{number}/comments"), {"body": comment})
         return {"action": "updated", **updated}
 
+    # --- events ----------------------------------------------------------------------------
+
+    def dispatch(self, event_type: str, client_payload: dict) -> None:
+        """A `repository_dispatch` event (GitHub answers 204): workflows `on:` it run."""
+        self.call(
+            "POST",
+            self.url("/dispatches"),
+            {"event_type": event_type, "client_payload": client_payload},
+        )
+
     # --- commits ---------------------------------------------------------------------------
 
     def pulls_for_commit(self, sha: str) -> list[int]:
