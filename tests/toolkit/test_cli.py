@@ -15,7 +15,9 @@ from mlops_toolkit import cli as toolkit_cli
 from mlops_toolkit import errors
 
 ACTIONS = ACTIONS_SRC.parent
+# The kept libraries too (docs/architecture.md, dependencies): each is imported where it is used.
 HEAVY = ("mlflow", "numpy", "pandas", "sklearn", "docker", "requests", "yaml")
+HEAVY += ("jinja2", "markupsafe", "pynvml", "tenacity", "githubkit", "httpx", "dvc")
 
 
 def test_every_action_calls_a_command_of_its_own():
@@ -28,7 +30,8 @@ def test_every_action_calls_a_command_of_its_own():
         command = text.split("mlops_toolkit.cli", 1)[1].split()[0].strip("\"'")
         assert command == action.parent.name and command in names, action
     # drift-issue is run by the drift workflow directly, not through an action
-    assert len(toolkit_cli.COMMANDS) == len(names) == 15
+    # one subcommand per module (the count grows with every command; no duplicate names)
+    assert len(toolkit_cli.COMMANDS) == len(names) >= 15
     for module in toolkit_cli.COMMANDS:
         assert callable(module.add_parser) and callable(module.run)
 
