@@ -16,6 +16,25 @@ STANDINS = Path(__file__).parent / "standins"
 LABELS = ("ubuntu-latest", "self-hosted", "linux", "gpu")
 
 
+def one_checkout_per_job(repo: Path) -> None:
+    """A runner fetches an action repository once per job (`_actions/owner/name/ref`), so every
+    toolkit action of a job runs from one folder and finds the editable install of the first
+    ("already installed"). act copies the repository for each action it runs, and each copy
+    reinstalled the toolkit (pip, about 20 s a step on two busy cores, most of a job's time).
+    The copies share the package's source through a symlink (act keeps symlinks), so the
+    actions' own check sees one source as on a runner; pyproject.toml sits beside it, so the
+    image still builds the toolkit's wheel from that folder. Two jobs of a run at once share
+    it too (a runner would not): the editable builds both rewrite its egg-info with the same
+    bytes, and their metadata and files come from their own build folders."""
+    src = repo / "actions" / "src"
+    if src.is_symlink():
+        return
+    shared = repo.parent / f"{repo.name}-runner" / "actions"
+    shutil.copytree(repo / "actions", shared, ignore=shutil.ignore_patterns("src"))
+    shutil.move(src, shared / "src")
+    src.symlink_to(shared / "src", target_is_directory=True)
+
+
 @dataclass
 class Act:
     """One project repository and everything act needs to run its workflows here."""
@@ -29,6 +48,9 @@ class Act:
     logs: Path
     runs: list[str] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # beside GITHUB_TOKEN
+
+    def __post_init__(self) -> None:
+        one_checkout_per_job(self.toolkit_repo)
 
     def _standins(self) -> list[str]:
         """--local-repository for each pinned marketplace action the workflows use."""
