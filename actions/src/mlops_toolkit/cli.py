@@ -21,6 +21,7 @@ from .commands import (
     relay,
     report,
     rollback,
+    score,
     set_alias,
     ssh_setup,
     train,
@@ -45,6 +46,7 @@ COMMANDS = (
     ssh_setup,
     deploy,
     rollback,
+    score,
     drift_issue,
     relay,
 )

@@ -1,0 +1,228 @@
+"""The batch scoring job: the production model, a file in, Parquet out, every row in the store.
+
+Two passes, so that bad input writes nothing anywhere:
+1. read, check and score chunk by chunk into a temporary file beside the output (every row
+   checked before the store sees one);
+2. read the input again beside that file and log each chunk's rows to the prediction store
+   (ids, inputs, prediction, probabilities), then rename the file into place.
+A failure in either pass removes the temporary file; the output appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..registry.mlmodel import ServedModel
+from . import batch
+
+ENVIRONMENT = "batch"  # what the store records for a batch job unless told otherwise
+
+
+@dataclass
+class Job:
+    model: ServedModel
+    model_name: str
+    model_version: str
+    source: batch.Source
+    output: Path
+    id_columns: list[str]
+    chunk_rows: int = batch.DEFAULT_CHUNK_ROWS
+    probabilities: bool = True
+    store_url: str | None = None  # None: do not log
+    environment: str = ENVIRONMENT
+    progress: bool = True
+
+
+@dataclass
+class Result:
+    rows: int = 0
+    output: str = ""
+    logged: int = 0
+    classes: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run(job: Job) -> Result:
+    """Score the file, write the output whole, log the rows; see the module's docstring."""
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    batch.check_columns(job.source, job.model, job.id_columns)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{job.output.name}.", suffix=".tmp", dir=job.output.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    result = Result(output=str(job.output))
+    try:
+        scorer = batch.Scorer(job.model, job.probabilities)
+        result.classes = scorer.classes
+        result.rows = _score(job, scorer, tmp)
+        if result.rows == 0:
+            raise batch.BatchInputError(f"input {job.source.path.name} is empty: no rows to score")
+        if job.store_url is not None:
+            result.logged = _log(job, tmp, pq, scorer.classes)
+        os.replace(tmp, job.output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# -- pass 1: score -------------------------------------------------------------------------------
+def _score(job: Job, scorer: batch.Scorer, tmp: Path) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..monitoring.store import new_ids
+
+    writer = None
+    done = 0
+    with _progress(job, "scoring") as advance:
+        try:
+            for record in batch.chunks(job.source, job.model, job.id_columns, job.chunk_rows):
+                scored = batch.to_batch(record, job.model, done)
+                predictions, proba = scorer.score(scored)
+                now = time.time()
+                table = _output_table(job, record, new_ids(record.num_rows, now), now, scorer)
+                table = table.append_column("prediction", pa.array(predictions.tolist()))
+                for i, name in enumerate(_proba_names(scorer.classes)):
+                    table = table.append_column(name, pa.array(proba[:, i]))
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                done += record.num_rows
+                advance(record.num_rows)
+        finally:
+            if writer is not None:
+                writer.close()
+    return done
+
+
+def _output_table(job: Job, record: Any, ids: list[str], now: float, scorer: batch.Scorer) -> Any:
+    import pyarrow as pa
+
+    n = record.num_rows
+    columns = {name: record.column(name) for name in job.id_columns}
+    columns["prediction_id"] = pa.array(ids, pa.string())
+    # Constant columns: one dictionary value, a byte per row (and run-length encoded on disk).
+    zeros = pa.array(np.zeros(n, dtype=np.int8))
+    columns["model_name"] = pa.DictionaryArray.from_arrays(zeros, [job.model_name])
+    columns["model_version"] = pa.DictionaryArray.from_arrays(zeros, [job.model_version])
+    columns["scored_at"] = pa.array(np.full(n, int(now * 1e6)), pa.timestamp("us", tz="UTC"))
+    return pa.table(columns)
+
+
+def _proba_names(classes: list[Any]) -> list[str]:
+    return [f"probability_{c}" for c in classes]
+
+
+# -- pass 2: log ---------------------------------------------------------------------------------
+def _log(job: Job, tmp: Path, pq: Any, classes: list[Any]) -> int:
+    from ..monitoring.store import Prediction, open_store
+
+    scored = _rows(pq.ParquetFile(tmp).iter_batches(batch_size=job.chunk_rows))
+    proba_names = _proba_names(classes)
+    labels = [str(c) for c in classes]  # JSON object keys
+    logged = 0
+    with open_store(job.store_url) as store, _progress(job, "logging") as advance:
+        for record in batch.chunks(job.source, job.model, [], job.chunk_rows):
+            out = scored(record.num_rows)
+            inputs = _inputs(record)
+            ids = out.column("prediction_id").to_pylist()
+            predictions = out.column("prediction").to_pylist()
+            ts = out.column("scored_at")[0].as_py().timestamp() if out.num_rows else time.time()
+            probas = [out.column(n).to_pylist() for n in proba_names]
+            rows = [
+                Prediction(
+                    prediction_id=ids[i],
+                    model_name=job.model_name,
+                    model_version=job.model_version,
+                    environment=job.environment,
+                    ts=ts,
+                    inputs=inputs[i],
+                    prediction=predictions[i],
+                    scores=dict(zip(labels, (p[i] for p in probas), strict=True))
+                    if probas
+                    else None,
+                )
+                for i in range(record.num_rows)
+            ]
+            logged += store.write_predictions(rows)
+            advance(record.num_rows)
+    return logged
+
+
+def _rows(batches: Iterator[Any]) -> Callable[[int], Any]:
+    """A function taking the next `n` rows of the scored file as one table."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    held = 0
+
+    def take(n: int) -> Any:
+        nonlocal held
+        while held < n:
+            nxt = next(batches)
+            pending.append(nxt)
+            held += nxt.num_rows
+        table = pa.Table.from_batches(pending).combine_chunks()
+        pending.clear()
+        rest = table.slice(n)
+        if rest.num_rows:
+            pending.extend(rest.to_batches())
+        held = rest.num_rows
+        return table.slice(0, n)
+
+    return take
+
+
+def _inputs(record: Any) -> list[dict[str, Any]]:
+    """The chunk's rows as JSON-able dicts: NaN as null, dates as ISO text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for values in record.columns:
+        kind = values.type
+        if pa.types.is_floating(kind):
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, kind), values)
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            values = pc.strftime(values, "%Y-%m-%dT%H:%M:%S")
+        columns.append(values)
+    return pa.RecordBatch.from_arrays(columns, names=record.schema.names).to_pylist()
+
+
+# -- progress ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _progress(job: Job, what: str) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on stderr: live on a terminal, a line every 30 s in CI logs."""
+    if not job.progress:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    total = job.source.rows
+    with tqdm(
+        total=total,
+        desc=what,
+        unit=" rows",
+        unit_scale=True,
+        file=sys.stderr,
+        mininterval=0.5 if tty else 30,
+        dynamic_ncols=tty,
+    ) as bar:
+        yield bar.update
