@@ -1,6 +1,8 @@
 """The scoring server as a bare ASGI app: routing, decoding and metrics with no framework.
 
-`POST /invocations` answers `{"predictions": [...]}` like `mlflow models serve`; `/health` (and
+`POST /invocations` answers `{"predictions": [...]}` like `mlflow models serve` (plus
+`"prediction_ids"` and the `X-Prediction-Batch` header when predictions are recorded: a
+prediction store or the JSON-lines log is set); `POST /feedback` takes labels back; `/health` (and
 MLflow's `/ping`) is 200 only once the model is loaded, `/version` names what is served and
 `/metrics` is Prometheus text. The model loads in a thread after the socket is open, so health
 checks see "loading" (503) instead of a refused connection.
@@ -17,11 +19,13 @@ from typing import Any
 
 import orjson
 
+from ..monitoring.store.ids import batch_of, new_ids
 from ..registry.mlmodel import ServedModel
 from .dates import check_dates
+from .feedback import Feedback, FeedbackError
 from .model import load_for_serving
 from .payload import PayloadError, parse_csv, parse_payload
-from .predlog import PredictionLogger
+from .predlog import PredictionLogger, StoreWriter
 from .settings import Settings
 from .telemetry import ServingMetrics
 
@@ -38,6 +42,7 @@ CSV = b"text/csv"
 OFFLOAD_BYTES = 64 * 1024
 _HEADERS_JSON = [(b"content-type", JSON)]
 _HEADERS_CLOSE = [*_HEADERS_JSON, (b"connection", b"close")]
+BATCH_HEADER = b"x-prediction-batch"  # the batch id: row i's id is it + i in 6 hex digits
 _HEADERS_METRICS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
 
@@ -58,6 +63,10 @@ class ScoringApp:
             if settings.log_dir and settings.log_sample_rate > 0
             else None
         )
+        self.store = self._store_writer(settings) if settings.store_url else None
+        # Ids are given when they lead somewhere: a store, or the JSON-lines log.
+        self.recording = self.store is not None or self.predlog is not None
+        self.feedback = Feedback(settings)
         self._version = orjson.dumps(
             {
                 "model_name": settings.model_name,
@@ -68,6 +77,24 @@ class ScoringApp:
         )
         if model is not None:
             self.metrics.ready.set(1)
+
+    def _store_writer(self, settings: Settings) -> StoreWriter:
+        metrics = self.metrics
+
+        def dropped(n: int, reason: str) -> None:
+            metrics.store_dropped[reason].inc(n)
+
+        return StoreWriter(
+            settings.store_url,
+            model_name=settings.model_name,
+            model_version=settings.model_version,
+            environment=settings.environment,
+            max_rows=settings.store_queue_rows,
+            scores=settings.store_scores,
+            on_written=metrics.store_written.inc,
+            on_dropped=dropped,
+            on_failed=metrics.store_failures.inc,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
@@ -96,6 +123,10 @@ class ScoringApp:
             elif message["type"] == "lifespan.shutdown":
                 if self.predlog is not None:
                     self.predlog.close()
+                if self.store is not None:
+                    # Blocking (up to its timeout): in a thread, so the loop finishes its work.
+                    await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+                self.feedback.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -123,27 +154,63 @@ class ScoringApp:
         elif path == "/version":
             await _send(send, 200, self._version)
         elif path == "/metrics":
+            if self.store is not None:
+                self.metrics.store_queue.set(self.store.queued)
             await _send(send, 200, self.metrics.render(), _HEADERS_METRICS)
+        elif path == "/feedback":
+            await self._feedback(scope, receive, send)
         else:
             await _send(
                 send,
                 404,
                 _error(
                     "NOT_FOUND",
-                    f"no route {path}: use POST /invocations, GET /health, /version, /metrics",
+                    f"no route {path}: use POST /invocations, POST /feedback, GET /health, "
+                    "/version, /metrics",
                 ),
             )
             self.metrics.count_request(404)
 
     async def _invocations(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        status, body = await self._score(scope, receive)
+        status, body, batch = await self._score(scope, receive)
         # An unread or unfinished body: the connection cannot carry another request.
-        await _send(send, status, body, _HEADERS_CLOSE if status in (408, 413) else _HEADERS_JSON)
+        headers = _HEADERS_CLOSE if status in (408, 413) else _HEADERS_JSON
+        if batch is not None:
+            headers = [*headers, (BATCH_HEADER, batch.encode())]
+        await _send(send, status, body, headers)
         self.metrics.count_request(status)
         self.metrics.latency.observe(time.perf_counter() - start)
 
-    async def _score(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes]:
+    async def _feedback(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        status, body = await self._labels(scope, receive)
+        await _send(send, status, body, _HEADERS_CLOSE if status in (408, 413) else _HEADERS_JSON)
+        self.metrics.count_request(status)
+
+    async def _labels(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes]:
+        if scope["method"] != "POST":
+            return 405, _error("METHOD_NOT_ALLOWED", "use POST /feedback")
+        try:
+            self.feedback.check(_header(scope, b"authorization"))
+            if _media_type(_header(scope, b"content-type")) is not False:
+                raise FeedbackError(415, "Content-Type must be application/json")
+            try:
+                async with asyncio.timeout(self.settings.body_timeout):
+                    raw = await _read_body(receive, self.settings.max_body_bytes)
+            except TimeoutError:
+                raise FeedbackError(408, "the request body did not arrive in time") from None
+            if raw is None:
+                raise FeedbackError(413, "the request body is too large")
+            loop = asyncio.get_running_loop()
+            counts = await loop.run_in_executor(None, self.feedback.load, raw)
+        except FeedbackError as exc:
+            code = "BAD_REQUEST" if exc.status < 500 else "INTERNAL_ERROR"
+            return exc.status, _error(code, exc.message)
+        return 200, orjson.dumps(counts)
+
+    async def _score(
+        self, scope: dict[str, Any], receive: Receive
+    ) -> tuple[int, bytes, str | None]:
         model = self.model
         if model is None:
             return self._fail(503, "not_ready", "the model is not loaded yet")
@@ -182,7 +249,7 @@ class ScoringApp:
 
     def _decode_and_predict(
         self, model: ServedModel, raw: bytes, is_csv: bool
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, str | None]:
         try:
             if is_csv:
                 batch = parse_csv(raw.decode("utf-8"), model.columns)
@@ -216,16 +283,26 @@ class ScoringApp:
                 return self._fail(500, "prediction_failed", f"prediction failed: {exc}")
         self.metrics.predictions.inc(batch.n_rows)
         self.metrics.rows.observe(batch.n_rows)
+        if not self.recording or batch.n_rows == 0:
+            body = orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+            return 200, body, None
+        ts = time.time()
+        ids = new_ids(batch.n_rows, ts)
+        if self.store is not None:
+            self.store.submit(ids, ts, model, batch, predictions)  # a reference: never waits
         if self.predlog is not None:
-            self.predlog.maybe_log(model.names, batch, predictions)
-        return 200, orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+            self.predlog.maybe_log(model.names, batch, predictions, ids)
+        body = orjson.dumps(
+            {"predictions": predictions, "prediction_ids": ids}, option=orjson.OPT_SERIALIZE_NUMPY
+        )
+        return 200, body, batch_of(ids[0])
 
-    def _fail(self, status: int, kind: str, message: str) -> tuple[int, bytes]:
+    def _fail(self, status: int, kind: str, message: str) -> tuple[int, bytes, None]:
         self.metrics.errors[kind].inc()
         code = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
         if status == 422:
             code = "INVALID_PARAMETER_VALUE"
-        return status, _error(code, message)
+        return status, _error(code, message), None
 
 
 def _error(code: str, message: str) -> bytes:

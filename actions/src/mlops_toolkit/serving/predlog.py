@@ -1,8 +1,15 @@
-"""Sampled logging of inputs and predictions as JSON lines, the drift job's input.
+"""Where scored rows go: sampled JSON lines (the drift job's input) and the prediction store.
 
-One file per UTC day and process: `<dir>/predictions-YYYYMMDD-<host>-<pid>.jsonl`; each line is
-one row: `{"ts": ..., "model_name": ..., "model_version": ..., "inputs": {...}, "prediction": ...}`.
-Whole requests are sampled (rate in [0, 1]) so a batch is never split.
+JSON lines: one file per UTC day and process, `<dir>/predictions-YYYYMMDD-<host>-<pid>.jsonl`;
+each line is one row: `{"ts": ..., "model_name": ..., "model_version": ..., "prediction_id": ...,
+"inputs": {...}, "prediction": ...}`. Whole requests are sampled (rate in [0, 1]) so a batch is
+never split.
+
+The store (`StoreWriter`) gets every row: a label can only come back for a row it holds. The
+request path only appends a reference to a bounded queue; a thread of its own turns rows into
+records and writes them in batches. When the store is slow or down the queue fills, and rows
+that find it full are dropped, counted (the `model_serving_prediction_store_dropped` counter)
+and logged: memory stays bounded, and no loss goes unseen.
 """
 
 from __future__ import annotations
@@ -13,11 +20,15 @@ import random
 import socket
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
-from ..registry.mlmodel import Batch
+from ..monitoring.store import Prediction, PredictionStore, StoreError, open_store
+from ..registry.mlmodel import Batch, ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +47,18 @@ class PredictionLogger:
         self._lock = threading.Lock()
         os.makedirs(directory, exist_ok=True)
 
-    def maybe_log(self, names: list[str], batch: Batch, predictions: list[Any]) -> None:
+    def maybe_log(
+        self,
+        names: list[str],
+        batch: Batch,
+        predictions: list[Any],
+        ids: list[str] | None = None,
+    ) -> None:
         """Log the request with probability `sample_rate`; never fail the request."""
         if self.sample_rate <= 0 or self._random.random() >= self.sample_rate:
             return
         try:
-            if batch.matrix is not None:
-                rows: Any = batch.matrix.tolist()
-            else:
-                rows = zip(*(batch.columns[n].tolist() for n in names), strict=False)
+            rows = input_rows(names, batch)
             ts = time.time()
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
             stamp += f".{int(ts % 1 * 1e3):03d}Z"
@@ -53,12 +67,13 @@ class PredictionLogger:
                     {
                         "ts": stamp,
                         **self.model,
+                        **({"prediction_id": ids[i]} if ids else {}),
                         "inputs": dict(zip(names, row, strict=True)),
                         "prediction": pred,
                     },
                     option=orjson.OPT_SERIALIZE_NUMPY,
                 )
-                for row, pred in zip(rows, predictions, strict=True)
+                for i, (row, pred) in enumerate(zip(rows, predictions, strict=True))
             ]
             with self._lock:
                 fh = self._file(ts)
@@ -80,3 +95,220 @@ class PredictionLogger:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def input_rows(names: list[str], batch: Batch) -> Any:
+    """The batch's rows as sequences of plain values, in `names` order."""
+    if batch.matrix is not None:
+        return batch.matrix.tolist()
+    return zip(*(batch.columns[n].tolist() for n in names), strict=False)
+
+
+@dataclass
+class _Item:
+    ids: list[str]
+    ts: float
+    model: ServedModel
+    batch: Batch
+    predictions: list[Any]
+
+
+class StoreWriter:
+    """Every scored row into the prediction store, off the request path, in bounded memory.
+
+    `submit` (the request path) never waits on the store: it appends or, with `max_rows` rows
+    already waiting, drops the request's rows and counts them. The writer thread opens the store
+    itself (a server may start while the database is down) and retries a failed write with a
+    growing pause; the rows it holds meanwhile still count against `max_rows`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model_name: str,
+        model_version: str,
+        environment: str,
+        max_rows: int,
+        timeout: float = 5.0,
+        batch_rows: int = 2000,
+        scores: bool = True,
+        on_written: Callable[[int], None] = lambda n: None,
+        on_dropped: Callable[[int, str], None] = lambda n, why: None,
+        on_failed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.url = url
+        self.labels = (model_name, model_version, environment)
+        self.max_rows = max_rows
+        self.timeout = timeout
+        self.batch_rows = batch_rows
+        self.scores = scores
+        self.on_written, self.on_dropped, self.on_failed = on_written, on_dropped, on_failed
+        self.queued = 0  # rows waiting or being written
+        self.dropped = 0
+        self._items: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._abandoned = False
+        self._last_warning = 0.0
+        self._thread = threading.Thread(target=self._run, name="prediction-store", daemon=True)
+        self._thread.start()
+
+    # -- request path ------------------------------------------------------------------------
+    def submit(
+        self, ids: list[str], ts: float, model: ServedModel, batch: Batch, predictions: list[Any]
+    ) -> None:
+        n = len(ids)
+        with self._cond:
+            if self.queued + n > self.max_rows or self._stopping:
+                self._drop_locked(n, "queue_full" if not self._stopping else "shutdown")
+                return
+            self.queued += n
+            self._items.append(_Item(ids, ts, model, batch, predictions))
+            self._cond.notify()
+
+    # -- writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        store: PredictionStore | None = None
+        while True:
+            items = self._take()
+            if items is None:
+                break
+            records = self._records(items)
+            store = self._write(store, records)
+        if store is not None:
+            store.close()
+
+    def _take(self) -> list[_Item] | None:
+        with self._cond:
+            while not self._items and not self._stopping:
+                self._cond.wait()
+            if not self._items:
+                return None
+            items, rows = [], 0
+            while self._items and (not items or rows + len(self._items[0].ids) <= self.batch_rows):
+                item = self._items.popleft()
+                items.append(item)
+                rows += len(item.ids)
+            return items
+
+    def _records(self, items: list[_Item]) -> list[Prediction]:
+        name, version, environment = self.labels
+        records: list[Prediction] = []
+        for item in items:
+            names = item.model.names
+            scores = class_scores(item.model, item.batch) if self.scores else None
+            rows = input_rows(names, item.batch)
+            for i, (pid, row, pred) in enumerate(
+                zip(item.ids, rows, item.predictions, strict=True)
+            ):
+                records.append(
+                    Prediction(
+                        pid,
+                        name,
+                        version,
+                        environment,
+                        item.ts,
+                        dict(zip(names, row, strict=True)),
+                        pred,
+                        scores[i] if scores is not None else None,
+                    )
+                )
+        return records
+
+    def _write(self, store: PredictionStore | None, records: list[Prediction]) -> Any:
+        pause = 0.5
+        while True:
+            try:
+                if store is None:
+                    store = open_store(self.url, timeout=self.timeout)
+                store.write_predictions(records)
+                self._done(len(records))
+                self.on_written(len(records))
+                return store
+            except StoreError as exc:
+                self.on_failed()
+                self._warn(f"prediction store write failed (will retry): {exc}")
+                if store is not None:
+                    store.close()
+                    store = None
+            except Exception:  # rows the store cannot take (not JSON-able): never retried
+                log.exception("prediction store: %d row(s) cannot be written", len(records))
+                with self._cond:
+                    self.queued -= len(records)
+                    self._last_warning = 0.0
+                    self._drop_locked(len(records), "unwritable")
+                return store
+            with self._cond:
+                if self._abandoned:
+                    self._done(len(records))
+                    return store
+                self._cond.wait(pause)
+            pause = min(pause * 2, 30.0)
+
+    def _done(self, n: int) -> None:
+        with self._cond:
+            self.queued -= n
+
+    def _drop_locked(self, n: int, why: str) -> None:
+        self.dropped += n
+        self.on_dropped(n, why)
+        self._warn(
+            f"prediction store: dropped {n} row(s) ({why}; {self.dropped} in all, "
+            f"{self.queued} waiting, limit {self.max_rows})"
+        )
+
+    def _warn(self, message: str) -> None:
+        # Once per 10 s: a store down under load would otherwise log a line per request.
+        now = time.monotonic()
+        if now - self._last_warning >= 10:
+            self._last_warning = now
+            log.warning(message)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued within `timeout`; rows still waiting then are dropped, counted."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        with self._cond:
+            if self._thread.is_alive():
+                self._abandoned = True
+                self._cond.notify_all()
+            left = sum(len(item.ids) for item in self._items)
+            self._items.clear()
+            if left:
+                self.queued -= left
+                self._last_warning = 0.0  # the last word is always logged
+                self._drop_locked(left, "shutdown")
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted row is written (tests, batch jobs); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                if self.queued == 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+def class_scores(model: ServedModel, batch: Batch) -> list[dict[str, float]] | None:
+    """Probability per class for each row, when the model is a classifier that gives them."""
+    from .model import FiniteChecked
+
+    estimator = model.estimator
+    if isinstance(estimator, FiniteChecked):  # the matrix path's wrapper: only predict
+        estimator = estimator.estimator
+    proba = getattr(estimator, "predict_proba", None)
+    classes = getattr(estimator, "classes_", None)
+    if proba is None or classes is None:
+        return None
+    try:
+        data = model._frame(batch) if model.use_frame else batch.matrix
+        matrix = proba(data)
+    except Exception:  # a model whose predict_proba fails still has its predictions stored
+        return None
+    keys = [str(c.item() if hasattr(c, "item") else c) for c in classes]
+    return [dict(zip(keys, row, strict=True)) for row in matrix.tolist()]

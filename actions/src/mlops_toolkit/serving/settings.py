@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .. import names
 
 # Names of the environment variables (the Dockerfile sets the MODEL_* / GIT_COMMIT / IMAGE_TAG
 # ones from its build arguments).
@@ -25,6 +27,14 @@ ENV_BODY_TIMEOUT = "SERVING_BODY_TIMEOUT"
 ENV_LOG_DIR = "PREDICTION_LOG_DIR"
 ENV_LOG_SAMPLE_RATE = "PREDICTION_LOG_SAMPLE_RATE"
 ENV_DRIFT_REPORT = "DRIFT_REPORT_PATH"
+# The prediction store (URL: monitoring/store), the environment recorded with each prediction,
+# how many rows may wait for the store before new ones are dropped (and counted), whether
+# classifiers' class probabilities are stored too, and POST /feedback's bearer token.
+ENV_STORE = names.ENV_PREDICTION_STORE
+ENV_ENVIRONMENT = names.ENV_ENVIRONMENT
+ENV_STORE_QUEUE_ROWS = "PREDICTION_STORE_QUEUE_ROWS"
+ENV_STORE_SCORES = "PREDICTION_STORE_SCORES"
+ENV_FEEDBACK_TOKEN = names.ENV_FEEDBACK_TOKEN
 
 UNKNOWN = "unknown"
 
@@ -46,6 +56,12 @@ class Settings:
     drift_report: str = ""
     reuse_port: bool = False
     health_socket: str = ""
+    # Secrets (a store URL may hold a password): never in repr(), so never in a log line.
+    store_url: str = field(default="", repr=False)
+    environment: str = UNKNOWN
+    store_queue_rows: int = 100_000
+    store_scores: bool = True
+    feedback_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -71,6 +87,13 @@ class Settings:
             "drift_report": get(ENV_DRIFT_REPORT, ""),
             "reuse_port": get(ENV_REUSE_PORT, "0") == "1",
             "health_socket": get(ENV_HEALTH_SOCKET, ""),
+            "store_url": get(ENV_STORE, ""),
+            "environment": get(ENV_ENVIRONMENT, UNKNOWN),
+            "store_queue_rows": _number(
+                int, ENV_STORE_QUEUE_ROWS, get(ENV_STORE_QUEUE_ROWS, "100000")
+            ),
+            "store_scores": get(ENV_STORE_SCORES, "1") != "0",
+            "feedback_token": get(ENV_FEEDBACK_TOKEN, ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -80,6 +103,10 @@ class Settings:
         ):
             if not seconds > 0:
                 raise ValueError(f"{name} must be a number of seconds above 0, got {seconds}")
+        if settings.store_queue_rows < 1:
+            raise ValueError(
+                f"{ENV_STORE_QUEUE_ROWS} must be 1 or more, got {settings.store_queue_rows}"
+            )
         if not 0.0 <= settings.log_sample_rate <= 1.0:
             raise ValueError(
                 f"{ENV_LOG_SAMPLE_RATE} must be between 0 and 1, got {settings.log_sample_rate}"

@@ -32,6 +32,8 @@ ERROR_KINDS = (
     "not_ready",
 )
 
+DROP_REASONS = ("queue_full", "shutdown", "unwritable")
+
 
 # `_created` series double the scrape size and nothing here reads them.
 disable_created_metrics()
@@ -93,6 +95,35 @@ class ServingMetrics:
             "Time it took to load the model",
             registry=self.registry,
         )
+        # The prediction store's writer (predlog.StoreWriter): rows written, rows dropped (queue
+        # full while the store is slow or down, shutdown, unwritable) and rows waiting.
+        self.store_written = Counter(
+            "model_serving_prediction_store_written",
+            "Scored rows written to the prediction store",
+            labels,
+            registry=self.registry,
+        ).labels(**model)
+        dropped = Counter(
+            "model_serving_prediction_store_dropped",
+            "Scored rows never written to the prediction store, by reason",
+            [*labels, "reason"],
+            registry=self.registry,
+        )
+        self.store_dropped = {
+            reason: dropped.labels(reason=reason, **model) for reason in DROP_REASONS
+        }
+        self.store_failures = Counter(
+            "model_serving_prediction_store_write_failures",
+            "Failed writes to the prediction store (retried)",
+            labels,
+            registry=self.registry,
+        ).labels(**model)
+        self.store_queue = Gauge(
+            "model_serving_prediction_store_queue_rows",
+            "Scored rows waiting for the prediction store",
+            labels,
+            registry=self.registry,
+        ).labels(**model)
         ProcessCollector(registry=self.registry)  # CPU, memory, open files of the server
         if settings.drift_report:
             self.registry.register(DriftReportCollector(settings.drift_report))
