@@ -15,6 +15,7 @@ from .commands import (
     drift_issue,
     find_candidate,
     gate,
+    labels,
     promote,
     pull_data,
     register,
@@ -47,6 +48,7 @@ COMMANDS = (
     deploy,
     rollback,
     score,
+    labels,
     drift_issue,
     relay,
 )

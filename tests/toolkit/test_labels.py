@@ -1,0 +1,104 @@
+"""`mlops-toolkit labels`: ground truth from CSV or Parquet into the prediction store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import cli, outputs
+from mlops_toolkit.monitoring.store import Prediction, new_ids, open_store
+
+pytest_plugins = ["support.stores"]  # the store_url fixture: SQLite and PostgreSQL
+
+
+def _logged(url: str, predictions: list) -> tuple[str, list[str]]:
+    """`predictions` stored as one scored batch of a new model; its name and the ids."""
+    model = f"churn-{uuid.uuid4().hex[:8]}"
+    ids = new_ids(len(predictions))
+    now = time.time()
+    with open_store(url) as store:
+        store.write_predictions(
+            [
+                Prediction(pid, model, "3", "production", now, {"tenure": i, "plan": "b"}, p)
+                for i, (pid, p) in enumerate(zip(ids, predictions, strict=True))
+            ]
+        )
+    return model, ids
+
+
+def _csv(path: Path, rows: list[tuple[str, str]], header: str = "prediction_id,label") -> Path:
+    path.write_text(header + "\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    return path
+
+
+def _labels(url: str, path: Path, tmp_path: Path):
+    out = tmp_path / "github_output"
+    out.write_text("")
+    result = cli("labels", "--file", str(path), "--store", url, env={"GITHUB_OUTPUT": str(out)})
+    return result, outputs(out)
+
+
+def test_a_csv_loads_once_and_again_changes_nothing(store_url, tmp_path) -> None:
+    model, ids = _logged(store_url, [0, 1, 1])
+    path = _csv(tmp_path / "labels.csv", [(ids[0], "0"), (ids[1], "0"), (ids[2], "1")])
+    first, written = _labels(store_url, path, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "3 loaded, 0 unchanged, 0 updated" in first.stdout and written["loaded"] == "3"
+    again, written = _labels(store_url, path, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 loaded, 3 unchanged, 0 updated" in again.stdout and written["unchanged"] == "3"
+    with open_store(store_url) as store:
+        assert [j.label for j in store.read_joined(model)] == [0, 0, 1]  # integers, as predicted
+
+
+def test_parquet_with_string_classes_and_times(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model, ids = _logged(url, ["Adelie", "Gentoo"])
+    path = tmp_path / "labels.parquet"
+    table = {
+        "prediction_id": ids,
+        "label": ["Gentoo", "Gentoo"],
+        "labelled_at": ["2026-01-02T03:04:05Z", "2026-01-03T00:00:00+00:00"],
+    }
+    pq.write_table(pa.table(table), path)
+    result, _ = _labels(url, path, tmp_path)
+    assert result.returncode == 0, result.stderr
+    with open_store(url) as store:
+        joined = store.read_joined(model)
+    assert [j.label for j in joined] == ["Gentoo", "Gentoo"]
+    assert joined[0].labelled_at == 1767323045.0
+
+
+@pytest.mark.parametrize(
+    "problem, words",
+    [
+        ("unknown", "not in the store"),
+        ("duplicate", "appear more than once"),
+        ("wrong_type", "wrong type"),
+        ("empty", "empty"),
+        ("no_label_column", "no column 'label'"),
+    ],
+)
+def test_bad_files_end_in_one_line_and_load_nothing(tmp_path, problem, words) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model, ids = _logged(url, [1, 0])
+    rows = {
+        "unknown": [(ids[0], "1"), ("f" * 32, "0")],
+        "duplicate": [(ids[0], "1"), (ids[1], "0"), (ids[0], "1")],
+        "wrong_type": [(ids[0], "1"), (ids[1], "churned")],
+        "empty": [(ids[0], "1"), (ids[1], "")],
+        "no_label_column": [(ids[0], "1")],
+    }[problem]
+    header = "prediction_id,outcome" if problem == "no_label_column" else "prediction_id,label"
+    result, written = _labels(url, _csv(tmp_path / "labels.csv", rows, header), tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr, lines
+    assert written == {}
+    with open_store(url) as store:
+        assert not any(j.labelled for j in store.read_joined(model))
