@@ -31,6 +31,7 @@ EXPECTED = {
     "doctor",
     "pull-data",
     "ssh-setup",
+    "labels",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
