@@ -211,8 +211,8 @@ def check_gate(params: Params, path: Path = GATE_FILE) -> None:
 
     The gate's own strict parser, then what only the project knows: its task and target.
     """
-    from mlops_toolkit.gate import config as gate_config
     from mlops_toolkit.errors import ToolkitError
+    from mlops_toolkit.gate import config as gate_config
 
     try:
         gate = gate_config.load(path)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_toolkit import contracts, names
-from mlops_toolkit.tracking import probe as tracking_check
 from mlops_toolkit.tracking import open_runs
+from mlops_toolkit.tracking import probe as tracking_check
 
 from .config import Params
 
