@@ -111,7 +111,9 @@ def test_bad_input_file_is_one_line(tmp_path):
     bad.write_text("{not json")
     result = cli("report", "--model-name", "m", "--gate", str(bad), "--no-comment")
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"mlops-toolkit report: error: {bad} is not valid JSON"]
+    assert result.stderr.splitlines() == [
+        f"mlops-toolkit report: error: {bad} is not valid JSON (line 1, column 2)"
+    ]
 
 
 def test_booleans_are_flags_with_their_default_in_help():

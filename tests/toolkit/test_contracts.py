@@ -8,45 +8,204 @@ import re
 
 import pytest
 from mlops_toolkit import contracts
-from mlops_toolkit.contracts import ContractError, RegisteredFile, RunFile
+from mlops_toolkit.contracts import (
+    ContractError,
+    GateFile,
+    GateModel,
+    OpenRun,
+    OpenRunsFile,
+    RegisteredFile,
+    RunFile,
+    ValidationReport,
+)
+
+GATE = GateFile(
+    passed=False,
+    mode="compare",
+    decision_rule="roc_auc ≥ 0.8",
+    candidate=GateModel("runs:/abc/model", "abc", None),
+    rows=120,
+    primary_metric="roc_auc",
+    direction="maximize",
+    bootstrap={"resamples": 200, "confidence": 0.95, "seed": 7},
+    checks=[{"name": "roc_auc ≥ 0.8", "passed": False, "value": 0.71}],
+    metrics={"roc_auc": {"candidate": 0.71, "candidate_ci": [0.6, 0.8]}},
+    production=GateModel("models:/m/3", "def", "3"),
+    timings_s={"score": 0.25},
+)
+VALIDATION = ValidationReport(
+    success=False,
+    evaluated=3,
+    failed=1,
+    failures=[{"expectation": "expect_column_values_to_not_be_null", "column": "age"}],
+    suite="dataset",
+    data="data/raw/dataset.csv",
+    rows=10,
+    successful=2,
+)
+OPEN_RUNS = OpenRunsFile([OpenRun("r1", "http://127.0.0.1:5000", "42", "h", "h|b|ns", "99")])
+
+# One value of each contract, and an unversioned file as projects before versioning wrote it.
+EXAMPLES = [
+    (RunFile("abc", "models:/m-123", "tumor", None), {"run_id": "abc", "model_uri": "u"}),
+    (
+        RegisteredFile("r", "m", "3"),
+        {"run_id": "r", "registered_model_name": "m", "model_version": 3},
+    ),
+    (VALIDATION, {"success": True, "evaluated": 2, "failed": 0, "failures": []}),
+    (GATE, {k: v for k, v in GATE.to_dict().items() if k not in ("schema", "timings_s")}),
+    (OPEN_RUNS, {"run_id": "r", "tracking_uri": "http://127.0.0.1:5000"}),
+]
 
 
-def test_a_run_file_round_trips_with_its_schema(tmp_path):
-    path = RunFile("abc", "models:/m-123", "tumor", None).write(tmp_path / "reports" / "run.json")
-    assert json.loads(path.read_text())["schema"] == "mlops.run/1"
-    assert RunFile.read(path) == RunFile("abc", "models:/m-123", "tumor", None)
+def test_every_contract_has_an_example():
+    assert {type(value) for value, _ in EXAMPLES} == set(contracts.CONTRACTS)
 
 
-def test_files_from_before_versioning_still_read(tmp_path):
-    """Projects generated before contracts.py write no schema key, and versions as numbers."""
-    path = tmp_path / "registered.json"
-    path.write_text(json.dumps({"run_id": "r", "registered_model_name": "m", "model_version": 3}))
-    assert RegisteredFile.read(path).model_version == "3"
+@pytest.mark.parametrize(("value", "old"), EXAMPLES, ids=lambda v: type(v).__name__)
+def test_a_contract_round_trips_with_its_schema(tmp_path, value, old):
+    path = value.write(tmp_path / "reports" / value.PATH.name)
+    assert json.loads(path.read_text())["schema"] == value.SCHEMA
+    assert type(value).read(path) == value
+    assert not list(path.parent.glob(".*")), "the temporary file is left behind"
+
+
+@pytest.mark.parametrize(("value", "old"), EXAMPLES, ids=lambda v: type(v).__name__)
+def test_files_from_before_versioning_still_read(tmp_path, value, old):
+    """Projects generated before contracts.py write no schema key."""
+    path = tmp_path / value.PATH.name
+    path.write_text(json.dumps(old))
+    assert type(type(value).read(path)) is type(value)
+
+
+def test_older_files_are_brought_to_version_1():
+    """Versions as numbers, and the open-run file's single record, are older files' shapes."""
+    registered = {"run_id": "r", "registered_model_name": "m", "model_version": 3}
+    assert RegisteredFile.from_dict(registered).model_version == "3"
+    assert RunFile.from_dict({"run_id": "r", "model_uri": "u", "model_version": 4}).model_version
+    single = OpenRunsFile.from_dict({"run_id": "r", "tracking_uri": "http://t"})
+    assert single.runs == [OpenRun("r", "http://t")]
+    with pytest.raises(ContractError, match="model_version must be a string or null"):
+        RegisteredFile.from_dict({**registered, "schema": "mlops.registered/1"}, "registered.json")
 
 
 @pytest.mark.parametrize(
-    ("content", "line"),
+    ("contract", "content", "line"),
     [
-        ('{"schema": "mlops.run/2", "run_id": "r", "model_uri": "u"}', "schema mlops.run/2 is not"),
-        ('{"schema": "mlops.registered/1", "run_id": "r"}', "schema mlops.registered/1 is not"),
-        ('{"run_id": "r"}', "run.json lacks model_uri"),
-        ('{"run_id": "", "model_uri": "u"}', "run.json lacks run_id"),
-        ("[1, 2]", "run.json must hold a JSON object"),
-        ("{not json", "run.json is not valid JSON"),
+        (
+            RunFile,
+            '{"schema": "mlops.run/2", "run_id": "r", "model_uri": "u"}',
+            "schema mlops.run/2 is not",
+        ),
+        (
+            RunFile,
+            '{"schema": "mlops.registered/1", "run_id": "r"}',
+            "schema mlops.registered/1 is not",
+        ),
+        (RunFile, '{"run_id": "r"}', "x.json lacks model_uri"),
+        (RunFile, '{"run_id": "", "model_uri": "u"}', "x.json lacks run_id"),
+        (
+            RunFile,
+            '{"run_id": 7, "model_uri": "u"}',
+            "x.json: run_id must be a string, not an integer",
+        ),
+        (RunFile, "[1, 2]", "x.json must hold a JSON object"),
+        (RunFile, "{not json", "x.json is not valid JSON (line 1, column 2)"),
+        (
+            RegisteredFile,
+            '{"run_id": "r", "model_version": 3.5}',
+            "model_version must be a string or null, not a number",
+        ),
+        (
+            ValidationReport,
+            '{"success": "no", "evaluated": 1, "failed": 1, "failures": []}',
+            "x.json: success must be true or false, not a string",
+        ),
+        (
+            ValidationReport,
+            '{"success": false, "evaluated": 1, "failed": 1}',
+            "x.json lacks failures",
+        ),
+        (
+            ValidationReport,
+            '{"success": true, "evaluated": true, "failed": 0, "failures": []}',
+            "x.json: evaluated must be an integer, not true or false",
+        ),
+        (
+            ValidationReport,
+            '{"success": true, "evaluated": 1, "failed": 0, "failures": [3]}',
+            "x.json: failures[0] must be an object, not an integer",
+        ),
+        (
+            ValidationReport,
+            '{"schema": "mlops.validation/2", "success": true}',
+            "schema mlops.validation/2 is not mlops.validation/1",
+        ),
+        (
+            GateFile,
+            '{"passed": true, "mode": "compare"}',
+            "x.json lacks decision_rule, candidate, rows",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "candidate": {"run_id": "a"}}),
+            "x.json: candidate lacks uri",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "production": "models:/m/3"}),
+            "x.json: production must be an object or null, not a string",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "checks": {}}),
+            "x.json: checks must be a list, not an object",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "timings_s": {"score": "1s"}}),
+            "x.json: timings_s.score must be a number, not a string",
+        ),
+        (OpenRunsFile, '{"runs": [{"run_id": "r"}]}', "x.json: runs[0] lacks tracking_uri"),
+        (OpenRunsFile, '{"runs": {"run_id": "r"}}', "x.json: runs must be a list, not an object"),
+        (
+            OpenRunsFile,
+            '{"runs": [{"run_id": "r", "tracking_uri": "t", "pid": 42}]}',
+            "x.json: runs[0].pid must be a string, not an integer",
+        ),
     ],
 )
-def test_an_unusable_file_is_one_line(tmp_path, content, line):
-    path = tmp_path / "run.json"
+def test_an_unusable_file_is_one_line(tmp_path, contract, content, line):
+    path = tmp_path / "x.json"
     path.write_text(content)
     with pytest.raises(ContractError, match=re.escape(line)) as caught:
-        RunFile.read(path)
+        contract.read(path)
     assert "\n" not in str(caught.value)
 
 
-def test_a_missing_file_says_what_to_run(tmp_path):
-    expected = re.escape("run.json: no training run yet (run the train step)")
-    with pytest.raises(ContractError, match=expected):
-        RunFile.read(tmp_path / "run.json")
+def test_a_writer_cannot_add_a_field_the_contract_lacks():
+    """Readers skip unknown fields (a later minor may add one); writers are held to the type."""
+    data = {**VALIDATION.to_dict(), "flaky": 1}
+    assert ValidationReport.from_dict(data) == VALIDATION
+    with pytest.raises(ContractError, match=r"validation.json: unknown field\(s\) flaky"):
+        ValidationReport.build(data)
+    assert GateFile.build(GATE.to_dict()) == GATE
+
+
+@pytest.mark.parametrize(
+    ("contract", "line"),
+    [
+        (RunFile, "run.json: no training run yet (run the train step)"),
+        (
+            ValidationReport,
+            "validation.json: no validation report yet (run the validate-data step)",
+        ),
+        (GateFile, "gate.json: no gate verdict (run the gate step)"),
+    ],
+)
+def test_a_missing_file_says_what_to_run(tmp_path, contract, line):
+    with pytest.raises(ContractError, match=re.escape(line)):
+        contract.read(tmp_path / contract.PATH.name)
 
 
 def test_every_contract_has_a_documented_path_and_schema():

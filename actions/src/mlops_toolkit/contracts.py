@@ -2,10 +2,14 @@
 definition each, written and read only through here (docs/architecture.md, "Contracts").
 
 Every file written here carries ``"schema": "<name>/<major>"``. A reader takes its own major
-version and files from before versioning (no ``schema`` key: version 1, as projects generated
-before this module write them); a newer major is refused in one line, so an old toolkit never
-misreads a newer project's file. A missing file, a file that is not JSON or one that lacks a
-required field is one :class:`ContractError` line naming the path and the field.
+version and files from before versioning (no ``schema`` key: as projects generated before this
+module write them, brought to version 1 by the contract's ``upgrade``); a newer major is refused
+in one line, so an old toolkit never misreads a newer project's file. A missing file, a file
+that is not JSON, one that lacks a required field or holds a value of the wrong type is one
+:class:`ContractError` line naming the path and the field.
+
+Readers ignore fields they do not know (a later minor version may add some); writers go through
+``build``, which refuses them, so a field added in code without the contract is caught in tests.
 
 Imports nothing heavy: the project's commands and the actions read these files.
 """
@@ -13,13 +17,18 @@ Imports nothing heavy: the project's commands and the actions read these files.
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+import os
+import types
+import typing
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from . import names
 from .errors import InputError
 
 T = TypeVar("T", bound="_Contract")
+R = TypeVar("R")
 
 
 class ContractError(InputError):
@@ -35,10 +44,13 @@ class _Contract:
     def to_dict(self) -> dict[str, Any]:
         return {"schema": self.SCHEMA, **asdict(self)}
 
-    def write(self, path: Path | None = None) -> Path:
+    def write(self, path: Path | str | None = None) -> Path:
+        """The file, replaced whole (a reader never sees half of it)."""
         target = Path(path or self.PATH)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        temporary = target.with_name(f".{target.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        temporary.replace(target)
         return target
 
     @classmethod
@@ -48,33 +60,138 @@ class _Contract:
             data = json.loads(source.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ContractError(f"{source}: {cls.MISSING}") from None
+        except json.JSONDecodeError as exc:
+            raise ContractError(
+                f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from None
         except (OSError, ValueError) as exc:
-            raise ContractError(f"{source} is not valid JSON ({exc})") from None
+            raise ContractError(f"{source} cannot be read ({exc})") from None
         if not isinstance(data, dict):
             raise ContractError(f"{source} must hold a JSON object")
         return cls.from_dict(data, source)
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any], source: Path | str = "") -> T:
+        """The contract from a file's content: its own major, or an unversioned older file."""
         name, major = cls.SCHEMA.split("/")
-        schema = str(data.get("schema") or f"{name}/1")
-        if schema.split("/")[0] != name or schema.split("/")[-1] != major:
+        schema = data.get("schema")
+        if schema is None:
+            data = cls.upgrade(data)
+        elif str(schema).split("/")[0] != name or str(schema).split("/")[-1] != major:
             raise ContractError(
                 f"{source}: schema {schema} is not {cls.SCHEMA} (written by another toolkit "
                 "version: install the one the project's workflows use)"
             )
-        known = {spec.name: spec for spec in fields(cls)}
-        missing = [name for name, spec in known.items() if _required(spec) and not data.get(name)]
-        if missing:
-            raise ContractError(f"{source} lacks {', '.join(missing)}")
-        values = {name: data[name] for name in known if name in data}
-        if values.get("model_version") is not None:  # older files wrote a number
-            values["model_version"] = str(values["model_version"])
-        return cls(**values)
+        return _build(cls, data, str(source) or cls.PATH.as_posix(), strict=False)
+
+    @classmethod
+    def build(cls: type[T], data: dict[str, Any]) -> T:
+        """The contract from a writer's dict: every field known, every type right."""
+        return _build(cls, data, cls.PATH.as_posix(), strict=True)
+
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """An unversioned file (written before this module) in version 1's shape."""
+        return data
 
 
-def _required(spec: Any) -> bool:
+def _build(cls: type[R], data: dict[str, Any], where: str, *, strict: bool, sep: str = ": ") -> R:
+    """`cls` from `data`, each field checked against its annotation; a field is named
+    `where: field` (a nested record's `where.field`) in the error line."""
+    hints = typing.get_type_hints(cls)
+    known = {spec.name: spec for spec in fields(cls)}
+    unknown = sorted(set(data) - set(known) - {"schema"})
+    if strict and unknown:
+        raise ContractError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    missing = [name for name, spec in known.items() if _required(spec) and _absent(data, name)]
+    if missing:
+        raise ContractError(f"{where} lacks {', '.join(missing)}")
+    values = {
+        name: _typed(data[name], hints[name], f"{where}{sep}{name}", strict)
+        for name in known
+        if name in data
+    }
+    return cls(**values)
+
+
+def _absent(data: dict[str, Any], name: str) -> bool:
+    return data.get(name) is None or data.get(name) == ""
+
+
+def _required(spec: Field[Any]) -> bool:
     return spec.default is MISSING and spec.default_factory is MISSING
+
+
+_WORDS = {
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    dict: "an object",
+    list: "a list",
+    type(None): "null",
+}
+
+
+def _typed(value: Any, hint: Any, where: str, strict: bool = False) -> Any:
+    """`value` as `hint` asks (a nested contract built from its object), else ContractError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            if _fits(value, option):
+                return _typed(value, option, where, strict)
+        return _wrong(value, args, where)
+    if is_dataclass(hint):
+        if not isinstance(value, dict):
+            return _wrong(value, (dict,), where)
+        return _build(hint, value, where, strict=strict, sep=".")
+    if origin is list:
+        if not isinstance(value, list):
+            return _wrong(value, (list,), where)
+        item = args[0] if args else Any
+        return [_typed(entry, item, f"{where}[{i}]", strict) for i, entry in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            return _wrong(value, (dict,), where)
+        item = args[1] if args else Any
+        return {key: _typed(entry, item, f"{where}.{key}", strict) for key, entry in value.items()}
+    if not _fits(value, hint):
+        return _wrong(value, (hint,), where)
+    return float(value) if hint is float else value
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether `value` is of `hint`'s kind (bool is no number; an integer is a float)."""
+    origin = typing.get_origin(hint) or hint
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if is_dataclass(hint):
+        return isinstance(value, dict)
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin)
+
+
+def _wrong(value: Any, expected: tuple[Any, ...], where: str) -> Any:
+    wanted = " or ".join(
+        "an object" if is_dataclass(h) else _WORDS.get(typing.get_origin(h) or h, str(h))
+        for h in expected
+    )
+    got = _WORDS.get(type(value), type(value).__name__)
+    raise ContractError(f"{where} must be {wanted}, not {got}")
+
+
+def _version_as_text(data: dict[str, Any]) -> dict[str, Any]:
+    """Projects generated before versioning wrote the model version as a number."""
+    if isinstance(data.get("model_version"), int):
+        return {**data, "model_version": str(data["model_version"])}
+    return data
 
 
 @dataclass(frozen=True)
@@ -90,6 +207,10 @@ class RunFile(_Contract):
     registered_model_name: str = ""
     model_version: str | None = None  # training never registers: None
 
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return _version_as_text(data)
+
 
 @dataclass(frozen=True)
 class RegisteredFile(_Contract):
@@ -103,5 +224,95 @@ class RegisteredFile(_Contract):
     registered_model_name: str = ""
     model_version: str | None = None
 
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return _version_as_text(data)
 
-CONTRACTS = (RunFile, RegisteredFile)
+
+@dataclass(frozen=True)
+class ValidationReport(_Contract):
+    """reports/validation.json: the project's data validation, written by its `validate-data`
+    step (the template's data/validate.py), read by the toolkit's validate-data and report."""
+
+    SCHEMA: ClassVar[str] = "mlops.validation/1"
+    PATH: ClassVar[Path] = Path(names.VALIDATION_JSON)
+    MISSING: ClassVar[str] = "no validation report yet (run the validate-data step)"
+
+    success: bool
+    evaluated: int  # expectations checked
+    failed: int
+    # One object per failed expectation: expectation, column, kwargs, unexpected_count,
+    # unexpected_percent, examples, rows, observed, error, message (each may be absent).
+    failures: list[dict[str, Any]]
+    suite: str = ""
+    data: str = ""  # the file validated
+    rows: int | None = None
+    successful: int | None = None
+    html: str = ""  # the human report, relative to the project or absolute
+    data_docs: str = ""  # Great Expectations' Data Docs index
+
+
+@dataclass(frozen=True)
+class GateModel:
+    """A model the gate judged: the candidate, or the production version it was compared with."""
+
+    uri: str
+    run_id: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class GateFile(_Contract):
+    """reports/gate/gate.json: the gate's verdict, written by `gate`, read by `report`."""
+
+    SCHEMA: ClassVar[str] = "mlops.gate/1"
+    PATH: ClassVar[Path] = Path("reports") / "gate" / "gate.json"
+    MISSING: ClassVar[str] = "no gate verdict (run the gate step)"
+
+    passed: bool
+    mode: str  # "compare" (against production) or "bootstrap" (no production yet)
+    decision_rule: str
+    candidate: GateModel
+    rows: int  # holdout rows scored
+    primary_metric: str
+    direction: str  # the primary metric's: "maximize" or "minimize"
+    bootstrap: dict[str, Any]  # resamples, confidence, seed
+    checks: list[dict[str, Any]]  # name, passed, value
+    metrics: dict[str, dict[str, Any]]  # per metric: candidate(_ci), production(_ci), improvement
+    reason: str | None = None  # why the gate could not judge (failed closed)
+    production: GateModel | None = None
+    baseline: dict[str, Any] | None = None  # against the naive model, when gate.yaml asks
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """One run a command opened and has not ended; its writer's identity (liveness.py) as text,
+    empty for an older project's record (an unknown writer)."""
+
+    run_id: str
+    tracking_uri: str
+    pid: str = ""
+    host: str = ""
+    machine: str = ""  # host name, boot id and pid namespace
+    process_start: str = ""  # the kernel's start time of pid (a reused pid is not the writer)
+
+
+@dataclass(frozen=True)
+class OpenRunsFile(_Contract):
+    """logs/open-run.json: the MLflow runs the project's commands have open (tracking/open_runs)."""
+
+    SCHEMA: ClassVar[str] = "mlops.open-runs/1"
+    PATH: ClassVar[Path] = Path("logs") / "open-run.json"
+    MISSING: ClassVar[str] = "no run open"
+
+    runs: list[OpenRun]
+
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if "runs" not in data and "run_id" in data:  # an older project's single record
+            return {"runs": [data]}
+        return data
+
+
+CONTRACTS = (RunFile, RegisteredFile, ValidationReport, GateFile, OpenRunsFile)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .. import contracts, names
@@ -21,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", required=True)
     p.add_argument("--target", default=None)
     p.add_argument("--config", default=names.GATE_CONFIG)
-    p.add_argument("--output-dir", default="reports/gate")
+    p.add_argument("--output-dir", default=str(contracts.GateFile.PATH.parent))
     options.flag(p, "--comment", True, "sticky PR comment when on a PR")
     p.add_argument("--pr-number", default=None)
     options.flag(p, "--fail-on-reject", True, "exit 2 when the gate rejects the candidate")
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     markdown = report.gate_markdown(verdict, title=f"Model gate — {args.model_name}")
     md_path = ghactions.write_text(out_dir / "gate.md", markdown)
-    json_path = ghactions.write_text(out_dir / "gate.json", json.dumps(verdict, indent=2))
+    json_path = contracts.GateFile.build(verdict).write(out_dir / contracts.GateFile.PATH.name)
     ghactions.set_outputs(
         {
             "passed": verdict["passed"],

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .. import names
+from .. import contracts, names
 from ..ci import actions as ghactions
 from ..errors import InputError
 from ..tracking import open_runs as open_run
@@ -61,14 +61,13 @@ def end_orphan(wait_s: float) -> str:
     return open_run.end_orphan(wait_s=wait_s, retry_s=ORPHAN_RETRY_S)
 
 
-def _read_json(path: str) -> dict | None:
-    """A step's JSON result; None when the step did not run (no file)."""
+def _read(
+    contract: type[contracts.ValidationReport | contracts.GateFile], path: str
+) -> dict | None:
+    """A step's result file as its contract reads it; None when the step did not run (no file)."""
     if not path or not Path(path).is_file():
         return None
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path} is not valid JSON") from exc
+    return contract.read(path).to_dict()
 
 
 def failed_step(steps_json: str) -> str | None:
@@ -177,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         markdown = report.pull_request_markdown(
             args.model_name,
-            _read_json(args.validation),
-            _read_json(args.gate),
+            _read(contracts.ValidationReport, args.validation),
+            _read(contracts.GateFile, args.gate),
             args.artifact_url,
             args.version,
             failure,

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from .. import contracts
 from ..core.process import run_command
 from ..errors import ToolkitError
 
-REQUIRED = ("success", "evaluated", "failed", "failures")
-
 
 def read_report(path: Path) -> dict:
+    """The report as the contract reads it (an older project's unversioned one too)."""
     if not path.is_file():
         raise ToolkitError(f"the validation command wrote no report at {path}")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ToolkitError(f"validation report {path} is not valid JSON") from exc
-    missing = [k for k in REQUIRED if k not in report]
-    if not isinstance(report, dict) or missing:
-        raise ToolkitError(f"validation report {path} lacks {', '.join(missing)}")
-    return report
+    return contracts.ValidationReport.read(path).to_dict()
 
 
 def run(command: str, workdir: str, report_path: str, timeout_s: float | None) -> dict:

@@ -7,38 +7,37 @@ the runner's checkout is gone after it), marks it FAILED. A run whose process is
 (a concurrent command in the same checkout) is left RUNNING: only its writer's pid tells
 (liveness.py), so each entry names it.
 
-The file: {"runs": [{"run_id", "tracking_uri", "pid", "host", "machine", "process_start"}]};
-an older project's single {"run_id", "tracking_uri"} reads as one entry of an unknown writer.
+The file is the contract `mlops.open-runs/1` (contracts.OpenRunsFile): {"runs": [{"run_id",
+"tracking_uri", "pid", "host", "machine", "process_start"}]}; an older project's single
+{"run_id", "tracking_uri"} reads as one entry of an unknown writer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
+from .. import contracts
 from . import liveness
 
-OPEN_RUN_FILE = Path("logs") / "open-run.json"
+OPEN_RUN_FILE = contracts.OpenRunsFile.PATH
 
 
 def entries(path: Path = OPEN_RUN_FILE) -> list[dict[str, str]]:
-    """The runs listed in `path` ([] when there is none or it is unreadable)."""
+    """The runs listed in `path` ([] when there is none or it is not the contract's: a record
+    that cannot be read must not stop the command that would have ended its runs)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return [asdict(run) for run in contracts.OpenRunsFile.read(path).runs]
+    except contracts.ContractError:
         return []
-    runs = data.get("runs") if isinstance(data, dict) else None
-    if runs is None and isinstance(data, dict) and "run_id" in data:
-        runs = [data]  # an older project's single record
-    return [r for r in runs or [] if isinstance(r, dict) and r.get("run_id")]
 
 
 def add(run_id: str, tracking_uri: str, path: Path = OPEN_RUN_FILE) -> None:
     """List a run this process has just started."""
-    entry = {"run_id": run_id, "tracking_uri": tracking_uri, **liveness.identity()}
+    entry = asdict(contracts.OpenRun(run_id, tracking_uri, **liveness.identity()))
     _update(path, lambda runs: [r for r in runs if r["run_id"] != run_id] + [entry])
 
 
@@ -70,9 +69,7 @@ def _update(path: Path, change: Callable[[list[dict]], list[dict]]) -> None:
         if not runs:
             path.unlink(missing_ok=True)
             return
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps({"runs": runs}, indent=2) + "\n", encoding="utf-8")
-        temporary.replace(path)
+        contracts.OpenRunsFile([contracts.OpenRun(**run) for run in runs]).write(path)
 
 
 def _may_end(entry: dict[str, str], job_over: bool) -> tuple[bool, str]:

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit import contracts
+
 from .load import DataError, read_csv
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,7 @@ def validate(data: str | Path, suite_path: str | Path, report_dir: str | Path) -
         failure["message"] = describe(failure)
     summary["html"] = str(report_dir / "validation.html")
     summary["data_docs"] = str(report_dir / "data_docs" / "index.html")
-    (report_dir / "validation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    contracts.ValidationReport.build(summary).write(report_dir / "validation.json")
     Path(summary["html"]).write_text(render_html(summary), encoding="utf-8")
     return summary
 
