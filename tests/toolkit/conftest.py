@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,8 @@ REPO = HERE.parent.parent
 ACTIONS_SRC = REPO / "actions" / "src"
 if str(ACTIONS_SRC) not in sys.path:
     sys.path.insert(0, str(ACTIONS_SRC))
+
+from mlops_toolkit.tracking.api import TrackingClient  # noqa: E402 - needs the path above
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +65,64 @@ def _one_tracking_server_per_module(request):
 def _one_tracking_server(request):
     _point_at_the_session_server(request)
     yield
+
+
+# The fast tier (README): toolkit tests that need no real server, engine or service. A test is
+# in it unless it carries one of these marks or uses one of these fixtures (the real worlds);
+# a fixture that picks a world at run time marks its real parameter `server` itself
+# (tracking_backend below).
+REAL_WORLDS = ("mlflow_server", "auth_mlflow", "pg_mlflow", "team_server", "docker_engine")
+NOT_FAST = ("slow", "docker", "postgres", "act", "gpu", "server")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects (pytest's mark plugin)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE not in item.path.parents:
+            continue
+        if any(name in item.fixturenames for name in REAL_WORLDS):
+            item.add_marker(pytest.mark.server)
+        if not any(item.get_closest_marker(mark) for mark in NOT_FAST):
+            item.add_marker(pytest.mark.fast)
+
+
+@dataclass
+class TrackingBackend:
+    """One tracking store for a test: the in-memory fake or the session's real server."""
+
+    kind: str  # "fake" or "real"
+    client: TrackingClient
+    new_version: Callable[[str], str]  # registers a version of the model, returns its number
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.server)])
+def tracking_backend(request, monkeypatch) -> TrackingBackend:
+    """The same test against the in-memory MLflow client (fast tier) and a real `mlflow server`
+    (full tier). The toolkit's own `tracking.client()` hands out this backend's client."""
+    from mlops_toolkit.tracking import client as tracking
+
+    if request.param == "fake":
+        from support.fakes.mlflow import FakeMlflowClient
+
+        fake = FakeMlflowClient()
+        monkeypatch.setattr(tracking, "client", lambda: fake)
+
+        def new_fake_version(name: str) -> str:
+            with contextlib.suppress(Exception):  # exists already
+                fake.create_registered_model(name)
+            run_id = fake.add_run(metrics={"f1": 0.9})
+            return str(fake.create_model_version(name, f"runs:/{run_id}/model", run_id).version)
+
+        return TrackingBackend("fake", fake, new_fake_version)
+    server = request.getfixturevalue("mlflow_server")
+    logged = request.getfixturevalue("logged")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(server.uri)  # register_version goes through MLflow's fluent API
+    return TrackingBackend(
+        "real", tracking.client(), lambda name: register_version(name, logged["good"][1])
+    )
 
 
 @pytest.fixture(scope="session")

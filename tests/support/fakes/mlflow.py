@@ -1,0 +1,274 @@
+"""An in-memory MLflow tracking client: `mlops_toolkit.tracking.api.TrackingClient`.
+
+It keeps registered models, versions, aliases, tags and runs in dictionaries and fails the way
+a real `mlflow server` does (MlflowException with its error_code): the contract tests
+(tests/toolkit/test_tracking_contract.py) hold both to the same behaviour. Only the methods of
+the interface exist, so code that reaches past it fails here first.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE as INVALID
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS as EXISTS
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST as MISSING
+
+
+def _error(message: str, code: int) -> MlflowException:
+    return MlflowException(message, error_code=code)  # .error_code is then the code's name
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class FakeVersion:
+    name: str
+    version: str
+    source: str
+    run_id: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    creation_timestamp: int = field(default_factory=_now_ms)
+
+
+@dataclass
+class FakeModel:
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    creation_timestamp: int = field(default_factory=_now_ms)
+    versions: dict[str, FakeVersion] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeRunInfo:
+    run_id: str
+    status: str = "RUNNING"
+    end_time: int | None = None
+
+
+@dataclass
+class FakeRunData:
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeRun:
+    info: FakeRunInfo
+    data: FakeRunData
+
+
+@dataclass
+class FakeLoggedModel:
+    model_id: str
+    source_run_id: str | None
+
+
+class FakePage(list):
+    """A search page, like MLflow's PagedList: a list with the next page's token."""
+
+    def __init__(self, items: list, token: str | None):
+        super().__init__(items)
+        self.token = token
+
+
+# MLflow's search grammar as the toolkit uses it: one `name = '...'`, `name = "..."` or
+# `name LIKE '...'` clause (registry/moves.py name_filter).
+_FILTER = re.compile(r"""^name\s+(=|LIKE|ILIKE)\s+(['"])(.*)\2$""", re.S)
+
+
+def _matcher(filter_string: str | None):
+    if not filter_string:
+        return lambda name: True
+    found = _FILTER.match(filter_string.strip())
+    if found is None:
+        raise _error(f"Invalid filter '{filter_string}' (the fake knows name = and LIKE)", INVALID)
+    op, _, value = found.groups()
+    if op == "=":
+        return lambda name: name == value
+    # SQL LIKE: % any run, _ one character; case-insensitive as SQLite's LIKE (the real
+    # server's default store), so callers must keep exact matches themselves.
+    pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
+    regex = re.compile(f"^{pattern}$", re.S | re.I)
+    return lambda name: regex.match(name) is not None
+
+
+class FakeMlflowClient:
+    """One shared in-memory tracking store; safe across threads (the lock tests use them)."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, FakeModel] = {}
+        self._runs: dict[str, FakeRun] = {}
+        self._logged: dict[str, FakeLoggedModel] = {}
+        self._mutex = threading.RLock()
+
+    # -- test set-up (not part of the interface) -------------------------------------------
+    def add_run(self, metrics: dict | None = None, tags: dict | None = None) -> str:
+        run_id = uuid.uuid4().hex
+        data = FakeRunData(dict(metrics or {}), {}, {k: str(v) for k, v in (tags or {}).items()})
+        self._runs[run_id] = FakeRun(FakeRunInfo(run_id), data)
+        return run_id
+
+    def add_logged_model(self, run_id: str | None) -> str:
+        model_id = f"m-{uuid.uuid4().hex}"
+        self._logged[model_id] = FakeLoggedModel(model_id, run_id)
+        return model_id
+
+    # -- registered models -----------------------------------------------------------------
+    def _model(self, name: str) -> FakeModel:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise _error(f"Registered Model with name={name} not found", MISSING) from None
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, Any] | None = None, description: str | None = None
+    ) -> FakeModel:
+        if not name or "/" in name or ":" in name:
+            raise _error(f"Invalid model name: '{name}'", INVALID)
+        with self._mutex:
+            if name in self._models:
+                raise _error(f"Registered Model (name={name}) already exists.", EXISTS)
+            model = FakeModel(name, {k: str(v) for k, v in (tags or {}).items()}, description)
+            self._models[name] = model
+            return model
+
+    def get_registered_model(self, name: str) -> FakeModel:
+        with self._mutex:
+            model = self._model(name)
+            return FakeModel(
+                model.name, dict(model.tags), model.description, model.creation_timestamp
+            )
+
+    def delete_registered_model(self, name: str) -> None:
+        with self._mutex:
+            self._model(name)
+            del self._models[name]
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        with self._mutex:
+            self._model(name).tags[key] = str(value)
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        with self._mutex:
+            model = self._model(name)
+            self._version(model, version)
+            model.aliases[alias] = str(version)
+
+    # -- versions --------------------------------------------------------------------------
+    def _version(self, model: FakeModel, version: Any) -> FakeVersion:
+        try:
+            return model.versions[str(version)]
+        except KeyError:
+            raise _error(
+                f"Model Version (name={model.name}, version={version}) not found", MISSING
+            ) from None
+
+    def _view(self, model: FakeModel, found: FakeVersion) -> FakeVersion:
+        """A copy, as the real client hands out: changing it changes nothing stored."""
+        aliases = [a for a, v in model.aliases.items() if v == found.version]
+        return FakeVersion(
+            found.name,
+            found.version,
+            found.source,
+            found.run_id,
+            dict(found.tags),
+            aliases,
+            found.creation_timestamp,
+        )
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> FakeVersion:
+        with self._mutex:
+            model = self._model(name)
+            number = str(max((int(v) for v in model.versions), default=0) + 1)
+            tags = {k: str(v) for k, v in (tags or {}).items()}
+            model.versions[number] = FakeVersion(name, number, source, run_id, tags)
+            return self._view(model, model.versions[number])
+
+    def get_model_version(self, name: str, version: str) -> FakeVersion:
+        with self._mutex:
+            model = self._model(name)
+            return self._view(model, self._version(model, version))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> FakeVersion:
+        with self._mutex:
+            model = self._model(name)
+            if alias not in model.aliases:
+                raise _error(f"Registered model alias {alias} not found.", INVALID)
+            return self._view(model, model.versions[model.aliases[alias]])
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: Any) -> None:
+        with self._mutex:
+            self._version(self._model(name), version).tags[key] = str(value)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> FakePage:
+        matches = _matcher(filter_string)
+        with self._mutex:
+            found = [
+                self._view(model, version)
+                for model in self._models.values()
+                if matches(model.name)
+                for version in model.versions.values()
+            ]
+        # MLflow's default order: newest first.
+        found.sort(key=lambda v: (v.creation_timestamp, v.name, int(v.version)), reverse=True)
+        start = int(page_token or 0)
+        end = start + max_results
+        return FakePage(found[start:end], str(end) if end < len(found) else None)
+
+    def get_logged_model(self, model_id: str) -> FakeLoggedModel:
+        try:
+            return self._logged[model_id]
+        except KeyError:
+            raise _error(f"Logged model with ID '{model_id}' not found", MISSING) from None
+
+    # -- runs ------------------------------------------------------------------------------
+    def _run(self, run_id: str) -> FakeRun:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise _error(f"Run with id={run_id} not found", MISSING) from None
+
+    def get_run(self, run_id: str) -> FakeRun:
+        run = self._run(run_id)
+        data = FakeRunData(dict(run.data.metrics), dict(run.data.params), dict(run.data.tags))
+        return FakeRun(FakeRunInfo(run.info.run_id, run.info.status, run.info.end_time), data)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self._run(run_id).data.tags[key] = str(value)
+
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=(), **_: Any) -> None:
+        run = self._run(run_id)
+        run.data.metrics.update({m.key: m.value for m in metrics})
+        run.data.params.update({p.key: str(p.value) for p in params})
+        run.data.tags.update({t.key: str(t.value) for t in tags})
+
+    def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
+        run = self._run(run_id)
+        run.info.status = status or "FINISHED"
+        run.info.end_time = _now_ms()
