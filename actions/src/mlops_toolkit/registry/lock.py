@@ -33,6 +33,7 @@ from typing import Any
 from .. import names
 from ..errors import Terminated, ToolkitError
 from ..tracking import liveness
+from ..tracking.api import TrackingClient
 
 
 def _holder() -> str:
@@ -65,7 +66,7 @@ def _sigterm_raises(name: str) -> Iterator[None]:
 
 @contextmanager
 def registry_lock(
-    client: Any,
+    client: TrackingClient,
     model_name: str,
     *,
     wait_s: float = 300.0,
@@ -98,7 +99,7 @@ def _sigterm_ignored() -> Iterator[None]:
 
 
 def _acquire(
-    client: Any, name: str, holder: str, *, wait_s: float, ttl_s: float, poll_s: float
+    client: TrackingClient, name: str, holder: str, *, wait_s: float, ttl_s: float, poll_s: float
 ) -> None:
     from mlflow.exceptions import MlflowException
 
@@ -188,7 +189,7 @@ def _announce(name: str, who: str, current: dict, ttl_s: float) -> None:
     )
 
 
-def _current(client: Any, name: str) -> dict | None:
+def _current(client: TrackingClient, name: str) -> dict | None:
     """The lock's tags plus its creation time (ms), or None when nobody holds it."""
     from mlflow.exceptions import MlflowException
 
@@ -207,7 +208,7 @@ def _expires_at(current: dict, ttl_s: float) -> float:
     return float(current["created_ms"]) / 1000 + ttl_s
 
 
-def _delete_if_held_by(client: Any, name: str, holder: str | None) -> None:
+def _delete_if_held_by(client: TrackingClient, name: str, holder: str | None) -> None:
     """Delete the lock only if the given holder still owns it (never someone else's lock)."""
     from mlflow.exceptions import MlflowException
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any
 
 from .. import names
 from ..errors import ToolkitError
 from ..tracking import client as tracking
+from ..tracking.api import TrackingClient
 from .lock import registry_lock
 
 
@@ -50,7 +50,7 @@ def name_filter(name: str) -> str:
     return f"name LIKE '{pattern}'"
 
 
-def versions(client: Any, name: str) -> list[tracking.Version]:
+def versions(client: TrackingClient, name: str) -> list[tracking.Version]:
     from mlflow.exceptions import MlflowException
 
     check_model_name(name)
@@ -72,7 +72,7 @@ def versions(client: Any, name: str) -> list[tracking.Version]:
 
 
 def lineage_tags(
-    client: Any,
+    client: TrackingClient,
     run_id: str | None,
     *,
     git_commit: str,
@@ -96,7 +96,7 @@ def lineage_tags(
     return tags
 
 
-def default_tags(client: Any, run_id: str | None) -> dict[str, str]:
+def default_tags(client: TrackingClient, run_id: str | None) -> dict[str, str]:
     """Tags used only where the version has none yet (never overwrite explicit lineage)."""
     if not run_id:
         return {}
@@ -169,7 +169,7 @@ def register(
     }
 
 
-def _same_run(client: Any, name: str, version: str, run_id: str | None) -> bool:
+def _same_run(client: TrackingClient, name: str, version: str, run_id: str | None) -> bool:
     try:
         return tracking.get_version(client, name, version).run_id == run_id and bool(run_id)
     except ToolkitError:
@@ -177,7 +177,12 @@ def _same_run(client: Any, name: str, version: str, run_id: str | None) -> bool:
 
 
 def promote(
-    *, model_name: str, version: str, actor: str | None = None, client: Any = None, on_locked=None
+    *,
+    model_name: str,
+    version: str,
+    actor: str | None = None,
+    client: TrackingClient | None = None,
+    on_locked=None,
 ) -> dict:
     """Point production at `version`, remembering what it replaced. Serialised by the lock."""
     check_model_name(model_name)
@@ -215,7 +220,7 @@ def promote(
 
 
 def rollback_plan(
-    client: Any, model_name: str, to: str | None = None
+    client: TrackingClient, model_name: str, to: str | None = None
 ) -> tuple[tracking.Version, tracking.Version]:
     """(current production, the version to go back to); raises when there is none."""
     check_model_name(model_name)
@@ -238,7 +243,7 @@ def rollback_plan(
 
 
 def rollback_alias(
-    client: Any,
+    client: TrackingClient,
     model_name: str,
     current: tracking.Version,
     target: tracking.Version,

@@ -9,6 +9,7 @@ from typing import Any
 from .. import names
 from ..errors import ToolkitError
 from . import probe as tracking_check
+from .api import TrackingClient
 
 # Fail in seconds, not minutes, when the server is down; users may override (tracking_check).
 tracking_check.bound_http_requests()
@@ -31,7 +32,8 @@ def check_server() -> str:
     return uri
 
 
-def client() -> Any:
+def client() -> TrackingClient:
+    """The real adapter of TrackingClient (tracking/api.py), once the server answers."""
     from mlflow import MlflowClient
 
     check_server()
@@ -61,7 +63,7 @@ def _wrap(mv: Any) -> Version:
     return Version(mv.name, str(mv.version), mv.run_id, mv.source, dict(mv.tags or {}))
 
 
-def version_by_alias(mlflow_client: Any, name: str, alias: str) -> Version | None:
+def version_by_alias(mlflow_client: TrackingClient, name: str, alias: str) -> Version | None:
     """The version an alias points at, or None when the model or the alias does not exist."""
     from mlflow.exceptions import MlflowException
 
@@ -73,7 +75,7 @@ def version_by_alias(mlflow_client: Any, name: str, alias: str) -> Version | Non
         raise ToolkitError(f"cannot read alias {name}@{alias}: {one_line(exc)}") from exc
 
 
-def get_version(mlflow_client: Any, name: str, version: str) -> Version:
+def get_version(mlflow_client: TrackingClient, name: str, version: str) -> Version:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -82,7 +84,7 @@ def get_version(mlflow_client: Any, name: str, version: str) -> Version:
         raise ToolkitError(f"model version {name}/{version} not found: {one_line(exc)}") from exc
 
 
-def resolve(mlflow_client: Any, name: str, ref: str) -> Version:
+def resolve(mlflow_client: TrackingClient, name: str, ref: str) -> Version:
     """A version given as a number or as an alias."""
     if str(ref).isdigit():
         return get_version(mlflow_client, name, ref)
@@ -92,7 +94,7 @@ def resolve(mlflow_client: Any, name: str, ref: str) -> Version:
     return found
 
 
-def source_run(mlflow_client: Any, uri: str) -> str | None:
+def source_run(mlflow_client: TrackingClient, uri: str) -> str | None:
     """The run that logged a model given as `models:/m-<id>` (MLflow 3 logged models)."""
     rest = uri[len("models:/") :] if uri.startswith("models:/") else ""
     if not rest.startswith("m-") or "/" in rest:
