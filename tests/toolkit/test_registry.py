@@ -1,4 +1,7 @@
-"""register, promote and rollback (registry part) against a real MLflow server."""
+"""register, promote and rollback (registry part) against a real MLflow server: the CLI, the
+fluent register path and concurrent processes. What needs only the registry's client (rollback
+plans, the lock's takeover and timeout, quoted names) runs against both the in-memory fake and
+a real server in test_tracking_contract.py."""
 
 from __future__ import annotations
 
@@ -116,24 +119,6 @@ def test_promote_records_previous_and_rollback_walks_back(mlflow_server, logged,
     assert alias_version(model_name, names.PRODUCTION) == v1
 
 
-def test_rollback_without_production_fails(mlflow_server, logged, model_name):
-    register_version(model_name, logged["good"][1])
-    with pytest.raises(ToolkitError, match="no production version"):
-        registry.rollback_plan(client(), model_name)
-
-
-def test_rollback_to_given_version(mlflow_server, logged, model_name):
-    v1 = register_version(model_name, logged["good"][1])
-    v2 = register_version(model_name, logged["good2"][1])
-    v3 = register_version(model_name, logged["good"][1])
-    for v in (v1, v2, v3):
-        registry.promote(model_name=model_name, version=v)
-    current, target = registry.rollback_plan(client(), model_name, to=v1)
-    assert (current.version, target.version) == (v3, v1)
-    registry.rollback_alias(client(), model_name, current, target)
-    assert alias_version(model_name, names.PRODUCTION) == v1
-
-
 def test_promote_unknown_version_fails(mlflow_server, logged, model_name):
     register_version(model_name, logged["good"][1])
     result = cli("promote", "--model-name", model_name, "--version", "99")
@@ -224,36 +209,6 @@ def test_without_the_lock_the_same_promotions_race(mlflow_server, logged, model_
     versions = [register_version(model_name, logged["good2"][1]) for _ in range(4)]
     events = run_concurrent_promotions(tmp_path, model_name, versions, unlocked=True)
     assert not chain_is_complete(events, versions, v0)
-
-
-def test_stale_lock_is_taken_over(mlflow_server, model_name):
-    import time
-
-    from mlops_toolkit.registry.lock import lock_name, registry_lock
-
-    client().create_registered_model(
-        lock_name(model_name),
-        tags={names.TAG_LOCK_HOLDER: "dead-job", names.TAG_LOCK_EXPIRES: f"{time.time() - 1}"},
-    )
-    with registry_lock(client(), model_name, wait_s=5) as holder:
-        tags = client().get_registered_model(lock_name(model_name)).tags
-        assert tags[names.TAG_LOCK_HOLDER] == holder != "dead-job"
-
-
-def test_live_lock_times_out_with_holder_named(mlflow_server, model_name):
-    import time
-
-    from mlops_toolkit.registry.lock import lock_name, registry_lock
-
-    client().create_registered_model(
-        lock_name(model_name),
-        tags={names.TAG_LOCK_HOLDER: "busy-job", names.TAG_LOCK_EXPIRES: f"{time.time() + 60}"},
-    )
-    with (
-        pytest.raises(ToolkitError, match="busy-job"),
-        registry_lock(client(), model_name, wait_s=1),
-    ):
-        pass
 
 
 # MLflow's filter grammar has no escapes: each name breaks a naively quoted `name = '...'`.
