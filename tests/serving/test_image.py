@@ -8,6 +8,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ def docker() -> None:
 def _build(project: Path, tag: str, version: str, model_dir: str = "build/model") -> str:
     from mlops_toolkit.deploy.image import stage_toolkit_wheel
 
-    stage_toolkit_wheel(project)  # the platform's server, as build-image puts it in the context
+    wheel = stage_toolkit_wheel(project)  # the platform's server, as build-image puts it
+    # Package data travels too: the report templates (ci/markdown.py) are no .py file.
+    assert "mlops_toolkit/ci/templates/gate.md.j2" in zipfile.ZipFile(wheel).namelist()
     return _docker(
         "build",
         "--network",

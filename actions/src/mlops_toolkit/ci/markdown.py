@@ -1,8 +1,16 @@
-"""Markdown reports for the job summary and the pull-request comment."""
+"""Markdown reports for the job summary and the pull-request comment.
+
+The layout lives in Jinja2 templates (templates/*.md.j2, shipped as package data); this module
+holds the number formats and the hints the templates call. jinja2 is imported on first render, so
+`--help` never loads it."""
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _f(value: object, signed: bool = False) -> str:
@@ -17,91 +25,46 @@ def _ci(pair: list | tuple | None, signed: bool = False) -> str:
     return f"[{_f(pair[0], signed)}, {_f(pair[1], signed)}]"
 
 
+def _cell(value: object) -> str:
+    """A value inside a Markdown table cell: a `|` would end the cell."""
+    return f"{value}".replace("|", "\\|")
+
+
+@functools.cache
+def _templates():
+    """The report templates (package data under templates/), loaded once. Markdown, so no
+    autoescape; StrictUndefined so a renamed key fails loudly instead of printing nothing."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
+    env.globals["fix_hint"] = fix_hint
+    return env
+
+
+def _render(name: str, **context: object) -> str:
+    return _templates().get_template(name).render(**context)
+
+
 def gate_markdown(verdict: dict, title: str = "Model gate") -> str:
-    icon = "✅" if verdict["passed"] else "❌"
-    state = "passed" if verdict["passed"] else "failed"
-    lines = [f"## {icon} {title}: {state}", ""]
-    cand = verdict["candidate"]
-    prod = verdict.get("production")
-    lines.append(f"- Candidate: `{cand['uri']}`")
-    if prod:
-        lines.append(f"- Production: `{prod['uri']}` (version {prod['version']})")
-    if verdict["mode"] == "bootstrap":
-        lines.append(
-            "- **Bootstrap mode**: no model has the `production` alias yet, so only the "
-            "absolute thresholds apply."
-        )
-    lines.append(f"- Holdout rows: {verdict['rows']:,}")
-    if verdict.get("reason"):
-        lines += ["", f"**Reason:** {verdict['reason']}", ""]
-    boot = verdict["bootstrap"]
-    level = f"{boot['confidence']:.0%}"
-    lines += ["", f"**Decision rule:** pass when {verdict['decision_rule']}.", ""]
-    if verdict["metrics"]:
-        compare = prod is not None and verdict["mode"] == "compare"
-        head = "| metric | candidate | " + (
-            f"production | improvement | {level} CI of improvement |"
-            if compare
-            else f"{level} CI |"
-        )
-        lines += [head, "|---|---:|" + ("---:|---:|---:|" if compare else "---:|")]
-        for name, m in verdict["metrics"].items():
-            mark = " (primary)" if name == verdict["primary_metric"] else ""
-            if compare:
-                lines.append(
-                    f"| {name}{mark} | {_f(m['candidate'])} | {_f(m['production'])} | "
-                    f"{_f(m['improvement'], True)} | {_ci(m['improvement_ci'], True)} |"
-                )
-            else:
-                lines.append(f"| {name}{mark} | {_f(m['candidate'])} | {_ci(m['candidate_ci'])} |")
-        lines += [
-            "",
-            (
-                "Improvement is oriented so that positive means better "
-                f"({verdict['direction']} {verdict['primary_metric']}). Paired bootstrap: "
-                f"{boot['resamples']} resamples, seed {boot['seed']}, both models scored on the "
-                "same rows in the same process."
-            ),
-            "",
-        ]
-    if verdict["checks"]:
-        lines += ["| check | value | result |", "|---|---:|---|"]
-        for c in verdict["checks"]:
-            lines.append(
-                f"| {c['name']} | {_f(c['value'], '≥ -' in c['name'])} | "
-                f"{'pass' if c['passed'] else '**FAIL**'} |"
-            )
-    return "\n".join(lines) + "\n"
+    return _render("gate.md.j2", verdict=verdict, title=title)
 
 
 def validation_markdown(report: dict, max_examples: int = 5) -> str:
-    ok = report.get("success")
-    icon = "✅" if ok else "❌"
-    lines = [
-        f"## {icon} Data validation: {'passed' if ok else 'failed'}",
-        "",
-        f"- Data: `{report.get('data')}`  Suite: `{report.get('suite')}`",
-        (
-            f"- Rows: {report.get('rows', 'n/a')}; expectations evaluated "
-            f"{report.get('evaluated', 'n/a')}, successful {report.get('successful', 'n/a')}, "
-            f"failed {report.get('failed', 'n/a')}"
-        ),
-        "",
-    ]
-    failures = report.get("failures") or []
-    if failures:
-        lines += ["| expectation | column | unexpected | what is wrong |", "|---|---|---:|---|"]
-        for f in failures:
-            pct = f.get("unexpected_percent")
-            count = f.get("unexpected_count")
-            amount = "n/a" if count is None else f"{count}"
-            if pct is not None:
-                amount += f" ({pct:.2f}%)"
-            lines.append(
-                f"| `{f.get('expectation')}` | {f.get('column') or '—'} | {amount} | "
-                f"{_what(f, max_examples)} |"
-            )
-    return "\n".join(lines) + "\n"
+    return _render("validation.md.j2", report=report, max_examples=max_examples)
+
+
+def _unexpected(failure: dict) -> str:
+    count, pct = failure.get("unexpected_count"), failure.get("unexpected_percent")
+    amount = "n/a" if count is None else f"{count}"
+    return amount if pct is None else f"{amount} ({pct:.2f}%)"
 
 
 def _what(failure: dict, max_examples: int) -> str:
@@ -112,7 +75,7 @@ def _what(failure: dict, max_examples: int) -> str:
         detail = (
             message.split(": ", 1)[1] if message.startswith(prefix) and ": " in message else message
         )
-        return detail.replace("|", "\\|")
+        return _cell(detail)
     examples = ", ".join(f"`{e!r}`" for e in (failure.get("examples") or [])[:max_examples])
     return f"examples: {examples}" if examples else "—"
 
@@ -159,14 +122,7 @@ def fix_hint(step: str, line: str) -> str:
 
 def failure_markdown(step: str, line: str, log_url: str = "") -> str:
     """The failed step, its cause line (quoted as the command wrote it), the fix, the log."""
-    quoted = line.replace("`", "'") or "(no error line recorded: see the job's log)"
-    parts = [f"## Failed at step `{step}`", "", f"```\n{quoted}\n```", ""]
-    hint = fix_hint(step, line)
-    if hint:
-        parts += [f"**Fix:** {hint}", ""]
-    if log_url:
-        parts += [f"Log: [the run's log]({log_url})", ""]
-    return "\n".join(parts)
+    return _render("failure.md.j2", step=step, line=line, log_url=log_url)
 
 
 def pull_request_markdown(
@@ -183,24 +139,16 @@ def pull_request_markdown(
     `failure` is (the step that failed, its first error line), when a step before the report
     failed: named first, so a red job never reads as a gate that merely "did not run".
     """
-    parts = [f"# Model report — {model_name}", ""]
-    if failure is not None:
-        parts.append(failure_markdown(*failure, log_url=log_url))
-    if version:
-        parts.append(f"Registered as version **{version}** (alias `challenger`).\n")
-    elif verdict is not None:
-        parts.append("Not registered.\n")
-    if validation is not None:
-        parts.append(validation_markdown(validation))
-    else:
-        parts.append("## Data validation: no report\n")
-    if verdict is not None:
-        parts.append(gate_markdown(verdict))
-    else:
-        parts.append("## Model gate: not run\n")
-    if artifact_url:
-        parts.append(f"Plots and reports: [workflow artifact]({artifact_url})\n")
-    return "\n".join(parts)
+    return _render(
+        "pull_request.md.j2",
+        model_name=model_name,
+        validation=validation,
+        verdict=verdict,
+        artifact_url=artifact_url,
+        version=version,
+        failure=failure,
+        log_url=log_url,
+    )
 
 
 def fork_markdown(model_name: str, head: str, number: int | None) -> str:
@@ -208,27 +156,7 @@ def fork_markdown(model_name: str, head: str, number: int | None) -> str:
 
     Posted by the pull_request_target job (fork-pull-request.yml): on `pull_request` a fork's
     token is read-only, so the model job could not post it even if it ran."""
-    fork = f" (`{head.replace('`', '')}`)" if head else ""
-    branch = f"fork-pr-{number}" if number else "fork-pr-N"
-    checkout = f"gh pr checkout {number}" if number else "gh pr checkout N"
-    return "\n".join(
-        [
-            f"# Model report — {model_name}",
-            "",
-            f"This pull request comes from a fork{fork}: the model job (validate the data, "
-            "train, gate, register) does not run on the team's runner, and the fork's code "
-            "never sees the team's secrets. The unit tests still run on a GitHub-hosted runner.",
-            "",
-            "A maintainer can train this change: review it, push it to a branch of this "
-            "repository and open a pull request from there, where the model job runs:",
-            "",
-            "```bash",
-            f"{checkout} && git push origin HEAD:refs/heads/{branch}",
-            f"gh pr create --head {branch} --fill",
-            "```",
-            "",
-        ]
-    )
+    return _render("fork.md.j2", model_name=model_name, head=head, number=number)
 
 
 def release_markdown(
@@ -236,11 +164,6 @@ def release_markdown(
 ) -> str:
     """A release's report (its job summary and the merged pull request's comment, kept apart
     from the pull request's model report): the step that failed, its cause, the fix, the log."""
-    parts = [f"# Release — {model_name}", ""]
-    if version:
-        parts.append(f"Model version **{version}**.\n")
-    if failure is not None:
-        parts.append(failure_markdown(*failure, log_url=log_url))
-    else:
-        parts.append("No step failed.\n")
-    return "\n".join(parts)
+    return _render(
+        "release.md.j2", model_name=model_name, failure=failure, version=version, log_url=log_url
+    )
