@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from conftest import cli
@@ -26,9 +28,66 @@ def test_gpu_rows_become_one_compute():
     assert gpu.parse("\n") == gpu.CPU and gpu.CPU.kind == "cpu"
 
 
-def test_no_nvidia_smi_means_cpu():
+def test_no_nvml_and_no_nvidia_smi_means_cpu(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # the bindings not installed
     assert gpu.detect("no-such-nvidia-smi-here") == gpu.CPU
     assert gpu.available("no-such-nvidia-smi-here") is False
+
+
+def _nvidia_smi(tmp_path: Path) -> str:
+    """A stand-in nvidia-smi that prints the CSV rows of two GPUs (there is no GPU here)."""
+    exe = tmp_path / "nvidia-smi"
+    exe.write_text(f"#!/bin/sh\nprintf '{NVIDIA_SMI_CSV}'\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_nvidia_smi_answers_when_the_driver_library_cannot_load(tmp_path):
+    """The real nvidia-ml-py, on a machine without libnvidia-ml: NVML fails, nvidia-smi counts."""
+    pytest.importorskip("pynvml")
+    if gpu.from_nvml() is not None:
+        pytest.skip("NVML loads here (a GPU host): its own answer is asked first")
+    assert gpu.detect(_nvidia_smi(tmp_path)).count == 2
+
+
+def test_nvidia_smi_answers_without_the_bindings(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    assert gpu.detect(_nvidia_smi(tmp_path)) == gpu.parse(NVIDIA_SMI_CSV)
+
+
+class _NVML:
+    """NVML as nvidia-ml-py exposes it, for two GPUs (NVML itself cannot load here)."""
+
+    NVMLError = type("NVMLError", (Exception,), {})
+    GPUS = (b"NVIDIA H200", "NVIDIA H100 80GB HBM3")  # bytes from nvidia-ml-py < 11
+    shut = False
+
+    def nvmlInit(self) -> None: ...
+    def nvmlShutdown(self) -> None:
+        _NVML.shut = True
+
+    def nvmlDeviceGetCount(self) -> int:
+        return len(self.GPUS)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        return index
+
+    def nvmlDeviceGetName(self, handle: int) -> str | bytes:
+        return self.GPUS[handle]
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "570.86.15"
+
+
+def test_nvml_is_asked_before_nvidia_smi(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", _NVML())
+    compute = gpu.detect(_nvidia_smi(tmp_path))
+    assert (compute.count, compute.name, compute.driver) == (
+        2,
+        "NVIDIA H100 80GB HBM3 + NVIDIA H200",
+        "570.86.15",
+    )
+    assert _NVML.shut  # NVML is shut down again: a long job does not hold the handle
 
 
 class AuthServer:

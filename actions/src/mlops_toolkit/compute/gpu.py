@@ -1,6 +1,9 @@
-"""The GPU probe: what nvidia-smi sees on this machine (standard library only).
+"""The GPU probe: what NVML (nvidia-ml-py), else nvidia-smi, sees on this machine.
 
-Used by `train` (the compute tags of the run) and by generated projects choosing a device.
+Used by `train` (the compute tags of the run), `doctor`, and generated projects choosing a device.
+NVML is the driver's own library: no process to start, no CSV to parse. nvidia-smi stays the
+fallback for an install without the bindings (the `ci` extra has them) and for a driver whose
+library cannot be loaded.
 """
 
 from __future__ import annotations
@@ -37,6 +40,40 @@ CPU = Compute(0, "cpu", "none")
 
 
 def detect(nvidia_smi: str = NVIDIA_SMI, timeout_s: float = 30) -> Compute:
+    """GPUs as NVML sees them, else as nvidia-smi does; CPU when neither answers or finds one."""
+    found = from_nvml()
+    return found if found is not None else from_nvidia_smi(nvidia_smi, timeout_s)
+
+
+def from_nvml() -> Compute | None:
+    """GPUs through NVML; None when the bindings or the driver's library cannot be loaded."""
+    try:
+        import pynvml  # nvidia-ml-py; imported here so --help never loads it
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return None  # no libnvidia-ml (no driver here): nvidia-smi cannot answer either, but ask
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        gpu_names = [
+            _text(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)))
+            for i in range(count)
+        ]
+        driver = _text(pynvml.nvmlSystemGetDriverVersion())
+    except pynvml.NVMLError:
+        return None
+    finally:
+        pynvml.nvmlShutdown()
+    return _compute(gpu_names, driver)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value  # bytes before nvidia-ml-py 11
+
+
+def from_nvidia_smi(nvidia_smi: str = NVIDIA_SMI, timeout_s: float = 30) -> Compute:
     """GPUs as nvidia-smi sees them; CPU when the tool is missing, fails or finds none."""
     exe = shutil.which(nvidia_smi)
     if not exe:
@@ -57,10 +94,14 @@ def detect(nvidia_smi: str = NVIDIA_SMI, timeout_s: float = 30) -> Compute:
 def parse(csv_rows: str) -> Compute:
     """`name, driver` rows of nvidia-smi's CSV output (one per GPU) as one Compute."""
     rows = [[p.strip() for p in line.split(",")] for line in csv_rows.splitlines() if line.strip()]
-    if not rows:
+    driver = rows[0][1] if rows and len(rows[0]) > 1 else ""
+    return _compute([r[0] for r in rows], driver)
+
+
+def _compute(gpu_names: list[str], driver: str) -> Compute:
+    if not gpu_names:
         return CPU
-    gpu_names = sorted({r[0] for r in rows})
-    return Compute(len(rows), " + ".join(gpu_names), rows[0][1] if len(rows[0]) > 1 else "")
+    return Compute(len(gpu_names), " + ".join(sorted(set(gpu_names))), driver)
 
 
 def available(nvidia_smi: str = NVIDIA_SMI) -> bool:
