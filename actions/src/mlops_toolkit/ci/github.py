@@ -3,6 +3,11 @@
 What it does: find our pull-request comment or our issue by a hidden marker (following the
 `Link: rel="next"` pagination), then create or update it; list the pull requests of a commit.
 Markers, not titles: people edit titles, and a comment's author is shared by every workflow.
+
+Why not githubkit: it would bring httpx, anyio, hishel and 56 MB of generated schemas, and take
+over a second to import, for the five endpoints used here (docs/architecture.md, dependencies).
+What the client returns is typed instead (the TypedDicts below: the fields the platform reads;
+GitHub's answer, kept whole, holds more).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 from urllib.parse import quote
 
 from .. import names
@@ -23,6 +28,31 @@ from ..errors import InputError, ToolkitError
 API_VERSION = "2022-11-28"
 DEFAULT_API = "https://api.github.com"
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+class Comment(TypedDict):
+    """An issue or pull-request comment, as far as the platform reads it."""
+
+    id: int
+    body: str
+    html_url: str
+
+
+class Issue(TypedDict):
+    """An issue (or a pull request: the issues list holds both, with a `pull_request` key)."""
+
+    number: int
+    title: str
+    body: str
+    html_url: str
+
+
+class PostedComment(Comment):
+    action: Literal["created", "updated"]
+
+
+class PostedIssue(Issue):
+    action: Literal["created", "updated"]
 
 
 def marker(key: str) -> str:
@@ -119,7 +149,7 @@ class GitHub:
         found = _NEXT.search(link)
         return decoded, found.group(1) if found else None
 
-    def pages(self, path: str) -> Iterator[dict]:
+    def pages(self, path: str) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, page after page."""
         url: str | None = self.url(path)
         while url:
@@ -128,23 +158,25 @@ class GitHub:
 
     # --- pull-request comments ------------------------------------------------------------
 
-    def comments(self, number: int) -> list[dict]:
-        return list(self.pages(f"/issues/{number}/comments?per_page=100"))
+    def comments(self, number: int) -> list[Comment]:
+        return [cast(Comment, c) for c in self.pages(f"/issues/{number}/comments?per_page=100")]
 
-    def upsert_comment(self, number: int, body: str, key: str) -> dict:
+    def upsert_comment(self, number: int, body: str, key: str) -> PostedComment:
         """Create the comment carrying our marker, or update it in place when it exists."""
         tag = marker(key)
         text = f"{tag}\n{body}"
         for comment in self.pages(f"/issues/{number}/comments?per_page=100"):
             if tag in (comment.get("body") or ""):
                 url = self.url(f"/issues/comments/{comment['id']}")
-                return {"action": "updated", **self.call("PATCH", url, {"body": text})[0]}
+                updated = self.call("PATCH", url, {"body": text})[0]
+                return cast(PostedComment, {"action": "updated", **updated})
         url = self.url(f"/issues/{number}/comments")
-        return {"action": "created", **self.call("POST", url, {"body": text})[0]}
+        created = self.call("POST", url, {"body": text})[0]
+        return cast(PostedComment, {"action": "created", **created})
 
     # --- the one open issue ---------------------------------------------------------------
 
-    def find_issue(self, tag: str, label: str) -> dict | None:
+    def find_issue(self, tag: str, label: str) -> Issue | None:
         """The open issue whose body holds `tag`: among those labelled first, then all open.
 
         The second pass finds our issue when the label was removed or could not be applied
@@ -153,7 +185,7 @@ class GitHub:
         for query in (f"state=open&labels={quote(label)}&per_page=100", "state=open&per_page=100"):
             for issue in self.pages(f"/issues?{query}"):
                 if "pull_request" not in issue and tag in (issue.get("body") or ""):
-                    return issue
+                    return cast(Issue, issue)
         return None
 
     def sticky_issue(
@@ -165,7 +197,7 @@ class GitHub:
         label: str,
         comment: str | None = None,
         tag: str | None = None,
-    ) -> dict:
+    ) -> PostedIssue:
         """Open the one issue carrying our marker, or update its body and comment on it."""
         tag = tag or marker(key)
         text = f"{tag}\n{body}"
@@ -174,12 +206,12 @@ class GitHub:
             created, _ = self.call(
                 "POST", self.url("/issues"), {"title": title, "body": text, "labels": [label]}
             )
-            return {"action": "created", **created}
+            return cast(PostedIssue, {"action": "created", **created})
         number = int(found["number"])
         updated, _ = self.call("PATCH", self.url(f"/issues/{number}"), {"body": text})
         if comment:
             self.call("POST", self.url(f"/issues/{number}/comments"), {"body": comment})
-        return {"action": "updated", **updated}
+        return cast(PostedIssue, {"action": "updated", **updated})
 
     # --- events ----------------------------------------------------------------------------
 
@@ -212,7 +244,7 @@ def _message(exc: urllib.error.HTTPError) -> str:
         return " ".join(raw.split())[:200]
 
 
-def sticky_comment(body: str, key: str, pr: str | int | None = None) -> dict | None:
+def sticky_comment(body: str, key: str, pr: str | int | None = None) -> PostedComment | None:
     """Post or update the sticky comment when on a pull request; None otherwise."""
     number = pull_request_number(pr)
     if number is None:
@@ -228,7 +260,7 @@ def sticky_issue(
     label: str,
     comment: str | None = None,
     tag: str | None = None,
-) -> dict:
+) -> PostedIssue:
     """The repository's one open issue for `key` (e.g. drift), opened or updated from env."""
     return GitHub.from_env().sticky_issue(
         body, key=key, title=title, label=label, comment=comment, tag=tag
