@@ -4,11 +4,14 @@
 const fs = require("node:fs");
 const { createLinter } = require(process.argv[2]);
 
-createLinter().then((lint) => {
+(async () => {
   const found = [];
   for (const file of process.argv.slice(3)) {
+    // A linter per file: one instance fails ("RuntimeError: unreachable") once its findings
+    // outgrow its memory (six workflows in a deep temporary folder were enough).
+    const lint = await createLinter();
     found.push(...lint(fs.readFileSync(file, "utf8"), file));
   }
   process.stdout.write(JSON.stringify(found));
   process.exit(0); // the Go runtime inside would keep node alive
-});
+})();

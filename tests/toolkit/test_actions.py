@@ -32,6 +32,7 @@ EXPECTED = {
     "pull-data",
     "ssh-setup",
     "labels",
+    "score",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
