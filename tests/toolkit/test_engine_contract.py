@@ -1,0 +1,146 @@
+"""One contract, two engines: the in-memory Docker engine (tests/support/fakes/docker.py) and the
+real one answer the docker target's container moves alike (find, start, a taken name, stop,
+rename, remove, its own HEALTHCHECK, an exit and its last words, a missing image).
+
+The fake variant runs in the fast tier, the real one (marked docker) in the full tier.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+import pytest
+from mlops_toolkit.deploy import docker as docker_target
+from mlops_toolkit.deploy import dockerhost, handover
+from mlops_toolkit.deploy.engine import DockerEngine
+from mlops_toolkit.errors import ToolkitError
+
+BASE = "python:3.11-slim"  # .ci/docker-up
+REPOSITORY = "toolkit-tests/engine-contract"
+LAST_WORDS = "model file missing: /model/MLmodel"
+# What each image's process does: the real ones are built from these, the fake ones described.
+SLEEPS = 'CMD ["sleep", "300"]'
+CHECK = "HEALTHCHECK --interval=1s --timeout=5s --retries=1 CMD"
+DOCKERFILES = {
+    "healthy": f"{SLEEPS}\n{CHECK} true",
+    "unhealthy": f"{SLEEPS}\n{CHECK} false",
+    "unchecked": SLEEPS,
+    # A HEALTHCHECK too, as every serving image has: without one, a reload before the exit
+    # would end the wait with "no HEALTHCHECK" instead.
+    "exits": f'CMD ["sh", "-c", "echo \'{LAST_WORDS}\'; sleep 1; exit 3"]\n'
+    "HEALTHCHECK --interval=30s CMD true",
+}
+
+
+@dataclass
+class EngineBackend:
+    kind: str
+    engine: DockerEngine
+    images: dict[str, str]  # behaviour -> image tag
+    prefix: str  # of the containers' names, unique to the test
+
+
+@pytest.fixture(scope="module")
+def real_images(docker_engine, tmp_path_factory) -> dict[str, str]:
+    images = {}
+    for kind, body in DOCKERFILES.items():
+        context: Path = tmp_path_factory.mktemp(f"engine-{kind}")
+        (context / "Dockerfile").write_text(f"FROM {BASE}\n{body}\n")
+        images[kind] = f"{REPOSITORY}-{kind}:1"
+        docker_engine.images.build(path=str(context), tag=images[kind])
+    return images
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=[pytest.mark.docker])])
+def backend(request):
+    prefix = f"engine-contract-{uuid.uuid4().hex[:8]}"
+    if request.param == "fake":
+        from support.fakes.docker import Behaviour, FakeEngine
+
+        engine = FakeEngine()
+        behaviours = {
+            "healthy": Behaviour(health="healthy"),
+            "unhealthy": Behaviour(health="unhealthy"),
+            "unchecked": Behaviour(),
+            "exits": Behaviour(exit_code=3, last_log=LAST_WORDS, health="healthy"),
+        }
+        images = {
+            kind: engine.add_image(f"{REPOSITORY}-{kind}:1", how)
+            for kind, how in behaviours.items()
+        }
+        yield EngineBackend("fake", engine, images, prefix)
+        return
+    engine = request.getfixturevalue("docker_engine")
+    yield EngineBackend("real", engine, request.getfixturevalue("real_images"), prefix)
+    for container in engine.containers.list(all=True, filters={"name": prefix}):
+        container.remove(force=True)
+
+
+def start(backend: EngineBackend, kind: str, name: str, **options):
+    return backend.engine.containers.run(
+        backend.images[kind], name=f"{backend.prefix}-{name}", detach=True, **options
+    )
+
+
+def test_both_engines_satisfy_the_interface_and_have_a_host_network(backend):
+    assert isinstance(backend.engine, DockerEngine)
+    assert backend.engine.ping()
+    handover.require_host_network(backend.engine)  # Linux engines: the handover can work
+
+
+def test_a_container_is_found_by_name_and_a_name_is_taken_once(backend):
+    name = f"{backend.prefix}-app"
+    assert docker_target._find(backend.engine, name) is None
+    start(backend, "unchecked", "app", labels={"mlops.app": "churn"})
+    found = docker_target._find(backend.engine, name)
+    assert (found.name, found.status) == (name, "running")
+    assert found.attrs["Config"]["Image"] == backend.images["unchecked"]
+    assert found.labels["mlops.app"] == "churn"
+    with pytest.raises(docker.errors.APIError) as caught:
+        start(backend, "unchecked", "app")
+    assert caught.value.status_code == 409
+    docker_target._remove(found)
+    docker_target._remove(None)  # nothing to remove is fine
+    assert docker_target._find(backend.engine, name) is None
+
+
+def test_stop_rename_start_again(backend):
+    """What the docker target does to keep the serving container and put it back."""
+    serving = start(backend, "unchecked", "app")
+    serving.stop(timeout=1)
+    serving.reload()
+    assert serving.status == "exited"
+    kept = f"{backend.prefix}-app-previous"
+    serving.rename(kept)
+    assert docker_target._find(backend.engine, f"{backend.prefix}-app") is None
+    back = docker_target._find(backend.engine, kept)
+    assert back is not None and back.status == "exited"
+    back.rename(f"{backend.prefix}-app")
+    back.start()
+    back.reload()
+    assert (back.name, back.status) == (f"{backend.prefix}-app", "running")
+
+
+def test_own_health_decides_the_handover(backend):
+    handover.wait_own_health(start(backend, "healthy", "ok"), timeout_s=60)
+    with pytest.raises(ToolkitError, match=r"not healthy within 4 s \(unhealthy\)"):
+        handover.wait_own_health(start(backend, "unhealthy", "sick"), timeout_s=4)
+    with pytest.raises(ToolkitError, match="has no HEALTHCHECK; publish mode host needs it"):
+        handover.wait_own_health(start(backend, "unchecked", "blind"), timeout_s=10)
+
+
+def test_an_exit_is_told_in_the_servers_own_words(backend):
+    container = start(backend, "exits", "dies")
+    with pytest.raises(ToolkitError) as caught:
+        handover.wait_own_health(container, timeout_s=30)
+    assert str(caught.value) == f"container {container.name} exited (3): {LAST_WORDS}"
+
+
+def test_an_image_present_is_used_and_a_missing_one_is_one_line(backend):
+    dockerhost.ensure_image(backend.engine, backend.images["healthy"])
+    absent = f"127.0.0.1:5000/{REPOSITORY}-absent:{backend.prefix}"
+    with pytest.raises(ToolkitError, match=f"^cannot pull {absent}: "):
+        dockerhost.ensure_image(backend.engine, absent)
