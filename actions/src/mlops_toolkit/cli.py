@@ -16,6 +16,7 @@ from .commands import (
     find_candidate,
     gate,
     labels,
+    monitor,
     promote,
     pull_data,
     register,
@@ -51,6 +52,7 @@ COMMANDS = (
     labels,
     drift_issue,
     relay,
+    monitor,
 )
 
 

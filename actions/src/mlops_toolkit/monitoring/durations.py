@@ -18,10 +18,9 @@ def seconds(text: str, what: str = "duration") -> float:
     return float(found[1]) * _UNITS[found[2]]
 
 
-def label(text: str) -> str:
+def label(text: str, what: str = "duration") -> str:
     """The canonical spelling of a duration (`7 d` -> `7d`), as Prometheus labels show it."""
+    seconds(text, what)
     found = _DURATION.match(str(text))
-    if not found:
-        raise InputError(f"{text!r} is not a duration such as 30m, 6h, 7d")
-    number = float(found[1])
-    return f"{number:g}{found[2]}"
+    assert found is not None  # checked by seconds()
+    return f"{float(found[1]):g}{found[2]}"

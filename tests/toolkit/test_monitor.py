@@ -1,0 +1,299 @@
+"""`monitor`: predictions joined with labels per version and window, measured with the gate's
+bootstrap, estimated (CBPE) while labels are pending, recorded in the store's history, reported
+as a textfile. A real SQLite store (the same code as PostgreSQL's: support/stores.py tests both);
+the Pushgateway, Prometheus and Alertmanager path is tests/serving/test_monitor_alerting.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ACTIONS_SRC, GATE_YAML
+from mlops_toolkit import metrics as registry
+from mlops_toolkit import names
+from mlops_toolkit.monitoring import quality
+from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
+
+NOW = time.time()
+HOUR = 3600.0
+# The metrics by role, from the registry (the one place their names are spelled).
+_JUDGED = registry.names(registry.CLASSIFICATION, gate=True)
+F1 = registry.default(registry.CLASSIFICATION)
+AUC = next(m for m in _JUDGED if registry.get(m).source == registry.SCORES)
+ACCURACY = next(m for m in _JUDGED if registry.get(m).source == registry.LABELS and m != F1)
+RMSE = registry.default(registry.REGRESSION)
+CLASSIFIER = quality.Settings(
+    windows=(("1h", HOUR), ("1d", 24 * HOUR)),
+    task=registry.CLASSIFICATION,
+    resamples=300,
+    min_labels=50,
+)
+
+
+def binary_rows(n: int, version: str, age: float, seed: int, flip: float = 0.0):
+    """Calibrated binary predictions `age` seconds old, and their true classes (a share `flip`
+    of them turned into the model's mistakes)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    truth = (rng.uniform(0, 1, n) < p).astype(int)
+    predicted = (p > 0.5).astype(int)
+    wrong = rng.uniform(0, 1, n) < flip
+    truth = np.where(wrong, 1 - predicted, truth)
+    ids = new_ids(n, NOW - age)
+    rows = [
+        Prediction(
+            ids[i],
+            "churn",
+            version,
+            "production",
+            NOW - age,  # one batch: one time
+            {"tenure": float(i), "plan": "basic" if i % 2 else None},
+            int(predicted[i]),
+            {"0": float(1 - p[i]), "1": float(p[i])},
+        )
+        for i in range(n)
+    ]
+    return rows, truth
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}") as opened:
+        yield opened
+
+
+def label(store, rows, truth, count: int, delay: float) -> None:
+    store.write_labels(
+        [
+            Label(r.prediction_id, int(t), r.ts + delay)
+            for r, t in zip(rows[:count], truth, strict=False)
+        ]
+    )
+
+
+def test_measured_metrics_are_the_labelled_rows_metrics_with_the_gates_interval(store) -> None:
+    rows, truth = binary_rows(600, "3", age=2 * HOUR, seed=1)
+    store.write_predictions(rows)
+    label(store, rows, truth, 400, delay=1800)
+    report = quality.evaluate(store, "churn", CLASSIFIER, now=NOW)
+    [day] = [f for f in report.figures if f.window == "1d"]  # nothing is an hour old
+    assert (day.predictions, day.labelled, day.coverage) == (600, 400, 400 / 600)
+    assert day.delay_p50 == pytest.approx(1800)
+    expected = registry.compute(
+        registry.CLASSIFICATION,
+        truth[:400],
+        [r.prediction for r in rows[:400]],
+        np.array([[r.scores["0"], r.scores["1"]] for r in rows[:400]]),
+    )
+    for metric in (F1, ACCURACY, AUC):
+        measured = day.measured[metric]
+        assert measured.value == pytest.approx(expected[metric], abs=1e-9), metric
+        assert measured.lower < measured.value < measured.upper
+        assert measured.upper - measured.lower < 0.2  # 400 rows: a real interval, not [0, 1]
+
+
+def test_estimate_is_labelled_and_close_on_calibrated_probabilities(store) -> None:
+    rows, truth = binary_rows(3000, "3", age=600, seed=2)
+    store.write_predictions(rows)
+    report = quality.evaluate(store, "churn", CLASSIFIER, now=NOW)
+    pending = report.figures[0]
+    assert pending.labelled == 0 and pending.measured == {}  # nothing measured yet
+    true_accuracy = float(np.mean(truth == [r.prediction for r in rows]))
+    assert pending.estimated[ACCURACY] == pytest.approx(true_accuracy, abs=0.03)
+    # Labels arrive: the estimate is shown beside the measurement with how far it was off.
+    label(store, rows, truth, 3000, delay=60)
+    later = quality.evaluate(store, "churn", CLASSIFIER, now=NOW + 120).figures[0]
+    for metric in (F1, ACCURACY, AUC):
+        off = later.estimate_error[metric]
+        assert off == pytest.approx(later.estimated[metric] - later.measured[metric].value)
+        assert abs(off) < 0.03, (metric, off)
+    text = quality.to_markdown(quality.evaluate(store, "churn", CLASSIFIER, now=NOW + 120))
+    assert "estimate (CBPE)" in text and "not measurements" in text
+    history = store.read_evaluations("churn", "3", metric=ACCURACY)
+    assert history == []  # evaluate() itself writes nothing: the command records
+
+
+def test_estimate_says_wrong_when_the_model_is_overconfident(store) -> None:
+    """Labels the model gets wrong: measured accuracy drops, the estimate does not, and the
+    difference says the probabilities can no longer be trusted."""
+    rows, truth = binary_rows(800, "4", age=600, seed=3, flip=0.6)
+    store.write_predictions(rows)
+    label(store, rows, truth, 800, delay=60)
+    [figures] = quality.evaluate(store, "churn", CLASSIFIER, now=NOW + 120).figures[:1]
+    assert figures.measured[ACCURACY].value < 0.5 < figures.estimated[ACCURACY]
+    assert figures.estimate_error[ACCURACY] > 0.3
+
+
+def test_windows_versions_and_environments_are_apart(store) -> None:
+    old, old_truth = binary_rows(100, "3", age=5 * HOUR, seed=4)
+    new, new_truth = binary_rows(100, "4", age=60, seed=5)
+    fresh = new_ids(10, NOW)
+    staging = [
+        Prediction(**{**r.__dict__, "prediction_id": fresh[i], "environment": "staging"})
+        for i, r in enumerate(new[:10])
+    ]
+    store.write_predictions(old + new + staging)
+    label(store, old, old_truth, 100, delay=60)
+    label(store, new, new_truth, 100, delay=30)
+    report = quality.evaluate(store, "churn", CLASSIFIER, now=NOW)
+    seen = {(f.model_version, f.environment, f.window): f.predictions for f in report.figures}
+    assert seen == {
+        ("3", "production", "1d"): 100,
+        ("4", "production", "1h"): 100,
+        ("4", "production", "1d"): 100,
+        ("4", "staging", "1h"): 10,
+        ("4", "staging", "1d"): 10,
+    }
+    only = quality.evaluate(store, "churn", CLASSIFIER, environment="staging", now=NOW)
+    assert {f.environment for f in only.figures} == {"staging"}
+    assert report.last_label[("churn", "production")] == pytest.approx(new[0].ts + 30)
+    assert ("churn", "staging") not in report.last_label
+    assert report.first_prediction[("churn", "staging")] == pytest.approx(new[9].ts)
+
+
+def test_several_classes_with_string_labels_and_regression(store, tmp_path) -> None:
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    rng = np.random.default_rng(6)
+    ids = new_ids(300, NOW - 60)
+    rows, truth = [], []
+    for i in range(300):
+        p = rng.dirichlet([1, 1, 1])
+        rows.append(
+            Prediction(ids[i], "penguins", "1", "production", NOW - 60, {"bill": 1.0},
+                       classes[int(p.argmax())], dict(zip(classes, map(float, p), strict=True)))
+        )  # fmt: skip
+        truth.append(classes[rng.choice(3, p=p)])
+    store.write_predictions(rows)
+    store.write_labels([Label(r.prediction_id, t, NOW) for r, t in zip(rows, truth, strict=True)])
+    [f] = quality.evaluate(store, "penguins", CLASSIFIER, now=NOW).figures[1:]
+    assert set(f.measured) == {F1, ACCURACY}  # ROC AUC needs two classes
+    expected = registry.compute(registry.CLASSIFICATION, truth, [r.prediction for r in rows])
+    assert f.measured[F1].value == pytest.approx(expected[F1])
+    assert set(f.estimated) == {F1, ACCURACY}
+
+    ids = new_ids(200, NOW - 60)
+    values = rng.normal(100, 10, 200)
+    store.write_predictions(
+        [Prediction(ids[i], "price", "2", "production", NOW - 60, {"x": 1.0}, float(values[i]))
+         for i in range(200)]
+    )  # fmt: skip
+    actual = values + rng.normal(0, 5, 200)
+    store.write_labels([Label(ids[i], float(actual[i]), NOW) for i in range(200)])
+    settings = quality.Settings(windows=(("1d", 86400.0),), task=registry.REGRESSION)
+    [f] = quality.evaluate(store, "price", settings, now=NOW).figures
+    expected = registry.compute(registry.REGRESSION, actual, values)
+    assert set(f.measured) == set(registry.names(registry.REGRESSION, gate=True))
+    for metric, m in f.measured.items():
+        assert m.value == pytest.approx(expected[metric]), metric
+    assert f.estimated == {}  # no estimate for regression: never a made-up figure
+
+
+def test_degraded_needs_the_whole_interval_below_and_enough_labels(store) -> None:
+    rows, truth = binary_rows(400, "3", age=600, seed=7, flip=0.5)
+    store.write_predictions(rows)
+    label(store, rows, truth, 400, delay=60)
+    settings = quality.Settings(
+        windows=(("1d", 86400.0),),
+        task=registry.CLASSIFICATION,
+        resamples=300,
+        margins={F1: 0.01},
+        holdout={F1: 0.95},
+        min_labels=50,
+    )
+    [f] = quality.evaluate(store, "churn", settings, now=NOW).figures
+    assert f.degraded(settings) == [F1]
+    assert f.degraded(quality.Settings(**{**settings.__dict__, "min_labels": 401})) == []
+    near = quality.Settings(**{**settings.__dict__, "holdout": {F1: f.measured[F1].upper}})
+    assert f.degraded(near) == []  # the point is below, the upper bound is not
+    text = quality.exposition(
+        quality.evaluate(store, "churn", settings, now=NOW), "churn", "production"
+    )
+    assert 'model_quality_threshold{model_name="churn",environment="production",' in text
+    assert f'metric="{F1}",direction="maximize"}} 0.94' in text
+    assert "# HELP model_quality_estimated ESTIMATE, not a measurement" in text
+
+
+def run_monitor(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_toolkit.cli", "monitor", "--model-name", "churn", *args],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def gate_yaml(tmp_path: Path) -> None:
+    text = GATE_YAML.format(metric=F1, min_value=0.5, max_regression=0.01)
+    (tmp_path / names.GATE_CONFIG).write_text(text)
+
+
+def test_the_command_records_history_and_writes_reports(tmp_path) -> None:
+    gate_yaml(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    with open_store(url) as store:
+        rows, truth = binary_rows(200, "3", age=600, seed=8)
+        store.write_predictions(rows)
+        label(store, rows, truth, 120, delay=60)
+    output = tmp_path / "github_output"
+    result = run_monitor(
+        tmp_path, "--window", "1d", "--holdout", f"{F1}=0.99", "--no-registry",
+        GITHUB_OUTPUT=str(output), MLOPS_PREDICTION_STORE=url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"churn 3 (production) 1d: 120/200 labelled; measured {F1}" in result.stdout
+    assert f"BELOW THE GATE: {F1}" in result.stdout
+    assert "degraded<<" in output.read_text() and "\ntrue\n" in output.read_text()
+    report = json.loads((tmp_path / "reports/monitor/quality.json").read_text())
+    assert report["figures"][0]["degraded"] == [F1]
+    prom = (tmp_path / "reports/monitor/quality.prom").read_text()
+    assert prom.count("# HELP model_quality_value ") == 1
+    with open_store(url) as store:
+        history = store.read_evaluations("churn", "3")
+    measured = {(e.metric, e.estimated) for e in history}
+    assert {(F1, False), (F1, True), (ACCURACY, False), (ACCURACY, True)} <= measured
+    f1 = next(e for e in history if e.metric == F1 and not e.estimated)
+    assert f1.n == 120 and f1.window == "1d" and f1.lower < f1.value < f1.upper
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--window", "soon"], "--window 'soon' is not a duration"),
+        (["--holdout", F1], f"--holdout '{F1}' is not METRIC=NUMBER"),
+        (["--holdout", f"{RMSE}=3"], f"--holdout '{RMSE}=3' is not METRIC=NUMBER"),
+        (["--min-labels", "0"], "--min-labels 0 must be at least 1"),
+        (["--gate-config", "missing.yaml"], "gate config missing.yaml not found"),
+        (["--store", "mysql://x"], "unsupported prediction store URL"),
+    ],
+)
+def test_bad_input_ends_in_one_line(tmp_path, args, message) -> None:
+    gate_yaml(tmp_path)
+    result = run_monitor(tmp_path, "--no-registry", *args)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_holdout_figures_come_from_the_production_version(mlflow_server, model_name) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_server.uri)
+    client.create_registered_model(model_name)
+    # a version needs no model files to carry tags and an alias (no model is trained here)
+    run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
+    source = f"{run.info.artifact_uri}/model"
+    version = client.create_model_version(model_name, source, run_id=run.info.run_id).version
+    client.set_model_version_tag(
+        model_name, version, f"{names.TAG_METRIC_PREFIX}holdout_{F1}", "0.93"
+    )
+    assert quality.holdout_figures(model_name, [F1, ACCURACY]) == ("", {})  # no alias yet
+    client.set_registered_model_alias(model_name, names.PRODUCTION, version)
+    assert quality.holdout_figures(model_name, [F1, ACCURACY]) == (version, {F1: 0.93})
