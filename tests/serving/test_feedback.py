@@ -45,6 +45,7 @@ def served(clf, store_url) -> Iterator[Any]:
         model_version="4",
         environment="staging",
         store_url=store_url,
+        store_scores=True,
         feedback_token=TOKEN,
     ) as server:
         server.wait_ready()

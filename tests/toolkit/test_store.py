@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 import uuid
 
@@ -143,3 +145,72 @@ def test_unreachable_store_is_one_line_without_the_password() -> None:
     assert "s3cret-pw" not in message and "\n" not in message and "127.0.0.1:1" in message
     with pytest.raises(StoreError, match="unsupported"):
         open_store("mysql://team:s3cret-pw@db/x")
+
+
+def test_the_predictions_view_has_a_row_per_prediction(store_url, model) -> None:
+    """The view people query in SQL: one row per prediction id, with its label."""
+    rows = _predictions(model, 3)
+    with open_store(store_url) as store:
+        store.write_predictions(rows)
+        store.write_labels([Label(rows[1].prediction_id, 0)])
+    query = "SELECT prediction_id, prediction, label FROM {}predictions WHERE model_name = {}"
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            found = conn.execute(query.format("", "?"), (model,)).fetchall()
+        # SQLite's json_each gives SQL values; the label column holds JSON text.
+        found = [(pid, p, None if lab is None else json.loads(lab)) for pid, p, lab in found]
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url) as conn:
+            found = conn.execute(query.format("mlops.", "%s"), (model,)).fetchall()
+    assert sorted(found) == [
+        (r.prediction_id, r.prediction, 0 if i == 1 else None) for i, r in enumerate(rows)
+    ]
+
+
+def test_scored_batches_keep_mixed_types_and_missing_values(store_url, model) -> None:
+    """The server's and batch scoring's path: numpy columns in, plain values out."""
+    import numpy as np
+    from mlops_toolkit.monitoring.store import ScoredBatch, new_batch
+
+    columns = {
+        "tenure": np.array([1.5, np.nan, 3.0]),
+        "visits": np.array([1, 2, 3], dtype=np.int64),
+        "plan": np.array(["gold", None, "basic"], dtype=object),
+        "active": np.array([True, False, True]),
+    }
+    typed = ScoredBatch(
+        new_batch(),
+        model,
+        "1",
+        "batch",
+        50.0,
+        list(columns),
+        columns,
+        ["a", "b", "a"],
+        ["a", "b"],
+        np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]),
+    )
+    matrix = ScoredBatch(
+        new_batch(), model, "1", "batch", 60.0, ["x", "y"], np.array([[1.0, np.nan]]), ["b"]
+    )
+    with open_store(store_url) as store:
+        assert store.write_batches([typed, matrix]) == 4
+        joined = store.read_joined(model)
+    assert [j.prediction.prediction_id for j in joined] == typed.ids + matrix.ids
+    assert joined[1].prediction.inputs == {
+        "tenure": None,
+        "visits": 2,
+        "plan": None,
+        "active": False,
+    }
+    assert joined[2].prediction.inputs == {
+        "tenure": 3.0,
+        "visits": 3,
+        "plan": "basic",
+        "active": True,
+    }
+    assert joined[1].prediction.scores == {"a": 0.2, "b": 0.8}
+    assert joined[3].prediction.inputs == {"x": 1.0, "y": None}
+    assert joined[3].prediction.scores is None

@@ -27,7 +27,8 @@ from typing import IO, Any
 
 import orjson
 
-from ..monitoring.store import Prediction, PredictionStore, StoreError, open_store
+from ..monitoring.store import PredictionStore, ScoredBatch, StoreError, open_store
+from ..monitoring.store.ids import batch_of
 from ..registry.mlmodel import Batch, ServedModel
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class StoreWriter:
         max_rows: int,
         timeout: float = 5.0,
         batch_rows: int = 2000,
+        linger: float = 0.2,
         scores: bool = True,
         on_written: Callable[[int], None] = lambda n: None,
         on_dropped: Callable[[int, str], None] = lambda n, why: None,
@@ -142,6 +144,8 @@ class StoreWriter:
         self.max_rows = max_rows
         self.timeout = timeout
         self.batch_rows = batch_rows
+        self.linger = linger
+        self._idle = False
         self.scores = scores
         self.on_written, self.on_dropped, self.on_failed = on_written, on_dropped, on_failed
         self.queued = 0  # rows waiting or being written
@@ -165,7 +169,8 @@ class StoreWriter:
                 return
             self.queued += n
             self._items.append(_Item(ids, ts, model, batch, predictions))
-            self._cond.notify()
+            if self._idle:  # wake the writer only when it waits for work, not per request
+                self._cond.notify()
 
     # -- writer thread -----------------------------------------------------------------------
     def _run(self) -> None:
@@ -174,17 +179,26 @@ class StoreWriter:
             items = self._take()
             if items is None:
                 break
-            records = self._records(items)
-            store = self._write(store, records)
+            store = self._write(store, self._batches(items))
         if store is not None:
             store.close()
 
     def _take(self) -> list[_Item] | None:
         with self._cond:
+            self._idle = True
             while not self._items and not self._stopping:
                 self._cond.wait()
+            self._idle = False
             if not self._items:
                 return None
+            # Let a few requests gather: one transaction per `linger` instead of one per request
+            # (a commit costs more than the rows of a small request).
+            deadline = time.monotonic() + self.linger
+            while not self._stopping and self._waiting_rows() < self.batch_rows:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             items, rows = [], 0
             while self._items and (not items or rows + len(self._items[0].ids) <= self.batch_rows):
                 item = self._items.popleft()
@@ -192,39 +206,41 @@ class StoreWriter:
                 rows += len(item.ids)
             return items
 
-    def _records(self, items: list[_Item]) -> list[Prediction]:
+    def _batches(self, items: list[_Item]) -> list[ScoredBatch]:
         name, version, environment = self.labels
-        records: list[Prediction] = []
+        out = []
         for item in items:
-            names = item.model.names
-            scores = class_scores(item.model, item.batch) if self.scores else None
-            rows = input_rows(names, item.batch)
-            for i, (pid, row, pred) in enumerate(
-                zip(item.ids, rows, item.predictions, strict=True)
-            ):
-                records.append(
-                    Prediction(
-                        pid,
-                        name,
-                        version,
-                        environment,
-                        item.ts,
-                        dict(zip(names, row, strict=True)),
-                        pred,
-                        scores[i] if scores is not None else None,
-                    )
+            model, batch = item.model, item.batch
+            names = model.names
+            # Stored from numpy as it is (store/codec.py): no per-row or per-value Python here.
+            rows: Any = batch.matrix if batch.matrix is not None else batch.columns
+            classes, scores = class_scores(model, batch) if self.scores else (None, None)
+            out.append(
+                ScoredBatch(
+                    batch_of(item.ids[0]),
+                    name,
+                    version,
+                    environment,
+                    item.ts,
+                    names,
+                    rows,
+                    item.predictions,
+                    classes,
+                    scores,
                 )
-        return records
+            )
+        return out
 
-    def _write(self, store: PredictionStore | None, records: list[Prediction]) -> Any:
+    def _write(self, store: PredictionStore | None, batches: list[ScoredBatch]) -> Any:
         pause = 0.5
+        rows = sum(len(b.predictions) for b in batches)
         while True:
             try:
                 if store is None:
                     store = open_store(self.url, timeout=self.timeout)
-                store.write_predictions(records)
-                self._done(len(records))
-                self.on_written(len(records))
+                store.write_batches(batches)
+                self._done(rows)
+                self.on_written(rows)
                 return store
             except StoreError as exc:
                 self.on_failed()
@@ -233,18 +249,21 @@ class StoreWriter:
                     store.close()
                     store = None
             except Exception:  # rows the store cannot take (not JSON-able): never retried
-                log.exception("prediction store: %d row(s) cannot be written", len(records))
+                log.exception("prediction store: %d row(s) cannot be written", rows)
                 with self._cond:
-                    self.queued -= len(records)
+                    self.queued -= rows
                     self._last_warning = 0.0
-                    self._drop_locked(len(records), "unwritable")
+                    self._drop_locked(rows, "unwritable")
                 return store
             with self._cond:
                 if self._abandoned:
-                    self._done(len(records))
+                    self._done(rows)
                     return store
                 self._cond.wait(pause)
             pause = min(pause * 2, 30.0)
+
+    def _waiting_rows(self) -> int:
+        return sum(len(item.ids) for item in self._items)
 
     def _done(self, n: int) -> None:
         with self._cond:
@@ -294,8 +313,8 @@ class StoreWriter:
         return False
 
 
-def class_scores(model: ServedModel, batch: Batch) -> list[dict[str, float]] | None:
-    """Probability per class for each row, when the model is a classifier that gives them."""
+def class_scores(model: ServedModel, batch: Batch) -> tuple[list[str] | None, Any]:
+    """(classes, probabilities: n x classes) when the model is a classifier that gives them."""
     from .model import FiniteChecked
 
     estimator = model.estimator
@@ -304,11 +323,10 @@ def class_scores(model: ServedModel, batch: Batch) -> list[dict[str, float]] | N
     proba = getattr(estimator, "predict_proba", None)
     classes = getattr(estimator, "classes_", None)
     if proba is None or classes is None:
-        return None
+        return None, None
     try:
         data = model._frame(batch) if model.use_frame else batch.matrix
         matrix = proba(data)
     except Exception:  # a model whose predict_proba fails still has its predictions stored
-        return None
-    keys = [str(c.item() if hasattr(c, "item") else c) for c in classes]
-    return [dict(zip(keys, row, strict=True)) for row in matrix.tolist()]
+        return None, None
+    return [str(c.item() if hasattr(c, "item") else c) for c in classes], matrix

@@ -29,7 +29,9 @@ ENV_LOG_SAMPLE_RATE = "PREDICTION_LOG_SAMPLE_RATE"
 ENV_DRIFT_REPORT = "DRIFT_REPORT_PATH"
 # The prediction store (URL: monitoring/store), the environment recorded with each prediction,
 # how many rows may wait for the store before new ones are dropped (and counted), whether
-# classifiers' class probabilities are stored too, and POST /feedback's bearer token.
+# classifiers' class probabilities are stored too (1: one more predict_proba per request, off
+# the request path but on the same CPU; benchmarks/serving.py measures it), and POST /feedback's
+# bearer token.
 ENV_STORE = names.ENV_PREDICTION_STORE
 ENV_ENVIRONMENT = names.ENV_ENVIRONMENT
 ENV_STORE_QUEUE_ROWS = "PREDICTION_STORE_QUEUE_ROWS"
@@ -60,7 +62,7 @@ class Settings:
     store_url: str = field(default="", repr=False)
     environment: str = UNKNOWN
     store_queue_rows: int = 100_000
-    store_scores: bool = True
+    store_scores: bool = False
     feedback_token: str = field(default="", repr=False)
 
     @classmethod
@@ -92,7 +94,7 @@ class Settings:
             "store_queue_rows": _number(
                 int, ENV_STORE_QUEUE_ROWS, get(ENV_STORE_QUEUE_ROWS, "100000")
             ),
-            "store_scores": get(ENV_STORE_SCORES, "1") != "0",
+            "store_scores": get(ENV_STORE_SCORES, "0") == "1",
             "feedback_token": get(ENV_FEEDBACK_TOKEN, ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

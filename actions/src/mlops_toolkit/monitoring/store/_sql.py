@@ -15,8 +15,19 @@ from typing import Any
 
 from ...core.redact import redact
 from ...errors import one_line
-from . import Evaluation, Joined, Label, LabelCounts, Prediction, PredictionStore, StoreError
+from . import (
+    Evaluation,
+    Joined,
+    Label,
+    LabelCounts,
+    Prediction,
+    PredictionStore,
+    ScoredBatch,
+    StoreError,
+    codec,
+)
 from . import labels as checks
+from .ids import BATCH_DIGITS
 
 try:  # the serving image has orjson (several times faster); the CI installs may not
     import orjson as _orjson
@@ -26,12 +37,12 @@ except ImportError:  # pragma: no cover - depends on the install
     _orjson = None  # type: ignore[assignment]
     _ORJSON_OPTIONS = 0
 
-CHUNK = 500  # ids per `IN (...)` query: below every driver's parameter limit
+CHUNK = 500  # batch ids per `IN (...)` query: below every driver's parameter limit
 
-PREDICTION_COLUMNS = (
-    "prediction_id, model_name, model_version, environment, ts, inputs, prediction, scores"
+BATCH_COLUMNS = (
+    "batch_id, model_name, model_version, environment, ts, n, inputs, predictions, classes, scores"
 )
-JSON_COLUMNS = ("inputs", "prediction", "scores")
+JSON_COLUMNS = ("predictions", "classes", "scores")  # inputs: bytes (codec.py)
 EVALUATION_COLUMNS = (
     'ts, model_name, model_version, environment, "window", metric, value, lower, upper, n, '
     "estimated"
@@ -46,10 +57,7 @@ def dumps(value: Any) -> str:
 
 
 def _default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return _finite(item())
-    tolist = getattr(value, "tolist", None)  # numpy arrays
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
     if callable(tolist):
         return _finite(tolist())
     return str(value)  # dates and the like: as the server received them
@@ -69,8 +77,55 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def split_id(prediction_id: str) -> tuple[str, int] | None:
+    """(batch id, row) of a prediction id; None for what no `new_ids` call makes."""
+    if len(prediction_id) != 32:
+        return None
+    try:
+        return prediction_id[:BATCH_DIGITS], int(prediction_id[BATCH_DIGITS:], 16)
+    except ValueError:
+        return None
+
+
+def batches_of(rows: Sequence[Prediction]) -> list[ScoredBatch]:
+    """Prediction rows regrouped as the batches their ids name (ValueError if they are not)."""
+    groups: dict[str, list[Prediction]] = {}
+    for row in rows:
+        parts = split_id(row.prediction_id)
+        if parts is None:
+            raise ValueError(f"{row.prediction_id!r} is not a prediction id made by new_ids")
+        groups.setdefault(parts[0], []).append(row)
+    return [_batch(batch_id, group) for batch_id, group in groups.items()]
+
+
+def _batch(batch_id: str, group: list[Prediction]) -> ScoredBatch:
+    if [int(r.prediction_id[BATCH_DIGITS:], 16) for r in group] != list(range(len(group))):
+        raise ValueError(f"batch {batch_id}: its rows must be written together, in order")
+    first = group[0]
+    columns = list(first.inputs)
+    classes = list(first.scores) if all(r.scores for r in group) and first.scores else None
+    return ScoredBatch(
+        batch_id,
+        first.model_name,
+        first.model_version,
+        first.environment,
+        first.ts,
+        columns,
+        [[r.inputs.get(c) for c in columns] for r in group],
+        [r.prediction for r in group],
+        classes,
+        [[r.scores.get(c) for c in classes] for r in group] if classes else None,  # type: ignore[union-attr]
+    )
+
+
 class SQLStore(PredictionStore):
-    """The queries, written once with `{t}` (table prefix) and `{p}` (placeholder)."""
+    """The queries, written once with `{t}` (table prefix) and `{p}` (placeholder).
+
+    Predictions are stored a batch to a row (`prediction_batches`: inputs as bytes, see
+    codec.py; predictions, classes and probabilities as JSON arrays):
+    the server's writer then costs one SQL row per request whatever its size. Labels are one row
+    per prediction id, with its batch id for the join.
+    """
 
     placeholder = "?"
     prefix = ""
@@ -96,10 +151,12 @@ class SQLStore(PredictionStore):
     def _json(self, column: str) -> str:
         return self.json_out.replace("{c}", column)
 
+    def _marks(self, n: int) -> str:
+        return ", ".join([self.placeholder] * n)
+
     def _fail(self, action: str, exc: BaseException) -> StoreError:
-        return StoreError(
-            f"prediction store {self.url}: cannot {action}: {redact(one_line(str(exc)))}"
-        )
+        reason = redact(one_line(str(exc))) or type(exc).__name__
+        return StoreError(f"prediction store {self.url}: cannot {action}: {reason}")
 
     @contextmanager
     def _doing(self, action: str) -> Iterator[Any]:
@@ -111,55 +168,70 @@ class SQLStore(PredictionStore):
 
     # -- predictions -----------------------------------------------------------------------
     def write_predictions(self, rows: Sequence[Prediction]) -> int:
-        if not rows:
+        self.write_batches(batches_of(rows))
+        return len(rows)
+
+    def write_batches(self, batches: Sequence[ScoredBatch]) -> int:
+        if not batches:
             return 0
         j = self.json_in
         sql = self._sql(
-            f"INSERT INTO {{t}}predictions ({PREDICTION_COLUMNS}) VALUES "
-            f"({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {j}, {j}, {j}) "
-            "ON CONFLICT (prediction_id) DO NOTHING"
+            f"INSERT INTO {{t}}prediction_batches ({BATCH_COLUMNS}) VALUES "
+            f"({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {j}, {j}, {j}) "
+            "ON CONFLICT (batch_id) DO NOTHING"
         )
         values = [
             (
-                r.prediction_id,
-                r.model_name,
-                r.model_version,
-                r.environment,
-                r.ts,
-                dumps(r.inputs),
-                dumps(r.prediction),
-                None if r.scores is None else dumps(r.scores),
+                b.batch_id,
+                b.model_name,
+                b.model_version,
+                b.environment,
+                b.ts,
+                len(b.predictions),
+                codec.encode(b.columns, b.rows, dumps),
+                dumps(b.predictions),
+                None if b.classes is None else dumps(b.classes),
+                None if b.scores is None else dumps(b.scores),
             )
-            for r in rows
+            for b in batches
         ]
         with self._doing("write predictions") as cur:
             cur.executemany(sql, values)
-        return len(rows)
+        return sum(len(b.predictions) for b in batches)
 
     def _predictions_of(self, cur: Any, ids: Sequence[str]) -> dict[str, Any]:
+        """prediction id -> its prediction, for the ids the store holds."""
+        wanted: dict[str, list[tuple[str, int]]] = {}
+        for pid in ids:
+            parts = split_id(pid)
+            if parts is not None:
+                wanted.setdefault(parts[0], []).append((pid, parts[1]))
+        batch_ids = list(wanted)
         found: dict[str, Any] = {}
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
-            marks = ", ".join([self.placeholder] * len(chunk))
+        for start in range(0, len(batch_ids), CHUNK):
+            chunk = batch_ids[start : start + CHUNK]
             cur.execute(
                 self._sql(
-                    f"SELECT prediction_id, {self._json('prediction')} FROM {{t}}predictions "
-                    f"WHERE prediction_id IN ({marks})"
+                    f"SELECT batch_id, {self._json('predictions')} FROM {{t}}prediction_batches "
+                    f"WHERE batch_id IN ({self._marks(len(chunk))})"
                 ),
                 chunk,
             )
-            found.update((pid, loads(pred)) for pid, pred in cur.fetchall())
+            for batch_id, text in cur.fetchall():
+                predictions = loads(text)
+                for pid, row in wanted[batch_id]:
+                    if row < len(predictions):
+                        found[pid] = predictions[row]
         return found
 
     def _labels_of(self, cur: Any, ids: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for start in range(0, len(ids), CHUNK):
             chunk = list(ids[start : start + CHUNK])
-            marks = ", ".join([self.placeholder] * len(chunk))
             cur.execute(
                 self._sql(
                     f"SELECT prediction_id, {self._json('label')} FROM {{t}}labels "
-                    f"WHERE prediction_id IN ({marks})"
+                    f"WHERE prediction_id IN ({self._marks(len(chunk))})"
                 ),
                 chunk,
             )
@@ -184,14 +256,22 @@ class SQLStore(PredictionStore):
                 if x.prediction_id in existing and not _same(existing[x.prediction_id], x.label)
             ]
             upsert = self._sql(
-                "INSERT INTO {t}labels (prediction_id, label, labelled_at) VALUES "
-                f"({{p}}, {self.json_in}, {{p}}) ON CONFLICT (prediction_id) DO UPDATE SET "
-                "label = excluded.label, labelled_at = excluded.labelled_at"
+                "INSERT INTO {t}labels (prediction_id, batch_id, label, labelled_at) VALUES "
+                f"({{p}}, {{p}}, {self.json_in}, {{p}}) ON CONFLICT (prediction_id) DO UPDATE "
+                "SET label = excluded.label, labelled_at = excluded.labelled_at"
             )
             if new or changed:
                 cur.executemany(
                     upsert,
-                    [(x.prediction_id, dumps(x.label), x.labelled_at) for x in new + changed],
+                    [
+                        (
+                            x.prediction_id,
+                            x.prediction_id[:BATCH_DIGITS],
+                            dumps(x.label),
+                            x.labelled_at,
+                        )
+                        for x in new + changed
+                    ],
                 )
         return LabelCounts(
             loaded=len(new), unchanged=len(labels) - len(new) - len(changed), updated=len(changed)
@@ -209,39 +289,42 @@ class SQLStore(PredictionStore):
     ) -> list[Joined]:
         where, params = _filters(
             self.placeholder,
-            ("p.model_name = ", model_name),
-            ("p.model_version = ", model_version),
-            ("p.environment = ", environment),
-            ("p.ts >= ", since),
-            ("p.ts < ", until),
+            ("b.model_name = ", model_name),
+            ("b.model_version = ", model_version),
+            ("b.environment = ", environment),
+            ("b.ts >= ", since),
+            ("b.ts < ", until),
         )
         columns = ", ".join(
-            self._json(f"p.{c}") if c in JSON_COLUMNS else f"p.{c}"
-            for c in PREDICTION_COLUMNS.split(", ")
-        )
-        sql = self._sql(
-            f"SELECT {columns}, {self._json('l.label')}, l.labelled_at FROM {{t}}predictions p "
-            f"LEFT JOIN {{t}}labels l ON l.prediction_id = p.prediction_id WHERE {where} "
-            "ORDER BY p.ts, p.prediction_id"
+            self._json(f"b.{c}") if c in JSON_COLUMNS else f"b.{c}"
+            for c in BATCH_COLUMNS.split(", ")
         )
         with self._doing("read predictions") as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        return [
-            Joined(
-                Prediction(pid, name, version, env, ts, loads(inputs), loads(pred), loads(scores)),
-                loads(label),
-                labelled_at,
+            cur.execute(
+                self._sql(
+                    f"SELECT {columns} FROM {{t}}prediction_batches b WHERE {where} "
+                    "ORDER BY b.ts, b.batch_id"
+                ),
+                params,
             )
-            for pid, name, version, env, ts, inputs, pred, scores, label, labelled_at in rows
-        ]
+            batches = cur.fetchall()
+            cur.execute(
+                self._sql(
+                    f"SELECT l.prediction_id, {self._json('l.label')}, l.labelled_at "
+                    "FROM {t}labels l JOIN {t}prediction_batches b ON b.batch_id = l.batch_id "
+                    f"WHERE {where}"
+                ),
+                params,
+            )
+            labels = {pid: (loads(label), at) for pid, label, at in cur.fetchall()}
+        return [joined for row in batches for joined in _explode(row, labels)]
 
     def model_versions(
         self, model_name: str | None = None, *, since: float | None = None
     ) -> list[tuple[str, str, str]]:
         where, params = _filters(self.placeholder, ("model_name = ", model_name), ("ts >= ", since))
         sql = self._sql(
-            "SELECT DISTINCT model_name, model_version, environment FROM {t}predictions "
+            "SELECT DISTINCT model_name, model_version, environment FROM {t}prediction_batches "
             f"WHERE {where} ORDER BY model_name, model_version, environment"
         )
         with self._doing("read model versions") as cur:
@@ -315,3 +398,20 @@ def _filters(placeholder: str, *pairs: tuple[str, Any]) -> tuple[str, list[Any]]
 
 def _same(a: Any, b: Any) -> bool:
     return dumps(a) == dumps(b)
+
+
+def _explode(row: tuple, labels: dict[str, tuple[Any, float]]) -> Iterator[Joined]:
+    """One stored batch as its Joined rows."""
+    batch_id, name, version, env, ts, _n, inputs, predictions, classes, scores = row
+    columns, data = codec.decode(inputs)
+    predictions, classes, scores = loads(predictions), loads(classes), loads(scores)
+    for i, (values, prediction) in enumerate(zip(data, predictions, strict=True)):
+        pid = f"{batch_id}{i:06x}"
+        label, at = labels.get(pid, (None, None))
+        probabilities = dict(zip(classes, scores[i], strict=True)) if classes and scores else None
+        inputs_row = dict(zip(columns, values, strict=True))
+        yield Joined(
+            Prediction(pid, name, version, env, ts, inputs_row, prediction, probabilities),
+            label,
+            at,
+        )

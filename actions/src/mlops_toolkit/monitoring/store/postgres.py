@@ -21,23 +21,27 @@ DDL_LOCK = 0x6D6C6F7073
 
 TABLES = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.predictions (
-        prediction_id TEXT PRIMARY KEY,
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.prediction_batches (
+        batch_id TEXT PRIMARY KEY,
         model_name TEXT NOT NULL,
         model_version TEXT NOT NULL,
         environment TEXT NOT NULL,
         ts DOUBLE PRECISION NOT NULL,
-        inputs JSONB NOT NULL,
-        prediction JSONB NOT NULL,
+        n INTEGER NOT NULL,
+        inputs BYTEA NOT NULL,
+        predictions JSONB NOT NULL,
+        classes JSONB,
         scores JSONB
     )""",
-    f"CREATE INDEX IF NOT EXISTS predictions_model_ts "
-    f"ON {SCHEMA}.predictions (model_name, model_version, ts)",
+    f"CREATE INDEX IF NOT EXISTS prediction_batches_model_ts "
+    f"ON {SCHEMA}.prediction_batches (model_name, model_version, ts)",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.labels (
         prediction_id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
         label JSONB NOT NULL,
         labelled_at DOUBLE PRECISION NOT NULL
     )""",
+    f"CREATE INDEX IF NOT EXISTS labels_batch ON {SCHEMA}.labels (batch_id)",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.evaluations (
         id BIGSERIAL PRIMARY KEY,
         ts DOUBLE PRECISION NOT NULL,
@@ -53,6 +57,17 @@ TABLES = (
         estimated BOOLEAN NOT NULL
     )""",
     f"CREATE INDEX IF NOT EXISTS evaluations_model_ts ON {SCHEMA}.evaluations (model_name, ts)",
+    # One row per prediction with its label, for people who query the database in SQL.
+    f"""CREATE OR REPLACE VIEW {SCHEMA}.predictions AS
+    SELECT p.prediction_id, b.model_name, b.model_version, b.environment,
+        to_timestamp(b.ts) AS scored_at, p.value AS prediction, l.label,
+        to_timestamp(l.labelled_at) AS labelled_at
+    FROM {SCHEMA}.prediction_batches b
+    CROSS JOIN LATERAL (
+        SELECT b.batch_id || lpad(to_hex(e.ord::int - 1), 6, '0') AS prediction_id, e.value
+        FROM jsonb_array_elements(b.predictions) WITH ORDINALITY AS e(value, ord)
+    ) p
+    LEFT JOIN {SCHEMA}.labels l ON l.prediction_id = p.prediction_id""",
 )
 
 

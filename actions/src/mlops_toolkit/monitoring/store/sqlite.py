@@ -12,23 +12,27 @@ from . import StoreError
 from ._sql import SQLStore
 
 TABLES = (
-    """CREATE TABLE IF NOT EXISTS predictions (
-        prediction_id TEXT PRIMARY KEY,
+    """CREATE TABLE IF NOT EXISTS prediction_batches (
+        batch_id TEXT PRIMARY KEY,
         model_name TEXT NOT NULL,
         model_version TEXT NOT NULL,
         environment TEXT NOT NULL,
         ts REAL NOT NULL,
-        inputs TEXT NOT NULL,
-        prediction TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        inputs BLOB NOT NULL,
+        predictions TEXT NOT NULL,
+        classes TEXT,
         scores TEXT
     )""",
-    "CREATE INDEX IF NOT EXISTS predictions_model_ts "
-    "ON predictions (model_name, model_version, ts)",
+    "CREATE INDEX IF NOT EXISTS prediction_batches_model_ts "
+    "ON prediction_batches (model_name, model_version, ts)",
     """CREATE TABLE IF NOT EXISTS labels (
         prediction_id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
         label TEXT NOT NULL,
         labelled_at REAL NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS labels_batch ON labels (batch_id)",
     """CREATE TABLE IF NOT EXISTS evaluations (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         ts REAL NOT NULL,
@@ -44,6 +48,12 @@ TABLES = (
         estimated INTEGER NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS evaluations_model_ts ON evaluations (model_name, ts)",
+    # One row per prediction with its label, for people who query the file in SQL.
+    """CREATE VIEW IF NOT EXISTS predictions AS
+    SELECT b.batch_id || printf('%06x', p.key) AS prediction_id, b.model_name, b.model_version,
+        b.environment, b.ts, p.value AS prediction, l.label, l.labelled_at
+    FROM prediction_batches b, json_each(b.predictions) p
+    LEFT JOIN labels l ON l.prediction_id = b.batch_id || printf('%06x', p.key)""",
 )
 
 
