@@ -119,7 +119,8 @@ def test_prometheus_scrapes_the_server_and_fires_the_drift_alert(stack: dict[str
     info = _query(base, "model_serving_model_info")
     assert info[0]["metric"]["model_name"] == "cancer"
     assert info[0]["metric"]["model_version"] == "4"
-    rules = _get(f"{base}/api/v1/rules")["data"]["groups"][0]["rules"]
+    groups = _get(f"{base}/api/v1/rules")["data"]["groups"]
+    rules = next(g for g in groups if g["name"] == "model-serving")["rules"]
     assert len(rules) == 6 and all(r["health"] == "ok" for r in rules), rules
 
     def firing() -> list[dict[str, Any]]:
