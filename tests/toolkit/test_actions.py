@@ -33,6 +33,7 @@ EXPECTED = {
     "ssh-setup",
     "labels",
     "score",
+    "monitor",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]
@@ -268,6 +269,7 @@ def test_true_false_input_becomes_the_flag(tmp_path, value, code, passed):
         assert "passed<<" in output.read_text() and f"\n{passed}\n" in output.read_text()
 
 
+@pytest.mark.slow  # a venv and a pip install: out of the fast tier
 def test_install_step_installs_the_package(tmp_path):
     """The install step builds the package from the action's folder (into a fresh venv)."""
     venv = tmp_path / "venv"

@@ -297,3 +297,33 @@ def test_holdout_figures_come_from_the_production_version(mlflow_server, model_n
     assert quality.holdout_figures(model_name, [F1, ACCURACY]) == ("", {})  # no alias yet
     client.set_registered_model_alias(model_name, names.PRODUCTION, version)
     assert quality.holdout_figures(model_name, [F1, ACCURACY]) == (version, {F1: 0.93})
+
+
+def test_the_action_runs_the_command_with_its_inputs(tmp_path) -> None:
+    from test_actions import REPO, run_composite
+
+    gate_yaml(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    with open_store(url) as store:
+        rows, truth = binary_rows(100, "5", age=600, seed=9)
+        store.write_predictions(rows)
+        label(store, rows, truth, 60, delay=60)
+    result, output = run_composite(
+        REPO / "actions" / "monitor",
+        {
+            "model-name": "churn",
+            "store": url,
+            "windows": "1h, 1d",
+            "registry": "false",
+            "install": "false",
+            "python": sys.executable,
+        },
+        tmp_path,
+        {"PYTHONPATH": str(ACTIONS_SRC), names.ENV_PREDICTION_STORE: "sqlite:///elsewhere.db"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "churn 5 (production) 1h: 60/100 labelled" in result.stdout
+    assert "churn 5 (production) 1d: 60/100 labelled" in result.stdout
+    text = output.read_text()
+    assert "evaluated<<" in text and "\n2\n" in text and "\nfalse\n" in text
+    assert (tmp_path / "reports/monitor/quality.md").is_file()
