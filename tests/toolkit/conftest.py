@@ -71,7 +71,7 @@ def _one_tracking_server(request):
 # in it unless it carries one of these marks or uses one of these fixtures (the real worlds);
 # a fixture that picks a world at run time marks its real parameter `server` itself
 # (tracking_backend below).
-REAL_WORLDS = ("mlflow_server", "auth_mlflow", "pg_mlflow", "team_server", "docker_engine")
+REAL_WORLDS = ("mlflow_server", "auth_mlflow", "pg_mlflow", "team_server", "docker_engine", "s3")
 NOT_FAST = ("slow", "docker", "postgres", "act", "gpu", "server")
 
 
