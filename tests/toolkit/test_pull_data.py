@@ -141,6 +141,17 @@ def test_an_unreachable_endpoint_is_one_line(project):
     assert len(result.stderr.strip().splitlines()) == 1 and "dvc pull from ci" in result.stderr
 
 
+def test_a_remote_url_dvc_refuses_is_one_line_and_nothing_written(project):
+    """DVC's own schema checks the URL (its Python API, no `dvc remote add`): one line."""
+    before = (project / ".dvc" / "config").read_text()
+    result = pull(project, {"DVC_REMOTE_URL": "foo://team-data/dvc"})
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "DVC_REMOTE_URL='foo://team-data/dvc': " in line and "Unsupported URL" in line
+    assert (project / ".dvc" / "config").read_text() == before
+    assert not (project / ".dvc" / "config.local").exists()
+
+
 def doctor_dvc(cwd: Path, env: dict[str, str]) -> tuple[int, list[str]]:
     base = {"MLFLOW_TRACKING_URI": "", "DVC_REMOTE_URL": "", "DVC_S3_ENDPOINT_URL": ""}
     # --local: the laptop's checks, DVC among them (CI's also need a tracking server).
