@@ -241,28 +241,6 @@ def test_the_default_is_the_host_handover_and_a_published_port_says_its_cost(wor
     docker_engine.containers.get(name).remove(force=True)
 
 
-def test_host_network_of_this_engine_is_the_machines_and_docker_desktop_is_refused(
-    docker_engine,
-):
-    """Docker Desktop's host network is its VM's: the handover is refused there, before
-    anything starts, in one line naming the alternatives."""
-    from mlops_toolkit.deploy import handover
-    from mlops_toolkit.errors import ToolkitError
-
-    assert handover.host_network_problem(docker_engine.info()) is None  # this Linux engine
-    desktop = {"OSType": "linux", "OperatingSystem": "Docker Desktop"}
-    assert "VM" in handover.host_network_problem(desktop)
-    windows = {"OSType": "windows", "OperatingSystem": "Windows Server 2022"}
-    assert "windows" in handover.host_network_problem(windows)
-
-    class Desktop:
-        def info(self) -> dict:
-            return desktop
-
-    with pytest.raises(ToolkitError, match=r"ssh://.*DOCKER_PUBLISH=ingress.*nothing changed"):
-        handover.require_host_network(Desktop())
-
-
 def test_unhealthy_container_changes_nothing(world, docker_engine, tmp_path):
     """The server cannot load its model: it never answers /health 200 and exits."""
     image = variant(docker_engine, world, "MODEL_DIR=/nonexistent", tmp_path)

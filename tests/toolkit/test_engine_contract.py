@@ -88,7 +88,24 @@ def start(backend: EngineBackend, kind: str, name: str, **options):
 def test_both_engines_satisfy_the_interface_and_have_a_host_network(backend):
     assert isinstance(backend.engine, DockerEngine)
     assert backend.engine.ping()
-    handover.require_host_network(backend.engine)  # Linux engines: the handover can work
+    assert handover.host_network_problem(backend.engine.info()) is None  # a Linux engine's
+    handover.require_host_network(backend.engine)  # host network: the handover can work
+
+
+@pytest.mark.parametrize(
+    ("os_type", "system", "why"),
+    [("linux", "Docker Desktop", "VM"), ("windows", "Windows Server 2022", "windows")],
+)
+def test_an_engine_without_the_machines_host_network_is_refused(os_type, system, why):
+    """Docker Desktop's host network is its VM's, Windows containers have none: the handover
+    is refused there, before anything starts, in one line naming the alternatives."""
+    from support.fakes.docker import FakeEngine
+
+    engine = FakeEngine(os_type=os_type, system=system)
+    assert why in handover.host_network_problem(engine.info())
+    with pytest.raises(ToolkitError, match=r"ssh://.*DOCKER_PUBLISH=ingress.*nothing changed"):
+        handover.require_host_network(engine)
+    assert engine.by_name == {}  # nothing started
 
 
 def test_a_container_is_found_by_name_and_a_name_is_taken_once(backend):
