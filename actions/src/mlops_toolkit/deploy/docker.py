@@ -19,7 +19,6 @@ from typing import Any
 
 from .. import names
 from ..errors import ToolkitError
-from ..tracking import client as tracking
 from . import dockerhost, handover, verify
 from .target import Deployed, Release
 
@@ -51,20 +50,6 @@ def _remove(container: Any | None) -> None:
         return
     with contextlib.suppress(Exception):
         container.remove(force=True)
-
-
-def _run(engine: Any, image: str, name: str, bind: str, port: int | None, labels: dict) -> Any:
-    try:
-        return engine.containers.run(
-            image,
-            name=name,
-            detach=True,
-            labels=labels,
-            ports={f"{names.SERVING_PORT}/tcp": (bind, port)},
-            restart_policy={"Name": "unless-stopped"} if port else None,
-        )
-    except Exception as exc:
-        raise ToolkitError(f"cannot start {name} from {image}: {tracking.one_line(exc)}") from exc
 
 
 def _published_port(container: Any) -> int:
@@ -114,7 +99,7 @@ def deploy(
     # 1. pre-flight beside what serves now
     preflight_name = f"{name}-candidate"
     _remove(_find(engine, preflight_name))
-    candidate = _run(engine, image, preflight_name, bind, None, labels)
+    candidate = dockerhost.start(engine, image, preflight_name, labels=labels, bind=bind, port=None)
     try:
         url = f"http://{host}:{_published_port(candidate)}"
         verify.verify(url, candidate.name, **check, alive=_alive(candidate))
@@ -138,10 +123,14 @@ def deploy(
     new = beside
     try:
         if new is None:
-            new = (
-                handover.run(engine, image, name, bind, port, labels)
-                if publish == "host"
-                else _run(engine, image, name, bind, port, labels)
+            new = dockerhost.start(
+                engine,
+                image,
+                name,
+                labels=labels,
+                bind=bind,
+                port=port,
+                host_network=publish == "host",
             )
         else:
             new.rename(name)
@@ -173,7 +162,9 @@ def _start_beside(
     """publish host: the new container up and healthy beside the old one, or nothing changed."""
     next_name = f"{name}-next"
     _remove(_find(engine, next_name))
-    new = handover.run(engine, image, next_name, bind, port, labels)
+    new = dockerhost.start(
+        engine, image, next_name, labels=labels, bind=bind, port=port, host_network=True
+    )
     try:
         handover.wait_own_health(new, timeout_s)
     except ToolkitError as exc:

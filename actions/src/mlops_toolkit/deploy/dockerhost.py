@@ -46,6 +46,41 @@ def stream_errors(chunks: Any, what: str) -> list[str]:
     return log
 
 
+def start(
+    engine: Any,
+    image: str,
+    name: str,
+    *,
+    labels: dict[str, str],
+    bind: str,
+    port: int | None,
+    host_network: bool = False,
+) -> Any:
+    """Start the serving container `name` from `image`: the one way the docker target does.
+
+    Published (the default): the image's port on `bind:port` of the host; `port` None takes a
+    free one and no restart policy (a short-lived pre-flight candidate). `host_network`: on the
+    host's network, binding `bind:port` itself with SO_REUSEPORT, so it can start beside the
+    container serving there now (the handover, handover.py).
+    """
+    options: dict[str, Any] = {"restart_policy": {"Name": "unless-stopped"} if port else None}
+    if host_network:
+        if port is None:
+            raise ValueError("a container on the host network needs its port")
+        options["network_mode"] = "host"
+        options["environment"] = {
+            "SERVING_PORT": str(port),
+            "SERVING_HOST": bind,
+            "SERVING_REUSE_PORT": "1",  # bind only once the model is loaded, beside the old one
+        }
+    else:
+        options["ports"] = {f"{names.SERVING_PORT}/tcp": (bind, port)}
+    try:
+        return engine.containers.run(image, name=name, detach=True, labels=labels, **options)
+    except Exception as exc:
+        raise ToolkitError(f"cannot start {name} from {image}: {tracking.one_line(exc)}") from exc
+
+
 def exited(container: Any) -> str:
     """Why a container stopped, from its exit code and last log lines (the server says why)."""
     code = container.attrs["State"].get("ExitCode")

@@ -60,22 +60,6 @@ def is_host_mode(container: Any | None) -> bool:
     return container is not None and container.attrs["HostConfig"].get("NetworkMode") == "host"
 
 
-def run(engine: Any, image: str, name: str, bind: str, port: int, labels: dict) -> Any:
-    env = {"SERVING_PORT": str(port), "SERVING_HOST": bind, "SERVING_REUSE_PORT": "1"}
-    try:
-        return engine.containers.run(
-            image,
-            name=name,
-            detach=True,
-            labels=labels,
-            network_mode="host",
-            environment=env,
-            restart_policy={"Name": "unless-stopped"},
-        )
-    except Exception as exc:
-        raise ToolkitError(f"cannot start {name} from {image}: {tracking.one_line(exc)}") from exc
-
-
 def wait_own_health(container: Any, timeout_s: float) -> None:
     """The container's own HEALTHCHECK (a probe of the shared port may reach the old one)."""
     deadline = time.monotonic() + timeout_s
