@@ -107,3 +107,29 @@ def test_domains_import_only_the_domains_below_them():
             if other not in ALLOWED[domain]:
                 wrong.append(f"{name} imports {target}")
     assert wrong == []
+
+
+def test_v1_import_paths_are_the_new_modules():
+    """Projects generated before the subpackages import the flat names; each is the new module
+    (one object: a fix or a monkeypatch reaches both), in both import forms."""
+    import importlib
+    import subprocess
+    import sys
+
+    import mlops_toolkit
+
+    for old, new in mlops_toolkit.V1_PATHS.items():
+        assert (SRC / (new.replace(".", "/") + ".py")).is_file(), new
+        assert not (SRC / f"{old}.py").exists(), old
+        module = importlib.import_module(f"mlops_toolkit.{old}")
+        assert module is importlib.import_module(f"mlops_toolkit.{new}"), old
+    code = (
+        "from mlops_toolkit import gate_config, strictyaml\n"
+        "from mlops_toolkit.tracking_check import check\n"
+        "from mlops_toolkit.gpu import available\n"
+        "import mlops_toolkit.open_run as o, mlops_toolkit.tracking.open_runs as n\n"
+        "assert o is n and gate_config.load and strictyaml and check and available\n"
+        "try:\n    from mlops_toolkit import nothing_here\nexcept ImportError:\n    print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
