@@ -47,3 +47,22 @@ def test_serving_mixed_serves_both_models_as_their_pipelines_answer():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "both servers answer as their Pipelines do in-process" in result.stdout
+
+
+@pytest.mark.slow
+def test_batch_score_runs_in_a_tiny_mode_with_the_pipelines_answers():
+    """3,000 rows, one round: score's predictions equal predict's (else it stops before the
+    table), and the table is printed. No speed is asserted: tiny files measure fixed costs."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "benchmarks/batch_score.py", "--rows", "3000", "--rounds", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "differ" not in result.stderr, result.stderr[-2000:]
+    assert "score + store" in result.stdout and "goal: score >= 0.8x" in result.stdout, (
+        result.stdout + result.stderr[-2000:]
+    )

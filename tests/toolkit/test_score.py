@@ -298,3 +298,68 @@ def test_a_missing_required_value_names_the_row(tmp_path, registered, capsys):
     pq.write_table(pa.Table.from_pandas(rows), tmp_path / "in.parquet")
     err = _refused(tmp_path, registered, capsys, tmp_path / "in.parquet", "--chunk-rows", "50")
     assert "column 'Weight_in_lbs' is required, row 123 has no value" in err
+
+
+# -- other models, other sources -------------------------------------------------------------
+def test_a_numeric_model_scores_through_the_matrix_path_as_the_server(
+    tmp_path, mlflow_server, logged, holdout_csv
+):
+    """The session's breast-cancer Pipeline (30 float columns: the server's ndarray path), its
+    holdout as CSV with the target beside the features (ignored); without probabilities the
+    command makes the server's own `predict` call."""
+    import mlflow
+    import orjson
+    from mlops_toolkit.serving.app import ScoringApp
+    from mlops_toolkit.serving.model import load_for_serving
+    from mlops_toolkit.serving.settings import Settings
+
+    name = f"score-numeric-{uuid.uuid4().hex[:8]}"
+    version = mlflow.register_model(logged["good"][1], name).version
+    mlflow.MlflowClient().set_registered_model_alias(name, "production", version)
+    registered = {"name": name}
+    assert score(tmp_path, registered, holdout_csv, "--no-probabilities") == 0
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert [c for c in out.columns if c.startswith("probability_")] == []
+
+    local = mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp_path)
+    model = load_for_serving(local)
+    assert not model.use_frame  # the matrix path
+    holdout = pd.read_csv(holdout_csv).drop(columns=["target"])
+    raw = orjson.dumps({"dataframe_split": holdout.to_dict(orient="split") | {"index": None}})
+    status, body, *_ = ScoringApp(Settings(model_dir=local), model=model)._decode_and_predict(
+        model, raw, False
+    )
+    assert status == 200 and out["prediction"].tolist() == orjson.loads(body)["predictions"]
+    assert len(out) == stored_rows(tmp_path) == len(holdout)
+
+
+def test_a_dvc_tracked_file_missing_from_the_checkout_is_pulled(
+    tmp_path, registered, served, monkeypatch
+):
+    """`dvc add` + `dvc push` to a local remote, then the file and DVC's cache removed, as on a
+    fresh CI checkout: `score` pulls that one path and scores it."""
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    rows = batch_rows(registered)
+    rows.to_parquet(project / "data" / "batch.parquet")
+
+    def dvc(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "dvc", *args], cwd=project, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    dvc("init", "--no-scm", "-q")
+    dvc("remote", "add", "-d", "storage", str(tmp_path / "remote"))
+    dvc("add", "-q", "data/batch.parquet")
+    dvc("push", "-q")
+    (project / "data" / "batch.parquet").unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    monkeypatch.chdir(project)
+    assert score(tmp_path, registered, Path("data/batch.parquet"), "--no-log") == 0
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["prediction"].tolist() == server_answers(served, rows)

@@ -121,15 +121,19 @@ def chunks(source: Source, model: ServedModel, id_columns: list[str], rows: int)
         if source.kind == "parquet":
             import pyarrow.parquet as pq
 
-            yield from pq.ParquetFile(source.path).iter_batches(batch_size=rows, columns=wanted)
+            for record in pq.ParquetFile(source.path).iter_batches(batch_size=rows, columns=wanted):
+                if record.num_rows:  # an empty row group
+                    yield record
         else:
-            yield from _csv_chunks(source, model, wanted, rows)
+            yield from _csv_chunks(source, model, wanted, id_columns, rows)
     except pa.ArrowInvalid as exc:  # a CSV value that is not of its column's type
         message = _arrow_message(exc, source.columns)
         raise BatchInputError(f"input {source.path.name}: {message}") from None
 
 
-def _csv_chunks(source: Source, model: ServedModel, wanted: list[str], rows: int) -> Iterator[Any]:
+def _csv_chunks(
+    source: Source, model: ServedModel, wanted: list[str], ids: list[str], rows: int
+) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -141,7 +145,9 @@ def _csv_chunks(source: Source, model: ServedModel, wanted: list[str], rows: int
         "boolean": pa.bool_(),
         "string": pa.string(),
     }
-    types = {c.name: arrow_type[c.type] for c in model.columns if c.name in wanted}
+    # Ids are copied as written ("007" stays "007"), whatever a later block holds.
+    types = {name: pa.string() for name in ids}
+    types.update({c.name: arrow_type[c.type] for c in model.columns if c.name in wanted})
     convert = pacsv.ConvertOptions(
         column_types=types,
         include_columns=wanted,
@@ -277,33 +283,47 @@ def _wall_clock(values: Any) -> np.ndarray:
 
 
 def parse_dates(batch: Batch, names: list[str], first_row: int) -> None:
-    """The server's date check (dates.check_dates), then the parsed values in place of the text.
+    """The server's date check (serving/dates.py), with the parsed values kept for the model.
 
-    The model's date step parses with the same call (`pd.to_datetime(errors="coerce",
-    format="mixed")`), so it gets what it would have made itself, without parsing twice.
+    The check parses as the model's date step does (`pd.to_datetime(errors="coerce",
+    format="mixed")`); a value that is not a date is refused with the server's message. The
+    parsed values then replace the text, so the model's step gets what it would have made
+    itself and the column is parsed once, not twice.
     """
     import warnings
 
     import pandas as pd
 
-    from .dates import check_dates
-
-    try:
-        check_dates(batch, names)  # a value that is not a date: one line naming it
-    except PayloadError as exc:
-        raise BatchInputError(_rows_from(exc.message, first_row)) from None
     for name in names:
         values = batch.columns[name]
         if values.dtype != object:
+            continue  # written as dates in the file (_wall_clock)
+        series = pd.Series(values, dtype=object)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+        except (ValueError, TypeError):  # offsets mixed: the server's value-by-value path
+            _checked_by_server(batch, name, first_row)
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(pd.Series(values), errors="coerce", format="mixed")
-            except (ValueError, TypeError):
-                continue  # mixed offsets: check_dates already made each its wall-clock text
+        bad = parsed.isna().to_numpy() & series.notna().to_numpy()
+        if bad.any():
+            _checked_by_server(batch, name, first_row, int(np.flatnonzero(bad)[0]))
         if parsed.dt.tz is None:
             batch.columns[name] = parsed.to_numpy()
+        # else one offset throughout: left as text, the model's step parses it as in a request
+
+
+def _checked_by_server(batch: Batch, name: str, first_row: int, bad_row: int = -1) -> None:
+    """dates.py's own check and message (the row made the file's)."""
+    from . import dates
+
+    try:
+        if bad_row >= 0:
+            dates._reject(name, bad_row, batch.columns[name])
+        dates.check_dates(batch, [name])
+    except PayloadError as exc:
+        raise BatchInputError(_rows_from(exc.message, first_row)) from None
 
 
 def _rows_from(message: str, first_row: int) -> str:

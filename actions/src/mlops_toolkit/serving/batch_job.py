@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -84,39 +86,96 @@ def run(job: Job) -> Result:
 # -- pass 1: score -------------------------------------------------------------------------------
 def _score(job: Job, scorer: batch.Scorer, tmp: Path) -> int:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from ..monitoring.store import new_ids
-
-    writer = None
     done = 0
-    with _progress(job, "scoring") as advance:
-        try:
-            for record in batch.chunks(job.source, job.model, job.id_columns, job.chunk_rows):
-                scored = batch.to_batch(record, job.model, done)
-                predictions, proba = scorer.score(scored)
-                now = time.time()
-                table = _output_table(job, record, new_ids(record.num_rows, now), now, scorer)
-                table = table.append_column("prediction", pa.array(predictions.tolist()))
-                for i, name in enumerate(_proba_names(scorer.classes)):
-                    table = table.append_column(name, pa.array(proba[:, i]))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-                done += record.num_rows
-                advance(record.num_rows)
-        finally:
-            if writer is not None:
-                writer.close()
+    ids = _Ids()
+    with _progress(job, "scoring") as advance, _Writer(tmp) as writer:
+        for record in batch.chunks(job.source, job.model, job.id_columns, job.chunk_rows):
+            scored = batch.to_batch(record, job.model, done)
+            predictions, proba = scorer.score(scored)
+            now = time.time()
+            table = _output_table(job, record, ids.new(record.num_rows, now), now, scorer)
+            table = table.append_column("prediction", pa.array(predictions.tolist()))
+            for i, name in enumerate(_proba_names(scorer.classes)):
+                table = table.append_column(name, pa.array(proba[:, i]))
+            writer.put(table)
+            done += record.num_rows
+            advance(record.num_rows)
     return done
 
 
-def _output_table(job: Job, record: Any, ids: list[str], now: float, scorer: batch.Scorer) -> Any:
+class _Writer:
+    """Parquet written by a thread of its own while the next chunk is read and scored.
+
+    pyarrow encodes and compresses without the GIL, so on two cores the writing hides behind the
+    scoring. At most two chunks wait (the memory bound); an error in the thread is raised here.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="score-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def put(self, table: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
+
+    def _run(self) -> None:
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            while (table := self.queue.get()) is not None:
+                if writer is None:
+                    writer = pq.ParquetWriter(self.path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+        except BaseException as exc:  # handed to the scoring thread
+            self.error = exc
+            while self.queue.get() is not None:  # unblock put() until the end
+                pass
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+class _Ids:
+    """The store's prediction ids (monitoring/store/ids.py: a batch id, then the row in 6 hex
+    digits), one batch per chunk, made by arrow: the row suffixes are the same in every chunk."""
+
+    def __init__(self) -> None:
+        self._suffixes: Any = None
+
+    def new(self, n: int, now: float) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from ..monitoring.store.ids import MAX_ROWS, new_batch
+
+        if n > MAX_ROWS:
+            raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
+        if self._suffixes is None or len(self._suffixes) < n:
+            self._suffixes = pa.array([f"{i:06x}" for i in range(n)], pa.string())
+        return pc.binary_join_element_wise(new_batch(now), self._suffixes.slice(0, n), "")
+
+
+def _output_table(job: Job, record: Any, ids: Any, now: float, scorer: batch.Scorer) -> Any:
     import pyarrow as pa
 
     n = record.num_rows
     columns = {name: record.column(name) for name in job.id_columns}
-    columns["prediction_id"] = pa.array(ids, pa.string())
+    columns["prediction_id"] = ids
     # Constant columns: one dictionary value, a byte per row (and run-length encoded on disk).
     zeros = pa.array(np.zeros(n, dtype=np.int8))
     columns["model_name"] = pa.DictionaryArray.from_arrays(zeros, [job.model_name])
