@@ -256,8 +256,10 @@ class StoreWriter:
                     self._drop_locked(rows, "unwritable")
                 return store
             with self._cond:
-                if self._abandoned:
-                    self._done(rows)
+                if self._abandoned:  # shutdown gave up on the store: these rows are lost, said so
+                    self.queued -= rows
+                    self._last_warning = 0.0
+                    self._drop_locked(rows, "shutdown")
                     return store
                 self._cond.wait(pause)
             pause = min(pause * 2, 30.0)
