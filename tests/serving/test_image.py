@@ -60,7 +60,9 @@ def _build(project: Path, tag: str, version: str, model_dir: str = "build/model"
 
     wheel = stage_toolkit_wheel(project)  # the platform's server, as build-image puts it
     # Package data travels too: the report templates (ci/markdown.py) are no .py file.
-    assert "mlops_toolkit/ci/templates/gate.md.j2" in zipfile.ZipFile(wheel).namelist()
+    shipped = zipfile.ZipFile(wheel).namelist()
+    for template in ("ci/templates/gate.md.j2", "monitoring/templates/drift.html.j2"):
+        assert f"mlops_toolkit/{template}" in shipped
     return _docker(
         "build",
         "--network",

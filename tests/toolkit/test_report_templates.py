@@ -1,4 +1,5 @@
-"""The Markdown reports' Jinja2 templates render strictly (the wheel carries them: test_image)."""
+"""The reports' Jinja2 templates: strict, Markdown unescaped, HTML escaped (the wheel carries
+them: tests/serving/test_image.py)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,21 @@ def test_a_pipe_in_a_finding_stays_inside_its_cell():
     )
     row = text.strip().splitlines()[-1]
     assert row == "| `e` | — | n/a | a \\| b |"
+
+
+def test_drift_html_escapes_the_datas_column_names_and_markdown_does_not():
+    from mlops_toolkit.monitoring import drift
+
+    row = {"kind": "numeric", "psi": 0.5, "test": "ks", "statistic": 0.2, "p_value": 1e-5}
+    report = {
+        "drift_detected": True,
+        "drifted_features": ["<b>income</b>"],
+        "features": {"<b>income</b>": {**row, "drifted": True}},
+        "rows": {"current": 10, "reference": 20},
+        "generated_at": "2026-12-04T11:00:00+00:00",
+        "thresholds": {"psi": 0.2, "p_value": 0.05},
+    }
+    html = drift.to_html(report)
+    assert "<td>&lt;b&gt;income&lt;/b&gt;</td>" in html and "<b>income" not in html
+    assert "<tr class=drift>" in html  # the template's own markup is not escaped
+    assert "| <b>income</b> | numeric | 0.5000 | ks |" in drift.to_markdown(report)

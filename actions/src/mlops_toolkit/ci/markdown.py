@@ -32,18 +32,11 @@ def _cell(value: object) -> str:
 
 @functools.cache
 def _templates():
-    """The report templates (package data under templates/), loaded once. Markdown, so no
-    autoescape; StrictUndefined so a renamed key fails loudly instead of printing nothing."""
-    import jinja2
+    """The report templates (package data under templates/; core/templates.py), with the
+    number formats and hints they call."""
+    from ..core import templates
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates.environment(TEMPLATES)
     env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
     env.globals["fix_hint"] = fix_hint
     return env

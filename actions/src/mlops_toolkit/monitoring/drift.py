@@ -21,6 +21,8 @@ from typing import Any
 
 from ..errors import DriftDetected, InputError
 
+TEMPLATES = Path(__file__).with_name("templates")
+
 PREDICTION_COLUMN = "prediction"
 DRIFT_EXIT_CODE = DriftDetected.exit_code  # "drift found", apart from 1 for "the job failed"
 EPSILON = 1e-4  # floor of a bin's share, so an empty bin gives a large but finite PSI
@@ -299,55 +301,20 @@ def _fmt(value: Any) -> str:
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    verdict = "**Drift detected**" if report["drift_detected"] else "No drift"
-    lines = [
-        "# Drift report",
-        "",
-        (
-            f"{verdict}: {len(report['drifted_features'])} of {len(report['features'])} features "
-            f"drifted; {report['rows']['current']} current rows vs {report['rows']['reference']} "
-            f"reference rows ({report['generated_at']})."
-        ),
-        "",
-        (
-            f"A column drifts when PSI > {report['thresholds']['psi']} and the test's p-value < "
-            f"{report['thresholds']['p_value']}."
-        ),
-        "",
-        "| column | kind | PSI | test | statistic | p-value | drifted |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, r in _rows(report):
-        lines.append(
-            f"| {name} | {r['kind']} | {_fmt(r['psi'])} | {r['test'] or '-'} | "
-            f"{_fmt(r['statistic'])} | {_fmt(r['p_value'])} | "
-            f"{'**yes**' if r['drifted'] else 'no'} |"
-        )
-    return "\n".join(lines) + "\n"
+    return _render("drift.md.j2", report)
 
 
 def to_html(report: dict[str, Any]) -> str:
-    from html import escape
+    return _render("drift.html.j2", report)  # autoescaped: column names are the data's
 
-    cells = "".join(
-        f"<tr class={'drift' if r['drifted'] else 'ok'}><td>{escape(name)}</td>"
-        f"<td>{r['kind']}</td><td>{_fmt(r['psi'])}</td><td>{r['test'] or '-'}</td>"
-        f"<td>{_fmt(r['statistic'])}</td><td>{_fmt(r['p_value'])}</td>"
-        f"<td>{'yes' if r['drifted'] else 'no'}</td></tr>"
-        for name, r in _rows(report)
-    )
-    verdict = "Drift detected" if report["drift_detected"] else "No drift"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>"
-        "body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
-        ".drift{background:#fdd}</style></head><body>"
-        f"<h1>{verdict}</h1><p>{report['rows']['current']} current rows vs "
-        f"{report['rows']['reference']} reference rows, {escape(report['generated_at'])}. "
-        f"A column drifts when PSI &gt; {report['thresholds']['psi']} and p-value &lt; "
-        f"{report['thresholds']['p_value']}.</p><table><tr><th>column</th><th>kind</th>"
-        "<th>PSI</th><th>test</th><th>statistic</th><th>p-value</th><th>drifted</th></tr>"
-        f"{cells}</table></body></html>\n"
-    )
+
+def _render(name: str, report: dict[str, Any]) -> str:
+    """A report from its template (templates/, package data; core/templates.py)."""
+    from ..core import templates
+
+    env = templates.environment(TEMPLATES)
+    env.filters["fmt"] = _fmt
+    return env.get_template(name).render(report=report, rows=_rows(report))
 
 
 def run(
