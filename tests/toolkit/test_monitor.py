@@ -20,6 +20,7 @@ from mlops_toolkit import metrics as registry
 from mlops_toolkit import names
 from mlops_toolkit.monitoring import quality
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
+from support.stores import pg_url, store_url  # noqa: F401  (fixtures)
 
 NOW = time.time()
 HOUR = 3600.0
@@ -327,3 +328,25 @@ def test_the_action_runs_the_command_with_its_inputs(tmp_path) -> None:
     text = output.read_text()
     assert "evaluated<<" in text and "\n2\n" in text and "\nfalse\n" in text
     assert (tmp_path / "reports/monitor/quality.md").is_file()
+
+
+def test_the_same_figures_and_history_on_both_stores(store_url) -> None:  # noqa: F811
+    """SQLite and PostgreSQL (support/stores.py): the join and the history are the store's."""
+    with open_store(store_url) as store:
+        rows, truth = binary_rows(150, "7", age=600, seed=10)
+        model = f"churn-{rows[0].prediction_id[:12]}"  # the PostgreSQL database is shared
+        rows = [Prediction(**{**r.__dict__, "model_name": model}) for r in rows]
+        store.write_predictions(rows)
+        label(store, rows, truth, 100, delay=60)
+        report = quality.evaluate(store, model, CLASSIFIER, now=NOW)
+        store.record_evaluations(quality.history_rows(report))
+        history = store.read_evaluations(model, "7", metric=F1)
+    [day] = [f for f in report.figures if f.window == "1d"]
+    assert (day.predictions, day.labelled) == (150, 100)
+    expected = registry.compute(
+        registry.CLASSIFICATION, truth[:100], [r.prediction for r in rows[:100]]
+    )
+    assert day.measured[F1].value == pytest.approx(expected[F1])
+    assert sorted((e.window, e.estimated) for e in history) == [
+        ("1d", False), ("1d", True), ("1h", False), ("1h", True)
+    ]  # fmt: skip
