@@ -11,7 +11,9 @@ closed loop: a fixed number of keep-alive connections for a fixed time, on 127.0
   (benchmarks/_floor_app.py): what any server on uvicorn must at least spend.
 - ours again with the prediction store on (`logged`: every row, its id, inputs, output and class
   probabilities to SQLite through the server's queue and writer thread): the cost of logging is
-  logged/ours, measured in the same rounds (goal: at most 5 % fewer requests per second).
+  logged/ours, measured in the same rounds (goal: at most 5 % fewer requests per second), and
+  as CPU seconds per request from each server's own process metrics (less disturbed by other
+  load on a shared machine than requests per second).
 Servers are pinned to CPU 0 and wrk to CPU 1 when there are two CPUs, and the servers take turns,
 round after round, so background load hits all alike; the figures are medians over the rounds.
 
@@ -321,10 +323,28 @@ def main() -> int:
                             wrk(port, script, args.duration, args.connections)
                         )
             store_counts(chosen["logged"][1])
+            cpu = {name: cpu_per_request(chosen[name][1]) for name in ("ours", "logged")}
+            print(
+                f"CPU per request (all payloads, all rounds): ours {cpu['ours'] * 1e3:.3f} ms, "
+                f"logged {cpu['logged'] * 1e3:.3f} ms: "
+                f"logged/ours x{cpu['logged'] / cpu['ours']:.3f}"
+                " (less sensitive to other load on the machine than requests per second)"
+            )
         finally:
             for proc in procs.values():
                 stop(proc)
     return report(results, args)
+
+
+def cpu_per_request(port: int) -> float:
+    """The server process's CPU seconds (its own /metrics) per scoring request it answered."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    cpu = float(re.search(r"^process_cpu_seconds_total (\S+)$", text, re.M)[1])
+    requests = sum(
+        float(v) for v in re.findall(r"^model_serving_requests_total\{.*\} (\S+)$", text, re.M)
+    )
+    return cpu / requests
 
 
 def store_counts(port: int) -> None:
