@@ -30,6 +30,9 @@ from .scenario import (
 pytestmark = [pytest.mark.act, pytest.mark.docker]
 # The pull-request job is the same for every deploy target: those tests run on docker only.
 DOCKER_ONLY = pytest.mark.parametrize("scenario", ["docker"], indirect=True)
+# The pull-request workflow's model job alone, where a pull request must fail in it: the failure
+# is then its own, never the unit tests job's (minutes of the project's tests saved a run).
+MODEL_JOB = "model"
 
 
 def test_lifecycle(scenario: Scenario):
@@ -59,7 +62,9 @@ def test_lifecycle(scenario: Scenario):
     assert_deployed_over_ssh(s, result, jobs=2)
 
     # 3. A clearly worse model: the gate fails, the workflow fails, production is untouched.
-    worse, result = s.pull_request(lambda p: set_c(p, 1e-7), "Degenerate regularisation")
+    worse, result = s.pull_request(
+        lambda p: set_c(p, 1e-7), "Degenerate regularisation", job=MODEL_JOB
+    )
     assert result.returncode != 0
     body = s.comment(worse)
     assert "Model gate: failed" in body and "**FAIL**" in body
@@ -143,7 +148,7 @@ def test_a_typo_in_params_is_explained_in_the_comment(scenario: Scenario):
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
 
     versions = len(s.client.search_model_versions(f"name = '{s.model}'"))
-    number, result = s.pull_request(typo, "Typo in params.yaml")
+    number, result = s.pull_request(typo, "Typo in params.yaml", job=MODEL_JOB)
     assert result.returncode != 0
     body = s.comment(number)
     assert "## Failed at step `gate-config`" in body, body
