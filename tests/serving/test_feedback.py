@@ -149,3 +149,14 @@ def _rows(n: int) -> Any:
     from sklearn.datasets import load_breast_cancer
 
     return load_breast_cancer(as_frame=True).data.iloc[:n]
+
+
+def test_the_json_lines_log_carries_the_ids_without_a_store(clf, tmp_path) -> None:
+    with _serve(clf[0], log_dir=str(tmp_path), log_sample_rate=1.0) as server:
+        server.wait_ready()
+        status, body, headers = _post(server, "/invocations", {"dataframe_split": _split(_rows(2))})
+    lines = [
+        json.loads(line) for f in tmp_path.glob("*.jsonl") for line in f.read_text().splitlines()
+    ]
+    assert status == 200 and [line["prediction_id"] for line in lines] == body["prediction_ids"]
+    assert body["prediction_ids"][0].startswith(headers["X-Prediction-Batch"])
