@@ -48,6 +48,7 @@ class Act:
     logs: Path
     runs: list[str] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # beside GITHUB_TOKEN
+    current: Path | None = None  # the log of the run going on
 
     def __post_init__(self) -> None:
         one_checkout_per_job(self.toolkit_repo)
@@ -100,15 +101,30 @@ class Act:
             command += ["--var", f"{key}={value}"]
         for key, value in self.env.items():
             command += ["--env", f"{key}={value}"]
-        result = subprocess.run(
-            command,
-            cwd=self.project,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            check=False,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
+        log, errors = self.logs / f"{name}.log", self.logs / f"{name}.stderr"
+        # The log is written as act runs (self.current): a test may wait for a step's line.
+        self.current = log
+        try:
+            with log.open("w") as out, errors.open("w") as err:
+                done = subprocess.run(
+                    command,
+                    cwd=self.project,
+                    stdout=out,
+                    stderr=err,
+                    timeout=1200,
+                    check=False,
+                    env={**os.environ, "NO_COLOR": "1"},
+                )
+        finally:
+            self.current = None
+        stdout, stderr = log.read_text(), errors.read_text()
+        log.write_text(stdout + stderr)
+        errors.unlink()
         self.runs.append(name)
-        return result
+        return subprocess.CompletedProcess(done.args, done.returncode, stdout, stderr)
+
+    def step_done(self, step: str, outcome: str = "Success") -> bool:
+        """Whether the run going on has ended the workflow step named ``step`` (its name in
+        the workflow) with ``outcome`` ("Success" or "Failure"): act's own line for it."""
+        log = self.current
+        return log is not None and f"  {outcome} - Main {step} [" in log.read_text()

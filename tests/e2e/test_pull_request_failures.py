@@ -128,15 +128,13 @@ def test_a_tracking_outage_after_training_fails_at_evaluate(scenario: Scenario):
     s = scenario
     before = set(run_statuses(s))
 
-    def trained() -> bool:
-        if not _new_run_tagged(s, before, "mlops.compute"):  # one batch: all compute tags
-            return False
-        time.sleep(1.0)  # train's answer reaches it; evaluate is still starting
-        return True
-
-    with server_killed_when(s, trained) as outage:
+    # The train step over (act's line for it): train made its last call (the tags), and
+    # evaluate is still importing when the server goes. A tag seen on the server came before
+    # train had its answer, and a second's wait was a guess on two busy cores.
+    with server_killed_when(s, lambda: s.act.step_done("Train")) as outage:
         body = failing_pull_request(s, lambda p: set_c(p, 0.5), "Less regularisation")
     assert outage["killed"]
+    assert _new_run_tagged(s, before, "mlops.compute")  # trained and tagged before the outage
     cause = f"{s.model} evaluate: MLflow tracking server {s.server.uri} is unreachable"
     assert_explained(body, "evaluate", cause, "**Fix:** check vars.MLFLOW_TRACKING_URI")
 
@@ -160,18 +158,14 @@ def test_a_tracking_outage_after_the_gate_fails_at_register(scenario: Scenario):
     s = scenario
     before = set(run_statuses(s))
 
-    def gated() -> bool:
-        if not _new_run_tagged(s, before, "mlops.gate.summary"):
-            return False
-        time.sleep(1.0)  # the verdict's last tags (a few calls) land, register is still starting
-        return True
-
-    with server_killed_when(s, gated) as outage:
+    # The gate step over: its verdict is recorded (every call answered), register is starting.
+    with server_killed_when(s, lambda: s.act.step_done("Gate against production")) as outage:
         body = failing_pull_request(s, lambda p: set_c(p, 0.7), "Regularise a little less")
     assert outage["killed"]
     cause = f"mlops-toolkit register: MLflow tracking server {s.server.uri} is unreachable"
     assert_explained(body, "register", cause, "**Fix:** check vars.MLFLOW_TRACKING_URI")
     assert "Model gate: passed" in body
+    assert _new_run_tagged(s, before, "mlops.gate.summary")  # the verdict is on the run
     assert not s.client.search_model_versions(f"name = '{s.model}'")
 
 
