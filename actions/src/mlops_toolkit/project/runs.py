@@ -1,0 +1,224 @@
+"""MLflow set-up for a project's commands, the runs they leave open, and lineage tags.
+
+`connect` points MLflow at the tracking server (or the embedded SQLite store), bounds its
+retries, moves credentials out of the URI and ends the runs earlier commands left open;
+`open_run` remembers a run until it has ended. The run files are `contracts.py`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import contracts, names, tracking_check
+from .. import open_run as open_runs
+
+log = logging.getLogger(__name__)
+
+TRACKING_URI_ENV = names.ENV_TRACKING_URI
+TAG_PREFIX = names.TAG_PREFIX  # every tag the project or the platform writes
+EMBEDDED_STORE = Path("mlflow.db")
+# The runs commands have open, until they end: a command cut off with the server (or killed)
+# leaves its run here, and the next command marks it FAILED instead of RUNNING for ever, once
+# the process that opened it is gone (a concurrent command's run is left alone).
+OPEN_RUN_FILE = open_runs.OPEN_RUN_FILE
+# Where the embedded store keeps artifacts: MLflow writes each as an absolute path into
+# mlflow.db, so a copied or moved project still pointed at the original folder.
+ARTIFACT_FOLDERS = ("mlruns", "mlartifacts")
+PATH_COLUMNS = {
+    "experiments": ("artifact_location",),
+    "runs": ("artifact_uri",),
+    "logged_models": ("artifact_location",),
+    "model_versions": ("source", "storage_location"),
+}
+
+
+def tracking_uri(configured: str = "") -> str:
+    """The environment wins (CI points every step at one server), then params
+    (mlflow.tracking_uri), then the embedded SQLite store."""
+    uri = os.environ.get(TRACKING_URI_ENV) or configured
+    return uri or f"sqlite:///{EMBEDDED_STORE.resolve()}"
+
+
+def connect(configured: str = "") -> str:
+    """Point MLflow at the tracking server and fail in one line if it cannot be reached.
+
+    Returns the URI MLflow uses, never with credentials in it: those of an HTTP URI move to
+    MLflow's own variables, so no run link or error MLflow prints can show the password.
+    """
+    import mlflow
+
+    # Bounded retries and timeouts (the platform's): a dead server fails a command in seconds.
+    tracking_check.bound_http_requests()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a TTY
+    uri = tracking_uri(configured)
+    if tracking_check.is_http(uri):
+        _check_reachable(uri)
+        uri = _credentials_to_environment(uri)
+    elif uri == f"sqlite:///{EMBEDDED_STORE.resolve()}" and EMBEDDED_STORE.is_file():
+        relocate_embedded_store()
+    mlflow.set_tracking_uri(uri)
+    close_abandoned_run(uri)
+    return uri
+
+
+def _check_reachable(uri: str) -> None:
+    """The platform's checks: /health, then one authenticated call; the password never shown."""
+    from ..tracking_check import TrackingUnavailable, check, check_authenticated
+
+    try:
+        check(uri)
+        check_authenticated(uri)  # basic-auth leaves /health open
+    except TrackingUnavailable as error:
+        raise ConnectionError(str(error)) from None
+
+
+def _credentials_to_environment(uri: str) -> str:
+    """`http://user:pw@host` -> `http://host`, with user and password in MLflow's variables."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    os.environ[names.ENV_TRACKING_USERNAME] = unquote(parts.username)
+    os.environ[names.ENV_TRACKING_PASSWORD] = unquote(parts.password or "")
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+@contextmanager
+def open_run(uri: str, **start: Any) -> Iterator[Any]:
+    """`mlflow.start_run`, remembered in OPEN_RUN_FILE until it has ended on the server."""
+    import mlflow
+
+    with mlflow.start_run(**start) as run:
+        open_runs.add(run.info.run_id, uri, OPEN_RUN_FILE)
+        yield run
+    open_runs.remove(run.info.run_id, OPEN_RUN_FILE)
+
+
+def close_abandoned_run(uri: str) -> None:
+    """Mark FAILED the runs earlier commands left open on this server, once their process is
+    gone (it died, or its server did); another server's runs wait until we track there."""
+    for line in open_runs.end_orphans(OPEN_RUN_FILE, uri=uri, by="command"):
+        log.warning("%s", line)
+
+
+def relocate_embedded_store() -> None:
+    """Point mlflow.db's artifact paths at this folder when the project was copied or moved.
+
+    MLflow stores every local artifact location as an absolute path (it resolves even a relative
+    one), so a copy of the project would log into, and read from, the original folder. The
+    artifacts folder travels with the project; its old absolute prefix is rewritten in place.
+    """
+    here = Path.cwd().resolve()
+    with closing(sqlite3.connect(EMBEDDED_STORE)) as db, db:
+        old = _recorded_root(db)
+        if old is None or Path(old) == here:
+            return
+        for table, columns in PATH_COLUMNS.items():
+            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column in set(columns) & present:
+                for prefix in (f"file://{old}/", f"{old}/"):
+                    db.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?)"
+                        f" WHERE substr({column}, 1, ?) = ?",
+                        (prefix.replace(old, str(here)), len(prefix) + 1, len(prefix), prefix),
+                    )
+    log.warning("%s was made in %s: its artifact paths now point at %s", EMBEDDED_STORE, old, here)
+
+
+def _recorded_root(db: sqlite3.Connection) -> str | None:
+    """The project folder the store's experiments were created in (None: none, or not local)."""
+    try:
+        rows = db.execute("SELECT artifact_location FROM experiments").fetchall()
+    except sqlite3.DatabaseError:
+        return None  # not an MLflow store yet: MLflow creates the tables
+    for (location,) in rows:
+        path = str(location or "").removeprefix("file://")
+        for folder in ARTIFACT_FOLDERS:
+            root, sep, _ = path.rpartition(f"/{folder}/")
+            if sep and root.startswith("/"):
+                return root
+    return None
+
+
+def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
+    """The registered name and version a model URI stands for, for the server's labels.
+
+    models:/name/3 and models:/name@alias are resolved in the registry; anything else (runs:/,
+    a logged model's models:/m-...) is the project's registered model at the version `evaluate`
+    registered, if any.
+    """
+    from mlflow import MlflowClient
+
+    ref = uri.removeprefix("models:/")
+    if ref != uri and not ref.startswith("m-"):
+        name, sep, alias = ref.partition("@")
+        if sep:
+            return name, str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        name, _, version = ref.rpartition("/")
+        return name, version
+    try:
+        registered = contracts.RegisteredFile.read(REGISTERED_FILE)
+    except contracts.ContractError:
+        return registered_name, None
+    return registered_name, registered.model_version or None
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree, or None outside a git repository."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def file_md5(path: str | Path) -> str:
+    """The same digest DVC records for a file in dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tags(**facts: object) -> dict[str, str]:
+    """Tag names with the common prefix; None values are left out."""
+    return {f"{TAG_PREFIX}{key}": str(value) for key, value in facts.items() if value is not None}
+
+
+# The files later steps and the CI toolkit read: their shape is the platform's (contracts.py).
+RUN_FILE = contracts.RunFile.PATH
+REGISTERED_FILE = contracts.RegisteredFile.PATH
+# The fitted model as `train` hands it to `evaluate`: the same object MLflow logs, without the
+# seconds that loading MLflow's skops format costs (it scans every scikit-learn type on import).
+MODEL_FILE = Path("models") / "model.joblib"
+
+
+def write_run_info(**info: object) -> Path:
+    """reports/run.json: how later steps (and the CI toolkit) find the last training run."""
+    return contracts.RunFile(**info).write(RUN_FILE)
+
+
+def read_run_info() -> contracts.RunFile:
+    return contracts.RunFile.read(RUN_FILE)
+
+
+def requirements(distributions: tuple[str, ...]) -> list[str]:
+    """Pinned requirements for the logged model, so MLflow need not infer them (slow)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in distributions]
