@@ -61,6 +61,10 @@ def cmd_fit(args: argparse.Namespace, log_file: Path) -> int:
             raise ZeroDivisionError("division by zero")
         if args.fail == "interrupt":
             raise KeyboardInterrupt
+        if args.fail == "die":  # a process killed mid-run: its run stays RUNNING on the server
+            import os
+
+            os._exit(9)
     runs.write_run_info(
         run_id=run.info.run_id,
         model_uri=f"runs:/{run.info.run_id}/model",
@@ -72,7 +76,7 @@ def cmd_fit(args: argparse.Namespace, log_file: Path) -> int:
 
 def add_commands(add: frame.Adder) -> None:
     sub = add("fit", cmd_fit, "Open a tracked run.")
-    sub.add_argument("--fail", choices=["crash", "interrupt"])
+    sub.add_argument("--fail", choices=["crash", "interrupt", "die"])
 
 
 PROJECT = frame.Project(
