@@ -53,6 +53,10 @@ def cmd_fit(args: argparse.Namespace, log_file: Path) -> int:
     import mlflow
 
     config = frame.params(args)
+    if args.fail == "leak":  # a library's error that quotes a credential
+        import os
+
+        raise RuntimeError(f"login refused: {os.environ.get('MLFLOW_TRACKING_PASSWORD')}")
     uri = runs.connect(config.mlflow.tracking_uri)
     mlflow.set_experiment(config.mlflow.experiment)
     with runs.open_run(uri, run_name="fit") as run:
@@ -76,7 +80,7 @@ def cmd_fit(args: argparse.Namespace, log_file: Path) -> int:
 
 def add_commands(add: frame.Adder) -> None:
     sub = add("fit", cmd_fit, "Open a tracked run.")
-    sub.add_argument("--fail", choices=["crash", "interrupt", "die"])
+    sub.add_argument("--fail", choices=["crash", "interrupt", "die", "leak"])
 
 
 PROJECT = frame.Project(

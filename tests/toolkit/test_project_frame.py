@@ -74,6 +74,17 @@ def test_an_unreachable_server_is_one_line_without_its_password(workdir, capsys,
     assert failures.read_text().startswith("demo fit: ")
 
 
+def test_a_credential_in_an_error_is_scrubbed_everywhere(workdir, capsys, monkeypatch):
+    failures = workdir / "failures.log"
+    monkeypatch.setenv(names.ENV_FAILURE_LOG, str(failures))
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret-pw")
+    assert main(["fit", "--fail", "leak"]) == 1
+    log = next((workdir / "logs").glob("*-fit.log")).read_text()
+    written = capsys.readouterr().err + failures.read_text() + log
+    assert "login refused" in failures.read_text() and "Traceback" in log
+    assert "s3cret-pw" not in written
+
+
 def test_a_crash_is_one_line_its_traceback_in_the_log_file(workdir, capsys, monkeypatch):
     failures = workdir / "failures.log"
     monkeypatch.setenv(names.ENV_FAILURE_LOG, str(failures))
