@@ -155,3 +155,73 @@ def test_cruft_update_brings_the_newer_template_without_conflict(tmp_path):
     )
     tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     assert " passed" in tests.stdout and " failed" not in tests.stdout
+
+
+# The last template commit with the flat project layout: the project's own copies of init-data,
+# validation, tracking, logs and the CLI, before they moved into mlops_toolkit.project (issue 19).
+FLAT_LAYOUT = "d860822e99e58970abeafba98494e99d999278c8"
+
+
+def test_cruft_update_from_the_flat_layout_onto_the_project_api(tmp_path):
+    """A project generated before mlops_toolkit.project, with the team's edits, updates onto
+    the thin layout: the platform copies go, the team's code stays, its tests pass; the one
+    conflict is a moved file the team had edited: it is kept (docs/upgrading.md)."""
+    clone = tmp_path / "template"
+    run("git", "clone", "-q", ROOT, clone, cwd=ROOT.parent)
+    if subprocess.run(["git", "cat-file", "-e", FLAT_LAYOUT], cwd=clone).returncode:
+        pytest.skip("the flat-layout commit is not in this clone's history")
+    run("git", "checkout", "-q", "-B", "main", FLAT_LAYOUT, cwd=clone)
+    out = tmp_path / "out"
+    run("cookiecutter", "--no-input", clone, "-o", out, "project_name=Team Project", cwd=tmp_path)
+    project = out / "team-project"
+    package = project / "src" / "team_project"
+    assert (package / "tracking.py").is_file()
+    change_as_a_user(project)  # params.yaml, a module of the team's, committed
+    # A team that tuned a platform copy: its edit conflicts with the file's removal.
+    logs = package / "logs.py"
+    logs.write_text(logs.read_text().replace('"alembic", ', '"alembic", "botocore", '))
+    run("git", "commit", "-qam", "quieter logs", cwd=project)
+
+    listing = run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    run("git", "rm", "-rqf", ".", cwd=clone)  # the newer template: this working tree, exactly
+    for name in filter(None, listing.stdout.split("\0")):
+        source, target = ROOT / name, clone / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    run("git", "add", "-A", cwd=clone)
+    run("git", "commit", "-q", "-m", "project API", cwd=clone)
+
+    update = subprocess.run(
+        ["cruft", "update", "--skip-apply-ask"], cwd=project, capture_output=True, text=True
+    )
+    said = update.stdout + update.stderr
+    rejected = sorted(str(p.relative_to(project)) for p in project.rglob("*.rej"))
+    status = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
+    conflicted = sorted(line[3:] for line in status if line[:2] in ("UU", "AA", "DU", "UD"))
+    # Nothing rejected; the edited logs.py is the one file cruft cannot delete: it stays, as the
+    # team left it (docs/upgrading.md), the unchanged platform copies are gone.
+    assert rejected == [] and conflicted == [], said
+    assert (package / "logs.py").read_text().count('"botocore"') == 1
+    assert not (package / "tracking.py").exists() and not (package / "data" / "roles.py").exists()
+    assert "mlops_toolkit.project" in (package / "cli.py").read_text()
+    assert "    C: 0.5\n" in (project / "params.yaml").read_text()
+    assert (package / "ours.py").is_file()
+    # The team resolves it: the toolkit's logging now (mlops_toolkit.project.logs.NOISY).
+    (package / "logs.py").unlink()
+    run(sys.executable, "-m", "venv", "--system-site-packages", ".venv", cwd=project)
+    python = project / ".venv" / "bin" / "python"
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-e",
+        ".",
+        cwd=project,
+    )
+    tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    assert " passed" in tests.stdout and " failed" not in tests.stdout

@@ -1,34 +1,16 @@
+"""The team's commands on the platform's frame (the frame itself is tested in the toolkit)."""
+
 import re
 import subprocess
 import sys
 
 import pytest
 
-from {{ cookiecutter.package_name }}.cli import (
-    build_parser,
-    main,
-)
-
-COMMANDS = [
-    "init-data",
-    "prepare-data",
-    "validate-data",
-    "check-gate",
-    "train",
-    "evaluate",
-    "predict",
-]
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help(command, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
-    assert exit_.value.code == 0
-    assert "usage:" in capsys.readouterr().out
+from {{ cookiecutter.package_name }}.cli import build_parser, main
 
 
 def test_help_does_not_import_heavy_libraries():
+    """The team's modules import their libraries inside the commands, as the frame does."""
     code = (
         "import sys; "
         "from {{ cookiecutter.package_name }}.cli import build_parser; "
@@ -48,23 +30,6 @@ def test_typed_options():
         build_parser().parse_args(["prepare-data", "--holdout-fraction", "lots"])
 
 
-def test_missing_params_is_one_line_and_non_zero(workdir, capsys):
-    code = main(["--params", "nope.yaml", "prepare-data"])
-    assert code == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
-    assert len(errors) == 1
-    assert "nope.yaml: no such file" in errors[0]
-
-
-def test_unreachable_tracking_server_is_one_line(workdir, source, monkeypatch, capsys):
-    assert main(["prepare-data", "--source", source]) == 0
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
-    assert main(["train"]) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
-    assert len(errors) == 1
-    assert "unreachable" in errors[0]
-
-
 def test_the_shipped_gate_is_fit(workdir, capsys):
     assert main(["check-gate"]) == 0
 
@@ -75,9 +40,8 @@ def test_the_shipped_gate_is_fit(workdir, capsys):
         (("max_regression:", "max_regresion:"), "max_regresion"),
         # Whatever the target is (own data renames it): another name than data.target.
         ((r"(?m)^target: .*$", "target: not-a-column"), "'not-a-column' is not data.target"),
-        (("guards:", "guards: ["), "not valid YAML"),
     ],
-    ids=["typo", "target", "yaml"],
+    ids=["typo", "target"],
 )
 def test_a_broken_gate_stops_train_before_any_training(workdir, source, capsys, change, named):
     assert main(["prepare-data", "--source", source]) == 0

@@ -2,13 +2,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlops_toolkit.project import roles
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.config import (
     ConfigError,
     load_params,
 )
-from {{ cookiecutter.package_name }}.data import roles
 from {{ cookiecutter.package_name }}.data.load import (
     drop_missing_target,
     features_and_target,

@@ -62,8 +62,7 @@ def test_predict_on_mismatched_columns_is_one_line_naming_them(workdir, source, 
     assert main(["prepare-data", "--source", source]) == 0
     assert main(["train"]) == 0
     import mlflow
-
-    from {{ cookiecutter.package_name }} import tracking
+    from mlops_toolkit.project import runs as tracking
 
     params = load_params()
     rows = pd.read_csv(params.data.holdout).drop(columns=[target])

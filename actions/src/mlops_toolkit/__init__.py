@@ -7,7 +7,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-__version__ = "1.2.0"  # keep equal to pyproject.toml (tests/toolkit/test_cli.py checks --version)
+__version__ = "1.3.0"  # keep equal to pyproject.toml (tests/toolkit/test_cli.py checks --version)
 
 # v1 import paths: projects generated before the domain subpackages import these flat modules
 # (their actions_ref v1 installs the newest 1.x). Each old name is the new module itself, so

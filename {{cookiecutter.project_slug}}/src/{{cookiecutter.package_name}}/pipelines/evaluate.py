@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_toolkit import contracts
+from mlops_toolkit.project import runs as tracking
 
-from .. import tracking
 from ..config import Params
 from ..data.load import features_and_target, read_csv
 from . import metrics, plots
@@ -42,7 +42,7 @@ def evaluate(
         run_id, model_uri = info.run_id, info.model_uri
     else:
         model_uri = f"runs:/{run_id}/model"
-    uri = tracking.connect(params)
+    uri = tracking.connect(params.mlflow.tracking_uri)
     features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
     model = _load(model_uri, local=run_id == info.run_id)
     # Only the columns the model was trained on (excluded ID-like ones are not among them).

@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import tracking
+from mlops_toolkit.project import roles as roles_
+from mlops_toolkit.project import runs as tracking
+
 from ..config import MODEL_FAMILY, TASK, Params
-from ..data import roles as roles_
 from ..data.load import features_and_target, read_csv
 from ..models import REQUIREMENTS, TRUSTED_TYPES, build_model, device_for, fit, for_serving
 from . import metrics
@@ -36,7 +37,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
     features, target = features_and_target(frame, params.data.target)
     features = features[roles_.features(roles)]
     model = build_model(params.model, params.train.seed, roles)
-    uri = tracking.connect(params)
+    uri = tracking.connect(params.mlflow.tracking_uri)
     mlflow.set_experiment(params.mlflow.experiment)
     with tracking.open_run(uri, run_name=run_name) as run:
         mlflow.log_params(_logged_params(params))

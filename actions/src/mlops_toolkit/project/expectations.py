@@ -1,4 +1,4 @@
-"""Data validation with the project's Great Expectations suite.
+"""Data validation with a project's Great Expectations suite (`validate-data`).
 
 Writes ``validation.json`` (the summary other tools read), a self-contained
 ``validation.html`` and the full Great Expectations Data Docs under ``data_docs/``.
@@ -13,15 +13,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import contracts
-
-from .load import DataError, read_csv
+from .. import contracts
+from ..errors import InputError
+from .tables import DataError, read_csv
 
 log = logging.getLogger(__name__)
 EXAMPLES = 5
 # Row numbers named per failed expectation (the full list is in the Data Docs).
 ROWS = 10
 KNOWN_ENTRY_KEYS = {"type", "kwargs", "meta", "id", "notes", "rendered_content", "description"}
+
+
+class ValidationFailed(InputError):
+    """The data did not meet its expectations (the reports say which).
+
+    Exit 1, as every project command failure is (v1 behaviour; the toolkit's validate-data
+    action reads the report, not the code).
+    """
+
+
 NUMBER_TYPES = {"int8", "int16", "int32", "int64", "Int64", "float16", "float32", "float64"}
 
 

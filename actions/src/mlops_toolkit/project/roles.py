@@ -1,4 +1,5 @@
-"""Which role each column plays: inferred from the data, overridable in params.yaml.
+"""Which role each column plays: inferred from the data, overridable in params.yaml's
+data.roles.
 
 The rules, in order (the first that matches wins):
 - excluded: an ID-like column: integers that are (almost) all distinct, or strings of which
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config import ROLES, RoleParams
+from .params import ROLES, RoleParams
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,9 @@
-"""MLflow set-up and the lineage facts recorded on every run."""
+"""MLflow set-up for a project's commands, the runs they leave open, and lineage tags.
+
+`connect` points MLflow at the tracking server (or the embedded SQLite store), bounds its
+retries, moves credentials out of the URI and ends the runs earlier commands left open;
+`open_run` remembers a run until it has ended. The run files are `contracts.py`'s.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import contracts, names
-from mlops_toolkit.tracking import open_runs
-from mlops_toolkit.tracking import probe as tracking_check
-
-from .config import Params
+from .. import contracts, names
+from ..tracking import open_runs
+from ..tracking import probe as tracking_check
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +40,15 @@ PATH_COLUMNS = {
     "model_versions": ("source", "storage_location"),
 }
 
-# Bounded retries and timeouts (the platform's): a dead server fails a command in seconds.
-tracking_check.bound_http_requests()
 
-
-def tracking_uri(params: Params) -> str:
-    """The environment wins (CI points every step at one server), then params, then SQLite."""
-    uri = os.environ.get(TRACKING_URI_ENV) or params.mlflow.tracking_uri
+def tracking_uri(configured: str = "") -> str:
+    """The environment wins (CI points every step at one server), then params
+    (mlflow.tracking_uri), then the embedded SQLite store."""
+    uri = os.environ.get(TRACKING_URI_ENV) or configured
     return uri or f"sqlite:///{EMBEDDED_STORE.resolve()}"
 
 
-def connect(params: Params) -> str:
+def connect(configured: str = "") -> str:
     """Point MLflow at the tracking server and fail in one line if it cannot be reached.
 
     Returns the URI MLflow uses, never with credentials in it: those of an HTTP URI move to
@@ -55,8 +56,10 @@ def connect(params: Params) -> str:
     """
     import mlflow
 
+    # Bounded retries and timeouts (the platform's): a dead server fails a command in seconds.
+    tracking_check.bound_http_requests()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a TTY
-    uri = tracking_uri(params)
+    uri = tracking_uri(configured)
     if tracking_check.is_http(uri):
         _check_reachable(uri)
         uri = _credentials_to_environment(uri)
@@ -69,7 +72,7 @@ def connect(params: Params) -> str:
 
 def _check_reachable(uri: str) -> None:
     """The platform's checks: /health, then one authenticated call; the password never shown."""
-    from mlops_toolkit.tracking.probe import TrackingUnavailable, check, check_authenticated
+    from ..tracking.probe import TrackingUnavailable, check, check_authenticated
 
     try:
         check(uri)

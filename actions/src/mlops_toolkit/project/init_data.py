@@ -1,4 +1,4 @@
-"""`init-data`: turn a team's CSV or Parquet file into this project's data, in one step.
+"""`init-data`: turn a team's CSV or Parquet file into a project's data, in one step.
 
 It writes data.source, data.target and the column roles into params.yaml, derives the Great
 Expectations suite from the data (each expectation says in meta.notes how it was derived), points
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import ROLES
 from . import roles as roles_
-from .load import DataError, drop_missing_target, read_table, require_columns
+from .params import ROLES
+from .tables import DataError, drop_missing_target, read_table, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,14 +48,11 @@ class Outcome:
     pushed_to: str | None = None  # the DVC remote the tracked source was pushed to
 
 
-TASK = "{{ cookiecutter.task }}"
-
-
 def run(
     source: str,
     target: str,
     exclude: list[str],
-    task: str = TASK,
+    task: str,
     params_path: Path = Path("params.yaml"),
     suite_path: Path = Path("expectations/dataset.json"),
 ) -> Outcome:

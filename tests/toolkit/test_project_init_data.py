@@ -1,4 +1,5 @@
-"""init-data: roles, params, a derived suite that accepts its own data, and what changed."""
+"""init-data (mlops_toolkit.project.init_data): roles, params, a derived suite that accepts its
+own data, what changed on a second run, DVC tracking; on a generated project's files."""
 
 import json
 import shutil
@@ -6,22 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import projectkit
 import pytest
 import yaml
+from mlops_toolkit.project import init_data
+from mlops_toolkit.project.expectations import validate
+from mlops_toolkit.project.init_data import write_params
+from mlops_toolkit.project.params import ROLES
+from mlops_toolkit.project.tables import DataError
+from projectkit import TASK, load_params
 
-from {{ cookiecutter.package_name }}.config import ROLES, load_params
-from {{ cookiecutter.package_name }}.data.init_data import run, write_params
-from {{ cookiecutter.package_name }}.data.load import DataError
-from {{ cookiecutter.package_name }}.data.validate import validate
+generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def run(source: str, target: str, exclude: list[str]) -> init_data.Outcome:
+    return init_data.run(source, target, exclude, task=TASK)
 
 
 @pytest.fixture
 def mixed(workdir: Path) -> Path:
     """A small table of every role, with missing values and a missing target."""
-    shutil.copy(ROOT / "dvc.yaml", workdir / "dvc.yaml")
-    shutil.copy(ROOT / "gate.yaml", workdir / "gate.yaml")
     rng = np.random.default_rng(0)
     n = 200
     frame = pd.DataFrame(
@@ -32,11 +37,7 @@ def mixed(workdir: Path) -> Path:
             "plan": rng.choice(["basic", "plus", "pro"], n),
             "member": rng.choice(["yes", "no"], n),
             "signed_up": pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
-{%- if cookiecutter.task == "classification" %}
             "label": rng.choice(["churn", "stay"], n, p=[0.2, 0.8]),
-{%- else %}
-            "label": rng.normal(100, 15, n).round(3),
-{%- endif %}
         }
     )
     frame.loc[[3, 9], "income"] = np.nan
@@ -112,9 +113,6 @@ def test_excluded_columns_and_bad_input_are_named(mixed, workdir):
         run("dup.csv", "label", [])
 
 
-{%- if cookiecutter.task == "classification" %}
-
-
 def test_a_single_class_target_is_refused_before_anything_is_written(mixed, workdir):
     frame = pd.read_csv(mixed)
     frame["label"] = "stay"
@@ -123,7 +121,6 @@ def test_a_single_class_target_is_refused_before_anything_is_written(mixed, work
     with pytest.raises(DataError, match=r"target 'label' has a single class \('stay'\)"):
         run("one.csv", "label", [])
     assert (workdir / "params.yaml").read_text() == before
-{%- endif %}
 
 
 @pytest.mark.parametrize("separator,said", [(";", "';'-separated"), ("\t", "tab-separated")])

@@ -1,0 +1,50 @@
+"""The project API: what every generated project does the same way, kept once, here.
+
+A generated project keeps only its team's code (params.yaml's team sections, data loading and
+features, the model factory, the pipelines, a thin cli.py) and imports the rest from here:
+
+- `params`: strict params.yaml loading into typed sections (`load`, the platform's sections
+  `DataParams` `SplitParams` `ValidationParams` `MlflowParams` `DriftParams` `RoleParams`,
+  `check_gate`, `ConfigError`);
+- `tables`: CSV/Parquet readers with one-line errors (`read_csv`, `read_table`, `write_csv`,
+  `require_columns`, `drop_missing_target`, `DataError`);
+- `roles`: column roles inferred from data (`infer`, `resolve`, `features`, `ROLES`);
+- `init_data`: `init-data` (roles, a derived expectation suite, gate.yaml, dvc.yaml, DVC);
+- `expectations`: `validate-data` with Great Expectations and its reports
+  (reports/validation.json, validation.html, data_docs/; `validate`, `ValidationFailed`);
+- `runs`: MLflow set-up (`connect`), bounded retries, runs left open (`open_run`), lineage
+  tags, the run files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`);
+- `logs`: one logging configuration, a log file per command;
+- `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
+  the platform's commands init-data, validate-data, check-gate, serve and drift.
+
+Every error is a `mlops_toolkit.errors.ToolkitError` (exit 1, one line). Importing this package
+imports no heavy library: pandas, Great Expectations and MLflow load inside the functions.
+
+API_VERSION follows semantic versioning apart from the toolkit's own version: a project written
+against 1.x works with every later 1.y; a removal or an incompatible change is 2.0.
+"""
+
+from __future__ import annotations
+
+from .expectations import ValidationFailed
+from .frame import Adder, Command, Project, build_parser, key_value, main, params
+from .params import ROLES, ConfigError
+from .tables import DataError
+
+API_VERSION = "1.0"
+
+__all__ = [
+    "API_VERSION",
+    "ROLES",
+    "Adder",
+    "Command",
+    "ConfigError",
+    "DataError",
+    "Project",
+    "ValidationFailed",
+    "build_parser",
+    "key_value",
+    "main",
+    "params",
+]
