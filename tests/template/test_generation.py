@@ -51,6 +51,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".github/actionlint.yaml",
         ".github/workflows/drift.yml",
         ".github/workflows/monitor.yml",
+        ".github/workflows/batch-score.yml",
         ".github/workflows/fork-pull-request.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/release.yml",
