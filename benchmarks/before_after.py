@@ -10,6 +10,7 @@ own run, so the two columns compare like with like on a busy machine.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -32,11 +33,15 @@ def worktree(ref: str, where: Path) -> Path:
 
 def run(tree: Path, name: str, extra: list[str]) -> list[str]:
     """The benchmark's ratio lines (the whole tail if it printed none)."""
+    # The tree's own toolkit for the benchmark and every process it starts (a floor app, a
+    # server): never the environment's installed copy.
+    paths = [str(tree / "actions" / "src"), os.environ.get("PYTHONPATH", "")]
     result = subprocess.run(
         [sys.executable, f"benchmarks/{name}.py", *extra],
         cwd=tree,
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
     )
     lines = result.stdout.splitlines()
     picked = [line for line in lines if RATIO.search(line)] or lines[-10:]
