@@ -65,6 +65,7 @@ IMPORT_NAMES = {
     "pyyaml": {"yaml"},
     "matplotlib": {"mpl_toolkits", "pylab"},
     "pytest": {"py"},
+    "nvidia-ml-py": {"pynvml", "example"},  # it installs a top-level `example` module too
 }
 ONE_LINE = re.compile(r"[^\r\n\t\x00-\x1f\x7f]{1,300}")
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")

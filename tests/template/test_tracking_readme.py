@@ -22,7 +22,7 @@ def test_the_laptop_check_names_what_the_workflows_pass_and_doctor_reads():
     workflows = "".join(
         p.read_text(encoding="utf-8") for p in (PROJECT / ".github" / "workflows").glob("*.yml")
     )
-    toolkit = "".join(p.read_text(encoding="utf-8") for p in TOOLKIT.glob("*.py"))
+    toolkit = "".join(p.read_text(encoding="utf-8") for p in TOOLKIT.rglob("*.py"))
     # The tracking settings of the workflows, all of them.
     tracking = set(re.findall(r"(?:vars|secrets)\.(MLFLOW_TRACKING_\w+)", workflows))
     assert tracking == {
@@ -32,7 +32,7 @@ def test_the_laptop_check_names_what_the_workflows_pass_and_doctor_reads():
     }
     assert tracking <= said
     # Outside CI doctor reads GitHub too (settings, toolkit ref, runners): with a token.
-    assert '"GH_TOKEN"' in (TOOLKIT / "doctor_github.py").read_text() and "GH_TOKEN" in said
+    assert '"GH_TOKEN"' in (TOOLKIT / "checks" / "repository.py").read_text() and "GH_TOKEN" in said
     # Its `dvc remote` row: the keys and remote settings the workflows give DVC.
     dvc = set(re.findall(r"(?:vars|secrets)\.((?:AWS|DVC)_\w+)", workflows))
     assert dvc and dvc <= said, dvc - said

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics as registry
 from . import roles as roles_
 from .params import ROLES
 from .tables import DataError, drop_missing_target, read_table, require_columns
@@ -419,7 +420,8 @@ def _point_gate(path: Path, target: str, values: pd.Series | None) -> None:
         flags=re.MULTILINE,
     )
     metric = ((yaml.safe_load(text) or {}).get("primary") or {}).get("metric")
-    if values is not None and metric in ("rmse", "mae"):
+    # A metric with units (an error): the margin is a share of the target's spread.
+    if values is not None and metric in registry.names() and registry.get(metric).relative_margin:
         margin = float(f"{0.01 * float(values.std()):.3g}")
         text = re.sub(
             r"^(primary:\n(?:  [^\n]*\n)*?  max_regression: )[^\n]*",
