@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,9 @@ from mlops_toolkit import metrics as registry
 from mlops_toolkit import names
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
 from support.github_api import GitHubStandIn
+from support.servers import free_port as _port
+from support.servers import get_json as _get
+from support.servers import wait_until as _wait
 
 # One worker for the module: its tests share one stack, and run in this order.
 pytestmark = pytest.mark.xdist_group("serving-monitor-alerting")
@@ -39,31 +41,6 @@ F1 = registry.default(registry.CLASSIFICATION)
 GITHUB_REPO = "acme/tumor-classifier"
 RELAY_TOKEN = "relay-token-for-the-test-0123"
 MODEL = "tumor-classifier"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def _wait(what: str, probe: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = probe()
-            if value:
-                return value
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def _binary(name: str) -> str:
