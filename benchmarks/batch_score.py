@@ -25,7 +25,6 @@ Exits 1 unless score's throughput is at least 0.8x the floor's (the store is rep
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -34,57 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import _project  # noqa: F401  (first: the repository's import paths)
-from _project import ROOT
+from support.cars import FEATURE_NAMES, TARGET, cars, fitted_pipeline
 
 GOAL = 0.8  # score's throughput / the floor's, at least
-FEATURES = (
-    ROOT
-    / "{{cookiecutter.project_slug}}"
-    / "src"
-    / "{{cookiecutter.package_name}}"
-    / "models"
-    / "features.py"
-)
-TARGET = "Origin"
-ROLES = {
-    "numeric": [
-        "Cylinders",
-        "Displacement",
-        "Horsepower",
-        "Weight_in_lbs",
-        "Acceleration",
-        "Miles_per_Gallon",
-    ],
-    "categorical": ["make"],
-    "boolean": [],
-    "date": ["Year"],
-}
-
-
-def cars() -> Any:
-    from vega_datasets import local_data
-
-    frame = local_data.cars()
-    frame["Year"] = frame["Year"].dt.strftime("%Y-%m-%d")  # as a CSV export carries it
-    frame["make"] = frame["Name"].str.split().str[0]
-    return frame
 
 
 def save_model(path: Path) -> Any:
     """The Pipeline, saved as the project's train step saves it; returned too."""
     import mlflow
     from mlflow.models import infer_signature
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
 
-    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
-    features = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(features)
     frame = cars()
-    X = frame[[n for names in ROLES.values() for n in names]]
-    preprocess = features.build_preprocessor(ROLES, scale=True, impute=True)
-    model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=3000))])
-    model.fit(X, frame[TARGET])
+    X = frame[FEATURE_NAMES]
+    model = fitted_pipeline(frame)
     mlflow.sklearn.save_model(
         model,
         str(path),

@@ -9,7 +9,6 @@ against the scoring server's own request path, row for row.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sqlite3
 import uuid
@@ -22,35 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from mlops_toolkit import cli
-from support.project import ROOT
-
-FEATURES = (
-    ROOT / "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}/models/features.py"
-)
-TARGET = "Origin"
-ROLES = {
-    "numeric": [
-        "Cylinders",
-        "Displacement",
-        "Horsepower",
-        "Weight_in_lbs",
-        "Acceleration",
-        "Miles_per_Gallon",
-    ],
-    "categorical": ["make"],
-    "boolean": [],
-    "date": ["Year"],
-}
-FEATURE_NAMES = [*ROLES["numeric"], *ROLES["categorical"], *ROLES["date"]]
+from support import cars as support_cars
+from support.cars import FEATURE_NAMES, TARGET, fitted_pipeline
 
 
 def cars() -> pd.DataFrame:
-    """The cars with an id, the make (a string feature) and the year as a CSV export has it."""
-    from vega_datasets import local_data
-
-    frame = local_data.cars()
-    frame["Year"] = frame["Year"].dt.strftime("%Y-%m-%d")
-    frame["make"] = frame["Name"].str.split().str[0]
+    """The cars with an id column, as the tests score them."""
+    frame = support_cars.cars()
     frame.insert(0, "car_id", [f"car-{i:04d}" for i in range(len(frame))])
     return frame
 
@@ -61,17 +38,10 @@ def registered(mlflow_server) -> dict[str, Any]:
     import mlflow
     import sklearn
     from mlflow.models import infer_signature
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
 
-    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
-    features = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(features)
     frame = cars()
     X = frame[FEATURE_NAMES]
-    preprocess = features.build_preprocessor(ROLES, scale=True, impute=True)
-    pipeline = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=3000))])
-    pipeline.fit(X, frame[TARGET])
+    pipeline = fitted_pipeline(frame)
     name = f"score-{uuid.uuid4().hex[:8]}"
     mlflow.set_experiment("score-tests")
     with mlflow.start_run():
