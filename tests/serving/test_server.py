@@ -146,20 +146,6 @@ class Server:
         return self.request("POST", "/invocations", body, content_type)
 
 
-def _wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
-    """Return once the server process answers /health with 200; fail if it dies or stalls."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-        time.sleep(0.1)
-
-
 def _env() -> dict[str, str]:
     """A child process's environment: the toolkit is installed (tests/requirements.txt)."""
     import os

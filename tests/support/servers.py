@@ -47,7 +47,11 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+            said = proc.stdout.read() if proc.stdout else ""  # it exited: read() cannot block
+            said = said.decode(errors="replace") if isinstance(said, bytes) else said
+            raise RuntimeError(
+                f"server exited with {proc.returncode} before answering {url}: {said[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +22,7 @@ from conftest import ACTIONS_SRC, HERE, log_model
 from mlops_toolkit import contracts, names
 from mlops_toolkit.project import runs
 from projectkit import error_lines, main
+from support.servers import free_port, wait_http
 
 generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
 PLATFORM = ["init-data", "validate-data", "check-gate", "serve", "drift"]
@@ -142,29 +141,10 @@ def test_the_embedded_store_follows_a_moved_project(workdir, tmp_path_factory, m
     assert MlflowClient(uri).get_run(run_id).info.artifact_uri.startswith(str(moved))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
         body = resp.read()
     return json.loads(body) if resp.headers["Content-Type"] == "application/json" else body
-
-
-def _wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-        time.sleep(0.1)
 
 
 def test_serve_defaults_to_the_last_registered_model(workdir, mlflow_server, dataset):
@@ -184,7 +164,7 @@ def test_serve_defaults_to_the_last_registered_model(workdir, mlflow_server, dat
     ).write(contracts.RegisteredFile.PATH)
     rows = holdout.drop(columns="target").head(25)
     expected = mlflow.pyfunc.load_model(model_uri).predict(rows).tolist()
-    port = _free_port()
+    port = free_port()
     code = f"import sys, projectkit; sys.exit(projectkit.main(['serve', '--port', '{port}']))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -194,7 +174,7 @@ def test_serve_defaults_to_the_last_registered_model(workdir, mlflow_server, dat
         env={**ENV, "MLFLOW_TRACKING_URI": mlflow_server.uri},
     )
     try:
-        _wait_healthy(proc, port, timeout=90)
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)
         body = json.dumps({"dataframe_records": rows.to_dict(orient="records")}).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
