@@ -5,6 +5,7 @@ ones inside functions exist to keep `--help` instant and may point anywhere)."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +29,7 @@ ALLOWED = {
 }
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
     found = {}
     for path in SRC.rglob("*.py"):
