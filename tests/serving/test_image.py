@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from support.project import bake
+from support.servers import free_port, wait_http, wait_until
+from support.stores import pg_url  # noqa: F401  (fixture)
 
 from .conftest import run, save_model
 
@@ -184,6 +186,47 @@ def test_image_has_no_mlflow_and_pins_the_models_sklearn(built: dict[str, Any]) 
         "print(u.find_spec('mlflow') is None, sklearn.__version__)",
     )
     assert out.split() == ["True", version("scikit-learn")]
+
+
+@pytest.mark.docker
+@pytest.mark.postgres
+def test_image_logs_predictions_to_a_postgresql_store(
+    built: dict[str, Any],
+    pg_url: str,  # noqa: F811  (the fixture)
+) -> None:
+    """MLOPS_PREDICTION_STORE=postgresql://... at run time: the image carries psycopg already."""
+    from mlops_toolkit.monitoring.store import open_store
+
+    port = free_port()  # host network: the container reaches the suite's PostgreSQL on loopback
+    cid = (
+        _docker(
+            *("run", "-d", "--network", "host", "-e", "SERVING_HOST=127.0.0.1"),
+            *("-e", f"SERVING_PORT={port}", "-e", f"MLOPS_PREDICTION_STORE={pg_url}"),
+            *("-e", "MLOPS_ENVIRONMENT=staging", f"{TAG}:1"),
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        model_dir = built["project"] / "build/model"
+        example = json.loads((model_dir / "serving_input_example.json").read_text())
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(example).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            ids = json.loads(resp.read())["prediction_ids"]
+        with open_store(pg_url) as store:
+            rows = wait_until(
+                "the container's predictions in PostgreSQL",
+                lambda: (got := store.read_joined("cancer", "1")) and len(got) == len(ids) and got,
+            )
+        assert [row.prediction.prediction_id for row in rows] == ids
+        assert "psycopg" not in _docker("logs", cid).lower()  # no driver error, no retry line
+    finally:
+        _docker("rm", "-f", cid, check=False)
 
 
 @pytest.mark.docker
