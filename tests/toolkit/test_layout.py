@@ -26,6 +26,9 @@ ALLOWED = {
     "checks": {"tracking", "registry", "compute", "data", "deploy", "ci"},
     # What a generated project imports: the platform's side of its commands.
     "project": {"tracking", "gate", "serving", "monitoring"},
+    # Sweeps drive a project's model factory through the project API (params, tables, roles)
+    # and propose the result through the GitHub client; nothing but commands imports them.
+    "tuning": {"project", "ci"},
 }
 
 

@@ -26,6 +26,7 @@ from .commands import (
     score,
     set_alias,
     ssh_setup,
+    sweep,
     train,
     validate_data,
 )
@@ -38,6 +39,7 @@ COMMANDS = (
     pull_data,
     validate_data,
     train,
+    sweep,
     gate,
     register,
     promote,

@@ -121,3 +121,17 @@ ALERT_LABELS_STALE = "LabelsStale"
 EVENT_RETRAIN = "model-retrain"
 ENV_RELAY_TOKEN = "MLOPS_RELAY_TOKEN"
 ENV_PUSHGATEWAY_URL = "MLOPS_PUSHGATEWAY_URL"
+# Sweeps (tuning/): the parent run of a study and its child runs, one per trial (the parent's id
+# is MLflow's own mlflow.parentRunId too, so the UI nests them), and the study's storage URL
+# when the tracking store is a server (sqlite:///PATH or postgresql://...).
+TAG_SWEEP_STUDY = "mlops.sweep.study"
+TAG_SWEEP_PARENT = "mlops.sweep.parent_run_id"
+TAG_SWEEP_TRIAL = "mlops.sweep.trial"
+TAG_SWEEP_STATE = "mlops.sweep.state"  # COMPLETE, PRUNED or FAIL (Optuna's trial states)
+TAG_SWEEP_METRIC = "mlops.sweep.metric"
+TAG_SWEEP_DIRECTION = "mlops.sweep.direction"
+TAG_SWEEP_SPACE = "mlops.sweep.space"  # params.yaml's sweep.space as JSON
+TAG_SWEEP_BEST_TRIAL = "mlops.sweep.best_trial"
+TAG_SWEEP_BEST_RUN = "mlops.sweep.best_run_id"
+TAG_SWEEP_BEST_PARAMS = "mlops.sweep.best_params"  # JSON
+ENV_SWEEP_STORAGE = "MLOPS_SWEEP_STORAGE"

@@ -14,6 +14,7 @@ from typing import Any
 from mlops_toolkit import metrics
 from mlops_toolkit.project import params as base
 from mlops_toolkit.project.params import ROLES, ConfigError, RoleParams
+from mlops_toolkit.tuning.space import SweepParams
 
 __all__ = ["ROLES", "ConfigError", "Params", "RoleParams", "load_params"]
 
@@ -81,6 +82,8 @@ class Params:
     evaluate: EvaluateParams
     mlflow: base.MlflowParams
     drift: base.DriftParams
+    # The platform's search space for `make sweep` (mlops_toolkit.tuning.space).
+    sweep: SweepParams = field(default_factory=SweepParams)
 
     def check(self) -> None:
         if self.evaluate.primary_metric not in metrics.names(TASK, gate=True):

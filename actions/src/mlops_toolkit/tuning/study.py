@@ -1,0 +1,269 @@
+"""A sweep: an Optuna study in an RDB storage beside the tracking store, resumed by name.
+
+The study lives in `sweeps.db` next to the embedded `mlflow.db` (SQLite), or, when the tracking
+store is a server, in the database named by `--storage`/`$MLOPS_SWEEP_STORAGE` (the team's
+PostgreSQL server: a database or schema of its own beside MLflow's tables, whose names clash
+with Optuna's `alembic_version`). `load_if_exists` makes a second run of the same study its
+continuation: `--trials` is the study's total, so a sweep killed after k trials runs the other
+n - k. Trials left RUNNING by a killed process are marked FAIL first (one sweep process per
+study: the storage cannot tell a dead process's trial from a live one's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import names
+from ..errors import InputError, ToolkitError
+from . import objective, trials
+from .factory import Project
+
+log = logging.getLogger(__name__)
+STORE_FILE = "sweeps.db"
+SPACE_ATTR = "search_space"
+INTERRUPTED_ATTR = "interrupted"
+# Parameter combinations a family refuses only at fit time (sklearn's solver/penalty pairs):
+# that trial fails, the sweep goes on. Anything else stops the sweep in one line.
+TRIAL_ERRORS = (ValueError, ArithmeticError)
+
+
+@dataclass(frozen=True)
+class Settings:
+    trials: int
+    parallel: int = 1
+    study: str = ""
+    storage: str = ""
+    experiment: str = ""
+    progress: bool = False
+
+
+@dataclass
+class Outcome:
+    study: str
+    storage: str  # redacted
+    parent_run_id: str
+    metric: str
+    direction: str
+    best_value: float
+    best_params: dict[str, Any]
+    best_trial: int
+    best_run_id: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    ran: int = 0
+
+
+def storage_url(tracking_uri: str, explicit: str = "") -> str:
+    """Where the study lives: the explicit URL, else sweeps.db beside an SQLite tracking store."""
+    url = explicit or os.environ.get(names.ENV_SWEEP_STORAGE, "")
+    if not url:
+        if not tracking_uri.startswith("sqlite:///"):
+            raise InputError(
+                "the tracking store is a server: name the study's database with --storage "
+                f"(or ${names.ENV_SWEEP_STORAGE}), e.g. postgresql://user@host:5432/sweeps"
+            )
+        store = Path(tracking_uri.removeprefix("sqlite:///").split("?")[0])
+        url = f"sqlite:///{store.parent / STORE_FILE}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):  # psycopg 3 (the store and sweep extras), not psycopg2
+            url = "postgresql+psycopg://" + url.removeprefix(prefix)
+    if not url.startswith(("sqlite:///", "postgresql+", "mysql+")):
+        raise InputError(
+            f"--storage must be sqlite:///PATH or postgresql://..., got {_redact(url)!r}"
+        )
+    return url
+
+
+def run(project: Project, settings: Settings, tracking_uri: str, experiment: str) -> Outcome:
+    """Run (or continue) the study to ``settings.trials`` finished trials; the best one."""
+    import optuna
+    from mlflow import MlflowClient
+
+    if settings.trials < 1:
+        raise InputError(f"--trials must be at least 1, got {settings.trials}")
+    if settings.parallel < 1:
+        raise InputError(f"--parallel must be at least 1, got {settings.parallel}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage_url(tracking_uri, settings.storage)
+    name = settings.study or f"{experiment}-{project.metric}"
+    study = _open(project, url, name)
+    client = MlflowClient(tracking_uri)
+    experiment_id = _experiment(client, settings.experiment or f"{experiment}-sweeps")
+    parent = trials.parent_run(client, experiment_id, study, _parent_tags(project, name))
+    writer = trials.ChildWriter(client, experiment_id, parent, name, project.metric)
+    written = trials.written_trials(client, experiment_id, parent)
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    writer.write_all(t for t in finished if t.number not in written)
+    remaining = settings.trials - _counted(finished)
+    status = "FAILED"
+    try:
+        if remaining > 0:
+            _optimize(project, study, writer, remaining, settings, name)
+        else:
+            log.info("study %s already has %d trial(s): nothing to run", name, settings.trials)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        writer.close()
+        written.update(writer.runs)
+        best = _best(study)
+        best_run = written.get(best.number) if best else None
+        trials.finish_parent(client, parent, project.metric, best, best_run, status)
+    if best is None:
+        raise ToolkitError(f"study {name}: no trial completed (see the child runs' states)")
+    return _outcome(study, name, url, parent, project, best, best_run, max(remaining, 0))
+
+
+def _open(project: Project, url: str, name: str) -> Any:
+    """Create or load the study; refuse one made for another direction or search space."""
+    import optuna
+
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction=project.direction,
+        sampler=optuna.samplers.TPESampler(seed=project.seed),
+        # After the first trials, stop one whose running fold mean is below the median.
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        load_if_exists=True,
+    )
+    space = json.dumps(project.sweep.space, sort_keys=True, default=str)
+    if study.direction.name.lower() != project.direction:
+        raise InputError(
+            f"study {name} {study.direction.name.lower()}s; {project.metric} must be "
+            f"{project.direction}d: pass --study for a new study"
+        )
+    recorded = study.user_attrs.get(SPACE_ATTR)
+    if recorded is None:
+        study.set_user_attr(SPACE_ATTR, space)
+    elif recorded != space:
+        raise InputError(
+            f"study {name} was run with another search space (sweep.space changed): pass "
+            "--study for a new study, or restore the space to continue it"
+        )
+    _fail_interrupted(study, storage)
+    return study
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    # Parallel trials write at once: SQLite waits for its lock instead of failing at once.
+    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+
+
+def _fail_interrupted(study: Any, storage: Any) -> None:
+    from optuna.trial import TrialState
+
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        log.warning("trial %d was interrupted (its process is gone): marked FAIL", trial.number)
+
+
+def _counted(finished: list[Any]) -> int:
+    """Trials that count towards --trials: every finished one but those cut off by a kill."""
+    return sum(1 for t in finished if not t.user_attrs.get(INTERRUPTED_ATTR))
+
+
+def _experiment(client: Any, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def _parent_tags(project: Project, study: str) -> dict[str, str]:
+    return {
+        names.TAG_SWEEP_STUDY: study,
+        names.TAG_MODEL_FAMILY: project.family,
+        names.TAG_TASK: project.task,
+        names.TAG_SWEEP_METRIC: project.metric,
+        names.TAG_SWEEP_DIRECTION: project.direction,
+        names.TAG_SWEEP_SPACE: json.dumps(project.sweep.space, default=str)[:5000],
+    }
+
+
+def _optimize(
+    project: Project, study: Any, writer: Any, remaining: int, settings: Settings, name: str
+) -> None:
+    splits = objective.folds(project)
+    total = settings.trials
+    done = total - remaining
+    numbers = itertools.count(done + 1)  # next() is atomic: trials finish in several threads
+
+    def report(study: Any, trial: Any) -> None:
+        writer.submit(study, trial)
+        best = _best(study)
+        value = (
+            f"{project.metric}={trial.value:.4f}" if trial.value is not None else trial.state.name
+        )
+        log.info(
+            "trial %d (%d/%d): %s%s",
+            trial.number,
+            next(numbers),
+            total,
+            value,
+            f"; best {best.value:.4f} (trial {best.number})" if best else "",
+        )
+
+    log.info(
+        "study %s: %d trial(s) to run (%d of %d done), %d at a time, %s %s over %d folds",
+        name,
+        remaining,
+        done,
+        total,
+        settings.parallel,
+        project.direction,
+        project.metric,
+        len(splits),
+    )
+    study.optimize(
+        lambda trial: objective.run_trial(project, trial, splits),
+        n_trials=remaining,
+        n_jobs=settings.parallel,
+        catch=TRIAL_ERRORS,
+        callbacks=[report],
+        show_progress_bar=settings.progress and sys.stderr.isatty(),
+    )
+
+
+def _best(study: Any) -> Any | None:
+    try:
+        return study.best_trial
+    except ValueError:  # no completed trial
+        return None
+
+
+def _outcome(
+    study: Any, name: str, url: str, parent: str, project: Project, best: Any, run: Any, ran: int
+) -> Outcome:
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return Outcome(
+        study=name,
+        storage=_redact(url),
+        parent_run_id=parent,
+        metric=project.metric,
+        direction=project.direction,
+        best_value=float(best.value),
+        best_params=dict(best.params),
+        best_trial=best.number,
+        best_run_id=run,
+        counts=counts,
+        ran=ran,
+    )
+
+
+def _redact(url: str) -> str:
+    from ..core.redact import redact
+
+    return redact(url)
