@@ -2,19 +2,22 @@
 
 The drift workflow runs it when `<project> drift` exits 3. The issue is found by a hidden marker
 in its body (not by its title, which people may edit), so a daily run updates the same issue and
-comments on it instead of opening a new one every day.
+comments on it instead of opening a new one every day. The kind found (data drift, concept drift
+or both: drift.json's `kinds`, beside the report) is in the new issue's title and in the comment
+on an open one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 from .. import names
 
 KEY = "drift-report"
 LABEL = "drift"
-TITLE = "Data drift detected"
 # The marker earlier generated projects wrote: their open issue is still found and updated.
 LEGACY_TAG = "<!-- mlops:drift-report -->"
 
@@ -22,6 +25,10 @@ LEGACY_TAG = "<!-- mlops:drift-report -->"
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("drift-issue", help="open or update the one open drift issue")
     p.add_argument("--report", default="reports/drift/drift.md", help="the Markdown drift report")
+    p.add_argument(
+        "--summary",
+        help="the drift.json that says which kind of drift (default: beside --report)",
+    )
     p.set_defaults(func=run)
 
 
@@ -34,19 +41,32 @@ def run(args: argparse.Namespace) -> int:
             report = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read the drift report {args.report}: {exc.strerror}") from None
+    found = kinds(Path(args.summary) if args.summary else Path(args.report).with_suffix(".json"))
     run_url = _run_url()
     body = report + (f"\nLast checked by {run_url}\n" if run_url else "")
     issue = github.sticky_issue(
         body,
         KEY,
-        title=TITLE,
+        title=f"{found} detected",
         label=LABEL,
-        comment="Drift is still detected" + (f": {run_url}" if run_url else "."),
+        comment=f"{found} is still detected" + (f": {run_url}" if run_url else "."),
         tag=LEGACY_TAG,
     )
     what = "opened" if issue["action"] == "created" else "updated"
-    print(f"{what} drift issue #{issue['number']}")
+    print(f"{what} drift issue #{issue['number']}: {found.lower()}")
     return 0
+
+
+def kinds(summary: Path) -> str:
+    """'Data drift', 'Concept drift' or 'Data and concept drift' from the report's JSON; a
+    report without kinds (a file of prediction logs) is data drift."""
+    from ..monitoring.drift_live import DATA, kinds_title
+
+    try:
+        found = json.loads(summary.read_text(encoding="utf-8")).get("kinds") or [DATA]
+    except (OSError, ValueError, AttributeError):
+        found = [DATA]
+    return kinds_title([str(k) for k in found])
 
 
 def _run_url() -> str:

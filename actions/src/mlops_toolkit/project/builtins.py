@@ -125,6 +125,8 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
         psi=config.drift.psi_threshold, p_value=config.drift.p_value, bins=config.drift.bins
     )
     model_dir = local_model(args, args.model)[0] if args.model else None
+    if args.current is None:  # the prediction store's window: data and concept drift apart
+        return _drift_store(args, config, thresholds, model_dir)
     report = run(
         args.reference or config.data.train,
         args.current,
@@ -147,6 +149,64 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
         )
         log.warning("drift detected: %s", ", ".join(drifted))
         return DRIFT_EXIT_CODE
+    return 0
+
+
+def _drift_store(args: argparse.Namespace, config: Any, thresholds: Any, model: Any) -> int:
+    from ..monitoring import drift, drift_live, durations, quality
+    from ..monitoring.store import open_store
+
+    window = drift_live.Window(
+        durations.label(args.window, "--window"), durations.seconds(args.window, "--window")
+    )
+    if args.min_labels < 1:
+        raise drift.DriftInputError(f"--min-labels {args.min_labels} must be at least 1")
+    task = args.project.task
+    settings = drift_live.concept_settings(
+        GATE_FILE,
+        window,
+        min_labels=args.min_labels,
+        holdout=drift_live.parse_holdout(args.holdout, task),
+    )
+    if not settings.holdout and args.registry:  # production's figures, as `register` tagged them
+        from dataclasses import replace
+
+        from . import runs
+
+        runs.connect(config.mlflow.tracking_uri)
+        name = config.mlflow.registered_model_name
+        version, holdout = quality.holdout_figures(name, list(settings.margins))
+        log.info("holdout figures: production version %s %s", version or "(none)", holdout)
+        settings = replace(settings, holdout=holdout)
+    reference, labels = drift.read_reference(
+        args.reference or config.data.train, config.data.target
+    )
+    with open_store(args.store or None) as store:
+        report = drift_live.run(
+            store,
+            args.model_name or config.mlflow.registered_model_name,
+            reference,
+            thresholds,
+            settings,
+            window,
+            args.report_dir,
+            environments=args.environment or ("staging", "production"),
+            reference_preds=drift.reference_predictions(model, reference, labels),
+            categorical_prediction=task == "classification",
+        )
+    for env, rows in report["rows"].items():
+        found = report["environments"][env]["kinds"]
+        log.info(
+            "%s: %d predictions in the last %s; drift: %s",
+            env,
+            rows,
+            window.label,
+            ", ".join(found) or "none",
+        )
+    log.info("report %s", report["paths"]["md"])
+    if report["drift_detected"]:
+        log.warning("%s detected", drift_live.kinds_title(report["kinds"]).lower())
+        return drift.DRIFT_EXIT_CODE
     return 0
 
 
@@ -231,8 +291,36 @@ def add_model_commands(add: Adder) -> None:
     )
     sub.add_argument(
         "--current",
-        default="logs/predictions",
-        help="prediction logs (*.jsonl: a file, directory or glob) or a CSV (default: %(default)s)",
+        help="prediction logs (*.jsonl: a file, directory or glob) or a CSV, instead of the "
+        "prediction store",
+    )
+    sub.add_argument(
+        "--store",
+        help="prediction store URL (default: $MLOPS_PREDICTION_STORE, else the SQLite file)",
+    )
+    sub.add_argument("--window", default="7d", help="the store's window (default: %(default)s)")
+    sub.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        help="environment to judge, repeatable (default: staging and production)",
+    )
+    sub.add_argument("--model-name", help="default: mlflow.registered_model_name")
+    sub.add_argument(
+        "--min-labels", type=int, default=50, help="labels before concept drift is judged"
+    )
+    sub.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="production's holdout figure (repeatable; default: the registry's)",
+    )
+    sub.add_argument(
+        "--registry",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read the production holdout figures from MLflow when --holdout is not given",
     )
     sub.add_argument("--reference", type=Path, help="reference CSV (default: data.train)")
     sub.add_argument(

@@ -1,0 +1,186 @@
+"""Drift on real traffic: the drift command reads the prediction store's window (a real SQLite
+file and the real PostgreSQL of support/stores.py), judges staging and production apart, and
+tells data drift (inputs moved away from the training data) from concept drift (the labelled
+answers got worse than production's holdout figure minus the gate's margin); the drift issue
+says which kind."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import projectkit
+import pytest
+from mlops_toolkit import names
+from mlops_toolkit.monitoring import drift_live
+from mlops_toolkit.monitoring.drift import Thresholds
+from mlops_toolkit.monitoring.store import Label, ScoredBatch, new_batch, open_store
+from projectkit import main
+
+pytest_plugins = ["support.stores"]  # store_url: a SQLite file and the real PostgreSQL
+generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
+NOW = time.time()
+DAY = 86400.0
+CLASSES = ["churn", "stay", "upgrade"]
+GATE = """\
+primary:
+  metric: f1
+  max_regression: 0.01
+guards:
+  - metric: accuracy
+    max_regression: 0.02
+bootstrap: {resamples: 200, confidence: 0.95, seed: 7}
+target: outcome
+"""
+HOLDOUT = {"f1": 0.95, "accuracy": 0.95}
+
+
+def customers(n: int, seed: int, moved: bool = False) -> pd.DataFrame:
+    """Mixed-type rows (missing values, strings, three string classes under a target name of
+    their own); `moved`: tenure tripled and the plans' mix turned around."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.gamma(2.0, 12.0, n) * (3.0 if moved else 1.0)
+    tenure[rng.uniform(size=n) < 0.05] = np.nan
+    plans = rng.choice(["basic", "plus", "pro"], n, p=[0.2, 0.3, 0.5] if moved else [0.5, 0.3, 0.2])
+    plan = np.where(rng.uniform(size=n) < 0.05, None, plans).astype(object)
+    outcome = np.where(tenure < 12, "churn", np.where(plan == "pro", "upgrade", "stay"))
+    return pd.DataFrame(
+        {"tenure": tenure, "charges": rng.normal(70, 20, n), "plan": plan, "outcome": outcome}
+    )
+
+
+def serve(url: str, model: str, env: str, rows: pd.DataFrame, age: float, wrong: float) -> None:
+    """Rows scored by a model that answers `outcome` (labels come back for all of them; a share
+    `wrong` of the labels says another class: the model's answers are now wrong there)."""
+    features = ["tenure", "charges", "plan"]
+    ts = NOW - age
+    batch = ScoredBatch(
+        new_batch(ts),
+        model,
+        "3",
+        env,
+        ts,
+        features,
+        {c: rows[c].to_numpy() for c in features},
+        rows["outcome"].tolist(),
+    )
+    rng = np.random.default_rng(len(rows))
+    truth = [
+        CLASSES[(CLASSES.index(o) + 1) % 3] if rng.uniform() < wrong else o for o in rows["outcome"]
+    ]
+    with open_store(url) as store:
+        store.write_batches([batch])
+        store.write_labels(
+            [Label(pid, label, ts + 3600) for pid, label in zip(batch.ids, truth, strict=True)]
+        )
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> tuple[pd.DataFrame, pd.Series, Path]:
+    frame = customers(3000, seed=1)
+    (tmp_path / "gate.yaml").write_text(GATE)
+    labels = frame.pop("outcome")
+    return frame, labels, tmp_path / "gate.yaml"
+
+
+def judge(url: str, model: str, reference, out: Path, holdout=HOLDOUT) -> dict:
+    frame, labels, gate = reference
+    window = drift_live.Window("7d", 7 * DAY, until=NOW + 1)
+    settings = drift_live.concept_settings(gate, window, min_labels=50, holdout=holdout)
+    with open_store(url) as store:
+        return drift_live.run(
+            store, model, frame, Thresholds(), settings, window, out,
+            reference_preds=labels, categorical_prediction=True,
+        )  # fmt: skip
+
+
+def test_data_drift_and_concept_drift_are_told_apart_per_environment(
+    store_url: str, reference, tmp_path: Path
+) -> None:
+    model = f"churn-{tmp_path.name}"  # one database for the PostgreSQL runs: names apart
+    # staging: the inputs moved, the answers are still right -> data drift only
+    serve(store_url, model, names.STAGING, customers(400, seed=2, moved=True), DAY, wrong=0.0)
+    # production: the inputs look like training, half the answers are now wrong -> concept only
+    serve(store_url, model, names.PRODUCTION, customers(400, seed=3), DAY, wrong=0.5)
+    # ... and old moved rows outside the 7-day window, which must not count
+    serve(store_url, model, names.PRODUCTION, customers(400, 4, moved=True), 30 * DAY, 0.0)
+
+    report = judge(store_url, model, reference, tmp_path / "out")
+
+    staging, production = (report["environments"][e] for e in names.STAGES)
+    assert staging["kinds"] == ["data"], staging["data"]["drifted_features"]
+    assert {"tenure", "plan"} <= set(staging["data"]["drifted_features"])
+    assert "charges" not in staging["data"]["drifted_features"]
+    assert production["kinds"] == ["concept"], production["data"]["drifted_features"]
+    assert production["rows"] == 400  # the 30-day-old rows stayed outside the window
+    [version] = production["concept"]["versions"]
+    assert version["labelled"] == 400 and "f1" in version["degraded"]
+    assert version["measured"]["f1"]["upper"] < HOLDOUT["f1"] - 0.01
+    assert staging["concept"]["versions"][0]["degraded"] == []
+    assert report["kinds"] == ["data", "concept"] and report["drift_detected"]
+
+    out = tmp_path / "out"
+    md = (out / "drift.md").read_text()
+    assert "**Data and concept drift detected**" in md
+    assert "| staging | 400 | **yes**: " in md
+    assert "| production | 400 | no | **yes**: version 3" in md
+    assert "mlflow:mlflow@" not in md + (out / "drift.json").read_text()  # the store's password
+    assert json.loads((out / "drift.json").read_text())["kinds"] == ["data", "concept"]
+    # Each environment's data-drift report in the server's format (DRIFT_REPORT_PATH).
+    assert json.loads((out / "staging/drift.json").read_text())["drift_detected"] is True
+    assert "model_drift_detected 0.0" in (out / "production/drift.prom").read_text()
+
+
+def test_quiet_traffic_and_no_holdout_figure(store_url: str, reference, tmp_path: Path) -> None:
+    model = f"quiet-{tmp_path.name}"
+    serve(store_url, model, names.PRODUCTION, customers(300, seed=5), DAY, wrong=0.0)
+    report = judge(store_url, model, reference, tmp_path / "a")
+    assert report["kinds"] == [] and not report["drift_detected"]
+    assert report["environments"]["staging"] == {
+        "rows": 0, "data": None, "concept": None, "kinds": []
+    }  # fmt: skip
+    assert "No drift" in (tmp_path / "a/drift.md").read_text()
+    # Wrong answers, but nothing to compare them with: said, not guessed.
+    serve(store_url, model, names.STAGING, customers(300, seed=6), DAY, wrong=0.6)
+    report = judge(store_url, model, reference, tmp_path / "b", holdout={})
+    assert report["kinds"] == [] and not report["environments"]["staging"]["concept"]["judged"]
+    assert "not judged: no production holdout figure" in (tmp_path / "b/drift.md").read_text()
+
+
+def test_the_drift_command_reads_the_store_and_the_issue_names_the_kind(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """`<project> drift` with no --current: $MLOPS_PREDICTION_STORE's window, exit 3, and
+    `mlops-toolkit drift-issue` titles the issue with the kind (loopback GitHub stand-in)."""
+    from mlops_toolkit.cli import main as toolkit
+    from support.github_api import GitHubStandIn
+
+    (workdir / "gate.yaml").write_text(GATE)
+    train = customers(2000, seed=1)
+    train.to_csv(workdir / "train.csv", index=False)
+    params = (workdir / "params.yaml").read_text()
+    (workdir / "params.yaml").write_text(params.replace("target: target", "target: outcome"))
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model = projectkit.load_params().mlflow.registered_model_name
+    serve(url, model, names.PRODUCTION, customers(300, seed=3), DAY, wrong=0.5)
+    monkeypatch.setenv(names.ENV_PREDICTION_STORE, url)
+    argv = ["drift", "--reference", "train.csv", "--holdout", "f1=0.95", "--report-dir", "out"]
+    assert main(argv) == 3
+    assert "concept drift detected" in capsys.readouterr().err
+    assert json.loads((workdir / "out/drift.json").read_text())["kinds"] == ["concept"]
+    assert main([*argv, "--window", "1h"]) == 0  # the traffic is a day old: nothing in 1h
+    assert main([*argv, "--window", "soon"]) == 1
+    assert main([*argv, "--holdout", "f2=1"]) == 1
+    assert main(argv) == 3
+    with GitHubStandIn(token="secret") as gh:
+        monkeypatch.setenv("GITHUB_API_URL", gh.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "org/proj")
+        monkeypatch.setenv("GITHUB_TOKEN", "secret")
+        assert toolkit(["drift-issue", "--report", "out/drift.md"]) == 0
+        [issue] = gh.issues_of("org/proj")
+        assert issue["title"] == "Concept drift detected"
+        assert "| production | 300 | no | **yes**: version 3 (f1" in issue["body"]
+    assert "postgres" not in url and url not in capsys.readouterr().err
