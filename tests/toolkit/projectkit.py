@@ -42,6 +42,7 @@ class Params:
     evaluate: dict[str, Any]
     mlflow: base.MlflowParams
     drift: base.DriftParams
+    sweep: dict[str, Any] = field(default_factory=dict)  # the team's search space (sweep)
 
 
 def load_params(path: Path = Path("params.yaml"), overrides: dict | None = None) -> Params:
