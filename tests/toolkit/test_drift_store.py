@@ -171,6 +171,9 @@ def test_the_drift_command_reads_the_store_and_the_issue_names_the_kind(
     assert main(argv) == 3
     assert "concept drift detected" in capsys.readouterr().err
     assert json.loads((workdir / "out/drift.json").read_text())["kinds"] == ["concept"]
+    # No --holdout: the registry's production version (none in this fresh MLflow): not judged.
+    assert main(["drift", "--reference", "train.csv", "--report-dir", "reg"]) == 0
+    assert "not judged: no production holdout" in (workdir / "reg/drift.md").read_text()
     assert main([*argv, "--window", "1h"]) == 0  # the traffic is a day old: nothing in 1h
     assert main([*argv, "--window", "soon"]) == 1
     assert main([*argv, "--holdout", "f2=1"]) == 1

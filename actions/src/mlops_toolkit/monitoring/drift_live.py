@@ -158,7 +158,6 @@ def run(
     out = Path(out_dir)
     report: dict[str, Any] = {
         "source": "prediction store",
-        "store": store.url,  # redacted by the store
         "model_name": model_name,
         "window": window.label,
         "since": window.since,
