@@ -20,7 +20,7 @@ from typing import Any
 from .. import names
 from ..errors import ToolkitError
 from . import dockerhost, handover, verify
-from .target import Deployed, Release
+from .target import Deployed, Release, serving_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -96,7 +96,7 @@ def deploy(
     }
     check = dict(timeout_s=health_timeout_s, expect_version=model_version or None, payload=payload)
 
-    # 1. pre-flight beside what serves now
+    # 1. pre-flight beside what serves now; without the store: its smoke answer is no traffic
     preflight_name = f"{name}-candidate"
     _remove(_find(engine, preflight_name))
     candidate = dockerhost.start(engine, image, preflight_name, labels=labels, bind=bind, port=None)
@@ -131,6 +131,7 @@ def deploy(
                 bind=bind,
                 port=port,
                 host_network=publish == "host",
+                env=serving_env(stage),
             )
         else:
             new.rename(name)
@@ -163,7 +164,14 @@ def _start_beside(
     next_name = f"{name}-next"
     _remove(_find(engine, next_name))
     new = dockerhost.start(
-        engine, image, next_name, labels=labels, bind=bind, port=port, host_network=True
+        engine,
+        image,
+        next_name,
+        labels=labels,
+        bind=bind,
+        port=port,
+        host_network=True,
+        env=serving_env(stage),
     )
     try:
         handover.wait_own_health(new, timeout_s)

@@ -55,24 +55,27 @@ def start(
     bind: str,
     port: int | None,
     host_network: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Any:
     """Start the serving container `name` from `image`: the one way the docker target does.
 
     Published (the default): the image's port on `bind:port` of the host; `port` None takes a
     free one and no restart policy (a short-lived pre-flight candidate). `host_network`: on the
     host's network, binding `bind:port` itself with SO_REUSEPORT, so it can start beside the
-    container serving there now (the handover, handover.py).
+    container serving there now (the handover, handover.py). `env`: the server's own settings
+    (target.serving_env: the prediction store, the feedback token, the stage).
     """
     options: dict[str, Any] = {"restart_policy": {"Name": "unless-stopped"} if port else None}
+    options["environment"] = dict(env or {})
     if host_network:
         if port is None:
             raise ValueError("a container on the host network needs its port")
         options["network_mode"] = "host"
-        options["environment"] = {
-            "SERVING_PORT": str(port),
-            "SERVING_HOST": bind,
-            "SERVING_REUSE_PORT": "1",  # bind only once the model is loaded, beside the old one
-        }
+        options["environment"].update(
+            SERVING_PORT=str(port),
+            SERVING_HOST=bind,
+            SERVING_REUSE_PORT="1",  # bind only once the model is loaded, beside the old one
+        )
     else:
         options["ports"] = {f"{names.SERVING_PORT}/tcp": (bind, port)}
     try:

@@ -29,7 +29,7 @@ from .. import names
 from ..errors import ToolkitError
 from ..tracking import client as tracking
 from . import dockerhost, verify
-from .target import Deployed, Release
+from .target import Deployed, Release, serving_env
 
 PUBLISH_MODES = ("host", "ingress")
 # Swarm's update states (UpdateStatus.State) that end an update.
@@ -134,6 +134,7 @@ def _labels(t: SwarmTarget, image: str, model_name: str, model_version: str) -> 
 def spec(engine: Any, t: SwarmTarget, image: str, model_name: str, model_version: str) -> dict:
     """The service's full spec (Docker Engine API ServiceSpec)."""
     labels = _labels(t, image, model_name, model_version)
+    env = serving_env(t.stage)  # the store, the feedback token, the stage (in the spec's Env)
     container: dict[str, Any] = {
         "Image": image,
         "Labels": labels,
@@ -150,11 +151,7 @@ def spec(engine: Any, t: SwarmTarget, image: str, model_name: str, model_version
     if t.publish == "host":
         # The kernel spreads connections over every listener of the port, ready or not: the
         # server must bind with SO_REUSEPORT and only once it can answer (SERVING_REUSE_PORT).
-        container["Env"] = [
-            f"SERVING_PORT={t.port}",
-            "SERVING_HOST=0.0.0.0",
-            "SERVING_REUSE_PORT=1",
-        ]
+        env.update(SERVING_PORT=str(t.port), SERVING_HOST="0.0.0.0", SERVING_REUSE_PORT="1")
         task["Networks"] = [{"Target": "host"}]
     else:
         endpoint = {
@@ -167,6 +164,7 @@ def spec(engine: Any, t: SwarmTarget, image: str, model_name: str, model_version
                 }
             ]
         }
+    container["Env"] = [f"{key}={value}" for key, value in env.items()]
     roll = {
         "Parallelism": 1,
         "Delay": 0,

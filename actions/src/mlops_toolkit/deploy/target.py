@@ -10,10 +10,24 @@ or in the registry.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from .. import names
 from ..errors import ToolkitError
+
+# What the deploy step's environment hands on to the serving containers of every target: the
+# prediction store the server logs to and the token POST /feedback checks (both secrets in the
+# workflows). They go to the engine's API only, never to a log line or a file.
+PASSED_TO_SERVER = (names.ENV_PREDICTION_STORE, names.ENV_FEEDBACK_TOKEN)
+
+
+def serving_env(stage: str) -> dict[str, str]:
+    """The serving container's own settings: the passed-on variables that are set, and the
+    stage as the environment every prediction is recorded with."""
+    passed = {key: os.environ[key] for key in PASSED_TO_SERVER if os.environ.get(key)}
+    return {**passed, names.ENV_ENVIRONMENT: stage}
 
 
 @dataclass(frozen=True)
