@@ -190,7 +190,9 @@ def _proba_names(classes: list[Any]) -> list[str]:
 
 # -- pass 2: log ---------------------------------------------------------------------------------
 def _log(job: Job, tmp: Path, pq: Any, classes: list[Any]) -> int:
-    from ..monitoring.store import Prediction, open_store
+    """Each chunk to the store as one scored batch (the server's form): numbers as their bytes,
+    text as one JSON list per column, no Python object per row or value."""
+    from ..monitoring.store import open_store
 
     scored = _rows(pq.ParquetFile(tmp).iter_batches(batch_size=job.chunk_rows))
     proba_names = _proba_names(classes)
@@ -199,29 +201,36 @@ def _log(job: Job, tmp: Path, pq: Any, classes: list[Any]) -> int:
     with open_store(job.store_url) as store, _progress(job, "logging") as advance:
         for record in batch.chunks(job.source, job.model, [], job.chunk_rows):
             out = scored(record.num_rows)
-            inputs = _inputs(record)
-            ids = out.column("prediction_id").to_pylist()
-            predictions = out.column("prediction").to_pylist()
-            ts = out.column("scored_at")[0].as_py().timestamp() if out.num_rows else time.time()
-            probas = [out.column(n).to_pylist() for n in proba_names]
-            rows = [
-                Prediction(
-                    prediction_id=ids[i],
-                    model_name=job.model_name,
-                    model_version=job.model_version,
-                    environment=job.environment,
-                    ts=ts,
-                    inputs=inputs[i],
-                    prediction=predictions[i],
-                    scores=dict(zip(labels, (p[i] for p in probas), strict=True))
-                    if probas
-                    else None,
-                )
-                for i in range(record.num_rows)
-            ]
-            logged += store.write_predictions(rows)
+            logged += store.write_batches([_scored_batch(job, record, out, proba_names, labels)])
             advance(record.num_rows)
     return logged
+
+
+def _scored_batch(
+    job: Job, record: Any, out: Any, proba_names: list[str], labels: list[str]
+) -> Any:
+    from ..monitoring.store import ScoredBatch
+
+    n = record.num_rows
+    batch_id = _batch_id(out.column("prediction_id"), n)
+    ts = out.column("scored_at")[0].as_py().timestamp()
+    scores = (
+        np.column_stack([out.column(name).to_numpy() for name in proba_names])
+        if proba_names
+        else None
+    )
+    return ScoredBatch(
+        batch_id,
+        job.model_name,
+        job.model_version,
+        job.environment,
+        ts,
+        record.schema.names,
+        _inputs(record),
+        _values(out.column("prediction")),
+        labels or None,
+        scores,
+    )
 
 
 def _rows(batches: Iterator[Any]) -> Callable[[int], Any]:
@@ -248,20 +257,51 @@ def _rows(batches: Iterator[Any]) -> Callable[[int], Any]:
     return take
 
 
-def _inputs(record: Any) -> list[dict[str, Any]]:
-    """The chunk's rows as JSON-able dicts: NaN as null, dates as ISO text."""
+def _batch_id(ids: Any, n: int) -> str:
+    """The batch the chunk's ids share: pass 1 made one batch per chunk, row 0 to n-1, and pass
+    2 reads the same chunks; anything else would store rows under the wrong ids."""
+    import pyarrow.compute as pc
+
+    from ..monitoring.store.ids import BATCH_DIGITS
+
+    first, last = ids[0].as_py(), ids[n - 1].as_py()
+    batch_id = first[:BATCH_DIGITS]
+    aligned = first == f"{batch_id}{0:06x}" and last == f"{batch_id}{n - 1:06x}"
+    if not aligned or not pc.all(pc.starts_with(ids, batch_id)).as_py():
+        raise RuntimeError(f"scored rows and input chunks out of step at batch {batch_id}")
+    return batch_id
+
+
+def _values(column: Any) -> Any:
+    """A column for the store: numbers as a numpy array (JSON straight from it), else a list."""
+    import pyarrow as pa
+
+    kind = column.type
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not column.null_count:
+        return column.to_numpy()
+    return column.to_pylist()
+
+
+def _inputs(record: Any) -> dict[str, Any]:
+    """The chunk's columns for codec.py: numbers as numpy arrays (missing as NaN), bools and
+    text as lists (missing as None), dates as ISO text, as the server receives them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    columns = []
-    for values in record.columns:
+    columns: dict[str, Any] = {}
+    for name, values in zip(record.schema.names, record.columns, strict=True):
         kind = values.type
-        if pa.types.is_floating(kind):
-            values = pc.if_else(pc.is_nan(values), pa.scalar(None, kind), values)
+        if pa.types.is_dictionary(kind):
+            values, kind = values.dictionary_decode(), kind.value_type
+        if pa.types.is_integer(kind) and not values.null_count:
+            columns[name] = values.to_numpy()
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            columns[name] = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
         elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            values = pc.strftime(values, "%Y-%m-%dT%H:%M:%S")
-        columns.append(values)
-    return pa.RecordBatch.from_arrays(columns, names=record.schema.names).to_pylist()
+            columns[name] = pc.strftime(values, "%Y-%m-%dT%H:%M:%S").to_pylist()
+        else:
+            columns[name] = values.to_pylist()
+    return columns
 
 
 # -- progress ------------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ class StoreWriter:
         self._stopping = False
         self._abandoned = False
         self._last_warning = 0.0
+        self._model_names: tuple[Any, list[str]] = (None, [])
         self._thread = threading.Thread(target=self._run, name="prediction-store", daemon=True)
         self._thread.start()
 
@@ -211,7 +212,7 @@ class StoreWriter:
         out = []
         for item in items:
             model, batch = item.model, item.batch
-            names = model.names
+            names = self._names(model)
             # Stored from numpy as it is (store/codec.py): no per-row or per-value Python here.
             rows: Any = batch.matrix if batch.matrix is not None else batch.columns
             classes, scores = class_scores(model, batch) if self.scores else (None, None)
@@ -230,6 +231,13 @@ class StoreWriter:
                 )
             )
         return out
+
+    def _names(self, model: ServedModel) -> list[str]:
+        """The model's column names, one list per model (built once, not once per request;
+        the same list each time also lets codec.py reuse its header)."""
+        if self._model_names[0] is not model:
+            self._model_names = (model, model.names)
+        return self._model_names[1]
 
     def _write(self, store: PredictionStore | None, batches: list[ScoredBatch]) -> Any:
         pause = 0.5

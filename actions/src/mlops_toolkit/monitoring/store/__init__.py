@@ -54,7 +54,7 @@ class Prediction:
     scores: dict[str, float] | None = None  # classifiers: probability per class, if known
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: the server's writer makes one per request (3x the cost)
 class ScoredBatch:
     """Rows scored together (one request, one chunk of a batch job): the fast way in.
 

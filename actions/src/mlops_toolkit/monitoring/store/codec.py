@@ -27,10 +27,27 @@ def encode(columns: list[str], rows: Any, dumps: Any) -> bytes:
         import numpy as np
 
         data = np.ascontiguousarray(rows, dtype="<f8")
-        header = {"layout": "matrix", "columns": columns, "shape": list(data.shape)}
-        return dumps(header).encode() + b"\n" + data.tobytes()
+        return _matrix_header(columns, data.shape, dumps) + data.tobytes()
     header = {"layout": "rows", "columns": columns}
     return dumps(header).encode() + b"\n" + dumps(rows).encode()
+
+
+# The scoring server writes one batch per request, most of the same shape: the header line is
+# made once per (columns, shape), not once per request. Keyed by the list's identity (the
+# writer passes the model's own list), checked against it; bounded.
+_headers: dict[tuple[int, tuple[int, ...]], tuple[list[str], bytes]] = {}
+
+
+def _matrix_header(columns: list[str], shape: tuple[int, ...], dumps: Any) -> bytes:
+    key = (id(columns), shape)
+    hit = _headers.get(key)
+    if hit is not None and hit[0] is columns:
+        return hit[1]
+    line = dumps({"layout": "matrix", "columns": columns, "shape": list(shape)}).encode() + b"\n"
+    if len(_headers) >= 1024:
+        _headers.clear()
+    _headers[key] = (columns, line)
+    return line
 
 
 def _encode_columns(columns: list[str], arrays: Mapping[str, Any], dumps: Any) -> bytes:

@@ -9,24 +9,38 @@ and a batch's ids need not travel in a header. 52 random bits per millisecond ke
 
 from __future__ import annotations
 
-import os
+import random
 import time
 
 BATCH_DIGITS = 26
 MAX_ROWS = 16**6  # rows in one batch
+
+# The row suffixes, made once and grown on demand: formatting each row's suffix again cost the
+# scoring server more than the rest of an id (a 100-row request: ~4x slower). Replaced whole,
+# never extended in place: threads scoring at once each see a complete list.
+CACHED_ROWS = 65536  # ~4 MB at most: a bigger batch formats its own
+_suffixes: list[str] = [f"{i:06x}" for i in range(1024)]
 
 
 def new_ids(n: int, now: float | None = None) -> list[str]:
     """`n` fresh prediction ids, one batch, for rows scored at `now` (default: the time)."""
     if n > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
+    global _suffixes
+    suffixes = _suffixes
+    if n > len(suffixes):
+        suffixes = [f"{i:06x}" for i in range(n)]
+        if n <= CACHED_ROWS:
+            _suffixes = suffixes
     batch = new_batch(now)
-    return [f"{batch}{i:06x}" for i in range(n)]
+    return [batch + suffix for suffix in suffixes[:n]]
 
 
 def new_batch(now: float | None = None) -> str:
     ms = int((time.time() if now is None else now) * 1000)
-    return f"{ms:012x}7{os.urandom(7).hex()[:13]}"
+    # `random`, not os.urandom: no system call per request. Ids need to be apart, not secret;
+    # the module reseeds itself in a forked child, so worker processes never share a sequence.
+    return f"{ms:012x}7{random.getrandbits(52):013x}"
 
 
 def batch_of(prediction_id: str) -> str:
