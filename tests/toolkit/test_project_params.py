@@ -1,16 +1,25 @@
 """mlops_toolkit.project.params: strict params.yaml, one line naming the key and the reason.
 
-On a real generated project's params.yaml (projectkit.generated).
+On a real generated project's params.yaml (projectkit.generated), and on a section declared
+here (a new section is one dataclass: pydantic's model is derived from it).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import projectkit
 import pytest
 import yaml
+from conftest import ACTIONS_SRC
 from mlops_toolkit.errors import ToolkitError
+from mlops_toolkit.project import params as base
 from mlops_toolkit.project.params import ConfigError, check_gate
 from projectkit import load_params
 
@@ -40,15 +49,19 @@ def test_a_config_error_is_the_toolkit_s_and_a_value_error():
     ("change", "message"),
     [
         (lambda raw: raw["split"].update(holdout_fractoin=0.3), r"unknown key split\.holdout_fr"),
-        (lambda raw: raw["data"].pop("target"), r"missing key data\.target"),
+        (lambda raw: raw["data"].pop("target"), r"data\.target is required$"),
         (lambda raw: raw["split"].update(holdout_fraction=1.5), "between 0 and 1"),
-        (lambda raw: raw["split"].update(seed="forty-two"), "split.seed must be int"),
-        (lambda raw: raw["split"].update(seed=True), "split.seed must be int"),
-        (lambda raw: raw["split"].update(stratify="yes"), "split.stratify must be bool"),
+        (lambda raw: raw["split"].update(seed="42"), r"split\.seed: must be an integer, got '42'"),
+        (lambda raw: raw["split"].update(seed=True), r"split\.seed: must be an integer, got True"),
+        (lambda raw: raw["split"].update(stratify=1), r"split\.stratify: must be true or false"),
         (lambda raw: raw["drift"].update(bins=1), "drift.bins must be at least 2"),
         (lambda raw: raw["drift"].update(p_value=2), "drift.p_value must be between 0 and 1"),
-        (lambda raw: raw["data"]["roles"].update(numeric="age"), "list of column names"),
-        (lambda raw: raw.update(split=[1]), "split must be a mapping"),
+        (lambda raw: raw["data"]["roles"].update(numeric="age"), "numeric: must be a list"),
+        (lambda raw: raw["data"]["roles"].update(numeric=["a", 3]), r"numeric\[1\]: must be text"),
+        (lambda raw: raw.update(split=[1]), "split: must be a mapping, got a list$"),
+        (lambda raw: raw.update(split=None), r"split\.holdout_fraction is required"),
+        (lambda raw: raw["model"].update(params={1: "x"}), "model.params: keys must be text"),
+        (lambda raw: raw.update(colour=1), r"unknown key colour \(known: data, split, "),
         (
             lambda raw: raw["data"]["roles"].update(numeric=["a"], categorical=["a"]),
             "column 'a' is both numeric and categorical",
@@ -68,7 +81,11 @@ def test_a_config_error_is_the_toolkit_s_and_a_value_error():
         "bins",
         "p-value",
         "list",
+        "list-item",
         "section",
+        "empty-section",
+        "mapping-key",
+        "unknown-section",
         "two-roles",
         "target-role",
     ],
@@ -139,3 +156,125 @@ def test_the_generated_gate_fits_and_a_broken_one_is_named(generated, tmp_path):
     broken.write_text((generated / "gate.yaml").read_text().replace("guards:", "guards: [", 1))
     with pytest.raises(ConfigError, match=rf"{broken}.*not valid YAML"):
         check_gate(broken, "classification", "target")
+
+
+def test_the_typo_line_is_the_one_pull_requests_quote(generated, tmp_path):
+    """The e2e comment quotes this line (test_lifecycle): its words and its known keys."""
+    path = write_params(
+        generated,
+        tmp_path,
+        lambda raw: raw["split"].update(holdout_fracton=raw["split"].pop("holdout_fraction")),
+    )
+    with pytest.raises(ConfigError) as error:
+        load_params(path)
+    assert str(error.value) == (
+        f"{path}: unknown key split.holdout_fracton (known: holdout_fraction, seed, stratify)"
+    )
+
+
+def test_an_empty_value_is_empty_and_an_int_is_a_float(generated, tmp_path):
+    def change(raw):
+        raw["data"]["roles"] = None
+        raw["mlflow"]["tracking_uri"] = None
+        raw["drift"]["psi_threshold"] = 1
+
+    params = load_params(write_params(generated, tmp_path, change))
+    assert params.data.roles == base.RoleParams() and params.mlflow.tracking_uri == ""
+    assert params.drift.psi_threshold == 1.0 and isinstance(params.drift.psi_threshold, float)
+
+
+# A section as a platform helper or a team adds one: a dataclass, nothing registered elsewhere.
+@dataclass(frozen=True)
+class Range:
+    low: float
+    high: float
+    log: bool = False
+
+    def check(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(f"search.space: low ({self.low}) must be below high ({self.high})")
+
+
+@dataclass(frozen=True)
+class Search:
+    folds: int = 5
+    metric: str = ""
+    mode: Literal["grid", "random"] = "random"
+    space: dict[str, Range] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if not 2 <= self.folds <= 20:
+            raise ConfigError(f"search.folds must be between 2 and 20, got {self.folds}")
+
+
+@dataclass(frozen=True)
+class WithSearch:
+    split: base.SplitParams
+    search: Search = field(default_factory=Search)
+
+
+SPLIT = "split: {holdout_fraction: 0.2, seed: 1, stratify: false}\n"
+
+
+def load_search(tmp_path: Path, search: str) -> WithSearch:
+    path = tmp_path / "params.yaml"
+    path.write_text(SPLIT + search)
+    return base.load(path, WithSearch)
+
+
+def test_a_new_section_is_one_dataclass(tmp_path):
+    assert load_search(tmp_path, "").search == Search()  # files from before the section
+    search = load_search(
+        tmp_path,
+        "search:\n  metric:\n  mode: grid\n  space:\n    C: {low: 1, high: 9, log: true}\n",
+    ).search
+    assert search == Search(5, "", "grid", {"C": Range(1.0, 9.0, True)})
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        (
+            "search: {space: {C: {low: 1, hi: 2}}}",
+            r"unknown key search\.space\.C\.hi \(known: low, high, log\)$",
+        ),
+        ("search: {space: {C: {low: 1}}}", r"search\.space\.C\.high is required$"),
+        (
+            "search: {space: {C: {low: 3, high: 2}}}",
+            r"search\.space: low \(3\.0\) must be below high",
+        ),
+        ("search: {mode: grid-ish}", r"search\.mode: must be 'grid' or 'random', got 'grid-ish'$"),
+        ("search: {folds: 1}", r"search\.folds must be between 2 and 20, got 1$"),
+        ("search: {folds: 2.5}", r"search\.folds: must be an integer, got 2\.5$"),
+        ("search: [C]", r"search: must be a mapping, got a list$"),
+    ],
+    ids=["unknown", "missing", "check", "literal", "range", "type", "section"],
+)
+def test_a_new_section_s_errors_are_one_line(tmp_path, search, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        load_search(tmp_path, search + "\n")
+    assert str(error.value).startswith(f"{tmp_path / 'params.yaml'}: ")
+    assert "\n" not in str(error.value) and "pydantic" not in str(error.value)
+
+
+def test_pydantic_loads_when_params_are_read_not_when_imported(tmp_path):
+    """A project's config imports the params module at `--help`: that must stay instant."""
+    (tmp_path / "params.yaml").write_text(SPLIT)
+    code = textwrap.dedent("""
+        import dataclasses, sys
+        from mlops_toolkit import project
+        from mlops_toolkit.project import params
+        def loaded():
+            return any(m.startswith("pydantic") for m in sys.modules)
+        print(loaded())
+        params.load(sys.argv[1], dataclasses.make_dataclass("P", [("split", params.SplitParams)]))
+        print(loaded())
+    """)
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "params.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC)},
+    )
+    assert run.stdout.split() == ["False", "True"], run.stderr

@@ -1,16 +1,34 @@
 """params.yaml: strict YAML into typed sections, one line per error with the key and the reason.
 
 A project declares its `Params` as a frozen dataclass of sections: the platform's sections below
-(data, split, validation, mlflow, drift) and its own (model, train, evaluate ...). `load` reads
-the file, applies dotted overrides and builds the tree: unknown keys, missing keys and values of
-the wrong type or range are refused by name, so a typo never silently falls back to a default.
-A section's `check()` method, if it has one, runs once the section is built.
+(data, split, validation, mlflow, drift, and tuning.space's sweep) and its own (model, train,
+evaluate ...). `load` reads the file, applies dotted overrides and builds the tree through
+pydantic v2 models derived from these dataclasses (params_schema, imported only by `load`, so
+importing this module stays light): unknown keys, missing keys and values of the wrong type are
+refused by name with the one-line formatter the gate shares (core.schema_errors), so a typo
+never silently falls back to a default. A section's `check()`, if it has one, runs once the
+section is built (ranges and rules across keys; it raises ConfigError naming its key).
+
+Adding a section (the platform's or a team's) is one model, nothing else to register:
+
+    @dataclass(frozen=True)
+    class SweepParams:                 # the section's keys, their types and defaults
+        folds: int = 5                 # int, float, bool, str, list[...], dict[str, ...],
+        metric: str = ""               # another dataclass (a nested section), X | None
+        space: dict[str, Any] = field(default_factory=dict)
+
+        def check(self) -> None:       # optional: what a type cannot say
+            if not 2 <= self.folds <= 20:
+                raise ConfigError(f"sweep.folds must be between 2 and 20, got {self.folds}")
+
+and one field in the project's Params: `sweep: SweepParams = field(default_factory=SweepParams)`
+(a default keeps params.yaml files written before the section valid; no default makes the
+section required). Keys are strict: `true` is not 1, `"42"` is not 42, an int is a float, and an
+empty value (`key:`) is the empty text, list, mapping or section.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,8 +152,10 @@ def load(
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
+    from . import params_schema  # pydantic: loaded when params are read, never for --help
+
     try:
-        return _build(schema, raw, "", generated or {})
+        return params_schema.validate(schema, raw, generated or {})
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
@@ -172,62 +192,3 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"cannot override {dotted}: {key} is not a section")
     node[leaf] = value
-
-
-def _build(cls: type, raw: Any, prefix: str, generated: Generated) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'top level'} must be a mapping")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    for name in unknown:
-        if f"{prefix}{name}" in generated:
-            answer, value = generated[f"{prefix}{name}"]
-            raise ConfigError(
-                f"{prefix}{name} is not a params.yaml key: it was chosen when the project was "
-                f"generated (answer {answer}: {value}, in .cruft.json); remove it"
-            )
-    if unknown:
-        raise ConfigError(f"unknown key {prefix}{unknown[0]} (known: {', '.join(fields)})")
-    values = {}
-    for name, spec in fields.items():
-        key = f"{prefix}{name}"
-        if name not in raw:
-            if spec.default_factory is not dataclasses.MISSING:
-                values[name] = spec.default_factory()
-                continue
-            if spec.default is not dataclasses.MISSING:
-                values[name] = spec.default
-                continue
-            raise ConfigError(f"missing key {key}")
-        values[name] = _coerce(hints[name], raw[name], key, generated)
-    built = cls(**values)
-    if hasattr(built, "check"):
-        built.check()
-    return built
-
-
-def _coerce(kind: Any, value: Any, key: str, generated: Generated) -> Any:
-    if dataclasses.is_dataclass(kind):
-        return _build(kind, {} if value is None else value, f"{key}.", generated)
-    origin = typing.get_origin(kind) or kind
-    if origin is list:
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key} must be a list of column names, got {value!r}")
-        return list(value)
-    if origin is dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
-        return dict(value)
-    if origin is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if origin is str and value is None:
-        return ""
-    # bool is an int in Python: refuse True where a number is meant and 1 where a flag is.
-    if not isinstance(value, origin) or (origin is int and isinstance(value, bool)):
-        raise ConfigError(f"{key} must be {origin.__name__}, got {value!r}")
-    return value
