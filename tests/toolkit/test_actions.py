@@ -33,6 +33,7 @@ EXPECTED = {
     "ssh-setup",
     "labels",
     "score",
+    "sweep",
     "monitor",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
