@@ -16,6 +16,10 @@ Events: POST /repos/{o}/{r}/dispatches (repository_dispatch: 204, recorded in `d
 Settings (names only, `add_setting`): GET /repos/{o}/{r}/actions/{variables,secrets}, the
 organisation's (.../actions/organization-{variables,secrets}) and an environment's
 (.../environments/{env}/{variables,secrets}).
+Pull requests: GET /repos/{o}/{r}/pulls (state, newest first, pagination), POST the same path
+(title, head, base, body, draft; 422 without a head or base, or when `head` already has an
+open pull request, as GitHub answers), POST /repos/{o}/{r}/issues/{n}/labels (`add_pull`,
+`merge_pull`, `pull_requests_of` for tests). A pull request is an issue too (one numbering).
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does. The
 repositories in `public` answer the two ref reads without a token, as public ones do.
 """
@@ -38,6 +42,8 @@ RELEASES = re.compile(r"^/repos/([^/]+)/([^/]+)/releases$")
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,40})/pulls$")
 COMMIT = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([^/]+)$")
 GIT_REF = re.compile(r"^/repos/([^/]+)/([^/]+)/git/ref/(tags/.+)$")
+PULL_LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
+LABELS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/labels$")
 DISPATCHES = re.compile(r"^/repos/([^/]+)/([^/]+)/dispatches$")
 RUNNERS = re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runners$")
 SETTINGS = re.compile(
@@ -128,6 +134,47 @@ class GitHubStandIn:
                 issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
             self.issues[(repo, number)] = issue
             return issue
+
+    def add_pull(
+        self,
+        repo: str,
+        head: str,
+        title: str = "a pull request",
+        body: str = "",
+        *,
+        base: str = "main",
+        created_at: str | None = None,
+        state: str = "open",
+        labels: tuple[str, ...] = (),
+        draft: bool = False,
+    ) -> dict:
+        """A pull request of branch `head` (created now unless `created_at`, ISO 8601 UTC)."""
+        import time
+
+        pull = self.add_issue(repo, title, body, labels, state=state, pull_request=True)
+        with self._lock:
+            pull["head"] = {"ref": head, "repo": {"full_name": repo}}
+            pull["base"] = {"ref": base}
+            pull["draft"] = draft
+            pull["merged_at"] = None
+            pull["created_at"] = created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return pull
+
+    def merge_pull(self, repo: str, number: int, sha: str) -> dict:
+        """Close pull request `number` as merged, `sha` its merge commit (commits/{sha}/pulls)."""
+        pull = self.issues[(repo, number)]
+        with self._lock:
+            pull["state"] = "closed"
+            pull["merged_at"] = "2026-01-01T00:00:00Z"
+            self.pulls.setdefault((repo, sha), []).append(pull)
+        return pull
+
+    def pull_requests_of(self, repo: str, state: str = "open") -> list[dict]:
+        return [
+            i
+            for (r, _), i in sorted(self.issues.items())
+            if r == repo and "pull_request" in i and state in ("all", i["state"])
+        ]
 
     def add_runner(
         self, repo: str, name: str, labels: tuple[str, ...], status: str = "online"
@@ -239,6 +286,13 @@ class GitHubStandIn:
                     key = (f"{pulls[1]}/{pulls[2]}", pulls[3])
                     return self._send(200, outer.pulls.get(key, []))
                 query = parse_qs(url.query)
+                pull_list = PULL_LIST.match(url.path)
+                if pull_list:
+                    repo = f"{pull_list[1]}/{pull_list[2]}"
+                    state = query.get("state", ["open"])[0]
+                    found = outer.pull_requests_of(repo, state)
+                    found.sort(key=lambda p: (p["created_at"], p["number"]), reverse=True)
+                    return self._page(url, query, found)
                 issues = ISSUES.match(url.path)
                 if issues:
                     return self._page(url, query, self._issues(f"{issues[1]}/{issues[2]}", query))
@@ -313,6 +367,10 @@ class GitHubStandIn:
                     return self._release_post(path)
                 if DISPATCHES.match(path):
                     return self._dispatch(DISPATCHES.match(path))
+                if PULL_LIST.match(path):
+                    return self._create_pull(PULL_LIST.match(path))
+                if LABELS.match(path):
+                    return self._label(LABELS.match(path))
                 issues = ISSUES.match(path)
                 if issues:
                     data = self._body(required="title")
@@ -370,6 +428,43 @@ class GitHubStandIn:
                 c = outer.comments[int(m[3])]
                 c["body"] = data["body"]
                 return self._send(200, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+
+            def _create_pull(self, match):
+                data = self._body(required="title")
+                if data is None:
+                    return
+                repo = f"{match[1]}/{match[2]}"
+                head, base = data.get("head"), data.get("base")
+                if not isinstance(head, str) or not head or not isinstance(base, str) or not base:
+                    return self._send(422, {"message": "Validation Failed"})
+                if any(p["head"]["ref"] == head for p in outer.pull_requests_of(repo)):
+                    message = f"A pull request already exists for {match[1]}:{head}."
+                    return self._send(422, {"message": "Validation Failed", "errors": [message]})
+                pull = outer.add_pull(
+                    repo,
+                    head,
+                    data["title"],
+                    data.get("body") or "",
+                    base=base,
+                    draft=bool(data.get("draft")),
+                )
+                return self._send(201, pull)
+
+            def _label(self, match):
+                key = (f"{match[1]}/{match[2]}", int(match[3]))
+                data = self._body(required=None)
+                if data is None:
+                    return
+                if key not in outer.issues:
+                    return self._send(404, {"message": "Not Found"})
+                if not isinstance(data.get("labels"), list):
+                    return self._send(422, {"message": "Validation Failed"})
+                with outer._lock:
+                    have = outer.issues[key]["labels"]
+                    for name in data["labels"]:
+                        if name not in {lb["name"] for lb in have}:
+                            have.append({"name": name})
+                return self._send(200, outer.issues[key]["labels"])
 
             def _dispatch(self, match):
                 data = self._body(required="event_type")

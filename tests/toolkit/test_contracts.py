@@ -15,6 +15,7 @@ from mlops_toolkit.contracts import (
     OpenRun,
     OpenRunsFile,
     RegisteredFile,
+    RetrainDataFile,
     RunFile,
     ValidationReport,
 )
@@ -43,6 +44,22 @@ VALIDATION = ValidationReport(
     rows=10,
     successful=2,
 )
+RETRAIN_DATA = RetrainDataFile(
+    model_name="churn",
+    environment="production",
+    data="data/external/churn.csv",
+    ids="data/external/churn.prediction_ids.csv",
+    data_md5="0123456789abcdef0123456789abcdef",
+    rows_before=500,
+    rows_added=40,
+    labelled=45,
+    already=5,
+    dvc_files=["data/external/churn.csv.dvc", "data/external/churn.prediction_ids.csv.dvc"],
+    commit_paths=["data/external/churn.csv.dvc", "data/external/.gitignore"],
+    left_empty=["customer_id"],
+    label_from=1764800000.0,
+    label_to=1764900000.5,
+)
 OPEN_RUNS = OpenRunsFile([OpenRun("r1", "http://127.0.0.1:5000", "42", "h", "h|b|ns", "99")])
 
 # One value of each contract, and an unversioned file as projects before versioning wrote it.
@@ -55,6 +72,7 @@ EXAMPLES = [
     (VALIDATION, {"success": True, "evaluated": 2, "failed": 0, "failures": []}),
     (GATE, {k: v for k, v in GATE.to_dict().items() if k not in ("schema", "timings_s")}),
     (OPEN_RUNS, {"run_id": "r", "tracking_uri": "http://127.0.0.1:5000"}),
+    (RETRAIN_DATA, {k: v for k, v in RETRAIN_DATA.to_dict().items() if k != "schema"}),
 ]
 
 

@@ -22,6 +22,8 @@ from .commands import (
     register,
     relay,
     report,
+    retrain_data,
+    retrain_pr,
     rollback,
     score,
     set_alias,
@@ -55,6 +57,8 @@ COMMANDS = (
     drift_issue,
     relay,
     monitor,
+    retrain_data,
+    retrain_pr,
 )
 
 

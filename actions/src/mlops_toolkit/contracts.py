@@ -315,4 +315,32 @@ class OpenRunsFile(_Contract):
         return data
 
 
-CONTRACTS = (RunFile, RegisteredFile, ValidationReport, GateFile, OpenRunsFile)
+@dataclass(frozen=True)
+class RetrainDataFile(_Contract):
+    """reports/retrain/data.json: the data version `retrain-data` built (the tracked file plus
+    the labelled production rows), read by `retrain-pr` for the branch, commit and body."""
+
+    SCHEMA: ClassVar[str] = "mlops.retrain-data/1"
+    PATH: ClassVar[Path] = Path("reports") / "retrain" / "data.json"
+    MISSING: ClassVar[str] = "no new data version (run the retrain-data step)"
+
+    model_name: str
+    environment: str
+    data: str  # the DVC-tracked file extended
+    ids: str  # the prediction ids it holds (beside it, DVC-tracked too)
+    data_md5: str  # the new version, as its .dvc file names it
+    rows_before: int
+    rows_added: int
+    labelled: int  # labelled rows the store gave
+    already: int  # of those, rows the data held before
+    dvc_files: list[str]
+    commit_paths: list[str]  # the .dvc pointers and their .gitignore
+    left_empty: list[str] = field(default_factory=list)
+    since: float | None = None  # the window's start (epoch seconds); None: all
+    label_from: float | None = None
+    label_to: float | None = None
+    scored_from: float | None = None
+    scored_to: float | None = None
+
+
+CONTRACTS = (RunFile, RegisteredFile, ValidationReport, GateFile, OpenRunsFile, RetrainDataFile)

@@ -1,11 +1,12 @@
 """The one GitHub REST client of the platform, standard library only (no `requests`).
 
 What it does: find our pull-request comment or our issue by a hidden marker (following the
-`Link: rel="next"` pagination), then create or update it; list the pull requests of a commit.
+`Link: rel="next"` pagination), then create or update it; list the pull requests of a commit;
+list and open pull requests (retrain.yml's one retrain pull request).
 Markers, not titles: people edit titles, and a comment's author is shared by every workflow.
 
 Why not githubkit: it would bring httpx, anyio, hishel and 56 MB of generated schemas, and take
-over a second to import, for the five endpoints used here (docs/architecture.md, dependencies).
+over a second to import, for the few endpoints used here (docs/architecture.md, dependencies).
 What the client returns is typed instead (the TypedDicts below: the fields the platform reads;
 GitHub's answer, kept whole, holds more).
 """
@@ -45,6 +46,19 @@ class Issue(TypedDict):
     title: str
     body: str
     html_url: str
+
+
+class PullRequest(TypedDict):
+    """A pull request, as far as the platform reads it (`head.ref`: its branch)."""
+
+    number: int
+    title: str
+    body: str
+    html_url: str
+    state: str
+    created_at: str  # ISO 8601, UTC: "2026-12-04T10:00:00Z"
+    head: dict[str, Any]
+    labels: list[dict[str, Any]]
 
 
 class PostedComment(Comment):
@@ -222,6 +236,27 @@ class GitHub:
             self.url("/dispatches"),
             {"event_type": event_type, "client_payload": client_payload},
         )
+
+    # --- pull requests ---------------------------------------------------------------------
+
+    def pull_requests(self, state: str = "open") -> Iterator[PullRequest]:
+        """Pull requests (`open`, `closed` or `all`), newest first, page after page: a caller
+        looking for recent ones stops early."""
+        query = f"state={state}&sort=created&direction=desc&per_page=100"
+        for pull in self.pages(f"/pulls?{query}"):
+            yield cast(PullRequest, pull)
+
+    def create_pull_request(
+        self, *, title: str, head: str, base: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        """Open a pull request of branch `head` (pushed already) into `base`."""
+        payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
+        created, _ = self.call("POST", self.url("/pulls"), payload)
+        return cast(PullRequest, created)
+
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        """Label an issue or pull request (GitHub creates a label it does not know)."""
+        self.call("POST", self.url(f"/issues/{number}/labels"), {"labels": labels})
 
     # --- commits ---------------------------------------------------------------------------
 
