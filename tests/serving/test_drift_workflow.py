@@ -89,9 +89,12 @@ def train(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     return _training_rows(repo, tmp_path_factory.mktemp("train") / "work")
 
 
-def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.CompletedProcess:
+def _act(
+    repo: Path, current: Path | None, api: str, artifacts: Path, store: str = ""
+) -> subprocess.CompletedProcess:
     event = repo.parent / "event.json"
-    event.write_text(json.dumps({"inputs": {"current": str(current)}}))
+    inputs = {"current": str(current)} if current else {"window": "7d"}
+    event.write_text(json.dumps({"inputs": inputs}))
     cmd = [
         "act",
         "workflow_dispatch",
@@ -106,6 +109,8 @@ def _act(repo: Path, current: Path, api: str, artifacts: Path) -> subprocess.Com
         str(repo.parent / "act-cache"),
         "-s",
         "GITHUB_TOKEN=secret-token",
+        "-s",
+        f"MLOPS_PREDICTION_STORE={store}",
         "--env",
         f"GITHUB_API_URL={api}",
         "--env",
@@ -148,3 +153,53 @@ def test_quiet_logs_pass_without_an_issue(repo: Path, train: Any, tmp_path: Path
         result = _act(repo, tmp_path / "logs", stand_in.url, tmp_path / "artifacts")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert stand_in.issues == {} and stand_in.requests == []
+
+
+def _store_traffic(url: str, train: Any, shift: float) -> str:
+    """A day of production traffic in the prediction store, labelled as the model answered it
+    (no concept drift), one feature scaled by `shift`."""
+    import time
+
+    from mlops_toolkit.monitoring.store import Label, ScoredBatch, new_batch, open_store
+
+    rows = train.sample(250, random_state=5)
+    features = [c for c in rows.columns if c != "target"]
+    moved = features[0]
+    rows[moved] = rows[moved] * shift
+    ts = time.time() - 86400
+    batch = ScoredBatch(
+        new_batch(ts),
+        "tumor-classifier",
+        "4",
+        "production",
+        ts,
+        features,
+        rows[features].to_numpy(dtype=float),
+        rows["target"].astype(int).tolist(),
+    )
+    with open_store(url) as store:
+        store.write_batches([batch])
+        truth = rows["target"].astype(int).tolist()
+        store.write_labels([Label(i, t, ts + 60) for i, t in zip(batch.ids, truth, strict=True)])
+    return moved
+
+
+@pytest.mark.act
+def test_the_prediction_store_from_the_secret_is_judged_and_named(
+    repo: Path, train: Any, tmp_path: Path
+) -> None:
+    """No logs given: the window of the store the secret names; data drift in production opens
+    the issue titled with its kind; the secret's value appears nowhere in the issue or the log."""
+    url = f"sqlite:///{tmp_path / 'secret-store' / 'predictions.sqlite3'}"
+    moved = _store_traffic(url, train, shift=3.0)
+    with GitHubStandIn(token="secret-token") as stand_in:
+        result = _act(repo, None, stand_in.url, tmp_path / "artifacts", store=url)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    [issue] = stand_in.issues_of("acme/tumor")
+    assert issue["title"] == "Data drift detected", output[-3000:]
+    assert "| production | 250 | **yes**: " in issue["body"] and f"| {moved} |" in issue["body"]
+    assert "| staging | 0 | - | - |" in issue["body"]
+    assert "secret-store" not in output + issue["body"]
+    report = json.loads((tmp_path / "artifacts/drift-reports/drift/drift.json").read_text())
+    assert report["kinds"] == ["data"] and report["rows"] == {"staging": 0, "production": 250}
