@@ -1,6 +1,9 @@
 """One contract, two engines: the in-memory Docker engine (tests/support/fakes/docker.py) and the
 real one answer the docker target's container moves alike (find, start, a taken name, stop,
-rename, remove, its own HEALTHCHECK, an exit and its last words, a missing image).
+rename, remove, its own HEALTHCHECK, an exit and its last words, a missing image), and its
+server alike: reached on the port Docker published (or, on the host network, its SERVING_PORT)
+while it runs, gone once it stops. That is what lets the docker target's whole deploy run on
+the fake (tests/toolkit/test_docker_target_fast.py).
 
 The fake variant runs in the fast tier, the real one (marked docker) in the full tier.
 """
@@ -13,14 +16,18 @@ from pathlib import Path
 
 import docker.errors
 import pytest
+import requests
+from mlops_toolkit import names
 from mlops_toolkit.deploy import docker as docker_target
-from mlops_toolkit.deploy import dockerhost, handover
+from mlops_toolkit.deploy import dockerhost, handover, verify
 from mlops_toolkit.deploy.engine import DockerEngine
 from mlops_toolkit.errors import ToolkitError
+from support.servers import free_port
 
 BASE = "python:3.11-slim"  # .ci/docker-up
 REPOSITORY = "toolkit-tests/engine-contract"
 LAST_WORDS = "model file missing: /model/MLmodel"
+SERVED_VERSION = "7"
 # What each image's process does: the real ones are built from these, the fake ones described.
 SLEEPS = 'CMD ["sleep", "300"]'
 CHECK = "HEALTHCHECK --interval=1s --timeout=5s --retries=1 CMD"
@@ -32,6 +39,12 @@ DOCKERFILES = {
     # would end the wait with "no HEALTHCHECK" instead.
     "exits": f'CMD ["sh", "-c", "echo \'{LAST_WORDS}\'; sleep 1; exit 3"]\n'
     "HEALTHCHECK --interval=30s CMD true",
+    # A server on the serving image's port and address settings, answering /health and
+    # /version (the routes verify reads first) from files.
+    "serves": "RUN mkdir -p /served && echo ok > /served/health"
+    f' && echo \'{{"model_version": "{SERVED_VERSION}"}}\' > /served/version\n'
+    'CMD ["sh", "-c", "exec python -m http.server ${SERVING_PORT:-8080}'
+    ' --bind ${SERVING_HOST:-0.0.0.0} --directory /served"]',
 }
 
 
@@ -58,7 +71,7 @@ def real_images(docker_engine, tmp_path_factory) -> dict[str, str]:
 def backend(request):
     prefix = f"engine-contract-{uuid.uuid4().hex[:8]}"
     if request.param == "fake":
-        from support.fakes.docker import Behaviour, FakeEngine
+        from support.fakes.docker import Behaviour, FakeEngine, Server
 
         engine = FakeEngine()
         behaviours = {
@@ -66,12 +79,14 @@ def backend(request):
             "unhealthy": Behaviour(health="unhealthy"),
             "unchecked": Behaviour(),
             "exits": Behaviour(exit_code=3, last_log=LAST_WORDS, health="healthy"),
+            "serves": Behaviour(server=Server(model_version=SERVED_VERSION)),
         }
         images = {
             kind: engine.add_image(f"{REPOSITORY}-{kind}:1", how)
             for kind, how in behaviours.items()
         }
         yield EngineBackend("fake", engine, images, prefix)
+        engine.close()
         return
     engine = request.getfixturevalue("docker_engine")
     yield EngineBackend("real", engine, request.getfixturevalue("real_images"), prefix)
@@ -161,3 +176,57 @@ def test_an_image_present_is_used_and_a_missing_one_is_one_line(backend):
     absent = f"127.0.0.1:5000/{REPOSITORY}-absent:{backend.prefix}"
     with pytest.raises(ToolkitError, match=f"^cannot pull {absent}: "):
         dockerhost.ensure_image(backend.engine, absent)
+
+
+def serves(url: str, container) -> None:
+    """What verify reads first: /health (waited for), then the version served."""
+    verify.wait_healthy(url, container.name, 60, docker_target._alive(container))
+    assert requests.get(f"{url}/version", timeout=5).json()["model_version"] == SERVED_VERSION
+
+
+def answers(url: str) -> bool:
+    try:
+        requests.get(f"{url}/health", timeout=3)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def test_the_published_port_reaches_the_server_until_it_stops(backend):
+    """Pre-flight: a free port published (read back from the container), the server behind it;
+    a stopped container's binding is gone, and so is its port."""
+    container = dockerhost.start(
+        backend.engine,
+        backend.images["serves"],
+        f"{backend.prefix}-candidate",
+        labels={},
+        bind="127.0.0.1",
+        port=None,
+    )
+    url = f"http://127.0.0.1:{docker_target._published_port(container)}"
+    serves(url, container)
+    container.stop(timeout=1)
+    with pytest.raises(ToolkitError, match=rf"^container {container.name} exited \("):
+        docker_target._published_port(container)
+    assert not answers(url)
+
+
+def test_on_the_host_network_the_server_takes_its_serving_port(backend):
+    """The handover's containers: the stage's port and settings in their environment."""
+    port = free_port()
+    container = dockerhost.start(
+        backend.engine,
+        backend.images["serves"],
+        f"{backend.prefix}-next",
+        labels={},
+        bind="127.0.0.1",
+        port=port,
+        host_network=True,
+        env={names.ENV_ENVIRONMENT: "staging"},
+    )
+    assert handover.is_host_mode(docker_target._find(backend.engine, container.name))
+    assert f"{names.ENV_ENVIRONMENT}=staging" in container.attrs["Config"]["Env"]
+    url = f"http://127.0.0.1:{port}"
+    serves(url, container)
+    container.stop(timeout=1)
+    assert not answers(url)

@@ -1,22 +1,48 @@
 """An in-memory Docker engine: `mlops_toolkit.deploy.engine.DockerEngine`.
 
 Images are registered with the behaviour of their process (`add_image`): keeps running, exits
-with a code and a last log line, and a HEALTHCHECK that passes, fails or is absent. Containers
-follow Docker's lifecycle (run, stop, start, rename, remove; a name taken is a 409) and raise
-docker-py's own errors; their health is `starting` until the first reload after the check's
-first run, then what the image says. tests/toolkit/test_engine_contract.py holds the fake and
-the real engine to the same behaviour. Nothing listens on any port: what needs HTTP (the
-target's verify step) stays on the real engine.
+with a code and a last log line, a HEALTHCHECK that passes, fails or is absent, and what its
+server answers over HTTP (`Server`: /health, /version and POST /invocations, the serving
+image's routes). Containers follow Docker's lifecycle (run, stop, start, rename, remove; a name
+taken is a 409) and raise docker-py's own errors; their health is `starting` until the first
+reload after the check's first run, then what the image says.
+
+A running container with a `Server` listens where the real one is reached: its published port
+(a free one when none is asked for, as Docker reports it in NetworkSettings.Ports) or, on the
+host network, its SERVING_PORT (with SO_REUSEPORT when SERVING_REUSE_PORT=1, as the serving
+image binds beside the container it replaces); stopping or removing it closes the port. So the
+docker target's whole deploy (pre-flight, handover, verify, restore) runs on it. It listens on
+127.0.0.1 whatever address was asked (the suite's rule). tests/toolkit/test_engine_contract.py
+holds the fake and the real engine to the same behaviour.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import docker.errors
+
+SERVING_PORT = 8080  # the image's own port (mlops_toolkit.names.SERVING_PORT)
+
+
+@dataclass
+class Server:
+    """What the image's server answers on the serving routes."""
+
+    model_version: str = "1"
+    health: int = 200  # GET /health (503: a model that never loads)
+    smoke_status: int = 200  # POST /invocations
+    smoke_body: str = '{"predictions": [0]}'
+    # Set in the container's environment, this variable breaks the server (/health 503): a
+    # setting only the stage's container gets (the prediction store), never the pre-flight one.
+    broken_by: str = ""
 
 
 @dataclass
@@ -25,6 +51,7 @@ class Behaviour:
     last_log: str = ""
     health: str | None = None  # "healthy", "unhealthy", or None: no HEALTHCHECK
     health_after_s: float = 0.5  # the check's first result comes this long after a start
+    server: Server | None = None  # None: nothing listens
 
 
 @dataclass
@@ -49,10 +76,13 @@ class FakeContainer:
         self.labels = dict(kw.get("labels") or {})
         self._network = kw.get("network_mode") or "bridge"
         self._ports = kw.get("ports") or {}
+        self._env = dict(kw.get("environment") or {})
+        self._listener: _Listener | None = None
+        self._last_log = image.behaviour.last_log
         self._state: dict[str, Any] = {}
         self.attrs: dict[str, Any] = {}
-        self._config = {"Image": tag, "Labels": self.labels, "Env": kw.get("environment")}
-        self._begin()
+        env = [f"{key}={value}" for key, value in self._env.items()]
+        self._config = {"Image": tag, "Labels": self.labels, "Env": env}
 
     def _begin(self) -> None:
         behaviour = self.image.behaviour
@@ -62,6 +92,34 @@ class FakeContainer:
             self._state = {"Status": "exited", "ExitCode": behaviour.exit_code, "Running": False}
         if behaviour.health is not None:
             self._state["Health"] = {"Status": "starting"}
+        if behaviour.server is not None and self._state["Status"] == "running":
+            self._listen(behaviour.server)
+
+    def _listen(self, server: Server) -> None:
+        """Bind where the real container is reached; a port taken fails as it does there."""
+        if self._network == "host":
+            port = int(self._env.get("SERVING_PORT", SERVING_PORT))
+            reuse = self._env.get("SERVING_REUSE_PORT") == "1"
+        else:
+            port = self._ports.get(f"{SERVING_PORT}/tcp", ("", None))[1] or 0
+            reuse = False
+        try:
+            self._listener = _Listener(server, port, reuse, self._env)
+        except OSError as exc:
+            if self._network == "host":  # the server's own bind fails: it exits, saying why
+                self._state = {"Status": "exited", "ExitCode": 1, "Running": False}
+                self._last_log = f"cannot bind port {port}: {exc.strerror}"
+                return
+            self._state = {"Status": "created", "ExitCode": 0, "Running": False}
+            raise docker.errors.APIError(
+                f"driver failed programming external connectivity on endpoint {self.name}: "
+                f"Bind for 127.0.0.1:{port} failed: port is already allocated"
+            ) from None
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def reload(self) -> None:
         if self.name not in self._engine.by_name or self._engine.by_name[self.name] is not self:
@@ -72,9 +130,10 @@ class FakeContainer:
         if health is not None and running and self._age() >= behaviour.health_after_s:
             health["Status"] = behaviour.health
         ports = {}
-        if self._network != "host" and self._state["Status"] == "running":
+        if self._network != "host" and running:
+            bound = self._listener.port if self._listener else None
             ports = {
-                key: [{"HostIp": bind, "HostPort": str(port or 49153)}]
+                key: [{"HostIp": bind, "HostPort": str(bound or port or 49153)}]
                 for key, (bind, port) in self._ports.items()
             }
         self.attrs = {
@@ -91,12 +150,14 @@ class FakeContainer:
         return time.monotonic() - self._started
 
     def start(self) -> None:
+        self._close()
         self._begin()
         self.reload()
 
     def stop(self, timeout: int = 10) -> None:
         if self._state["Status"] == "running":
             self._state = {"Status": "exited", "ExitCode": 143, "Running": False}
+        self._close()
         self.reload()
 
     def rename(self, name: str) -> None:
@@ -110,14 +171,11 @@ class FakeContainer:
             raise docker.errors.APIError(f"cannot remove running container {self.name}")
         if self._engine.by_name.get(self.name) is not self:
             raise docker.errors.NotFound(f"No such container: {self.id}")
+        self._close()
         del self._engine.by_name[self.name]
 
     def logs(self, tail: int | str = "all") -> bytes:
-        return (
-            (self.image.behaviour.last_log + "\n").encode()
-            if self.image.behaviour.last_log
-            else b""
-        )
+        return (self._last_log + "\n").encode() if self._last_log else b""
 
 
 class FakeContainers:
@@ -137,7 +195,8 @@ class FakeContainers:
         if name in self._engine.by_name:
             raise _conflict(name)
         container = FakeContainer(self._engine, found, image, name, kwargs)
-        self._engine.by_name[name] = container
+        self._engine.by_name[name] = container  # created: a start that fails leaves it there
+        container._begin()
         container.reload()
         return container
 
@@ -171,10 +230,15 @@ class FakeEngine:
         self.images = FakeImages()
         self._info = {"OSType": os_type, "OperatingSystem": system}
 
-    # -- test set-up (not part of the interface) -------------------------------------------
+    # -- test set-up and tear-down (not part of the interface) -----------------------------
     def add_image(self, tag: str, behaviour: Behaviour | None = None) -> str:
         self.images.by_tag[tag] = FakeImage([tag], behaviour or Behaviour())
         return tag
+
+    def close(self) -> None:
+        """Close every port the containers listen on."""
+        for container in list(self.by_name.values()):
+            container._close()
 
     # -- the interface ---------------------------------------------------------------------
     def ping(self) -> bool:
@@ -182,3 +246,62 @@ class FakeEngine:
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
+
+
+class _Listener:
+    """A container's server on loopback, answering as its image's `Server` says."""
+
+    def __init__(self, server: Server, port: int, reuse_port: bool, env: dict[str, str]):
+        broken = bool(server.broken_by and env.get(server.broken_by))
+        self._httpd = _HTTPServer(("127.0.0.1", port), _handler(server, broken), reuse_port)
+        self.port = self._httpd.server_address[1]
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, reuse_port: bool):
+        self._reuse_port = reuse_port
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        if self._reuse_port:  # beside the container it replaces, as the serving image binds
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def _handler(server: Server, broken: bool) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                healthy = server.health == 200 and not broken
+                self._answer(200 if healthy else 503, '{"status": "ok"}' if healthy else "{}")
+            elif self.path == "/version":
+                self._answer(200, json.dumps({"model_version": server.model_version}))
+            else:
+                self._answer(404, "{}")
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, body = (server.smoke_status, server.smoke_body)
+            self._answer(*((status, body) if self.path == "/invocations" else (404, "{}")))
+
+        def _answer(self, status: int, body: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:  # quiet: the tests say what matters
+            pass
+
+    return Handler
