@@ -233,3 +233,75 @@ def test_every_contract_has_a_documented_path_and_schema():
     for contract in contracts.CONTRACTS:
         assert f"`{contract.PATH.as_posix()}`" in doc
         assert contract.SCHEMA in doc
+
+
+# -- the prediction log (a stream of records, not a file: contracts.PredictionRecord) ----------
+RECORD = contracts.PredictionRecord(
+    prediction_id="019ae0c1a2b37c0ffee0123456000002",
+    model_name="churn",
+    model_version="7",
+    environment="production",
+    ts=1764800000.25,
+    inputs={"plan": "pro", "tenure": 14, "spend": None, "signed_up": "2024-03-01T00:00:00"},
+    prediction="yes",
+    scores={"no": 0.25, "yes": 0.75},
+)
+
+
+def test_a_prediction_record_round_trips_with_its_schema():
+    line = json.dumps(RECORD.to_dict())
+    data = json.loads(line)
+    assert data["schema"] == "mlops.prediction-log/1" == contracts.PREDICTION_LOG
+    assert contracts.PredictionRecord.from_dict(data) == RECORD
+    assert contracts.PredictionRecord.from_dict({**data, "later_field": 1}) == RECORD  # minor
+    assert contracts.PredictionBatch.SCHEMA == contracts.PREDICTION_LOG
+
+
+def test_a_prediction_log_line_from_before_versioning_still_reads():
+    """The server's JSON lines before the contract: ISO time, no schema, no environment."""
+    old = {
+        "ts": "2025-12-03T22:13:20.250Z",
+        "model_name": "churn",
+        "model_version": "7",
+        "prediction_id": RECORD.prediction_id,
+        "inputs": RECORD.inputs,
+        "prediction": "yes",
+    }
+    record = contracts.PredictionRecord.from_dict(old)
+    assert record.ts == 1764800000.25 and record.environment == "unknown"
+
+
+def test_an_unknown_prediction_log_version_is_one_line():
+    newer = {**RECORD.to_dict(), "schema": "mlops.prediction-log/2"}
+    with pytest.raises(ContractError) as caught:
+        contracts.PredictionRecord.from_dict(newer, "predictions-20261204-h-1.jsonl:3")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("predictions-20261204-h-1.jsonl:3: schema mlops.prediction-log/2")
+    assert "is not mlops.prediction-log/1" in message
+    with pytest.raises(ContractError, match=r"prediction log: ts must be a number, not a string"):
+        contracts.PredictionRecord.from_dict({**RECORD.to_dict(), "ts": "noon"})
+
+
+def test_a_stored_batch_of_an_unknown_version_is_one_line():
+    """The store keeps a batch's inputs behind a header naming the schema (store/codec.py)."""
+    import numpy as np
+    from mlops_toolkit.monitoring.store import codec
+    from mlops_toolkit.monitoring.store._sql import dumps
+
+    blob = codec.encode(["a", "b"], {"a": np.array([1.5, np.nan]), "b": ["x", None]}, dumps)
+    assert codec.decode(blob) == (["a", "b"], [[1.5, "x"], [None, None]])
+    header, body = blob.split(b"\n", 1)
+    newer = header.replace(b"mlops.prediction-log/1", b"mlops.prediction-log/2") + b"\n" + body
+    with pytest.raises(ContractError, match=r"^the prediction store: schema mlops.prediction-lo"):
+        codec.decode(newer)
+    unversioned = json.loads(header)
+    del unversioned["schema"]  # stored before the header named it: version 1
+    assert codec.decode(json.dumps(unversioned).encode() + b"\n" + body)[1][0] == [1.5, "x"]
+
+
+def test_the_prediction_log_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    assert contracts.PREDICTION_LOG in doc and "PredictionRecord" in doc

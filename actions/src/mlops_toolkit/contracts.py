@@ -73,15 +73,9 @@ class _Contract:
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any], source: Path | str = "") -> T:
         """The contract from a file's content: its own major, or an unversioned older file."""
-        name, major = cls.SCHEMA.split("/")
-        schema = data.get("schema")
-        if schema is None:
+        if data.get("schema") is None:
             data = cls.upgrade(data)
-        elif str(schema).split("/")[0] != name or str(schema).split("/")[-1] != major:
-            raise ContractError(
-                f"{source}: schema {schema} is not {cls.SCHEMA} (written by another toolkit "
-                "version: install the one the project's workflows use)"
-            )
+        check_schema(cls.SCHEMA, data.get("schema"), source)
         return _build(cls, data, str(source) or cls.PATH.as_posix(), strict=False)
 
     @classmethod
@@ -93,6 +87,18 @@ class _Contract:
     def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
         """An unversioned file (written before this module) in version 1's shape."""
         return data
+
+
+def check_schema(expected: str, schema: Any, source: Path | str = "") -> None:
+    """ContractError unless `schema` is `expected` ("<name>/<major>") or None (unversioned)."""
+    if schema is None:
+        return
+    name, major = expected.split("/")
+    if str(schema).split("/")[0] != name or str(schema).split("/")[-1] != major:
+        raise ContractError(
+            f"{source}: schema {schema} is not {expected} (written by another toolkit "
+            "version: install the one the project's workflows use)"
+        )
 
 
 def _build(cls: type[R], data: dict[str, Any], where: str, *, strict: bool, sep: str = ": ") -> R:
@@ -341,6 +347,84 @@ class RetrainDataFile(_Contract):
     label_to: float | None = None
     scored_from: float | None = None
     scored_to: float | None = None
+
+
+# -- the prediction log: what the scoring server and `score` write, the store and monitor read --
+PREDICTION_LOG = "mlops.prediction-log/1"
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One scored row of the prediction log (`mlops.prediction-log/1`): a line of the server's
+    JSON-lines log, a row the prediction store gives back (monitoring/store: `Prediction`).
+
+    Not a file of its own but a record of a stream: `to_dict` is one line's object, `from_dict`
+    reads one (its own major, or a line written before versioning: `ts` as ISO text, no
+    `environment`), a newer major is one ContractError line.
+    """
+
+    SCHEMA: ClassVar[str] = PREDICTION_LOG
+
+    prediction_id: str  # 32 hex digits: the batch id (26) then the row (6), monitoring/store/ids
+    model_name: str
+    model_version: str
+    environment: str  # staging | production | batch | ... ("unknown" when not set)
+    ts: float  # when it was scored, UTC epoch seconds
+    inputs: dict[str, Any]  # the row's features as received (missing: null; dates: ISO text)
+    prediction: Any = None  # the model's output for the row (null: a missing regression value)
+    scores: dict[str, float] | None = None  # classifiers: probability per class, when stored
+
+    def to_dict(self) -> dict[str, Any]:
+        # Not asdict(): no deep copy of the inputs for every logged row.
+        return {"schema": self.SCHEMA, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: Path | str = "") -> PredictionRecord:
+        if data.get("schema") is None:
+            data = cls.upgrade(data)
+        where = str(source) or "prediction log"
+        check_schema(cls.SCHEMA, data.get("schema"), where)
+        return _build(cls, data, where, strict=False)
+
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A line of the JSON-lines log from before versioning: ISO `ts`, no environment."""
+        ts = data.get("ts")
+        if isinstance(ts, str):
+            from datetime import datetime
+
+            try:
+                ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise ContractError(f"prediction log: ts {ts!r} is not an ISO time") from None
+        return {"environment": "unknown", **data, "ts": ts}
+
+
+@dataclass(slots=True)  # not frozen: the server's writer makes one per request (3x the cost)
+class PredictionBatch:
+    """Rows scored together (one request, one chunk of `score`): the prediction log's written
+    form. Row `i` is the PredictionRecord with id `batch_id + f"{i:06x}"`, `inputs` row `i` of
+    `rows` by `columns`, `prediction` `predictions[i]`, `scores` row `i` of `scores` by
+    `classes`. The store keeps a batch as one row (SCHEMA in its header, store/codec.py), so a
+    10,000-row request costs its writer one SQL row and no Python per row.
+    """
+
+    SCHEMA: ClassVar[str] = PREDICTION_LOG
+
+    batch_id: str  # monitoring/store/ids.new_batch()
+    model_name: str
+    model_version: str
+    environment: str
+    ts: float
+    columns: list[str]
+    rows: Any  # a 2-D numeric array, {column: array or list}, or a list of rows in `columns` order
+    predictions: Any  # a sequence (list or 1-D array), one per row
+    classes: list[str] | None = None  # classifiers: the classes `scores` has a column for
+    scores: Any = None  # n x len(classes) probabilities (2-D array or lists), or None
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"{self.batch_id}{i:06x}" for i in range(len(self.predictions))]
 
 
 CONTRACTS = (RunFile, RegisteredFile, ValidationReport, GateFile, OpenRunsFile, RetrainDataFile)

@@ -59,6 +59,7 @@ class ScoringApp:
                 settings.log_sample_rate,
                 settings.model_name,
                 settings.model_version,
+                settings.environment,
             )
             if settings.log_dir and settings.log_sample_rate > 0
             else None

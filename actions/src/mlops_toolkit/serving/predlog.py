@@ -1,9 +1,10 @@
 """Where scored rows go: sampled JSON lines (the drift job's input) and the prediction store.
 
 JSON lines: one file per UTC day and process, `<dir>/predictions-YYYYMMDD-<host>-<pid>.jsonl`;
-each line is one row: `{"ts": ..., "model_name": ..., "model_version": ..., "prediction_id": ...,
-"inputs": {...}, "prediction": ...}`. Whole requests are sampled (rate in [0, 1]) so a batch is
-never split.
+each line is one row, a `contracts.PredictionRecord` (`{"schema": "mlops.prediction-log/1",
+"prediction_id": ..., "model_name": ..., "model_version": ..., "environment": ..., "ts": epoch
+seconds, "inputs": {...}, "prediction": ...}`). Whole requests are sampled (rate in [0, 1]) so a
+batch is never split.
 
 The store (`StoreWriter`) gets every row: a label can only come back for a row it holds. The
 request path only appends a reference to a bounded queue; a thread of its own turns rows into
@@ -27,8 +28,9 @@ from typing import IO, Any
 
 import orjson
 
+from ..contracts import PredictionRecord
 from ..monitoring.store import PredictionStore, ScoredBatch, StoreError, open_store
-from ..monitoring.store.ids import batch_of
+from ..monitoring.store.ids import batch_of, new_ids
 from ..registry.mlmodel import Batch, ServedModel
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,16 @@ log = logging.getLogger(__name__)
 
 class PredictionLogger:
     def __init__(
-        self, directory: str, sample_rate: float, model_name: str, model_version: str
+        self,
+        directory: str,
+        sample_rate: float,
+        model_name: str,
+        model_version: str,
+        environment: str = "unknown",
     ) -> None:
         self.directory = directory
         self.sample_rate = sample_rate
-        self.model = {"model_name": model_name, "model_version": model_version}
+        self.model = (model_name, model_version, environment)
         self._day = ""
         self._fh: IO[bytes] | None = None
         self._random = random.Random()
@@ -61,17 +68,12 @@ class PredictionLogger:
         try:
             rows = input_rows(names, batch)
             ts = time.time()
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-            stamp += f".{int(ts % 1 * 1e3):03d}Z"
+            ids = ids or new_ids(len(predictions), ts)
             lines = [
                 orjson.dumps(
-                    {
-                        "ts": stamp,
-                        **self.model,
-                        **({"prediction_id": ids[i]} if ids else {}),
-                        "inputs": dict(zip(names, row, strict=True)),
-                        "prediction": pred,
-                    },
+                    PredictionRecord(
+                        ids[i], *self.model, ts, dict(zip(names, row, strict=True)), pred
+                    ).to_dict(),
                     option=orjson.OPT_SERIALIZE_NUMPY,
                 )
                 for i, (row, pred) in enumerate(zip(rows, predictions, strict=True))

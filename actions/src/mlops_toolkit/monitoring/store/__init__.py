@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import names
+from ...contracts import PredictionBatch, PredictionRecord
 from ...core.redact import redact
 from ...errors import InputError, ToolkitError
 
@@ -40,44 +41,10 @@ class UnknownPredictions(LabelError):
     """Labels for prediction ids the store does not hold (the HTTP answer is 404, not 422)."""
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """One scored row."""
-
-    prediction_id: str
-    model_name: str
-    model_version: str
-    environment: str  # staging | production | batch | ... (free text, "unknown" if not set)
-    ts: float  # when it was scored, UTC epoch seconds
-    inputs: dict[str, Any]  # the row's features (JSON-able)
-    prediction: Any  # the model's output for the row (JSON-able)
-    scores: dict[str, float] | None = None  # classifiers: probability per class, if known
-
-
-@dataclass(slots=True)  # not frozen: the server's writer makes one per request (3x the cost)
-class ScoredBatch:
-    """Rows scored together (one request, one chunk of a batch job): the fast way in.
-
-    Row `i`'s prediction id is `batch_id + f"{i:06x}"` (see ids.py): ids are not stored one by
-    one, the inputs go in as one value (numbers as raw bytes, codec.py), predictions and
-    probabilities as one JSON array each, so a 10,000-row request costs the writer one row of
-    SQL and no per-row Python.
-    """
-
-    batch_id: str  # ids.new_batch(); `ids.new_ids` rows of one batch share it
-    model_name: str
-    model_version: str
-    environment: str
-    ts: float
-    columns: list[str]
-    rows: Any  # a 2-D numeric array, {column: array}, or a list of rows in `columns` order
-    predictions: Sequence[Any]
-    classes: list[str] | None = None  # classifiers: the classes `scores` has a column for
-    scores: Any = None  # n x len(classes) probabilities (2-D numpy array or lists), or None
-
-    @property
-    def ids(self) -> list[str]:
-        return [f"{self.batch_id}{i:06x}" for i in range(len(self.predictions))]
+# The prediction log's records are a contract (contracts.py, `mlops.prediction-log/1`): a row as
+# the store gives it back, and the batch form the server and `score` write.
+Prediction = PredictionRecord
+ScoredBatch = PredictionBatch
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
 """The stored form of a batch's inputs: a JSON header line, then the values, numbers in binary.
+The header names the prediction log's schema (contracts.PREDICTION_LOG): a reader refuses a
+newer major in one line instead of misreading it.
 
 Writing numbers as JSON text costs more than scoring them (formatting 3,000 floats takes longer
 than a 100-row request spends in the model), so numeric columns are kept as their raw
@@ -16,6 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ...contracts import PREDICTION_LOG, check_schema
+
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: stored as raw bytes
 
 
@@ -28,7 +32,7 @@ def encode(columns: list[str], rows: Any, dumps: Any) -> bytes:
 
         data = np.ascontiguousarray(rows, dtype="<f8")
         return _matrix_header(columns, data.shape, dumps) + data.tobytes()
-    header = {"layout": "rows", "columns": columns}
+    header = {"schema": PREDICTION_LOG, "layout": "rows", "columns": columns}
     return dumps(header).encode() + b"\n" + dumps(rows).encode()
 
 
@@ -43,7 +47,8 @@ def _matrix_header(columns: list[str], shape: tuple[int, ...], dumps: Any) -> by
     hit = _headers.get(key)
     if hit is not None and hit[0] is columns:
         return hit[1]
-    line = dumps({"layout": "matrix", "columns": columns, "shape": list(shape)}).encode() + b"\n"
+    header = {"schema": PREDICTION_LOG, "layout": "matrix", "columns": columns}
+    line = dumps({**header, "shape": list(shape)}).encode() + b"\n"
     if len(_headers) >= 1024:
         _headers.clear()
     _headers[key] = (columns, line)
@@ -62,7 +67,7 @@ def _encode_columns(columns: list[str], arrays: Mapping[str, Any], dumps: Any) -
             raw = dumps(array.tolist() if hasattr(array, "tolist") else list(array)).encode()
             specs.append({"dtype": "json", "bytes": len(raw)})
         parts.append(raw)
-    header = {"layout": "columns", "columns": columns, "specs": specs}
+    header = {"schema": PREDICTION_LOG, "layout": "columns", "columns": columns, "specs": specs}
     return dumps(header).encode() + b"\n" + b"".join(parts)
 
 
@@ -71,6 +76,8 @@ def decode(blob: bytes) -> tuple[list[str], list[list[Any]]]:
     blob = bytes(blob)  # PostgreSQL's bytea arrives as memoryview
     newline = blob.index(b"\n")
     header, body = json.loads(blob[:newline]), memoryview(blob)[newline + 1 :]
+    # Batches stored before the header was versioned have no schema: version 1's layout.
+    check_schema(PREDICTION_LOG, header.get("schema"), "the prediction store")
     columns = header["columns"]
     if header["layout"] == "rows":
         return columns, json.loads(bytes(body))
