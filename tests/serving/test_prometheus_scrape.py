@@ -1,7 +1,8 @@
 """A real Prometheus (Debian's) scrapes the generated server with the generated config and rules.
 
-The compose file's target (serving:8080) is pointed at a server on loopback and the intervals
-are shortened; everything else is the generated prometheus.yml and alerts.yml.
+The compose file's production target (PRODUCTION_TARGET, written as Prometheus' file_sd
+targets) is a server on loopback and the intervals are shortened; everything else is the
+generated prometheus.yml and alerts.yml.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from support.prom_targets import serving_targets
 from support.servers import free_port as _port
 from support.servers import get_json as _get
 from support.servers import wait_until as _wait
@@ -55,13 +58,16 @@ def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
         MODEL_VERSION="4",
     )
     config = (project / "monitoring/prometheus.yml").read_text()
-    assert '"serving:8080"' in config and "scrape_interval: 15s" in config
-    config = (
-        config.replace('"serving:8080"', f'"127.0.0.1:{serve_port}"')
-        .replace("scrape_interval: 15s", "scrape_interval: 1s")
-        .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
+    assert '"targets/*.yml"' in config and "scrape_interval: 15s" in config
+    config = config.replace("scrape_interval: 15s", "scrape_interval: 1s").replace(
+        "evaluation_interval: 15s", "evaluation_interval: 1s"
     )
     (tmp_path / "prometheus.yml").write_text(config)
+    # The targets file compose.yaml writes from STAGING_TARGET / PRODUCTION_TARGET.
+    (tmp_path / "targets").mkdir()
+    groups = serving_targets(project, PRODUCTION_TARGET=f"127.0.0.1:{serve_port}")
+    production = [g for g in groups if g["labels"] == {"environment": "production"}]
+    (tmp_path / "targets/serving.yml").write_text(yaml.safe_dump(production))
     shutil.copy(project / "monitoring/alerts.yml", tmp_path / "alerts.yml")
     prometheus = subprocess.Popen(
         [
@@ -92,7 +98,7 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 def test_prometheus_scrapes_the_server_and_fires_the_drift_alert(stack: dict[str, Any]) -> None:
     base = stack["prometheus"]
     up = _wait("the scrape", lambda: _query(base, 'up{job="model-serving"} == 1'))
-    assert len(up) == 1
+    assert len(up) == 1 and up[0]["metric"]["environment"] == "production"
     info = _query(base, "model_serving_model_info")
     assert info[0]["metric"]["model_name"] == "cancer"
     assert info[0]["metric"]["model_version"] == "4"

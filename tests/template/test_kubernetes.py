@@ -115,6 +115,14 @@ def test_service_monitor_matches_its_crd_schema_and_the_service(rendered, stage)
     ports = {port["name"] for port in service["spec"]["ports"]}
     assert {endpoint["port"] for endpoint in raw["spec"]["endpoints"]} <= ports
     assert raw["spec"]["endpoints"][0]["path"] == "/metrics"
+    # The stage as `environment` (as prometheus.yml labels the other targets): the overlay's
+    # namespace ends in it, and the relabelling's regex finds it there.
+    import re
+
+    [relabel] = raw["spec"]["endpoints"][0]["relabelings"]
+    namespace = docs["Deployment"]["metadata"]["namespace"]
+    found = re.fullmatch(relabel["regex"], namespace)
+    assert relabel["targetLabel"] == "environment" and found and found[1] == stage
 
 
 def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):
