@@ -55,6 +55,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".github/workflows/fork-pull-request.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/release.yml",
+        ".github/workflows/retrain.yml",
         ".github/workflows/rollback.yml",
         "monitoring/README.md",
         "monitoring/alerts.yml",

@@ -50,6 +50,7 @@ def test_the_workflows_are_there(project):
     assert {"pull-request.yml", "release.yml", "rollback.yml", "drift.yml"} <= names
     assert "batch-score.yml" in names
     assert "monitor.yml" in names
+    assert "retrain.yml" in names
 
 
 def test_zizmor_finds_nothing(project):
@@ -274,6 +275,7 @@ def test_jobs_that_read_secrets_run_in_an_environment(project):
         "rollback.yml": {"rollback": "production"},
         "batch-score.yml": {"score": "release"},
         "monitor.yml": {"monitor": "release"},
+        "retrain.yml": {"retrain": "release"},
     }
     for workflow in workflows(project):
         flow = yaml.safe_load(workflow.read_text())

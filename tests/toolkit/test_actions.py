@@ -35,6 +35,7 @@ EXPECTED = {
     "score",
     "sweep",
     "monitor",
+    "retrain-data",
 }
 # Every action but `setup` (which only installs the package) wraps one toolkit subcommand.
 WRAPPERS = [a for a in ACTIONS if a.name != "setup"]

@@ -165,10 +165,9 @@ def body(
 
 
 def _why(alert: dict[str, Any]) -> str:
-    if not alert.get("alert"):
-        return "Started by hand (workflow_dispatch)" + (
-            f": {alert['summary']}" if alert.get("summary") else "."
-        )
+    if not alert.get("alert"):  # workflow_dispatch: its inputs (reason, environment)
+        reason = alert.get("reason") or alert.get("summary")
+        return "Started by hand (workflow_dispatch)" + (f": {_cell(reason)}" if reason else ".")
     rows = [
         ("alert", alert.get("alert")),
         ("model version", alert.get("model_version")),
