@@ -44,7 +44,6 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         f"{src}/pipelines/evaluate.py",
         f"{src}/pipelines/predict.py",
         f"{src}/pipelines/metrics.py",
-        f"{src}/pipelines/plots.py",
         "Dockerfile",
         ".dockerignore",
         ".github/zizmor.yml",

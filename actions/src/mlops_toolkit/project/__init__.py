@@ -14,6 +14,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   (reports/validation.json, validation.html, data_docs/; `validate`, `ValidationFailed`);
 - `runs`: MLflow set-up (`connect`), bounded retries, runs left open (`open_run`), lineage
   tags, the run files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`);
+- `plots`: evaluate's plots (`write`, `write_importance`; since 1.1): ROC and precision-recall
+  with AUC/AP per class, the normalised confusion matrix, calibration, predicted against
+  actual and residuals, permutation importance; matplotlib loads inside the functions;
 - `logs`: one logging configuration, a log file per command;
 - `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
   the platform's commands init-data, validate-data, check-gate, serve and drift.
@@ -27,12 +30,13 @@ against 1.x works with every later 1.y; a removal or an incompatible change is 2
 
 from __future__ import annotations
 
+from . import plots
 from .expectations import ValidationFailed
 from .frame import Adder, Command, Project, build_parser, key_value, main, params
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 
 __all__ = [
     "API_VERSION",
@@ -47,4 +51,5 @@ __all__ = [
     "key_value",
     "main",
     "params",
+    "plots",
 ]

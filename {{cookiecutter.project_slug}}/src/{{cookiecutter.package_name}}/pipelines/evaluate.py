@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops_toolkit import contracts
+from mlops_toolkit.project import plots
 from mlops_toolkit.project import runs as tracking
 
-from ..config import Params
+from ..config import TASK, Params
 from ..data.load import features_and_target, read_csv
-from . import metrics, plots
+from . import metrics
 
 log = logging.getLogger(__name__)
 METRICS_FILE = Path("metrics") / "holdout.json"
@@ -50,7 +51,9 @@ def evaluate(
     predictions = model.predict(features)
     class_scores = metrics.scores(model, features)
     scores = metrics.compute(target, predictions, class_scores, params.evaluate.average)
-    written = plots.write(target.to_numpy(), predictions, class_scores)
+    # The platform's plots (mlops_toolkit.project.plots): the classes in predict_proba's order.
+    classes = getattr(model, "classes_", None)
+    written = plots.write(TASK, target.to_numpy(), predictions, class_scores, classes)
     written += plots.write_importance(importance(params, model, features, target))
     METRICS_FILE.parent.mkdir(exist_ok=True)
     METRICS_FILE.write_text(json.dumps(scores, indent=2) + "\n")
