@@ -13,7 +13,7 @@ Each round times, on the same file and the same machine, one after the other:
   against the signature, score through the server's path with class probabilities, write the
   Parquet output with prediction ids), without the prediction store;
 - score + store: the same, logging every row to a SQLite prediction store (what `score` does
-  by default), unless --no-store.
+  by default; every row checked to be there), unless --no-store.
 The registry download and model load are left out of both sides (once per run, not per row).
 Medians over the rounds; the answers of `score` must equal the floor's predictions.
 
@@ -124,7 +124,17 @@ def main() -> int:
                 store = f"sqlite:///{work / f'store-{round_}.sqlite3'}"
                 out = work / "out-logged.parquet"
                 times["score + store"].append(score(data, model, out, args.chunk_rows, store))
+                stored = stored_rows(store)
+                if stored != args.rows:  # a ratio bought by logging fewer rows is no ratio
+                    raise SystemExit(f"the store holds {stored} rows of {args.rows}")
     return report(times, args.rows)
+
+
+def stored_rows(url: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(url.split("///", 1)[1]) as conn:
+        return conn.execute("SELECT sum(n) FROM prediction_batches").fetchone()[0] or 0
 
 
 def report(times: dict[str, list[float]], rows: int) -> int:
@@ -138,6 +148,9 @@ def report(times: dict[str, list[float]], rows: int) -> int:
         rate = rows / statistics.median(seconds)
         ratios[name] = rate / floor_rate
         print(f"{name:16}{rate:12,.0f}{ratios[name]:10.2f}")
+    if "score + store" in ratios:
+        logged = ratios["score + store"] / ratios["score"]
+        print(f"logging to the store: x{logged:.2f} of score's rate")
     ok = ratios["score"] >= GOAL
     print(f"goal: score >= {GOAL}x the floor: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1

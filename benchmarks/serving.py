@@ -9,8 +9,9 @@ closed loop: a fixed number of keep-alive connections for a fixed time, on 127.0
   benchmarks/.venvs/mlserver: mlserver and mlserver-mlflow from the package index);
 - the floor: a minimal ASGI app that calls the same model's `predict` in-process
   (benchmarks/_floor_app.py): what any server on uvicorn must at least spend.
-- ours again with the prediction store on (`logged`: every row, its id, inputs, output and class
-  probabilities to SQLite through the server's queue and writer thread): the cost of logging is
+- ours again with the prediction store on (`logged`: every row, its id, inputs and output to
+  SQLite, or to `--store URL` such as the suite's PostgreSQL, through the server's queue and
+  writer thread; class probabilities too with `--store-scores`): the cost of logging is
   logged/ours, measured in the same rounds (goal: at most 5 % fewer requests per second), and
   as CPU seconds per request from each server's own process metrics (less disturbed by other
   load on a shared machine than requests per second).
@@ -18,7 +19,7 @@ Servers are pinned to CPU 0 and wrk to CPU 1 when there are two CPUs, and the se
 round after round, so background load hits all alike; the figures are medians over the rounds.
 
     python benchmarks/serving.py [--rounds 3] [--duration 10] [--connections 4] [--no-mlserver]
-                                 [--logging-only]
+                                 [--logging-only] [--store URL] [--store-scores]
 
 Needs wrk (apt-get install wrk). Exits 1 unless, for single rows and for batches of 100:
 throughput >= 3x MLflow and p99 <= 0.5x MLflow's, >= 10x MLServer, >= 0.9x the floor, and
@@ -214,16 +215,22 @@ def bodies_and_scripts(work: Path) -> tuple[dict[str, bytes], dict[str, Path]]:
 
 
 def servers(
-    work: Path, model: Path, with_mlserver: bool, logging_only: bool = False
+    work: Path,
+    model: Path,
+    with_mlserver: bool,
+    logging_only: bool = False,
+    store_url: str | None = None,
+    store_scores: bool = False,
 ) -> dict[str, tuple[list[str], int, str]]:
     """name -> (command, port, health path)."""
     ports = {name: free_port() for name in ("ours", "logged", "floor", "mlflow", "mlserver")}
     python = sys.executable
     serve = [python, "-m", "mlops_toolkit.serving", "--model-dir", str(model), "--port"]
-    store = f"MLOPS_PREDICTION_STORE=sqlite:///{work / 'store' / 'predictions.sqlite3'}"
+    url = store_url or f"sqlite:///{work / 'store' / 'predictions.sqlite3'}"
+    store = [f"MLOPS_PREDICTION_STORE={url}", f"PREDICTION_STORE_SCORES={int(store_scores)}"]
     logged = {
         "ours": ([*serve, str(ports["ours"])], ports["ours"], "/health"),
-        "logged": (["env", store, *serve, str(ports["logged"])], ports["logged"], "/health"),
+        "logged": (["env", *store, *serve, str(ports["logged"])], ports["logged"], "/health"),
     }
     if logging_only:
         return logged
@@ -282,6 +289,10 @@ def main() -> int:
     parser.add_argument(
         "--logging-only", action="store_true", help="only ours with the store off and on"
     )
+    parser.add_argument("--store", help="the logged server's store URL (default: a SQLite file)")
+    parser.add_argument(
+        "--store-scores", action="store_true", help="the logged server stores probabilities too"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -296,7 +307,12 @@ def main() -> int:
         work = Path(tmp)
         model = save_model(work / "model")
         bodies, scripts = bodies_and_scripts(work)
-        chosen = servers(work, model, not args.no_mlserver, args.logging_only)
+        from mlops_toolkit.core.redact import redact  # a store URL may hold a password
+
+        chosen = servers(
+            work, model, not args.no_mlserver, args.logging_only, args.store, args.store_scores
+        )
+        print(f"logged server's store: {redact(args.store or 'sqlite (a file in the run folder)')}")
         results: dict[str, dict[str, list[dict[str, float]]]] = {
             n: {s: [] for s in chosen} for n in scripts
         }
