@@ -11,11 +11,13 @@ from support.github_api import GitHubStandIn
 from support.project import bake, published_copy
 from support.servers import free_port, start_mlflow, stop
 from support.sshd import sshd
+from support.stores import pg_url  # noqa: F401 - the docker scenario's prediction store
 from support.swarm import require_swarm
 from support.template_remote import generate, serve_template
 
 from . import dvcdata
 from .act import Act
+from .loop import FEEDBACK_TOKEN
 from .scenario import (
     OWN_SCENARIOS,
     OWNER_REPO,
@@ -71,7 +73,15 @@ def scenario(request, tmp_path_factory, s3):
             "DOCKER_HOST": host.docker_host,
             "DEPLOY_SSH_KNOWN_HOSTS": host.known_hosts.strip(),
         }
-        deploy_secrets = {"DEPLOY_SSH_KEY": host.key}
+        # Its servers log every prediction to a PostgreSQL store of its own (the containers on
+        # the host network reach 127.0.0.1) and take labels on POST /feedback: the closed loop
+        # (test_lifecycle.py: test_the_loop_closes).
+        store = request.getfixturevalue("pg_url")
+        deploy_secrets = {
+            "DEPLOY_SSH_KEY": host.key,
+            "MLOPS_PREDICTION_STORE": store,
+            "MLOPS_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
+        }
     else:
         project = bake(root / "work", **answers)
     git(project, "init", "-q", "-b", "main")
@@ -105,6 +115,7 @@ def scenario(request, tmp_path_factory, s3):
             env={"GITHUB_API_URL": api.url, "E2E_ARTIFACTS": str(root / "artifacts")},
         )
         s = Scenario(act, project, api, MlflowClient(server.uri), ports, target, server)
+        s.store = deploy_secrets.get("MLOPS_PREDICTION_STORE")
         yield s
     remove_deployments(deploy_target, project.name)
     stop(s.server.proc)  # the one running now: a test may have restarted it

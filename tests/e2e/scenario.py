@@ -87,6 +87,7 @@ class Scenario:
         self.target = target
         self.server = server  # the scenario's own tracking server (a test may restart it)
         self.model = project.name  # app, registered model and image repository name
+        self.store: str | None = None  # the prediction store its servers log to (docker)
         self.next_pr = 1
 
     def pull_request(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from . import dvcdata
+from . import dvcdata, loop
 from .scenario import (
     OWNER_REPO,
     Scenario,
@@ -186,3 +186,15 @@ def test_a_fork_pull_request_never_reaches_the_training_runner(scenario: Scenari
     assert not re.search(r"\[pull request/validate, train, gate, register *\]", log), log[-3000:]
     assert len(s.client.search_model_versions(f"name = '{s.model}'")) == versions
     assert run_count(s) == runs
+
+
+@DOCKER_ONLY
+def test_the_loop_closes(scenario: Scenario, tmp_path: Path):
+    """Issue 18's loop on what the scenario left serving (production: the rolled-back version,
+    its container deployed by rollback.yml with the store and feedback secrets): traffic and
+    labels through production's HTTP API, `monitor` into a real Prometheus judging the
+    project's alerts.yml, the alert through a real Alertmanager to the relay, which dispatches
+    the retrain to the GitHub stand-in (loop.py prints each step's duration)."""
+    s = scenario
+    dispatch = loop.close_the_loop(s, tmp_path)
+    assert dispatch["client_payload"]["model_version"] == s.alias("production")

@@ -15,12 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,8 @@ import pytest
 from mlops_toolkit import metrics as registry
 from mlops_toolkit import names
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
+from support import alerting
 from support.github_api import GitHubStandIn
-from support.servers import free_port as _port
 from support.servers import get_json as _get
 from support.servers import wait_until as _wait
 
@@ -43,166 +41,28 @@ RELAY_TOKEN = "relay-token-for-the-test-0123"
 MODEL = "tumor-classifier"
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found: .ci/serving-up installs it (Debian packages)")
-    return path
-
-
-class Slack:
-    """Slack's incoming webhook: records each message posted to it."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.messages.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T/B/X"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-class Mailbox:
-    """A real SMTP server (aiosmtpd) on loopback."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[Any] = []
-        outer = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                outer.messages.append(envelope)
-                return "250 OK"
-
-        self.port = _port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-
-def _start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        cmd,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-    )
-
-
 @pytest.fixture(scope="module")
 def stack(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("alerting")
-    ports = {k: _port() for k in ("prometheus", "alertmanager", "pushgateway", "relay")}
-    slack, mailbox = Slack(), Mailbox()
-    github = GitHubStandIn().__enter__()
-    secrets = tmp / "secrets"
-    secrets.mkdir()
-    (secrets / "slack_webhook_url").write_text(slack.url)
-    (secrets / "smtp_password").write_text("smtp-password")
-    (secrets / "relay_token").write_text(RELAY_TOKEN)
-
-    monitoring = project / "monitoring"
-    am = (monitoring / "alertmanager.yml").read_text()
-    for old, new in [
-        ("/etc/alertmanager/secrets", str(secrets)),
-        ("http://relay:9095/", f"http://127.0.0.1:{ports['relay']}/"),
-        ("smtp.example.com:587", f"127.0.0.1:{mailbox.port}"),
-        ("smtp_require_tls: true", "smtp_require_tls: false"),
-        ("group_wait: 30s", "group_wait: 1s"),
-        ("group_interval: 5m", "group_interval: 1s"),
-    ]:
-        assert old in am, old
-        am = am.replace(old, new)
-    (tmp / "alertmanager.yml").write_text(am)
-
-    prom = (monitoring / "prometheus.yml").read_text()
-    for old, new in [
-        ('"serving:8080"', f'"127.0.0.1:{_port()}"'),  # no server in this test: up == 0
-        ('"pushgateway:9091"', f'"127.0.0.1:{ports["pushgateway"]}"'),
-        ('"alertmanager:9093"', f'"127.0.0.1:{ports["alertmanager"]}"'),
-        ("scrape_interval: 15s", "scrape_interval: 1s"),
-        ("evaluation_interval: 15s", "evaluation_interval: 1s"),
-    ]:
-        assert old in prom, old
-        prom = prom.replace(old, new)
-    (tmp / "prometheus.yml").write_text(prom)
-    rules = (monitoring / "alerts.yml").read_text()
-    assert rules.count("for: 10m") == 1  # the quality rule's: seconds here, not minutes
-    (tmp / "alerts.yml").write_text(rules.replace("for: 10m", "for: 1s"))
-
-    logs = {k: tmp / f"{k}.log" for k in ports}
-    procs = [
-        _start(
-            [
-                _binary("prometheus-pushgateway"),
-                f"--web.listen-address=127.0.0.1:{ports['pushgateway']}",
-            ],
-            logs["pushgateway"],
-        ),
-        _start(
-            [
-                _binary("prometheus-alertmanager"),
-                f"--config.file={tmp / 'alertmanager.yml'}",
-                f"--storage.path={tmp / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-                "--cluster.listen-address=",
-            ],
-            logs["alertmanager"],
-        ),
-        _start(
-            [
-                _binary("prometheus"),
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
-            ],
-            logs["prometheus"],
-        ),
-        _start(
-            [sys.executable, "-m", "mlops_toolkit.cli", "relay", "--listen",
-             f"127.0.0.1:{ports['relay']}", "--repository", GITHUB_REPO, "--cooldown", "1h"],
-            logs["relay"],
-            PYTHONPATH=str(REPO / "actions" / "src"),
-            GITHUB_TOKEN=github.token,
-            GITHUB_API_URL=github.url,
-            MLOPS_RELAY_TOKEN=RELAY_TOKEN,
-        ),
-    ]  # fmt: skip
-    urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
-    try:
-        _wait("the pushgateway", lambda: urllib.request.urlopen(urls["pushgateway"] + "/-/ready"))
-        _wait("alertmanager", lambda: urllib.request.urlopen(urls["alertmanager"] + "/-/ready"))
-        _wait("prometheus", lambda: urllib.request.urlopen(urls["prometheus"] + "/-/ready"))
-        _wait("the relay", lambda: urllib.request.urlopen(urls["relay"] + "/health"))
+    with (
+        GitHubStandIn() as github,
+        alerting.stack(
+            project / "monitoring",
+            tmp_path_factory.mktemp("alerting"),
+            github_url=github.url,
+            github_token=github.token,
+            repository=GITHUB_REPO,
+            relay_token=RELAY_TOKEN,
+        ) as running,
+    ):
         yield {
-            **urls,
+            **running.urls,
             "github": github,
-            "slack": slack,
-            "mailbox": mailbox,
-            "tmp": tmp,
-            "logs": logs,
+            "slack": running.slack,
+            "mailbox": running.mailbox,
+            "tmp": running.tmp,
+            "logs": running.logs,
             "project": project,
         }
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
-        mailbox.controller.stop()
-        slack.server.shutdown()
-        github.__exit__(None, None, None)
 
 
 def _query(base: str, promql: str) -> list[dict[str, Any]]:
