@@ -5,11 +5,11 @@ the project's own `serve` (rows with strings, nulls and unseen categories over H
 Three real mixed-type datasets that ship inside packages on the index (nothing is downloaded at
 run time, none is a scikit-learn sample), each in both model families: so both families meet
 strings, missing values and a date. One generated project per dataset and family; its virtual
-environment reuses this interpreter's packages (--system-site-packages) and installs only the
-project itself, so the slow part is the pipeline, not pip. The second family of ISLR Default
-trains on a stratified 2,000-row sample (its generated tests retrain many times; 10,000 rows
-in one family already show the scale). Each project's tests run in one xdist worker (a group),
-so its pipeline runs once.
+environment reuses this interpreter's packages and installs only the project, the toolkit and
+pytest (support.project.install_over_system), so the slow part is the pipeline, not pip. The
+second family of ISLR Default trains on a stratified 2,000-row sample (its generated tests
+retrain many times; 10,000 rows in one family already show the scale). Each project's tests run
+in one xdist worker (a group), so its pipeline runs once.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.project import ROOT, bake
+from support.project import ROOT, bake, install_over_system
 from support.servers import free_port, wait_http
 
 pytestmark = pytest.mark.slow
@@ -106,17 +105,6 @@ def run(project: Path, *command: str, env: dict | None = None) -> subprocess.Com
     return result
 
 
-def install(project: Path) -> Path:
-    """A venv on top of this interpreter's packages, with the project (and pytest) in it."""
-    venv = project / ".venv"
-    run(project, sys.executable, "-m", "venv", "--system-site-packages", str(venv))
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
-    run(project, *pip, "--editable", ".")
-    run(project, *pip, "--editable", str(ROOT / "actions"))  # this checkout's platform package
-    run(project, *pip, "--ignore-installed", "pytest")  # `make test` runs the venv's pytest
-    return venv / "bin"
-
-
 @pytest.fixture(
     scope="module",
     params=[
@@ -132,7 +120,7 @@ def pipelined(request, tmp_path_factory):
     identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
     for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "init"]):
         run(project, "git", *command)
-    bin_dir = install(project)
+    bin_dir = install_over_system(project)
     source = f"data/external/{name}.csv"
     load().to_csv(project / source, index=False)
     # The project's own store (mlflow.db), as a user without a tracking server has it.
