@@ -16,12 +16,11 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from support.project import ROOT, bake
+from support.project import bake, install_over_system
 
 from template.test_setup_guide import names_in, read_by_workflows
 
@@ -170,15 +169,12 @@ def run(project: Path, command: list[str] | str, env: dict) -> subprocess.Comple
     return result
 
 
-def install(project: Path, env: dict) -> None:
+def install(project: Path) -> None:
     """`make install`, substituted: a venv over this interpreter's packages with the project and
-    this checkout's toolkit. `make install` itself (uv and pip, from a git URL) is
-    tests/template/test_git_url.py's; on two shared cores it would take minutes here."""
-    venv = project / ".venv"
-    run(project, [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], env)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
-    run(project, [*pip, "--editable", "."], env)
-    run(project, [*pip, "--editable", str(ROOT / "actions")], env)
+    this checkout's toolkit (support.project.install_over_system). `make install` itself (uv and
+    pip, from a git URL) is tests/template/test_git_url.py's; on two shared cores it would take
+    minutes here."""
+    install_over_system(project, with_pytest=False)
 
 
 def own_data(project: Path, command: str) -> None:
@@ -231,7 +227,7 @@ def test_the_walkthrough_runs_in_order_on_a_fresh_project(tmp_path):
         if command.startswith("cd "):
             continue  # the project's folder: every command runs there
         if command == "make install":
-            install(project, env)
+            install(project)
         elif command == "source .venv/bin/activate":
             env["PATH"] = f"{project / '.venv' / 'bin'}:{env['PATH']}"
             env["VIRTUAL_ENV"] = str(project / ".venv")
