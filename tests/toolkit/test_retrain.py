@@ -139,9 +139,10 @@ def test_labelled_rows_become_a_new_dvc_version_once(project, store_url) -> None
 
     model = new_model()
     ids = log(store_url, model, [inputs(0), inputs(1, plan=None), inputs(2)])
-    log(store_url, model, [inputs(5)], env="staging")  # another environment: never added
-    other = log(store_url, new_model(), [inputs(6)])  # another model: never added
-    label(store_url, [(ids[0], "yes"), (ids[1], "no"), (other[0], "yes")])  # ids[2] pending
+    staging = log(store_url, model, [inputs(5)], env="staging")  # another environment
+    other = log(store_url, new_model(), [inputs(6)])  # another model
+    labels = [(ids[0], "yes"), (ids[1], "no"), (staging[0], "yes"), (other[0], "yes")]
+    label(store_url, labels)  # ids[2] pending
     before = (project / SOURCE).read_bytes()
     old_md5 = (project / f"{SOURCE}.dvc").read_text()
 

@@ -269,6 +269,7 @@ def dvc_add(paths: list[Path], root: Path) -> None:
         raise InputError("dvc is not installed in this environment (pip install dvc)") from None
     try:
         with Repo(str(root)) as repo:
+            repo.scm_context.quiet = True  # no "To track the changes with git" advice: we do
             repo.add([str(p.resolve()) for p in paths])
     except DvcException as exc:
         raise ToolkitError(f"dvc add {' '.join(map(str, paths))}: {_one_line(exc)}") from None
