@@ -166,7 +166,7 @@ def test_permutation_importance_is_a_titled_bar_chart(tmp_path):
 
 
 def test_a_model_without_probabilities_gets_its_confusion_matrix_only(tmp_path):
-    y, pred, _, classes = _cancer()
+    y, pred, _, _ = _cancer()
     written = plots.write(metrics.CLASSIFICATION, y, pred, None, None, tmp_path)
     assert [p.name for p in written] == ["predictions.csv", "roc.json", "confusion_matrix.png"]
     assert pd.read_json(tmp_path / "roc.json")["roc"].tolist() == []

@@ -7,11 +7,14 @@ retries, moves credentials out of the URI and ends the runs earlier commands lef
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -33,6 +36,11 @@ OPEN_RUN_FILE = open_runs.OPEN_RUN_FILE
 # Where the embedded store keeps artifacts: MLflow writes each as an absolute path into
 # mlflow.db, so a copied or moved project still pointed at the original folder.
 ARTIFACT_FOLDERS = ("mlruns", "mlartifacts")
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, prompts); a
+# project's experiment is classic model development (the value of MLflow's ExperimentKind).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+DVC_LOCK = Path("dvc.lock")
 PATH_COLUMNS = {
     "experiments": ("artifact_location",),
     "runs": ("artifact_uri",),
@@ -95,13 +103,102 @@ def _credentials_to_environment(uri: str) -> str:
 
 @contextmanager
 def open_run(uri: str, **start: Any) -> Iterator[Any]:
-    """`mlflow.start_run`, remembered in OPEN_RUN_FILE until it has ended on the server."""
+    """`mlflow.start_run`, remembered in OPEN_RUN_FILE until it has ended on the server.
+
+    A new run without a name is named after the code it ran (`run_name`); its experiment is
+    marked classic model development for MLflow 3's UI (`mark_experiment_kind`)."""
     import mlflow
 
+    if start.get("run_id") is None and start.get("run_name") is None:
+        start["run_name"] = run_name()
     with mlflow.start_run(**start) as run:
         open_runs.add(run.info.run_id, uri, OPEN_RUN_FILE)
+        mark_experiment_kind(run.info.experiment_id)
         yield run
     open_runs.remove(run.info.run_id, OPEN_RUN_FILE)
+
+
+def mark_experiment_kind(experiment_id: str) -> None:
+    """Tag the experiment as classic ML once; a kind the team chose is left alone."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+def run_name() -> str | None:
+    """`pr-12-1a2b3c4` in a pull request's workflow, `main-1a2b3c4` on a branch, the short sha
+    alone when detached; None outside git (MLflow then picks a random name)."""
+    sha = git_commit()
+    if not sha:
+        return None
+    ref = _git_ref()
+    return f"{ref}-{sha[:7]}" if ref else sha[:7]
+
+
+def _git_ref() -> str | None:
+    """The pull request (GITHUB_REF refs/pull/<n>/merge), else the branch of the workflow
+    (GITHUB_HEAD_REF, GITHUB_REF_NAME), else git's current branch."""
+    pull = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", os.environ.get("GITHUB_REF", ""))
+    if pull:
+        return f"pr-{pull.group(1)}"
+    for variable in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    return None if branch in (None, "HEAD") else branch
+
+
+def log_dataset(frame: Any, path: str | Path, context: str, target: str | None = None) -> None:
+    """`mlflow.log_input` of a table the run read: named after its file, the file's path as
+    its source, its MD5 (the digest DVC records) as digest, and where dvc.lock or a .dvc file
+    tracks it, `mlops.dvc_path` and `mlops.dvc_md5` on the input."""
+    import mlflow
+
+    path = Path(path)
+    digest = file_md5(path)
+    with warnings.catch_warnings():  # a local path "can be interpreted in multiple ways", ...
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(
+            frame,
+            source=path.as_posix(),
+            targets=target if target in frame.columns else None,
+            name=path.stem,
+            digest=digest,
+        )
+        tracked = dvc_md5(path)
+        facts = {"dvc_path": path.as_posix(), "dvc_md5": tracked} if tracked else {}
+        # The schema is inferred here: MLflow's hint about integer columns is for models.
+        mlflow.log_input(dataset, context=context, tags=tags(**facts))
+
+
+def dvc_md5(path: Path) -> str | None:
+    """The MD5 DVC records for ``path`` (a stage output in dvc.lock, or its .dvc file)."""
+    import yaml
+
+    records: list[dict] = []
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError, TypeError):
+        lock = yaml.safe_load(DVC_LOCK.read_text(encoding="utf-8")) or {}
+        for stage in (lock.get("stages") or {}).values():
+            records += stage.get("outs") or []
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError, TypeError):
+        single = Path(f"{path}.dvc")
+        outs = (yaml.safe_load(single.read_text(encoding="utf-8")) or {}).get("outs") or []
+        records += [{**o, "path": (path.parent / o.get("path", "")).as_posix()} for o in outs]
+    wanted = path.as_posix()
+    found = [r.get("md5") for r in records if isinstance(r, dict) and r.get("path") == wanted]
+    return str(found[0]) if found and found[0] else None
+
+
+def log_validation(report_dir: str | Path) -> None:
+    """validate-data's reports (validation.json, validation.html) under the run's `validation`."""
+    import mlflow
+
+    for name in ("validation.json", "validation.html"):
+        report = Path(report_dir) / name
+        if report.is_file():
+            mlflow.log_artifact(str(report), "validation")
 
 
 def close_abandoned_run(uri: str) -> None:
@@ -175,14 +272,16 @@ def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
 
 def git_commit() -> str | None:
     """The commit of the working tree, or None outside a git repository."""
-    sha = os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
+    return os.environ.get("GITHUB_SHA") or _git("rev-parse", "HEAD")
+
+
+def _git(*args: str) -> str | None:
+    """git's one-line answer in this folder, or None (no git, not a repository, no commit)."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+            ["git", *args], capture_output=True, text=True, check=False, timeout=10
         )
-    except OSError:
+    except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
 

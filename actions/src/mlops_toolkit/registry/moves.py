@@ -160,6 +160,7 @@ def register(
                 client.set_model_version_tag(model_name, version.version, key, value)
         if alias:
             client.set_registered_model_alias(model_name, alias, version.version)
+        describe(model_name, str(version.version), {**version.tags, **tags}, run_id)
     return {
         "model_name": model_name,
         "version": version.version,
@@ -167,6 +168,59 @@ def register(
         "alias": alias or "",
         "model_uri": f"models:/{model_name}/{version.version}",
     }
+
+
+DESCRIPTION_HEADER = "Registered by the platform (mlops-toolkit register)."
+
+
+def description(model_name: str, version: str, tags: dict[str, str], run_id: str | None) -> str:
+    """The version's description in MLflow's UI (Markdown), from the lineage tags it carries:
+    the run, commit and pull request, the data version, the run's metrics, the gate's decision."""
+    commit = tags.get(names.TAG_GIT_COMMIT, "")
+    pull = tags.get(names.TAG_PULL_REQUEST)
+    data = tags.get(names.TAG_DATA_VERSION) or tags.get(names.TAG_DATA_HASH) or "not recorded"
+    passed = tags.get(names.TAG_GATE_PASSED)
+    gate = "not judged at registration"
+    if passed is not None:
+        verdict = "passed" if passed == "true" else "failed"
+        mode = tags.get(names.TAG_GATE_MODE, "")
+        summary = tags.get(names.TAG_GATE_SUMMARY, "")
+        gate = f"{verdict}{f' ({mode})' if mode else ''}{f': {summary}' if summary else ''}"
+    lines = [
+        DESCRIPTION_HEADER,
+        "",
+        f"- **Model**: {model_name} version {version}, run `{run_id or 'unknown'}`",
+        f"- **Code**: commit `{commit[:12]}`" + (f", pull request #{pull}" if pull else ""),
+        f"- **Data version**: `{data}`",
+        f"- **Gate**: {gate}",
+    ]
+    found = sorted(
+        (key.removeprefix(names.TAG_METRIC_PREFIX), value)
+        for key, value in tags.items()
+        if key.startswith(names.TAG_METRIC_PREFIX)
+    )
+    if found:
+        lines += ["", "| metric | value |", "|---|---|"]
+        lines += [f"| {metric} | {value} |" for metric, value in found]
+    return "\n".join(lines) + "\n"
+
+
+def describe(model_name: str, version: str, tags: dict[str, str], run_id: str | None) -> None:
+    """Fill the version's description, unless the team wrote their own (ours is replaced)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    try:
+        current = client.get_model_version(model_name, version).description or ""
+        if current and not current.startswith(DESCRIPTION_HEADER):
+            return
+        text = description(model_name, version, tags, run_id)
+        if text != current:
+            client.update_model_version(model_name, version, description=text)
+    except Exception as exc:
+        raise ToolkitError(
+            f"cannot describe {model_name} version {version}: {tracking.one_line(exc)}"
+        ) from exc
 
 
 def _same_run(client: TrackingClient, name: str, version: str, run_id: str | None) -> bool:

@@ -44,7 +44,8 @@ def evaluate(
     else:
         model_uri = f"runs:/{run_id}/model"
     uri = tracking.connect(params.mlflow.tracking_uri)
-    features, target = features_and_target(read_csv(params.data.holdout), params.data.target)
+    holdout = read_csv(params.data.holdout)
+    features, target = features_and_target(holdout, params.data.target)
     model = _load(model_uri, local=run_id == info.run_id)
     # Only the columns the model was trained on (excluded ID-like ones are not among them).
     features = features[list(getattr(model, "feature_names_in_", features.columns))]
@@ -60,6 +61,7 @@ def evaluate(
     with tracking.open_run(uri, run_id=run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in scores.items()})
         mlflow.set_tags(tracking.tags(rows_holdout=len(features)))
+        tracking.log_dataset(holdout, params.data.holdout, "holdout", params.data.target)
         for path in written:
             mlflow.log_artifact(str(path), "plots")
         if log_file is not None:

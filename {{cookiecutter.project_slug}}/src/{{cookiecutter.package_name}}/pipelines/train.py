@@ -43,6 +43,7 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
         mlflow.log_params(_logged_params(params))
         mlflow.set_tags(_lineage(params, rows_train=len(features)))
         mlflow.log_dict(roles, "roles.json")
+        tracking.log_dataset(frame, params.data.train, "training", params.data.target)
         dropped = _dropped_rows()
         if dropped is not None:
             mlflow.log_metric("rows_dropped_missing_target", dropped)
@@ -114,9 +115,7 @@ def _lineage(params: Params, rows_train: int) -> dict[str, str]:
 def _log_reports(params: Params, log_file: Path | None) -> None:
     import mlflow
 
-    validation = Path(params.validation.report_dir) / "validation.json"
-    if validation.is_file():
-        mlflow.log_artifact(str(validation), "validation")
+    tracking.log_validation(params.validation.report_dir)  # validate-data's JSON and HTML
     if log_file is not None:
         mlflow.log_artifact(str(log_file), "logs")
 
