@@ -275,6 +275,7 @@ def test_jobs_that_read_secrets_run_in_an_environment(project):
         "rollback.yml": {"rollback": "production"},
         "batch-score.yml": {"score": "release"},
         "monitor.yml": {"monitor": "release"},
+        "drift.yml": {"drift": "release"},
         "retrain.yml": {"retrain": "release"},
     }
     for workflow in workflows(project):
