@@ -160,6 +160,8 @@ def test_the_drift_command_reads_the_store_and_the_issue_names_the_kind(
 
     (workdir / "gate.yaml").write_text(GATE)
     train = customers(2000, seed=1)
+    # An ID column the model never receives (excluded at training): not compared, and said so.
+    train.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(train))])
     train.to_csv(workdir / "train.csv", index=False)
     params = (workdir / "params.yaml").read_text()
     (workdir / "params.yaml").write_text(params.replace("target: target", "target: outcome"))
@@ -186,4 +188,5 @@ def test_the_drift_command_reads_the_store_and_the_issue_names_the_kind(
         [issue] = gh.issues_of("org/proj")
         assert issue["title"] == "Concept drift detected"
         assert "| production | 300 | no | **yes**: version 3 (f1" in issue["body"]
+        assert "Not compared (the model never receives them): customer_id." in issue["body"]
     assert "postgres" not in url and url not in capsys.readouterr().err

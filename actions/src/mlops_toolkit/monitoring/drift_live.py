@@ -129,9 +129,19 @@ def environment_report(
     """Both kinds for one environment's window (no rows: nothing judged, no drift)."""
     if not rows:
         return {"rows": 0, "data": None, "concept": None, "kinds": []}
-    data = detect(
-        reference, current_frame(rows), thresholds, reference_preds, categorical_prediction
-    )
+    current = current_frame(rows)
+    # The store holds what the model received: training columns it never sees (IDs, excluded
+    # columns, by params.yaml or found at train time) are not part of the comparison.
+    served = [c for c in reference.columns if c in current.columns]
+    if not served:
+        from .drift import DriftInputError
+
+        raise DriftInputError(
+            "the stored predictions share no column with the reference data "
+            f"(stored: {', '.join(map(str, current.columns[:5]))}, ...)"
+        )
+    data = detect(reference[served], current, thresholds, reference_preds, categorical_prediction)
+    data["not_served"] = [str(c) for c in reference.columns if c not in current.columns]
     quality = concept(rows, settings, window)
     kinds = [
         k
