@@ -148,7 +148,9 @@ def assert_dvc_repro_runs_without_the_environment(project: Path, env: dict, tmp:
 
 def test_failed_commands_record_their_cause_for_the_report(installed, tmp_path):
     """CI's pull-request comment quotes $MLOPS_FAILURE_LOG: each failing command's one line."""
-    project, _, _ = installed
+    project, answers, _ = installed
+    if answers:  # the toolkit's CLI frame writes the log, the same code in every combination
+        pytest.skip("one project is enough to show the failure log")
     cli = str(project / ".venv" / "bin" / project.name)
     failures = tmp_path / "failures.log"
     env = {**os.environ, "MLOPS_FAILURE_LOG": str(failures)}
