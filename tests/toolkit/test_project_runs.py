@@ -160,3 +160,32 @@ def test_the_validation_reports_are_logged(tracked, tmp_path):
         runs.log_validation(reports)
     listed = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "validation")}
     assert listed == {"validation/validation.json", "validation/validation.html"}
+
+
+def test_holdout_metrics_reach_the_logged_model_with_their_dataset(tracked, tmp_path):
+    import mlflow
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    uri, _ = tracked
+    frame = load_diabetes(as_frame=True).frame
+    frame.to_csv("holdout.csv", index=False)
+    model = Ridge().fit(frame.drop(columns="target"), frame["target"])
+    with runs.open_run(uri) as run:
+        logged = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")
+    model_id = runs.logged_model_id(logged.model_uri)
+    assert model_id == logged.model_id
+    with runs.open_run(uri, run_id=run.info.run_id):
+        dataset = runs.log_dataset(frame, "holdout.csv", "holdout", "target")
+        mlflow.log_metrics({"holdout_score": 0.5}, model_id=model_id, dataset=dataset)
+    linked = [m for m in mlflow.get_logged_model(model_id).metrics if m.key == "holdout_score"]
+    assert [(m.dataset_name, m.dataset_digest) for m in linked] == [
+        ("holdout", runs.file_md5("holdout.csv"))
+    ]
+    assert mlflow.get_run(run.info.run_id).data.metrics["holdout_score"] == 0.5
+
+
+def test_only_a_logged_models_uri_names_one():
+    assert runs.logged_model_id("models:/m-0a1b") == "m-0a1b"
+    for uri in ("runs:/abc/model", "models:/churn/3", "models:/churn@production", "m-0a1b"):
+        assert runs.logged_model_id(uri) is None

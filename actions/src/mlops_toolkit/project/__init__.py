@@ -14,9 +14,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   (reports/validation.json, validation.html, data_docs/; `validate`, `ValidationFailed`);
 - `runs`: MLflow set-up (`connect`), bounded retries, runs left open (`open_run`: named
   after the pull request or branch and short sha, the experiment marked classic ML), run
-  inputs (`log_dataset`, since 1.1), validate-data's reports on the run (`log_validation`,
-  since 1.1), lineage tags, the run files of `mlops_toolkit.contracts` (`write_run_info`,
-  `read_run_info`);
+  inputs (`log_dataset`, since 1.1), the LoggedModel of a URI (`logged_model_id`, since 1.1),
+  validate-data's reports on the run (`log_validation`, since 1.1), lineage tags, the run
+  files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`);
 - `plots`: evaluate's plots (`write`, `write_importance`; since 1.1): ROC and precision-recall
   with AUC/AP per class, the normalised confusion matrix, calibration, predicted against
   actual and residuals, permutation importance; matplotlib loads inside the functions;

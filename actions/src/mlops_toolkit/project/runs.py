@@ -150,10 +150,11 @@ def _git_ref() -> str | None:
     return None if branch in (None, "HEAD") else branch
 
 
-def log_dataset(frame: Any, path: str | Path, context: str, target: str | None = None) -> None:
+def log_dataset(frame: Any, path: str | Path, context: str, target: str | None = None) -> Any:
     """`mlflow.log_input` of a table the run read: named after its file, the file's path as
     its source, its MD5 (the digest DVC records) as digest, and where dvc.lock or a .dvc file
-    tracks it, `mlops.dvc_path` and `mlops.dvc_md5` on the input."""
+    tracks it, `mlops.dvc_path` and `mlops.dvc_md5` on the input. Returns the dataset, for
+    `mlflow.log_metrics(..., dataset=...)`."""
     import mlflow
 
     path = Path(path)
@@ -171,6 +172,14 @@ def log_dataset(frame: Any, path: str | Path, context: str, target: str | None =
         facts = {"dvc_path": path.as_posix(), "dvc_md5": tracked} if tracked else {}
         # The schema is inferred here: MLflow's hint about integer columns is for models.
         mlflow.log_input(dataset, context=context, tags=tags(**facts))
+    return dataset
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The MLflow 3 LoggedModel a URI names (`models:/m-...`), else None (runs:/, a version):
+    metrics logged with it show on the model's page, linked to their dataset."""
+    ref = model_uri.removeprefix("models:/")
+    return ref if ref != model_uri and ref.startswith("m-") and "/" not in ref else None
 
 
 def dvc_md5(path: Path) -> str | None:

@@ -59,9 +59,14 @@ def evaluate(
     METRICS_FILE.parent.mkdir(exist_ok=True)
     METRICS_FILE.write_text(json.dumps(scores, indent=2) + "\n")
     with tracking.open_run(uri, run_id=run_id):
-        mlflow.log_metrics({f"holdout_{name}": value for name, value in scores.items()})
+        dataset = tracking.log_dataset(holdout, params.data.holdout, "holdout", params.data.target)
+        # On the run (the gate reads them there) and on MLflow 3's LoggedModel, with the data.
+        mlflow.log_metrics(
+            {f"holdout_{name}": value for name, value in scores.items()},
+            model_id=tracking.logged_model_id(model_uri),
+            dataset=dataset,
+        )
         mlflow.set_tags(tracking.tags(rows_holdout=len(features)))
-        tracking.log_dataset(holdout, params.data.holdout, "holdout", params.data.target)
         for path in written:
             mlflow.log_artifact(str(path), "plots")
         if log_file is not None:
