@@ -143,7 +143,12 @@ def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):
         assert checkout < moving
         step = steps[moving]
         assert step["with"]["target"] == "kubernetes"
-        assert step["env"] == {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}
+        assert step["env"] == {
+            "KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}",
+            # handed on to the pods as the Secret their envFrom names (deploy/kubernetes.py)
+            "MLOPS_PREDICTION_STORE": "${{ secrets.MLOPS_PREDICTION_STORE }}",
+            "MLOPS_FEEDBACK_TOKEN": "${{ secrets.MLOPS_FEEDBACK_TOKEN }}",
+        }
         assert "port" not in step["with"] and "redeploy" not in step["with"]
 
 

@@ -38,6 +38,8 @@ log = state.with_suffix(".log")
 done = log.read_text().count("\n") if log.exists() else 0
 with log.open("a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\n")
+if "-" in sys.argv[1:]:  # `-f -`: what kubectl read, kept for the test
+    state.with_suffix(f".stdin{done}").write_text(sys.stdin.read())
 config = os.environ.get("KUBECONFIG", "")
 if not config or stat.S_IMODE(os.stat(config).st_mode) != 0o600:
     sys.exit("stand-in: KUBECONFIG must name an owner-only file")
@@ -143,6 +145,9 @@ def kubectl(tmp_path, monkeypatch, project):
         def expect(self, *calls: dict) -> None:
             recording.write_text(json.dumps(list(calls)))
 
+        def stdin(self, call: int) -> str:
+            return recording.with_suffix(f".stdin{call}").read_text()
+
         def made(self) -> list[list[str]]:
             log = recording.with_suffix(".log")
             return (
@@ -192,6 +197,31 @@ def test_first_deploy_applies_the_overlay_with_the_image_and_waits_for_the_rollo
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     assert KUBECONFIG_TEXT.strip() not in result.stdout + result.stderr
     assert f"Deployment `{APP}` in namespace `{ns}`" in summary.read_text()
+
+
+def test_the_store_and_the_token_reach_the_pods_as_a_secret_on_stdin(kubectl, project):
+    """The deploy step's MLOPS_PREDICTION_STORE and MLOPS_FEEDBACK_TOKEN (and the stage) become
+    the Secret the Deployment's envFrom names, applied before the overlay, through stdin."""
+    ns = f"{APP}-production"
+    overlay = Path("deploy/kubernetes/overlays/production")
+    secret = {"args": ["apply", "-f", "-", "-n", ns], "stdout": f"secret/{APP}-serving created\n"}
+    kubectl.expect(not_found(ns), secret, apply(overlay), rolled_out(ns))
+    store = "postgresql://u:pw@db.example.com:5432/store"
+    result = cli(
+        *deploy_args("production"), MLOPS_PREDICTION_STORE=store, MLOPS_FEEDBACK_TOKEN="tok"
+    )
+    assert result.returncode == 0, result.stderr
+    applied = json.loads(kubectl.stdin(1))
+    assert (applied["kind"], applied["metadata"]["name"]) == ("Secret", f"{APP}-serving")
+    assert applied["stringData"] == {
+        "MLOPS_PREDICTION_STORE": store,
+        "MLOPS_FEEDBACK_TOKEN": "tok",
+        "MLOPS_ENVIRONMENT": "production",
+    }
+    assert "pw@" not in result.stdout + result.stderr and "tok" not in result.stdout
+    deployment = yaml.safe_load((project / "deploy/kubernetes/base/deployment.yaml").read_text())
+    [server] = deployment["spec"]["template"]["spec"]["containers"]
+    assert server["envFrom"] == [{"secretRef": {"name": f"{APP}-serving", "optional": True}}]
 
 
 def test_a_failed_rollout_is_undone_and_said_in_one_line(kubectl, project):

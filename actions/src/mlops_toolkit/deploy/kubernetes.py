@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import ToolkitError
 from . import verify
-from .target import Deployed, Release
+from .target import PASSED_TO_SERVER, Deployed, Release, serving_env
 
 PLACEHOLDER = "model-server"  # the image name the base manifests use, set per stage here
 KUBECONFIG_DATA = "KUBECONFIG_DATA"
@@ -96,9 +96,11 @@ class KubernetesTarget:
     kubectl: str = "kubectl"
     kind: str = "kubernetes"
 
-    def _run(self, *args: str, timeout_s: float = 60, namespaced: bool = True) -> str:
+    def _run(
+        self, *args: str, timeout_s: float = 60, namespaced: bool = True, stdin: str | None = None
+    ) -> str:
         """kubectl's stdout (in the stage's namespace); its error line, as one line, when it
-        fails."""
+        fails. ``stdin``: what kubectl reads from `-f -`."""
         if namespaced:
             args = (*args, "-n", self.namespace)
         exe = shutil.which(self.kubectl)
@@ -107,6 +109,7 @@ class KubernetesTarget:
         try:
             done = subprocess.run(
                 [exe, *args],
+                input=stdin,
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,
@@ -154,6 +157,22 @@ class KubernetesTarget:
             return f"undoing the rollout failed too ({exc})"
         return "the previous pods serve again (kubectl rollout undo)"
 
+    def _serving_secret(self) -> None:
+        """The prediction store and feedback token of the deploy step, with the stage, as the
+        Secret `<app>-serving` the Deployment's pods read (envFrom, optional) before the new
+        pods start. Given to kubectl on stdin: never on disk, never in its arguments."""
+        env = serving_env(self.stage)
+        if not any(key in env for key in PASSED_TO_SERVER):
+            return  # nothing to hand on: the pods run as before, without a store
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{self.app}-serving"},
+            "type": "Opaque",
+            "stringData": env,
+        }
+        self._run("apply", "-f", "-", stdin=json.dumps(secret))
+
     def deploy(self, release: Release) -> Deployed:
         payload = None
         if self.url:  # the smoke request needs a way in; without one, readiness is the check
@@ -161,6 +180,7 @@ class KubernetesTarget:
         before = self._deployment()
         previous = _image_of(before) if before else ""
         set_image(self.overlay, release.image)
+        self._serving_secret()
         # The overlay sets its own namespace (kustomization.yaml): no -n here.
         self._run("apply", "-k", str(self.overlay), timeout_s=120, namespaced=False)
         try:
