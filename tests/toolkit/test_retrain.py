@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import cli, outputs
 from mlops_toolkit.ci import retrain_request
+from mlops_toolkit.contracts import GateFile, GateModel
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
 from support.github_api import GitHubStandIn
 
@@ -414,3 +415,30 @@ def test_open_pushes_data_and_branch_and_opens_one_pull_request(project, tmp_pat
         wrong = retrain_pr(project, api, "check", alert={**ALERT, "model_name": "fraud"})[0]
         assert "the alert is for model fraud" in one_line(wrong)
         assert TOKEN not in result.stdout + result.stderr + again.stdout + again.stderr
+        # closed, the cool-down past (1s), new labels: the next one opens, a draft when the
+        # gate rejected its candidate
+        api.issues[(REPO, pull["number"])]["state"] = "closed"
+        git(project, "checkout", "-q", "main")
+        late = log(url, "churn", [inputs(7)])
+        label(url, [(late[0], "yes")])
+        assert retrain_data(project, url, "churn")[0].returncode == 0
+        GateFile(
+            passed=False,
+            mode="compare",
+            decision_rule="f1 >= production - 0.01",
+            candidate=GateModel("runs:/abc/model"),
+            rows=40,
+            primary_metric="f1",
+            direction="maximize",
+            bootstrap={},
+            checks=[],
+            metrics={},
+        ).write(gate / "gate.json")
+        time.sleep(1)
+        result, written = retrain_pr(
+            project, api, "open", "--cooldown", "1s", "--gate-verdict", "reports/gate/gate.json"
+        )
+        assert result.returncode == 0 and written["opened"] == "true", result.stderr
+        (second,) = api.pull_requests_of(REPO)
+        assert second["draft"] and "did **not** pass the gate" in second["body"]
+        assert second["head"]["ref"] != branch
