@@ -20,6 +20,9 @@ from support.github_api import GitHubStandIn
 
 pytest_plugins = ["support.stores"]  # store_url: SQLite and PostgreSQL
 
+# A real git + DVC project per test (seconds each on a busy machine): out of the fast tier. The
+# one-pull-request rule and the body are pure (the stand-in on loopback) and stay in it.
+REAL_DVC = pytest.mark.slow
 REPO = "acme/churn"
 TOKEN = "retrain-token-0123"
 SOURCE = "data/external/churn.csv"
@@ -135,6 +138,7 @@ def new_model() -> str:
     return f"churn-{uuid.uuid4().hex[:8]}"
 
 
+@REAL_DVC
 def test_labelled_rows_become_a_new_dvc_version_once(project, store_url) -> None:
     import pandas as pd
 
@@ -196,6 +200,7 @@ def test_labelled_rows_become_a_new_dvc_version_once(project, store_url) -> None
     assert written["rows-added"] == "1" and len(pd.read_csv(project / SOURCE)) == 6
 
 
+@REAL_DVC
 def test_a_window_keeps_older_predictions_out(project, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     model = new_model()
@@ -208,6 +213,7 @@ def test_a_window_keeps_older_predictions_out(project, tmp_path) -> None:
     assert (project / "data/external/churn.prediction_ids.csv").read_text().split()[1:] == recent
 
 
+@REAL_DVC
 def test_parquet_data_keeps_its_schema(project, tmp_path) -> None:
     import pandas as pd
 
@@ -230,6 +236,7 @@ def one_line(result) -> str:
     return lines[0]
 
 
+@REAL_DVC
 def test_bad_input_is_one_line_and_writes_nothing(project, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     model = new_model()
@@ -259,6 +266,7 @@ def test_bad_input_is_one_line_and_writes_nothing(project, tmp_path) -> None:
     assert not list((project / "data/external").glob(".*.next"))
 
 
+@REAL_DVC
 def test_a_failed_dvc_add_puts_every_file_back(project, tmp_path, monkeypatch) -> None:
     from mlops_toolkit.data import nextversion
     from mlops_toolkit.errors import ToolkitError
@@ -372,6 +380,7 @@ ALERT = {
 }
 
 
+@REAL_DVC
 def test_open_pushes_data_and_branch_and_opens_one_pull_request(project, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     ids = log(url, "churn", [inputs(0), inputs(1)])
