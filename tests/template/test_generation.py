@@ -56,6 +56,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".github/workflows/release.yml",
         ".github/workflows/retrain.yml",
         ".github/workflows/rollback.yml",
+        ".github/workflows/sweep.yml",
         "monitoring/README.md",
         "monitoring/alerts.yml",
         "monitoring/alertmanager.yml",

@@ -51,6 +51,7 @@ def test_the_workflows_are_there(project):
     assert "batch-score.yml" in names
     assert "monitor.yml" in names
     assert "retrain.yml" in names
+    assert "sweep.yml" in names
 
 
 def test_zizmor_finds_nothing(project):
@@ -277,6 +278,8 @@ def test_jobs_that_read_secrets_run_in_an_environment(project):
         "monitor.yml": {"monitor": "release"},
         "drift.yml": {"drift": "release"},
         "retrain.yml": {"retrain": "release"},
+        # Trains as the pull request's model job does and registers nothing.
+        "sweep.yml": {"sweep": "pull-request"},
     }
     for workflow in workflows(project):
         flow = yaml.safe_load(workflow.read_text())
