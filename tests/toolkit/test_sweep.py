@@ -231,3 +231,46 @@ def test_eight_trials_on_a_postgres_tracking_server(project, request, tmp_path):
         stop(server.proc)
         with psycopg.connect(admin, autocommit=True) as db:
             db.execute(f"DROP DATABASE IF EXISTS {tracking_db} WITH (FORCE)")
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_the_best_params_are_proposed_as_one_pull_request(project, tmp_path):
+    """--propose: params.yaml on sweep/<study>-<parent run> pushed to origin, one pull request
+    into the branch the sweep ran on; the same study again finds it instead of opening another."""
+    from support.github_api import GitHubStandIn
+
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "params.yaml")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "start")
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    git(project, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(project, "push", "-q", "origin", "main")
+    repo, token = "team/churn", "sweep-token"
+    with GitHubStandIn(token=token) as api:
+        env = {
+            "GITHUB_API_URL": api.url,
+            "GITHUB_REPOSITORY": repo,
+            "GITHUB_TOKEN": token,
+            "GITHUB_REF_NAME": "main",
+        }
+        result = sweep(project, "--trials", "2", "--propose", env=env)
+        assert result.returncode == 0, result.stderr
+        (pull,) = api.pull_requests_of(repo)
+        branch = pull["head"]["ref"]
+        assert branch.startswith("sweep/tumor-classifier-f1-") and pull["base"]["ref"] == "main"
+        assert git(tmp_path / "origin.git", "diff", "--name-only", "main", branch).split() == [
+            "params.yaml"
+        ]
+        proposed = git(tmp_path / "origin.git", "show", f"{branch}:params.yaml")
+        assert proposed == (project / "params.yaml").read_text()
+        best = yaml.safe_load(proposed)["model"]["params"]
+        assert all(f"`{key}`" in pull["body"] for key in best if key != "max_iter")
+        again = sweep(project, "--trials", "2", "--propose", env=env)
+        assert again.returncode == 0, again.stderr
+        assert len(api.pull_requests_of(repo, "all")) == 1
+        assert pull["html_url"] in again.stderr
+        assert token not in result.stderr + again.stderr

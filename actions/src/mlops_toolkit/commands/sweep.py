@@ -28,6 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--trials", type=int, default=20, help="trials the study ends with (total)")
     p.add_argument("--parallel", type=int, default=1, help="trials run at once (threads)")
+    p.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=0,
+        help="start no trial after this long (0: no limit); the best so far is kept",
+    )
     p.add_argument("--params", default="params.yaml", help="the project's params file")
     p.add_argument(
         "--package", default="", help="the project's package; default: its <package>.cli:main"
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--trials must be at least 1, got {args.trials}")
     if args.parallel < 1:
         raise InputError(f"--parallel must be at least 1, got {args.parallel}")
+    if args.timeout_minutes < 0:
+        raise InputError(f"--timeout-minutes must be 0 or more, got {args.timeout_minutes}")
     package = args.package or factory.find_package()
     _importable(package)
     params_path = Path(args.params)
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         storage=args.storage,
         experiment=args.experiment,
         progress=args.progress,
+        timeout_s=options.minutes(args.timeout_minutes),
     )
     outcome = study.run(project, settings, uri, project.params.mlflow.experiment)
     if args.write_params or args.propose:

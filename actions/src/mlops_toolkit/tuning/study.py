@@ -4,9 +4,12 @@ The study lives in `sweeps.db` next to the embedded `mlflow.db` (SQLite), or, wh
 store is a server, in the database named by `--storage`/`$MLOPS_SWEEP_STORAGE` (the team's
 PostgreSQL server: a database or schema of its own beside MLflow's tables, whose names clash
 with Optuna's `alembic_version`). `load_if_exists` makes a second run of the same study its
-continuation: `--trials` is the study's total, so a sweep killed after k trials runs the other
-n - k. Trials left RUNNING by a killed process are marked FAIL first (one sweep process per
-study: the storage cannot tell a dead process's trial from a live one's).
+continuation: `--trials` is the study's total, so a sweep killed after k stored trials runs the
+other n - k. Trials run in an in-memory copy of the study and are stored as they finish (by the
+writer thread of trials.py, one transaction each), so a kill loses only the trials that were
+running or not yet stored; a trial some other process left RUNNING in the storage is marked
+FAIL when the study opens (one sweep process per study: the storage cannot tell a dead
+process's trial from a live one's).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Settings:
     storage: str = ""
     experiment: str = ""
     progress: bool = False
+    # Start no trial after this many seconds (None: no limit); the study keeps what finished.
+    timeout_s: float | None = None
 
 
 @dataclass
@@ -96,15 +101,17 @@ def run(project: Project, settings: Settings, tracking_uri: str, experiment: str
     client = MlflowClient(tracking_uri)
     experiment_id = _experiment(client, settings.experiment or f"{experiment}-sweeps")
     parent = trials.parent_run(client, experiment_id, study, _parent_tags(project, name))
-    writer = trials.ChildWriter(client, experiment_id, parent, name, project.metric)
+    writer = trials.ChildWriter(
+        client, experiment_id, parent, name, project.metric, _persister(study)
+    )
     written = trials.written_trials(client, experiment_id, parent)
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    finished = study.get_trials(deepcopy=False)  # every one finished: see _fail_interrupted
     writer.write_all(t for t in finished if t.number not in written)
     remaining = settings.trials - _counted(finished)
     status = "FAILED"
     try:
         if remaining > 0:
-            _optimize(project, study, writer, remaining, settings, name)
+            _optimize(project, _working_copy(project, finished), writer, remaining, settings, name)
         else:
             log.info("study %s already has %d trial(s): nothing to run", name, settings.trials)
         status = "FINISHED"
@@ -123,18 +130,12 @@ def run(project: Project, settings: Settings, tracking_uri: str, experiment: str
 
 
 def _open(project: Project, url: str, name: str) -> Any:
-    """Create or load the study; refuse one made for another direction or search space."""
+    """Create or load the stored study; refuse one of another direction or search space."""
     import optuna
 
     storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
     study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction=project.direction,
-        sampler=optuna.samplers.TPESampler(seed=project.seed),
-        # After the first trials, stop one whose running fold mean is below the median.
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-        load_if_exists=True,
+        study_name=name, storage=storage, direction=project.direction, load_if_exists=True
     )
     space = json.dumps(project.sweep.space, sort_keys=True, default=str)
     if study.direction.name.lower() != project.direction:
@@ -154,9 +155,55 @@ def _open(project: Project, url: str, name: str) -> Any:
     return study
 
 
+def _working_copy(project: Project, stored: list[Any]) -> Any:
+    """The study the trials run in: in memory, holding the stored trials.
+
+    Optuna's RDB storage answers every report, pruning check and suggestion with SQL (about
+    75 ms of CPU per trial here, a fifth of a trial on the sample); in memory they cost nothing,
+    and the writer thread stores each finished trial in one transaction (`_persister`). The
+    sampler and pruner see the same history either way, so the trials are the same.
+    """
+    import optuna
+
+    study = optuna.create_study(
+        direction=project.direction,
+        sampler=optuna.samplers.TPESampler(seed=project.seed),
+        # After the first trials, stop one whose running fold mean is below the median.
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    )
+    study.add_trials(stored)
+    return study
+
+
+def _persister(stored: Any) -> Any:
+    """Store a finished trial; its number is the stored study's (trials finishing out of order
+    under --parallel are numbered in the order they finished)."""
+
+    def persist(trial: Any) -> int:
+        number = len(stored.get_trials(deepcopy=False))
+        stored.add_trial(trial)
+        return number
+
+    return persist
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
-    # Parallel trials write at once: SQLite waits for its lock instead of failing at once.
-    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    """SQLite in WAL mode with synchronous=NORMAL: a commit no longer waits for the disk (a
+    trial commits about ten times), and a crash loses at most the last trials, never the file;
+    parallel trials wait for the write lock instead of failing at once."""
+    if not url.startswith("sqlite:///"):
+        return {}
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///").split("?")[0]
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(path, timeout=60, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    return {"creator": connect}
 
 
 def _fail_interrupted(study: Any, storage: Any) -> None:
@@ -205,14 +252,8 @@ def _optimize(
         value = (
             f"{project.metric}={trial.value:.4f}" if trial.value is not None else trial.state.name
         )
-        log.info(
-            "trial %d (%d/%d): %s%s",
-            trial.number,
-            next(numbers),
-            total,
-            value,
-            f"; best {best.value:.4f} (trial {best.number})" if best else "",
-        )
+        shown = f"; best so far {best.value:.4f}" if best else ""
+        log.info("trial %d/%d: %s%s", next(numbers), total, value, shown)
 
     log.info(
         "study %s: %d trial(s) to run (%d of %d done), %d at a time, %s %s over %d folds",
@@ -229,6 +270,7 @@ def _optimize(
         lambda trial: objective.run_trial(project, trial, splits),
         n_trials=remaining,
         n_jobs=settings.parallel,
+        timeout=settings.timeout_s,
         catch=TRIAL_ERRORS,
         callbacks=[report],
         show_progress_bar=settings.progress and sys.stderr.isatty(),

@@ -1,11 +1,11 @@
-"""The sweep in MLflow: one parent run per study, one child run per finished trial.
+"""The sweep's records: each finished trial in the study's storage, then as an MLflow child run.
 
-Child runs are a projection of the study: each is written from the trial's record in Optuna's
-storage (values, fold means as steps, state, times) once the trial has finished, by one writer
-thread, so a trial's thread never waits for the tracking server and MLflow's client is used by
-one thread only. A sweep cut off before its writer caught up (or a trial killed mid-way) leaves
-the storage ahead of MLflow; the next run of the same study writes the missing child runs first
-(`reconcile`), so the runs and the study agree whatever happened.
+One writer thread does both, in that order, once a trial has finished, so a trial's thread never
+waits for a database or the tracking server, and MLflow's client is used by one thread only.
+Child runs are a projection of the stored study (values, fold means as steps, state, times): a
+sweep cut off after storing a trial but before its child run leaves the storage ahead of MLflow,
+and the next run of the same study writes the missing child runs first (`write_all`), so the
+runs and the study agree whatever happened.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import names
@@ -63,44 +63,56 @@ def written_trials(client: Any, experiment_id: str, parent: str) -> dict[int, st
 
 
 class ChildWriter:
-    """Writes a child run per finished trial, in its own thread (`submit` from any thread)."""
+    """One thread that records each finished trial: first in the study's storage (`persist`:
+    the durable record, one transaction), then as a child run. `submit` from any thread."""
 
-    def __init__(self, client: Any, experiment_id: str, parent: str, study_name: str, metric: str):
+    def __init__(
+        self,
+        client: Any,
+        experiment_id: str,
+        parent: str,
+        study_name: str,
+        metric: str,
+        persist: Callable[[Any], int],
+    ):
         self.client, self.experiment_id, self.parent = client, experiment_id, parent
-        self.study_name, self.metric = study_name, metric
-        self.runs: dict[int, str] = {}  # trial number -> child run id
+        self.study_name, self.metric, self.persist = study_name, metric, persist
+        self.runs: dict[int, str] = {}  # trial number (the storage's) -> child run id
         self.errors: list[str] = []
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name="sweep-child-runs", daemon=True)
+        self._thread = threading.Thread(target=self._work, name="sweep-records", daemon=True)
         self._thread.start()
 
     def submit(self, study: Any, trial: Any) -> None:
-        """Optuna's callback signature: (study, frozen trial)."""
-        self._queue.put(trial)
+        """Optuna's callback signature: (study, frozen trial): a trial just finished."""
+        self._queue.put((trial, True))
 
     def write_all(self, trials: Iterable[Any]) -> None:
+        """Child runs for trials the storage holds already (a sweep cut off before them)."""
         for trial in trials:
-            self._queue.put(trial)
+            self._queue.put((trial, False))
 
     def close(self) -> None:
-        """Wait for every queued child run; a failed write is one line, raised here."""
+        """Wait for every queued record; a failed write is one line, raised here."""
         self._queue.put(STOP)
         self._thread.join()
         if self.errors:
             from ..errors import ToolkitError
 
-            raise ToolkitError(f"could not write {len(self.errors)} child run(s): {self.errors[0]}")
+            raise ToolkitError(f"could not record {len(self.errors)} trial(s): {self.errors[0]}")
 
     def _work(self) -> None:
-        while (trial := self._queue.get()) is not STOP:
+        while (item := self._queue.get()) is not STOP:
+            trial, new = item
             try:
-                self.runs[trial.number] = self.write(trial)
+                number = self.persist(trial) if new else trial.number
+                self.runs[number] = self.write(trial, number)
             except Exception as error:  # reported by close(); the next sweep reconciles
                 from ..tracking.client import one_line
 
                 self.errors.append(f"trial {trial.number}: {one_line(error)}")
 
-    def write(self, trial: Any) -> str:
+    def write(self, trial: Any, number: int) -> str:
         from mlflow.entities import Metric, Param, RunStatus
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -109,12 +121,12 @@ class ChildWriter:
             MLFLOW_PARENT_RUN_ID: self.parent,
             names.TAG_SWEEP_PARENT: self.parent,
             names.TAG_SWEEP_STUDY: self.study_name,
-            names.TAG_SWEEP_TRIAL: str(trial.number),
+            names.TAG_SWEEP_TRIAL: str(number),
             names.TAG_SWEEP_STATE: state,
         }
         start = _millis(trial.datetime_start)
         run = self.client.create_run(
-            self.experiment_id, start_time=start, tags=tags, run_name=f"trial-{trial.number}"
+            self.experiment_id, start_time=start, tags=tags, run_name=f"trial-{number}"
         )
         key = metric_key(self.metric)
         points = [
