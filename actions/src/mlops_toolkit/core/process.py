@@ -7,6 +7,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ToolkitError
@@ -33,10 +36,13 @@ def run_command(
     full_env = {**os.environ, **(env or {})}
     _check_executable(command, workdir, full_env)
     # A session of its own so that a timeout kills the whole process tree, not just bash.
-    proc = subprocess.Popen(
-        ["bash", "-c", command], cwd=workdir, env=full_env, start_new_session=True
-    )
+    with _signals_deferred() as pending:
+        proc = subprocess.Popen(
+            ["bash", "-c", command], cwd=workdir, env=full_env, start_new_session=True
+        )
     try:
+        for signum in pending:  # arrived while the command started: handled as usual now
+            signal.raise_signal(signum)
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _stop(proc)
@@ -44,6 +50,30 @@ def run_command(
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (errors.Terminated): its own session misses it
         _stop(proc)
         raise
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Ctrl-C or SIGTERM while Popen starts the command would interrupt Popen itself, after the
+    fork: no `proc` to stop, and the command (its own session) would run on, holding our
+    stdout and stderr open. Such a signal is kept and re-raised once `proc` exists."""
+    pending: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # Signals reach the main thread only; a handler set outside Python (None) cannot be put back.
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield pending
+        return
+
+    def keep(signum: int, _frame: object) -> None:
+        pending.append(signum)
+
+    for signum in previous:
+        signal.signal(signum, keep)
+    try:
+        yield pending
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _stop(proc: subprocess.Popen) -> None:
