@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import names
+from . import options
 
 ID_COLUMN = "prediction_id"
 LABEL_COLUMN = "label"
@@ -25,12 +25,7 @@ TIME_COLUMN = "labelled_at"
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("labels", help="load ground truth for logged predictions")
     p.add_argument("--file", required=True, help="CSV or Parquet with prediction_id,label")
-    p.add_argument(
-        "--store",
-        default="",
-        help=f"prediction store URL (default: ${names.ENV_PREDICTION_STORE}, else "
-        "sqlite:///.mlops/predictions.sqlite3)",
-    )
+    options.prediction_store(p)
     p.add_argument("--label-column", default=LABEL_COLUMN, help="the label's column")
     p.set_defaults(func=run)
 

@@ -13,6 +13,7 @@ import argparse
 import os
 
 from .. import names
+from . import options
 from .options import flag
 
 DEFAULT_WINDOWS = ("1d", "7d")
@@ -21,12 +22,7 @@ DEFAULT_WINDOWS = ("1d", "7d")
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("monitor", help="live quality per model version from the labels")
     p.add_argument("--model-name", required=True, help="the registered model's name")
-    p.add_argument(
-        "--store",
-        default="",
-        help=f"prediction store URL (default: ${names.ENV_PREDICTION_STORE}, else the "
-        "project's SQLite file)",
-    )
+    options.prediction_store(p)
     p.add_argument("--environment", default="", help="only this environment (default: all)")
     p.add_argument(
         "--window",

@@ -30,6 +30,19 @@ def project_command(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout-minutes", type=float, default=0, help="0: no limit")
 
 
+def prediction_store(p: argparse.ArgumentParser) -> None:
+    """`--store` of the commands that read or write the prediction store; empty: the store's own
+    default (monitoring.store.store_url: the environment, else the project's SQLite file)."""
+    from .. import names
+
+    p.add_argument(
+        "--store",
+        default="",
+        help=f"prediction store URL (default: ${names.ENV_PREDICTION_STORE}, else the project's "
+        "SQLite file .mlops/predictions.sqlite3)",
+    )
+
+
 def deploy_target(p: argparse.ArgumentParser) -> None:
     """Where a stage runs and how long to wait for it (deploy/: one module per target)."""
     from ..deploy import TARGETS

@@ -14,7 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-from .. import names
 from . import options
 
 SUMMARY_HEADING = "## Next data version"
@@ -38,12 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--target", default="", help="the target column (default: params.yaml's data.target)"
     )
     p.add_argument("--params", default="params.yaml", help="the project's params file")
-    p.add_argument(
-        "--store",
-        default="",
-        help=f"prediction store URL (default: ${names.ENV_PREDICTION_STORE}, else "
-        "sqlite:///.mlops/predictions.sqlite3)",
-    )
+    options.prediction_store(p)
     p.add_argument(
         "--output", default="", help="the summary JSON (default: reports/retrain/data.json)"
     )

@@ -36,12 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "model does not use named id, *_id, *key or *uuid",
     )
     p.add_argument("--chunk-rows", type=int, default=100_000, help="rows in memory at a time")
-    p.add_argument(
-        "--store",
-        default="",
-        help=f"prediction store URL; default ${names.ENV_PREDICTION_STORE}, else the project's "
-        "SQLite file",
-    )
+    options.prediction_store(p)
     options.flag(p, "--log", True, "log every prediction to the store")
     p.add_argument(
         "--environment",
