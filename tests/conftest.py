@@ -110,3 +110,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # (--no-loadscope-reorder, pyproject.toml): tests/support/ordering.py says why.
         items[:] = long_groups_first(items, int(workers))
     return result
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """Each test leaves the root logger as it found it.
+
+    Commands run in-process configure logging for their one run (`sweep`, the project CLI's
+    `logs.configure`): their StreamHandler holds the sys.stderr of that test, which capsys
+    closes afterwards, so a later test's log line in the same worker would fail to print.
+    """
+    import logging
+
+    def ours(handler: logging.Handler) -> bool:  # pytest's capture handlers come and go per phase
+        return not type(handler).__module__.startswith("_pytest")
+
+    root = logging.getLogger()
+    handlers, level = [h for h in root.handlers if ours(h)], root.level
+    yield
+    for handler in [h for h in root.handlers if ours(h) and h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
