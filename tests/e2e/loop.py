@@ -6,13 +6,23 @@ traffic over HTTP and logs every row to the scenario's PostgreSQL store; labels 
 the registry's holdout figure and pushes it to a real Pushgateway; a real Prometheus scrapes it
 (and production's /metrics) and judges it by the project's alerts.yml; a real Alertmanager,
 configured as the project's alertmanager.yml, posts the firing alert to `mlops-toolkit relay`,
-which sends the repository_dispatch to the GitHub stand-in. Nothing waits a fixed time: every
-wait is on a condition (support.servers.wait_until).
+which sends the repository_dispatch to the GitHub stand-in; act runs retrain.yml on that event,
+its pull request opens in the stand-in with the alert and the gate report, and merging it
+releases the retrained version. Nothing waits a fixed time: every wait is on a condition
+(support.servers.wait_until).
+
+The world changes between steps 3 and 4 by a concept shift a model can learn: tumours that look
+benign by every old measure but whose texture_error lies above anything the data holds are
+malignant. The production model calls them benign, consistently; the retrained model learns the
+rule from the labelled rows, so the gate (candidate and production on the new data version's
+holdout, which holds its share of such rows) passes it on the merits, and the new version in
+production then answers such tumours right.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -32,14 +42,20 @@ from support import alerting
 from support.alerting import REPO, Stack
 from support.servers import wait_until
 
-from .scenario import OWNER_REPO, TOKEN, Scenario
+from .scenario import OWNER_REPO, TOKEN, Scenario, commit, explain, git
 
 FEEDBACK_TOKEN = "e2e-feedback-token-5d1f"
 RELAY_TOKEN = "e2e-relay-token-8c2a"
 F1 = registry.default(registry.CLASSIFICATION)  # the project's primary metric (gate.yaml)
 ROWS_PER_REQUEST = 25
 AGREEING, WRONG = 100, 300  # the wrong labels outnumber the right ones: F1 far below the gate
+FRESH = 50  # new-concept rows for the released version, none of them seen in step 4
 GROUP = "model-quality"  # alerts.yml's group of the live-quality rules
+# The concept shift: the sample's target is 1 for benign, 0 for malignant. The new tumours'
+# texture_error lies in [5.1, 6.7]: above the sample's largest (4.885), under the generated
+# validation suite's maximum (7.1474), so the next data version still validates.
+BENIGN, MALIGNANT = 1, 0
+SHIFTED = "texture_error"
 
 
 @dataclass
@@ -48,21 +64,41 @@ class Scored:
     predictions: list[int]
 
 
-def _features() -> tuple[list[str], list[list[float]]]:
-    """The sample's rows with the column names the project trained on (dvcdata's)."""
+@functools.cache
+def _sample():
+    """The sample with the column names the project trained on (dvcdata's), target included."""
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [re.sub(r"[^0-9a-zA-Z]+", "_", str(c)).strip("_").lower() for c in frame]
-    features = frame.drop(columns=["target"])
-    return list(features.columns), features.to_numpy().tolist()
+    return frame
 
 
-def score(port: int, n: int, offset: int) -> Scored:
-    """n rows through production's HTTP API, in requests of ROWS_PER_REQUEST rows: each row
+def _columns() -> list[str]:
+    return [c for c in _sample().columns if c != "target"]
+
+
+def rows_at(offset: int, n: int) -> list[list[float]]:
+    """n of the sample's rows from ``offset`` (the world as the data knows it)."""
+    data = _sample()[_columns()].to_numpy().tolist()
+    return [data[(offset + i) % len(data)] for i in range(n)]
+
+
+def new_concept(first: int, n: int) -> list[list[float]]:
+    """The changed world: the sample's benign tumours ``first`` to ``first + n``, each with its
+    texture_error moved to 5 + a third of it (every one above any value the data holds). They
+    are malignant now; a model trained on the old data calls them benign."""
+    frame = _sample()
+    benign = frame[frame["target"] == BENIGN].iloc[first : first + n].copy()
+    assert len(benign) == n, f"the sample has {len(benign)} benign rows from {first}"
+    benign[SHIFTED] = 5.0 + benign[SHIFTED] / 3
+    return benign[_columns()].to_numpy().tolist()
+
+
+def score(port: int, rows: list[list[float]]) -> Scored:
+    """The rows through production's HTTP API, in requests of ROWS_PER_REQUEST rows: each row
     comes back with its prediction id, the batch id in the header."""
-    columns, data = _features()
-    rows = [data[(offset + i) % len(data)] for i in range(n)]
+    columns, n = _columns(), len(rows)
     scored = Scored([], [])
     for start in range(0, n, ROWS_PER_REQUEST):
         chunk = rows[start : start + ROWS_PER_REQUEST]
@@ -213,7 +249,7 @@ def _loop(s: Scenario, stack: Stack, tmp: Path, step) -> dict:
     step("1 production serves, scraped")
 
     # 2. Traffic, each row with its id, logged to the store by the container's writer thread.
-    right = score(port, AGREEING, offset=0)
+    right = score(port, rows_at(0, AGREEING))
     wait_until("the predictions in the store", lambda: stored(s, version, right.ids))
     step(f"2 {AGREEING} rows scored and stored")
 
@@ -242,14 +278,13 @@ def _loop(s: Scenario, stack: Stack, tmp: Path, step) -> dict:
     assert s.api.dispatches == [], s.api.dispatches
     step("3 right labels: live F1 1.0 in Prometheus, no alert")
 
-    # 4. The world changes: new traffic whose labels the model gets wrong.
-    wrong = score(port, WRONG, offset=AGREEING)
+    # 4. The world changes (a concept shift, module docstring): tumours the model calls benign,
+    #    consistently, come back labelled malignant.
+    wrong = score(port, new_concept(0, WRONG))
+    assert wrong.predictions.count(BENIGN) >= 0.9 * WRONG, wrong.predictions
     wait_until("the new predictions in the store", lambda: stored(s, version, wrong.ids))
-    flipped = [
-        {"prediction_id": i, "label": 1 - p}
-        for i, p in zip(wrong.ids, wrong.predictions, strict=True)
-    ]
-    status, counts = feedback(port, flipped)
+    truth = [{"prediction_id": i, "label": MALIGNANT} for i in wrong.ids]
+    status, counts = feedback(port, truth)
     assert (status, counts["loaded"]) == (200, WRONG), counts
     said = monitor(s, stack, tmp)
     assert f"BELOW THE GATE: {F1}" in said
@@ -269,3 +304,76 @@ def _loop(s: Scenario, stack: Stack, tmp: Path, step) -> dict:
     assert f"dispatched: {names.ALERT_PERFORMANCE} {s.model}/{version} (production)" in relay_log
     step("4 wrong labels: alert fired, relay dispatched")
     return dispatch
+
+
+def retrain_and_release(s: Scenario, dispatch: dict, tmp: Path) -> str:
+    """Steps 5-6: act runs retrain.yml on the relay's event; its pull request carries the alert
+    and the gate report; merging it through the scenario's merge path releases the candidate,
+    which production then serves, answering the new concept right. Returns its version."""
+    old = s.alias("production")
+    with steps() as step:
+        _origin_the_job_can_push_to(s, tmp)
+        _github_knows_the_scenario_pulls(s)
+        event = {
+            "action": dispatch["event_type"],
+            "client_payload": dispatch["client_payload"],
+            "repository": {"full_name": OWNER_REPO},
+        }
+        result = s.act.run("repository_dispatch", "retrain.yml", event, "retrain")
+        assert result.returncode == 0, explain(result)
+        [pull] = s.api.pull_requests_of(OWNER_REPO)
+        number, body = pull["number"], pull["body"]
+        assert number == s.next_pr, number  # numbered after the scenario's own pull requests
+        s.next_pr += 1
+        assert f"| alert | {names.ALERT_PERFORMANCE} |" in body, body
+        assert f"| model version | {old} |" in body, body
+        assert f"{WRONG + AGREEING} labelled row(s) added" in body, body
+        assert re.search(r"Model gate[^\n]*: passed", body), body  # the gate's own report
+        figures = re.search(rf"\| {F1} \(primary\) \| ([\d.]+) \| ([\d.]+) \|", body)
+        assert figures and float(figures[1]) > float(figures[2]), body  # better, not just as good
+        assert not pull["draft"], body
+        [candidate] = [
+            v.version
+            for v in s.client.search_model_versions(f"name = '{s.model}'")
+            if v.tags.get("mlops.pull_request") == str(number)
+        ]
+        step(f"5 retrain.yml: pull request #{number}, version {candidate} passed the gate")
+
+        branch = f"+{pull['head']['ref']}:pr-{number}"
+        git(s.project, "fetch", "-q", str(tmp / "origin.git"), branch)
+        _, result = s.merge(number)
+        assert result.returncode == 0, explain(result)
+        assert s.alias("production") == candidate != old
+        assert s.serving("production") == s.serving("staging") == candidate
+        # New-concept tumours it never saw: the released version calls them malignant, and
+        # every answer is logged as its own (production no longer serves the old version).
+        fresh = score(s.ports["production"], new_concept(WRONG, FRESH))
+        assert fresh.predictions.count(MALIGNANT) >= 0.9 * FRESH, fresh.predictions
+        wait_until("the released version's predictions", lambda: stored(s, candidate, fresh.ids))
+        assert not stored(s, old, fresh.ids[:1])
+        step(f"6 merged: version {candidate} in production, right on the new concept")
+    return candidate
+
+
+def _origin_the_job_can_push_to(s: Scenario, tmp: Path) -> None:
+    """The project's origin as a bare repository on this host, behind git's pushInsteadOf (not
+    insteadOf: act names the repository after origin's fetch URL, which stays github.com), with
+    main as the team left it after the failed release: the request size limit reverted."""
+    origin = tmp / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(s.project, "config", f"url.{origin}.pushInsteadOf", f"https://github.com/{OWNER_REPO}.git")
+    dockerfile = s.project / "Dockerfile"
+    limit = "    SERVING_MAX_BODY_BYTES=64 \\\n"
+    assert limit in dockerfile.read_text()  # test_lifecycle's step 5 merged it
+    dockerfile.write_text(dockerfile.read_text().replace(limit, ""))
+    commit(s.project, "Revert the request size limit")
+    git(s.project, "push", "-q", "origin", "main")
+
+
+def _github_knows_the_scenario_pulls(s: Scenario) -> None:
+    """The scenario's pull requests (act events only so far) as closed ones in the stand-in, so
+    the retrain pull request's number is new, as GitHub's would be (the release finds its
+    candidate by that number)."""
+    number = 0
+    while number < s.next_pr - 1:
+        number = s.api.add_pull(OWNER_REPO, f"pr-{number + 1}", state="closed")["number"]

@@ -194,7 +194,10 @@ def test_the_loop_closes(scenario: Scenario, tmp_path: Path):
     its container deployed by rollback.yml with the store and feedback secrets): traffic and
     labels through production's HTTP API, `monitor` into a real Prometheus judging the
     project's alerts.yml, the alert through a real Alertmanager to the relay, which dispatches
-    the retrain to the GitHub stand-in (loop.py prints each step's duration)."""
+    the retrain to the GitHub stand-in; act runs retrain.yml on it, its pull request carries the
+    alert and the gate report, and merging it releases the retrained version, which production
+    then serves (loop.py prints each step's duration)."""
     s = scenario
     dispatch = loop.close_the_loop(s, tmp_path)
     assert dispatch["client_payload"]["model_version"] == s.alias("production")
+    loop.retrain_and_release(s, dispatch, tmp_path)
