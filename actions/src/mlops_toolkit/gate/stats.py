@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .. import metrics as registry
+from ..core import progress
 from ..errors import ToolkitError
 
 
@@ -240,15 +241,17 @@ def _bootstrap(
     boot = np.empty((resamples, stacked.shape[1]), dtype=np.float64)
     chunk, g = weights.shape
     start = 0
-    while start < resamples:
-        stop = start + len(weights)
-        if counted:
-            boot[start:stop, :counted] = weights.astype(np.float32) @ counts32
-        if sums.shape[1]:
-            boot[start:stop, counted:] = weights.astype(np.float64) @ sums
-        start = stop
-        if start < resamples:
-            weights = rng.poisson(1.0, size=(min(chunk, resamples - start), g))
+    with progress.bar(resamples, "bootstrap", " resamples") as shown:
+        while start < resamples:
+            stop = start + len(weights)
+            if counted:
+                boot[start:stop, :counted] = weights.astype(np.float32) @ counts32
+            if sums.shape[1]:
+                boot[start:stop, counted:] = weights.astype(np.float64) @ sums
+            shown.advance(stop - start)
+            start = stop
+            if start < resamples:
+                weights = rng.poisson(1.0, size=(min(chunk, resamples - start), g))
     return boot
 
 

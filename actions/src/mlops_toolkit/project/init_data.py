@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import metrics as registry
+from ..core import progress
 from . import roles as roles_
 from .params import ROLES
 from .tables import DataError, drop_missing_target, read_table, require_columns
@@ -37,6 +38,8 @@ MAX_CATEGORIES = 50
 NUMBER_TYPES = ["int8", "int16", "int32", "int64", "Int64", "float16", "float32", "float64"]
 TEXT_TYPES = ["object", "str", "string"]
 BOOL_TYPES = ["bool", "boolean", "object", "str", "int64", "float64"]
+# The steps init-data's progress bar names, in order.
+STEPS = ("reading", "checking", "deriving the suite", "writing", "dvc add/push")
 
 
 @dataclass
@@ -57,6 +60,22 @@ def run(
     params_path: Path = Path("params.yaml"),
     suite_path: Path = Path("expectations/dataset.json"),
 ) -> Outcome:
+    # On a large file reading, checking and deriving each take a while: the bar names the step
+    # at work (core/progress: drawn on a terminal only, quiet in CI logs).
+    with progress.bar(len(STEPS), "init-data", " steps") as shown:
+        return _steps(source, target, exclude, task, params_path, suite_path, shown)
+
+
+def _steps(
+    source: str,
+    target: str,
+    exclude: list[str],
+    task: str,
+    params_path: Path,
+    suite_path: Path,
+    shown: progress.Progress,
+) -> Outcome:
+    shown.step(STEPS[0])
     frame = read_table(source)
     require_columns(frame, [target], source)
     _check_duplicate_header(source)
@@ -66,21 +85,26 @@ def run(
     kept, dropped = drop_missing_target(frame, target)
     if kept.empty:
         raise DataError(f"{source}: every row's target {target!r} is missing")
+    shown.next(STEPS[1])
     _check_thousands(kept.drop(columns=exclude), source)
     _check_target(kept[target], task, source)
     found = roles_.infer(kept, target, exclude)
     _check_int64(kept, target, found, source)
+    shown.next(STEPS[2])
     suite = derive_suite(kept, target, found, task, source)
     old = _read_suite(suite_path)
+    shown.next(STEPS[3])
     write_params(params_path, source, target, found)
     suite_path.parent.mkdir(parents=True, exist_ok=True)
     suite_path.write_text(json.dumps(suite, indent=2) + "\n", encoding="utf-8")
     _point_gate(Path("gate.yaml"), target, kept[target] if task == "regression" else None)
     _depend_on_source(Path("dvc.yaml"), source)
     outcome = Outcome(found, len(kept), dropped, diff_suites(old, suite) if old else [])
+    shown.next(STEPS[4])
     outcome.tracked = _dvc_add(source)
     if outcome.tracked:
         outcome.pushed_to = _dvc_push(source)
+    shown.advance()
     return outcome
 
 

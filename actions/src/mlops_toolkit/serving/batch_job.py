@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import progress
 from ..registry.mlmodel import ServedModel
 from . import batch
 
@@ -307,21 +307,6 @@ def _inputs(record: Any) -> dict[str, Any]:
 # -- progress ------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _progress(job: Job, what: str) -> Iterator[Callable[[int], None]]:
-    """A tqdm bar on stderr: live on a terminal, a line every 30 s in CI logs."""
-    if not job.progress:
-        yield lambda n: None
-        return
-    from tqdm import tqdm
-
-    tty = sys.stderr.isatty()
-    total = job.source.rows
-    with tqdm(
-        total=total,
-        desc=what,
-        unit=" rows",
-        unit_scale=True,
-        file=sys.stderr,
-        mininterval=0.5 if tty else 30,
-        dynamic_ncols=tty,
-    ) as bar:
-        yield bar.update
+    """A bar on stderr on a terminal; none in CI logs, one line when the work was long."""
+    with progress.bar(job.source.rows, what, " rows", enabled=job.progress) as shown:
+        yield shown.advance

@@ -18,12 +18,12 @@ import itertools
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import names
+from ..core import progress
 from ..errors import InputError, ToolkitError
 from . import objective, trials
 from .factory import Project
@@ -273,7 +273,7 @@ def _optimize(
         timeout=settings.timeout_s,
         catch=TRIAL_ERRORS,
         callbacks=[report],
-        show_progress_bar=settings.progress and sys.stderr.isatty(),
+        show_progress_bar=settings.progress and progress.live(),  # quiet in CI logs
     )
 
 
