@@ -268,6 +268,41 @@ class GateModel:
 
 
 @dataclass(frozen=True)
+class GateCheck:
+    """One responsible-AI rule the gate judged (gate.yaml's slices or robustness)."""
+
+    name: str  # the rule, one line: "slices by student: largest f1 gap ≤ 0.1"
+    kind: str  # "slices" or "robustness"
+    passed: bool
+    value: float | None = None  # what was observed (None: could not be measured)
+    threshold: float | None = None
+    detail: str = ""  # one line: what was seen (the slices and their values, the rows)
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    """The candidate's metric on one slice of the holdout (one value of one column)."""
+
+    column: str
+    slice: str  # the value (or the numeric bin) as text
+    rows: int
+    metric: str
+    value: float | None = None  # None: the metric cannot be computed there (one class)
+    ci: list[float] | None = None  # [low, high] at the gate's confidence
+    judged: bool = True  # False: fewer rows than slices.min_rows, shown but not judged
+
+
+@dataclass(frozen=True)
+class ResponsibleChecks:
+    """gate.json's `responsible` section: the rules judged, the slice table, and notes (what
+    was perturbed, which slices were too small). Its checks count in the verdict's `passed`."""
+
+    checks: list[GateCheck]
+    slices: list[SliceRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class GateFile(_Contract):
     """reports/gate/gate.json: the gate's verdict, written by `gate`, read by `report`."""
 
@@ -288,6 +323,8 @@ class GateFile(_Contract):
     reason: str | None = None  # why the gate could not judge (failed closed)
     production: GateModel | None = None
     baseline: dict[str, Any] | None = None  # against the naive model, when gate.yaml asks
+    # slices and robustness, when gate.yaml asks (a later addition: older files lack it)
+    responsible: ResponsibleChecks | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
 

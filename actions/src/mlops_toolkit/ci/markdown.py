@@ -10,6 +10,8 @@ import functools
 import math
 from pathlib import Path
 
+from . import report_checks
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -39,6 +41,7 @@ def _templates():
     env = templates.environment(TEMPLATES)
     env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
     env.globals["fix_hint"] = fix_hint
+    env.globals["responsible_ai"] = report_checks.section  # slices, robustness (gate.json)
     return env
 
 

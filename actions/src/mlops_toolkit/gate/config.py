@@ -15,6 +15,21 @@ baseline:                    # optional: beat the naive model (majority class / 
                              # points for f1/accuracy/roc_auc/r2, a share of the naive model's
                              # error for rmse/mae (0.05: at least 5 % less error), so no units
 target: target               # optional: the label column of the holdout
+slices:                      # optional: the candidate per slice (fairlearn's MetricFrame)
+  columns: [student]         # sensitive or segment columns, each judged on its own
+  metric: f1                 # optional: default the primary metric
+  min_value: 0.5             # the worst slice (max_value for minimized metrics)
+  evidence: estimate         # or interval: fail only when the worst slice's whole CI misses
+  max_gap: 0.10              # largest difference between two slices
+  min_rows: 30               # smaller slices are shown, never judged
+  bins: 4                    # a numeric column with more values: quantile bins
+robustness:                  # optional: the candidate's predictions under perturbations
+  noise: 0.01                # relative noise on numeric features (1 %)
+  missing: true              # also set the optional columns to missing
+  max_changed: 0.05          # share of predictions that may change
+  max_drop: 0.02             # optional: drop of the primary metric, in its units
+  numeric: [balance]         # optional: default params.yaml's data.roles (else inferred)
+  optional: [income]         # optional: default the columns the suite lets be missing
 ```
 """
 
@@ -72,6 +87,37 @@ class BaselineRule:
 
 
 @dataclass(frozen=True)
+class SliceRule:
+    """gate.yaml's slices: the candidate's metric on each value of each column."""
+
+    columns: tuple[str, ...]
+    metric: str
+    threshold: float | None = None  # the worst slice: min_value (maximize) or max_value
+    evidence: str = "estimate"  # or "interval": the worst slice's whole CI must miss
+    max_gap: float | None = None
+    min_rows: int = 30
+    bins: int = 4
+
+    @property
+    def rule(self) -> MetricRule:
+        return MetricRule(self.metric, registry.direction(self.metric), self.threshold, None)
+
+
+@dataclass(frozen=True)
+class RobustnessRule:
+    """gate.yaml's robustness: predictions under numeric noise and missing optional values."""
+
+    noise: float = 0.01
+    missing: bool = True
+    max_changed: float | None = 0.05
+    max_drop: float | None = None
+    regression_change: float = 0.1
+    numeric: tuple[str, ...] | None = None  # None: the data contract's
+    optional: tuple[str, ...] | None = None
+    params: str = "params.yaml"
+
+
+@dataclass(frozen=True)
 class GateConfig:
     primary: MetricRule
     guards: tuple[MetricRule, ...] = ()
@@ -82,6 +128,8 @@ class GateConfig:
     blocks: int = 1000
     auc_bins: int = 256
     baseline: BaselineRule | None = None
+    slices: SliceRule | None = None
+    robustness: RobustnessRule | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -109,6 +157,29 @@ def parse(data: object) -> GateConfig:
         blocks=int(boot.blocks) or 1,
         auc_bins=max(2, int(boot.auc_bins)),
         baseline=BaselineRule(model.baseline.min_improvement) if model.baseline else None,
+        slices=_slices(model.slices, model.primary.metric) if model.slices else None,
+        robustness=_robustness(model.robustness) if model.robustness else None,
+    )
+
+
+def _slices(raw: Any, primary: str) -> SliceRule:
+    metric = raw.metric or primary
+    bound = raw.min_value if registry.higher_is_better(metric) else raw.max_value
+    return SliceRule(
+        tuple(raw.columns), metric, bound, raw.evidence, raw.max_gap, raw.min_rows, raw.bins
+    )
+
+
+def _robustness(raw: Any) -> RobustnessRule:
+    return RobustnessRule(
+        noise=raw.noise,
+        missing=raw.missing,
+        max_changed=raw.max_changed,
+        max_drop=raw.max_drop,
+        regression_change=raw.regression_change,
+        numeric=None if raw.numeric is None else tuple(raw.numeric),
+        optional=None if raw.optional is None else tuple(raw.optional),
+        params=raw.params,
     )
 
 

@@ -97,11 +97,60 @@ class Baseline(Section):
     ]
 
 
+Share = Annotated[Number, _bounded(lambda v: 0 <= v <= 1, "must be a share between 0 and 1")]
+Columns = list[Annotated[str, Field(min_length=1)]]
+
+
+class Slices(Section):
+    """Per-slice metrics of the candidate (fairlearn's MetricFrame), and rules on them."""
+
+    columns: Annotated[Columns, Field(min_length=1)]  # sensitive or segment columns
+    metric: str | None = None  # default: the primary metric
+    min_value: Number | None = None  # the worst slice (maximized metrics)
+    max_value: Number | None = None  # the worst slice (minimized metrics)
+    # estimate: judge the worst slice's point value; interval: fail only when its whole
+    # interval is on the wrong side of the threshold (sure the slice is below the bar).
+    evidence: str = "estimate"
+    max_gap: NonNegative | None = None  # largest difference between two judged slices
+    min_rows: Annotated[Integer, _bounded(lambda v: v >= 1, "must be an integer >= 1")] = 30
+    bins: Annotated[Integer, _bounded(lambda v: 2 <= v <= 20, "must be between 2 and 20")] = 4
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, name: str | None) -> str | None:
+        known = registry.names(gate=True)
+        if name is not None and name not in known:
+            raise refuse(f"must be one of {', '.join(known)}")
+        return name
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, value: str) -> str:
+        if value not in ("estimate", "interval"):
+            raise refuse("must be estimate or interval")
+        return value
+
+
+class Robustness(Section):
+    """Predictions under small numeric noise and under missing optional values."""
+
+    noise: Annotated[Number, _bounded(lambda v: 0 < v <= 1, "must be in (0, 1]")] = 0.01
+    missing: Annotated[bool, Field(strict=True)] = True  # also set the optional columns to missing
+    max_changed: Share | None = 0.05  # share of the holdout's predictions that may change
+    max_drop: NonNegative | None = None  # drop of the primary metric, in its units
+    regression_change: NonNegative = 0.1  # a regression value moved by > this many SDs of y
+    numeric: Columns | None = None  # default: the data contract (params.yaml's roles)
+    optional: Columns | None = None  # default: columns the expectation suite lets be missing
+    params: str = "params.yaml"  # where the data contract is read from
+
+
 class Gate(Section):
     primary: Rule
     guards: list[Rule] | None = None
     bootstrap: Bootstrap | None = None
     baseline: Baseline | None = None
+    slices: Slices | None = None
+    robustness: Robustness | None = None
     target: str | None = None  # the holdout's label column
     task: str | None = None  # optional; must be the primary metric's
 
@@ -117,7 +166,20 @@ class Gate(Section):
                 )
         if self.task is not None and self.task != expected:
             raise refuse(f"task: {self.task!r} does not match metric {self.primary.metric}")
+        if self.slices is not None:
+            self._slices_fit(self.slices, expected, family)
         return self
+
+    def _slices_fit(self, slices: Slices, task: str, family: tuple[str, ...]) -> None:
+        metric = slices.metric or self.primary.metric
+        if metric not in family:
+            raise refuse(
+                f"slices.metric: {metric} does not fit a gate on {self.primary.metric} "
+                f"(use {', '.join(family)})"
+            )
+        right, wrong = ("min_value", "max_value")[:: 1 if registry.higher_is_better(metric) else -1]
+        if wrong in slices.model_fields_set:
+            raise refuse(f"slices: {metric} is {registry.direction(metric)}d; use {right}")
 
 
 def validate(data: object) -> Gate:

@@ -12,7 +12,7 @@ from .. import contracts, names
 from .. import metrics as registry
 from ..errors import Rejected, ToolkitError
 from ..tracking import client as tracking
-from . import stats
+from . import responsible, stats
 from .config import GateConfig, MetricRule
 
 COMPARE = "compare"
@@ -348,7 +348,7 @@ def summary_line(verdict: dict) -> str:
             f" vs production {m['production']:.4f}, improvement {m['improvement']:+.4f}"
             f" CI [{lo:+.4f}, {hi:+.4f}]"
         )
-    return text
+    return "; ".join([text, *responsible.failures(verdict)])
 
 
 def run(
@@ -393,8 +393,11 @@ def run(
     baseline = against_baseline(cfg, y, preds[0])
     if baseline is not None:
         checks.append(baseline.pop("check"))
+    section = responsible.evaluate(cfg, features, y, preds[0], lambda f: predictions(cand, f, cfg))
+    checks += responsible.verdict_checks(section)
     verdict = verdict_dict(cfg, mode, candidate, production, results, checks, len(y))
     verdict["baseline"] = baseline
+    verdict["responsible"] = responsible.as_dict(section)
     verdict["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     record(mlflow_client, candidate, verdict)
     return verdict
