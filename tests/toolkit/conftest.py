@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.servers import start_mlflow, stop
+from support.toolkit_cli import cli
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -235,19 +236,6 @@ def gate_yaml(tmp_path):
         return path
 
     return make
-
-
-def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
-    """Run the real CLI in a subprocess (as the composite actions do)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ACTIONS_SRC), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", *args],
-        env=full_env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def run_gate(model_name: str, candidate: str, holdout, config, out: Path, **env: str):
