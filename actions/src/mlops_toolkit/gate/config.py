@@ -24,7 +24,7 @@ slices:                      # optional: the candidate per slice (fairlearn's Me
   min_rows: 30               # smaller slices are shown, never judged
   bins: 4                    # a numeric column with more values: quantile bins
 robustness:                  # optional: the candidate's predictions under perturbations
-  noise: 0.01                # relative noise on numeric features (1 %)
+  noise: 0.05                # noise on numeric features: 5 % of each column's SD
   missing: true              # also set the optional columns to missing
   max_changed: 0.05          # share of predictions that may change
   max_drop: 0.02             # optional: drop of the primary metric, in its units
@@ -107,7 +107,7 @@ class SliceRule:
 class RobustnessRule:
     """gate.yaml's robustness: predictions under numeric noise and missing optional values."""
 
-    noise: float = 0.01
+    noise: float = 0.05
     missing: bool = True
     max_changed: float | None = 0.05
     max_drop: float | None = None

@@ -58,8 +58,8 @@ def _groups(values: Any, bins: int) -> Any:
     numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
     if numeric and present.nunique() > MAX_VALUES:
         cut = pd.qcut(values, q=bins, duplicates="drop")
-        text = cut.map(lambda interval: f"{interval.left:.4g} to {interval.right:.4g}")
-        return text.astype(object).where(values.notna(), MISSING)
+        names = [f"{i.left:.4g} to {i.right:.4g}" for i in cut.cat.categories]
+        return cut.cat.rename_categories(names).astype(object).where(values.notna(), MISSING)
     return values.map(str).where(values.notna(), MISSING).astype(object)
 
 

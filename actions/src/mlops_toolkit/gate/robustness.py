@@ -1,7 +1,8 @@
 """Robustness: the candidate scored again on the holdout under two perturbations.
 
-- numeric noise: every numeric feature times (1 + e), e ~ N(0, noise), seeded (integer columns
-  stay whole numbers);
+- numeric noise: every numeric feature plus e ~ N(0, noise x the column's standard deviation
+  on the holdout), seeded: relative to the column's spread, not to each value (1 % of 2007 would
+  move a year by 20), and integer columns stay whole numbers;
 - missing optional values: every optional column set to missing (a model that cannot score
   such rows fails the check, with the model's own line).
 
@@ -62,7 +63,8 @@ def _names(columns: list[str]) -> str:
 
 
 def noisy(features: Any, columns: list[str], rule: RobustnessRule, cfg: GateConfig) -> Any:
-    """The holdout with relative Gaussian noise on `columns` (seeded by the gate's seed)."""
+    """The holdout with Gaussian noise on `columns`, `noise` of each column's standard
+    deviation (seeded by the gate's seed)."""
     import numpy as np
     import pandas as pd
 
@@ -70,7 +72,9 @@ def noisy(features: Any, columns: list[str], rule: RobustnessRule, cfg: GateConf
     out = features.copy()
     for column in columns:
         values = out[column]
-        moved = values.astype("float64") * (1.0 + rng.normal(0.0, rule.noise, len(values)))
+        plain = values.astype("float64")
+        spread = float(plain.std()) if plain.notna().sum() > 1 else 0.0
+        moved = plain + rng.normal(0.0, rule.noise * (spread or 1.0), len(values))
         if pd.api.types.is_integer_dtype(values):
             moved = moved.round().astype(values.dtype)
         out[column] = moved

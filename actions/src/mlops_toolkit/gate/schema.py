@@ -134,7 +134,7 @@ class Slices(Section):
 class Robustness(Section):
     """Predictions under small numeric noise and under missing optional values."""
 
-    noise: Annotated[Number, _bounded(lambda v: 0 < v <= 1, "must be in (0, 1]")] = 0.01
+    noise: Annotated[Number, _bounded(lambda v: 0 < v <= 1, "must be in (0, 1]")] = 0.05
     missing: Annotated[bool, Field(strict=True)] = True  # also set the optional columns to missing
     max_changed: Share | None = 0.05  # share of the holdout's predictions that may change
     max_drop: NonNegative | None = None  # drop of the primary metric, in its units
