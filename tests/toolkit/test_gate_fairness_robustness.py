@@ -209,8 +209,10 @@ def test_the_report_section_and_the_contract_round_trip():
     from mlops_toolkit import contracts
     from mlops_toolkit.ci import markdown
 
-    check = contracts.GateCheck("slices by sex: largest x gap ≤ 0.1", "slices", False, 0.3, 0.1,
-                                "x gap 0.3000 between sex=a (0.5, n=40) and sex=b (0.8, n=60)")  # fmt: skip
+    detail = "x gap 0.3000 between sex=a (0.5, n=40) and sex=b (0.8, n=60)"
+    check = contracts.GateCheck(
+        "slices by sex: largest x gap ≤ 0.1", "slices", False, 0.3, 0.1, detail
+    )
     row = contracts.SliceRow("sex", "a|b", 40, "x", 0.5, [0.4, 0.6], True)
     section = contracts.ResponsibleChecks([check], [row], ["a note"])
     verdict = {
