@@ -23,6 +23,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         ".cruft.json",
         ".gitignore",
         "Makefile",
+        "MODEL_CARD.md",  # the team's "Intended use and limits", quoted by the model passport
         "README.md",
         "dvc.yaml",
         "gate.yaml",

@@ -52,6 +52,8 @@ TAG_COMPUTE = "mlops.compute"
 TAG_GPU_COUNT = "mlops.gpu.count"
 TAG_GPU_NAME = "mlops.gpu.name"
 TAG_GPU_DRIVER = "mlops.gpu.driver"
+# The runner's image the training ran in (the model passport's lineage; compute/training.py).
+TAG_TRAIN_IMAGE = "mlops.train_image"
 
 # Promotion lock: a registered model whose creation is the atomic "acquire".
 LOCK_MODEL_PREFIX = "mlops-lock."

@@ -22,6 +22,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pull-request", default="")
     p.add_argument("--data-version", default="")
     p.add_argument("--alias", default="")
+    p.add_argument(
+        "--gate", default=str(contracts.GateFile.PATH), help="the gate's verdict, for the passport"
+    )
+    p.add_argument(
+        "--model-card", default="MODEL_CARD.md", help="its 'Intended use and limits' section"
+    )
+    p.add_argument(
+        "--suite",
+        default="expectations/dataset.json",
+        help="the expectation suite, for the passport",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,16 +71,42 @@ def run(args: argparse.Namespace) -> int:
         data_version=args.data_version or None,
         known_version=known,
     )
+    link = _passport(args, str(result["version"]), run_id) if run_id else ""
     ghactions.set_outputs(
         {
             "version": result["version"],
             "model-uri": result["model_uri"],
             "created": result["created"],
+            "passport": link,
         }
     )
     how = "registered" if result["created"] else "already registered (same commit)"
     ghactions.add_summary(
         f"## Register\n\n`{args.model_name}` version {result['version']} "
         f"{how}; alias `{result['alias'] or '—'}`.\n"
+        + (f"\nModel passport: {link}\n" if link else "")
     )
     return 0
+
+
+def _passport(args: argparse.Namespace, version: str, run_id: str) -> str:
+    """The version's passport, logged to its run and linked from its description; its link
+    (MLflow's UI, else the artifact's runs:/ URI)."""
+    from ..registry import moves as registry
+    from ..registry import passport
+    from ..tracking import client as tracking
+
+    published = passport.publish(
+        model_name=args.model_name,
+        version=version,
+        run_id=run_id,
+        gate_path=args.gate,
+        model_card=args.model_card,
+        suite_path=args.suite,
+        tracking_uri=tracking.tracking_uri(),
+    )
+    registry.describe_with_passport(
+        args.model_name, version, run_id, passport.summary_lines(published)
+    )
+    print(f"model passport of version {version}: {published.url or published.artifact_uri}")
+    return published.url or published.artifact_uri

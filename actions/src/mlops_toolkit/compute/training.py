@@ -17,6 +17,22 @@ def read_run_json(path: Path) -> dict:
     return contracts.RunFile.read(path).to_dict()
 
 
+def runner_image() -> str:
+    """What the training ran on, for the model passport: a GitHub-hosted runner's image (its
+    ImageOS and ImageVersion), else the machine (a self-hosted runner's name) and Python."""
+    import os
+    import platform
+
+    # GitHub spells these two in mixed case on its hosted runners.
+    image = os.environ.get("ImageOS"), os.environ.get("ImageVersion")  # noqa: SIM112
+    hosted = " ".join(filter(None, image))
+    if hosted:
+        return f"GitHub-hosted runner image {hosted}"
+    runner = os.environ.get("RUNNER_NAME")
+    machine = f"{platform.platform()}, Python {platform.python_version()}"
+    return f"self-hosted runner {runner}: {machine}" if runner else machine
+
+
 def run(
     command: str,
     workdir: str,
@@ -40,6 +56,7 @@ def run(
 
     client = tracking.client()
     tags = [RunTag(key, value) for key, value in compute.tags().items()]
+    tags.append(RunTag(names.TAG_TRAIN_IMAGE, runner_image()))
     try:  # one request: the run has all of its compute tags or none
         client.log_batch(data["run_id"], tags=tags)
     except Exception as exc:

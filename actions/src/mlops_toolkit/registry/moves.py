@@ -173,9 +173,16 @@ def register(
 DESCRIPTION_HEADER = "Registered by the platform (mlops-toolkit register)."
 
 
-def description(model_name: str, version: str, tags: dict[str, str], run_id: str | None) -> str:
+def description(
+    model_name: str,
+    version: str,
+    tags: dict[str, str],
+    run_id: str | None,
+    passport: list[str] | None = None,
+) -> str:
     """The version's description in MLflow's UI (Markdown), from the lineage tags it carries:
-    the run, commit and pull request, the data version, the run's metrics, the gate's decision."""
+    the run, commit and pull request, the data version, the run's metrics, the gate's decision;
+    `passport`: its lines (registry/passport.py summary_lines), the link to the full document."""
     commit = tags.get(names.TAG_GIT_COMMIT, "")
     pull = tags.get(names.TAG_PULL_REQUEST)
     data = tags.get(names.TAG_DATA_VERSION) or tags.get(names.TAG_DATA_HASH) or "not recorded"
@@ -193,6 +200,7 @@ def description(model_name: str, version: str, tags: dict[str, str], run_id: str
         f"- **Code**: commit `{commit[:12]}`" + (f", pull request #{pull}" if pull else ""),
         f"- **Data version**: `{data}`",
         f"- **Gate**: {gate}",
+        *(passport or []),
     ]
     found = sorted(
         (key.removeprefix(names.TAG_METRIC_PREFIX), value)
@@ -205,7 +213,13 @@ def description(model_name: str, version: str, tags: dict[str, str], run_id: str
     return "\n".join(lines) + "\n"
 
 
-def describe(model_name: str, version: str, tags: dict[str, str], run_id: str | None) -> None:
+def describe(
+    model_name: str,
+    version: str,
+    tags: dict[str, str],
+    run_id: str | None,
+    passport: list[str] | None = None,
+) -> None:
     """Fill the version's description, unless the team wrote their own (ours is replaced)."""
     from mlflow import MlflowClient
 
@@ -214,13 +228,23 @@ def describe(model_name: str, version: str, tags: dict[str, str], run_id: str | 
         current = client.get_model_version(model_name, version).description or ""
         if current and not current.startswith(DESCRIPTION_HEADER):
             return
-        text = description(model_name, version, tags, run_id)
+        text = description(model_name, version, tags, run_id, passport)
         if text != current:
             client.update_model_version(model_name, version, description=text)
     except Exception as exc:
         raise ToolkitError(
             f"cannot describe {model_name} version {version}: {tracking.one_line(exc)}"
         ) from exc
+
+
+def describe_with_passport(
+    model_name: str, version: str, run_id: str | None, passport: list[str]
+) -> None:
+    """The description again, from the version's tags as they are now, with its passport."""
+    from mlflow import MlflowClient
+
+    tags = dict(MlflowClient().get_model_version(model_name, version).tags or {})
+    describe(model_name, version, tags, run_id, passport)
 
 
 def _same_run(client: TrackingClient, name: str, version: str, run_id: str | None) -> bool:
