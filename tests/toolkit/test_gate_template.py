@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from conftest import REPO
 from mlops_toolkit.gate import config as gate_config
 
@@ -38,5 +39,12 @@ def test_generated_gate_config_is_valid(task, metric, tmp_path):
     # Unit-independent: no absolute threshold in the sample's units, the naive model instead.
     assert cfg.primary.max_regression is not None and cfg.primary.threshold is None
     assert cfg.baseline is not None and 0 < cfg.baseline.min_improvement < 1
+    # The commented responsible-AI example parses once uncommented (it cannot rot unseen).
+    assert cfg.slices is None and cfg.robustness is None
+    text = next(tmp_path.glob("*/gate.yaml")).read_text()
+    head, example = text.split("\n#slices:", 1)
+    keys = [line[1:] for line in example.splitlines() if line.startswith(("#  ", "#robustness"))]
+    on = gate_config.parse(yaml.safe_load("\n".join([head, "slices:", *keys])))
+    assert on.slices.metric == metric and on.slices.threshold is not None and on.robustness
     assert metric not in [g.metric for g in cfg.guards]
     assert (cfg.resamples, cfg.confidence, cfg.seed) == (1000, 0.95, 42)
