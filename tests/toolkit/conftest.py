@@ -25,9 +25,18 @@ if str(ACTIONS_SRC) not in sys.path:
 from mlops_toolkit.tracking.api import TrackingClient  # noqa: E402 - needs the path above
 
 
+# Registry webhooks (test_webhook) deliver to a receiver on loopback over plain HTTP, which
+# MLflow refuses by default (SSRF protection), and look the webhooks up at most a second late.
+WEBHOOKS_ON_LOOPBACK = {
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+}
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
-    server = start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    server = start_mlflow(tmp_path_factory.mktemp("mlflow"), env=WEBHOOKS_ON_LOOPBACK)
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = server.uri
     import mlflow

@@ -31,6 +31,7 @@ from .commands import (
     sweep,
     train,
     validate_data,
+    webhook,
 )
 from .core.redact import redact
 from .tracking import probe as tracking_check
@@ -46,6 +47,7 @@ COMMANDS = (
     register,
     promote,
     set_alias,
+    webhook,
     find_candidate,
     report,
     build_image,

@@ -139,3 +139,7 @@ TAG_SWEEP_BEST_TRIAL = "mlops.sweep.best_trial"
 TAG_SWEEP_BEST_RUN = "mlops.sweep.best_run_id"
 TAG_SWEEP_BEST_PARAMS = "mlops.sweep.best_params"  # JSON
 ENV_SWEEP_STORAGE = "MLOPS_SWEEP_STORAGE"
+# Registry webhooks (registry/webhooks.py): where the tracking server POSTs registry events, and
+# the HMAC secret that signs them (an environment variable only, never a flag).
+ENV_WEBHOOK_URL = "MLOPS_WEBHOOK_URL"
+ENV_WEBHOOK_SECRET = "MLOPS_WEBHOOK_SECRET"
