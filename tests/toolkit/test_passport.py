@@ -349,3 +349,16 @@ def test_a_passport_without_a_gate_or_records_says_so():
         assert "Not configured (gate.yaml has no slices section)" in text
         assert "has no" in text and "Intended use and limits" in text
         assert "not recorded" in text
+
+
+def test_the_pull_request_report_links_the_passport():
+    from mlops_toolkit.ci import markdown
+
+    url = "http://mlflow.example:5000/#/experiments/1/runs/r1/artifacts/passport/passport.html"
+    body = markdown.pull_request_markdown("m", None, None, version="2", passport=url)
+    assert f"Model passport: [version 2]({url})" in body
+    on_the_run = markdown.pull_request_markdown(
+        "m", None, None, version="2", passport="runs:/r1/passport/passport.html"
+    )
+    assert "Model passport: `runs:/r1/passport/passport.html`" in on_the_run
+    assert "Model passport" not in markdown.pull_request_markdown("m", None, None, version="2")

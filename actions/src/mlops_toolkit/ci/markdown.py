@@ -129,8 +129,11 @@ def pull_request_markdown(
     version: str = "",
     failure: tuple[str, str] | None = None,
     log_url: str = "",
+    passport: str = "",
 ) -> str:
     """The one report comment of a pull request: validation, gate, registration, artifacts.
+    `passport`: the registered version's model passport (register's output: a URL in MLflow's
+    UI, or its runs:/ artifact URI).
 
     `failure` is (the step that failed, its first error line), when a step before the report
     failed: named first, so a red job never reads as a gate that merely "did not run".
@@ -144,6 +147,7 @@ def pull_request_markdown(
         version=version,
         failure=failure,
         log_url=log_url,
+        passport=passport,
     )
 
 

@@ -22,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gate", default="", help="the gate's JSON verdict")
     p.add_argument("--artifact-url", default="")
     p.add_argument("--version", default="", help="the registered version, if any")
+    p.add_argument("--passport", default="", help="the version's model passport (register's)")
     p.add_argument("--pr-number", default=None)
     options.flag(p, "--comment", True, "post the sticky comment (only on a pull request)")
     p.add_argument(
@@ -182,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             args.version,
             failure,
             run_log_url(),
+            args.passport,
         )
     ended = end_orphan(args.orphan_wait_s)  # the checkout is gone after this step: now or never
     if ended:
