@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from . import dvcdata, loop
+from .passport import assert_passport
 from .scenario import (
     OWNER_REPO,
     Scenario,
@@ -52,6 +53,8 @@ def test_lifecycle(scenario: Scenario):
     assert trained.tags["mlops.data_source"] == dvcdata.SOURCE  # ... and the model learnt it
     rows = int(trained.tags["mlops.rows_train"]) + int(trained.tags["mlops.rows_holdout"])
     assert rows == dvcdata.ROWS
+    assert_passport(s, "1")  # the model passport, its lineage the run's, linked from the comment
+    assert "Model passport: [version 1](http://" in body
 
     # 2. Merge: version 1 registered, image pushed, staging then production serve it.
     sha, result = s.merge(first)
@@ -72,6 +75,7 @@ def test_lifecycle(scenario: Scenario):
     better, result = s.pull_request(lambda p: set_c(p, 1.0), "Less regularisation", job=job)
     assert result.returncode == 0, explain(result)
     assert "Model gate: passed" in s.comment(better)
+    assert_passport(s, "2")
     with s.under_load() as load:
         _, result = s.merge(better)
     assert result.returncode == 0, explain(result)
@@ -94,6 +98,7 @@ def test_lifecycle(scenario: Scenario):
 
     broken, result = s.pull_request(cap_request_size, "Tighten the request size limit", job=job)
     assert result.returncode == 0, explain(result)
+    assert_passport(s, "3")
     _, result = s.merge(broken)
     assert result.returncode != 0
     assert "smoke" in result.stdout + result.stderr
