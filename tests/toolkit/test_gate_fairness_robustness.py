@@ -8,6 +8,7 @@ score missing values); a predictor keyed on exact values where the property is t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -205,7 +206,7 @@ def test_slices_on_a_numeric_column_are_quantile_bins_and_missing_is_a_slice(pen
     assert any(fairness.MISSING in n for n in notes)
 
 
-def test_the_report_section_and_the_contract_round_trip():
+def test_the_report_section_and_the_contract_round_trip(tmp_path):
     from mlops_toolkit import contracts
     from mlops_toolkit.ci import markdown
 
@@ -228,7 +229,7 @@ def test_the_report_section_and_the_contract_round_trip():
         "bootstrap": {"resamples": 10, "confidence": 0.9, "seed": 1},
         "checks": [{"name": check.name, "passed": False, "value": 0.3}],
         "metrics": {},
-        "responsible": contracts.asdict(section),
+        "responsible": dataclasses.asdict(section),
     }
     built = contracts.GateFile.build(verdict)
     assert built.responsible == section
@@ -236,5 +237,9 @@ def test_the_report_section_and_the_contract_round_trip():
     assert f"**FAILED:** {check.detail}" in report
     assert "| sex = a\\|b | 40 | x | 0.5000 | [0.4000, 0.6000] |" in report
     assert "90% CI" in report and "- a note" in report
+    # The pull request's comment (`report`) renders gate.json as read back.
+    read = contracts.GateFile.read(built.write(tmp_path / "gate.json")).to_dict()
+    comment = markdown.pull_request_markdown("m", None, read)
+    assert f"**FAILED:** {check.detail}" in comment and "| sex = a\\|b | 40 |" in comment
     quiet = markdown.gate_markdown({**verdict, "responsible": None})
     assert "Responsible" not in quiet
