@@ -34,6 +34,7 @@ EXPECTED = {
     "labels",
     "score",
     "sweep",
+    "webhook",
     "monitor",
     "retrain-data",
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -16,9 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import cli, outputs, register_version
+from conftest import ACTIONS_SRC, REPO, cli, outputs, register_version
 from mlops_toolkit.registry import webhooks
 from mlops_toolkit.tracking.probe import _AUTH_PROBE
+from test_actions import run_composite
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex  # unique: found in no output by chance
 DELIVERY_WAIT_S = 30
@@ -103,9 +105,17 @@ def test_an_alias_move_reaches_the_team_signed(mlflow_server, logged, receiver, 
     assert "127.0.0.1" in first.stdout and "/hooks/mlflow" not in first.stdout  # host only
     client = MlflowClient(mlflow_server.uri)
     try:
-        again, kept = run_webhook(model, receiver.url, tmp_path)
+        # Again, through the composite action: the same webhook, updated, not a second one.
+        again, output = run_composite(
+            REPO / "actions" / "webhook",
+            {"model-name": model, "url": receiver.url, "install": "false"}
+            | {"python": sys.executable},
+            tmp_path,
+            {"PYTHONPATH": str(ACTIONS_SRC), "MLOPS_WEBHOOK_SECRET": SECRET},
+        )
         assert again.returncode == 0, again.stderr
-        assert kept == {"status": "updated", "webhook-id": made["webhook-id"]}  # not a second
+        assert SECRET not in again.stdout + again.stderr
+        assert outputs(output) == {"status": "updated", "webhook-id": made["webhook-id"]}
         name = webhooks.webhook_name(model)
         assert [h.webhook_id for h in client.list_webhooks() if h.name == name] == [
             made["webhook-id"]
