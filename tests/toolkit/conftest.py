@@ -24,7 +24,6 @@ if str(ACTIONS_SRC) not in sys.path:
 
 from mlops_toolkit.tracking.api import TrackingClient  # noqa: E402 - needs the path above
 
-
 # Registry webhooks (test_webhook) deliver to a receiver on loopback over plain HTTP, which
 # MLflow refuses by default (SSRF protection), and look the webhooks up at most a second late.
 WEBHOOKS_ON_LOOPBACK = {
