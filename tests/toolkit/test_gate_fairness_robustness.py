@@ -243,3 +243,63 @@ def test_the_report_section_and_the_contract_round_trip(tmp_path):
     assert f"**FAILED:** {check.detail}" in comment and "| sex = a\\|b | 40 |" in comment
     quiet = markdown.gate_markdown({**verdict, "responsible": None})
     assert "Responsible" not in quiet
+
+
+def test_slice_values_are_the_registrys_on_the_slice_rows(penguins, tmp_path, monkeypatch):
+    """Multiclass labels per island and a regression per sex: each slice's value is the
+    holdout's metric on its rows (macro F1 over the holdout's classes: no island has all three
+    species, and none reads as a binary F1), without an interval where a class is absent (the
+    block statistics would read it as binary); the regression's slices are the registry's
+    values inside their intervals. A regression's robustness counts the values moved by more
+    than regression_change standard deviations of the target."""
+    from mlops_toolkit import metrics
+    from mlops_toolkit.gate import config, fairness, stats
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import f1_score
+
+    monkeypatch.chdir(tmp_path)
+    features, y = penguins
+    model = _pipeline(features, impute=True).fit(features, y)
+    labels = model.predict(features)
+    cfg = _config(slices={"columns": ["island"], "max_gap": 1.0})
+    _, rows, notes = fairness.evaluate(cfg, features, y, stats.Predictions(labels=labels))
+    for row in rows:
+        at = (features["island"] == row.slice).to_numpy()
+        expected = f1_score(y[at], labels[at], average="macro", zero_division=0)
+        assert row.value == pytest.approx(expected) and row.ci is None, row
+    assert any("no interval" in n and "Biscoe" in n for n in notes), notes
+
+    known = features.dropna()
+    mass = known["body_mass_g"].to_numpy()
+    inputs = known[["bill_length_mm", "flipper_length_mm"]]
+    fitted = LinearRegression().fit(inputs, mass).predict(inputs)
+    rmse = metrics.default(metrics.REGRESSION)
+    cfg = config.parse(
+        {
+            "primary": {"metric": rmse, "max_regression": 1.0},
+            "bootstrap": {"resamples": 100},
+            "slices": {"columns": ["sex"], "max_gap": 100.0},
+            "robustness": {"regression_change": 0.5, "max_changed": 0.1, "missing": False},
+        }
+    )
+    predictions = stats.Predictions(labels=fitted)
+    checks, rows, _ = fairness.evaluate(cfg, known, mass, predictions)
+    for row in rows:
+        at = (known["sex"] == row.slice).to_numpy()
+        expected = metrics.compute(metrics.REGRESSION, mass[at], fitted[at])[rmse]
+        assert row.value == pytest.approx(expected) and row.ci[0] <= row.value <= row.ci[1]
+    (gap,) = checks
+    assert gap.value == pytest.approx(abs(rows[0].value - rows[1].value))
+    sd = mass.std()
+    shifted = fitted + np.where(np.arange(len(mass)) % 4 == 0, sd, 0.1 * sd)  # a quarter moves
+
+    from mlops_toolkit.gate import robustness
+
+    (changed,), _ = robustness.evaluate(
+        cfg,
+        known,
+        mass,
+        predictions,
+        lambda frame: stats.Predictions(labels=shifted),
+    )
+    assert changed.value == pytest.approx(0.25, abs=0.01) and not changed.passed

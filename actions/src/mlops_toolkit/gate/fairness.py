@@ -46,6 +46,12 @@ def evaluate(
             notes.append(
                 f"slices by {column}: {names} below min_rows {rule.min_rows}: shown, not judged"
             )
+        blind = [r.slice for r in table if r.judged and r.ci is None]
+        if blind:
+            notes.append(
+                f"slices by {column}: no interval for {', '.join(blind)} (a class of the "
+                "holdout is absent there): judged on the estimate"
+            )
         checks += _rules(rule, column, [r for r in table if r.judged], cfg.confidence)
     return checks, rows, notes
 
