@@ -155,6 +155,11 @@ def test_columns_named_in_gate_yaml_must_exist(penguins, tmp_path, monkeypatch):
         ToolkitError, match=r"^gate config: robustness: .* no column\(s\) wingspan$"
     ):
         robustness.contract_columns(rule, penguins[0])
+    from mlops_toolkit.gate import fairness, stats
+
+    cfg = _config(slices={"columns": ["sex", "colony"], "max_gap": 0.1})
+    with pytest.raises(ToolkitError, match=r"^gate config: slices.columns: .* no column 'colony'$"):
+        fairness.evaluate(cfg, penguins[0], penguins[1], stats.Predictions(labels=penguins[1]))
 
 
 @pytest.mark.parametrize(
