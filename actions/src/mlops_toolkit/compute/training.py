@@ -23,11 +23,11 @@ def runner_image() -> str:
     import os
     import platform
 
-    # GitHub spells these two in mixed case on its hosted runners.
+    # GitHub spells these two in mixed case on its hosted runners; act sets ImageOS alone
+    # (from the runner label), which names no image.
     image = os.environ.get("ImageOS"), os.environ.get("ImageVersion")  # noqa: SIM112
-    hosted = " ".join(filter(None, image))
-    if hosted:
-        return f"GitHub-hosted runner image {hosted}"
+    if all(image):
+        return f"GitHub-hosted runner image {' '.join(image)}"
     runner = os.environ.get("RUNNER_NAME")
     machine = f"{platform.platform()}, Python {platform.python_version()}"
     return f"self-hosted runner {runner}: {machine}" if runner else machine
