@@ -183,16 +183,26 @@ def old_server() -> Iterator[OldServer]:
     server.server.server_close()
 
 
-def test_a_server_without_webhooks_is_one_line_or_a_warning(old_server, tmp_path, monkeypatch):
+def test_a_server_without_webhooks_is_one_line_or_a_warning(
+    old_server, tmp_path, monkeypatch, capsys
+):
+    """In process (MLflow is imported already: two subprocesses would import it twice)."""
+    from mlops_toolkit import cli as toolkit_cli
+
     monkeypatch.setenv("MLFLOW_TRACKING_URI", old_server.uri)
-    failed, _ = run_webhook("m", "https://hooks.example.com/T0/SECRETPATH", tmp_path)
-    assert failed.returncode == 1
-    lines = failed.stderr.strip().splitlines()
-    assert len(lines) == 1 and "does not support registry webhooks" in lines[0], failed.stderr
-    assert "SECRETPATH" not in failed.stderr
-    skipped, said = run_webhook("m", "https://hooks.example.com/x", tmp_path, "--skip-unsupported")
-    assert skipped.returncode == 0, skipped.stderr
-    assert "warning" in skipped.stderr and said["status"] == "unsupported"
+    monkeypatch.setenv("MLOPS_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    args = ["webhook", "--model-name", "m", "--url", "https://hooks.example.com/T0/SECRETPATH"]
+    assert toolkit_cli.main(args) == 1
+    failed = capsys.readouterr()
+    lines = failed.err.strip().splitlines()
+    assert len(lines) == 1 and "does not support registry webhooks" in lines[0], failed.err
+    assert "no webhooks API (HTTP 404)" in lines[0]
+    assert "SECRETPATH" not in failed.err + failed.out and SECRET not in failed.err + failed.out
+    assert toolkit_cli.main([*args, "--skip-unsupported"]) == 0
+    skipped = capsys.readouterr()
+    assert "warning" in skipped.err and SECRET not in skipped.err + skipped.out
+    assert outputs(tmp_path / "out")["status"] == "unsupported"
 
 
 def test_a_file_store_has_no_webhooks(tmp_path, monkeypatch):
