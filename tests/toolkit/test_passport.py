@@ -362,3 +362,17 @@ def test_the_pull_request_report_links_the_passport():
     )
     assert "Model passport: `runs:/r1/passport/passport.html`" in on_the_run
     assert "Model passport" not in markdown.pull_request_markdown("m", None, None, version="2")
+
+
+def test_the_training_image_names_a_hosted_image_only_when_github_names_it(monkeypatch):
+    from mlops_toolkit.compute.training import runner_image
+
+    monkeypatch.delenv("RUNNER_NAME", raising=False)
+    monkeypatch.setenv("ImageOS", "ubuntu24")
+    monkeypatch.delenv("ImageVersion", raising=False)
+    assert "Python" in runner_image() and "GitHub-hosted" not in runner_image()  # act: no image
+    monkeypatch.setenv("ImageVersion", "20261201.1")
+    assert runner_image() == "GitHub-hosted runner image ubuntu24 20261201.1"
+    monkeypatch.delenv("ImageOS")
+    monkeypatch.setenv("RUNNER_NAME", "gpu-box-1")
+    assert runner_image().startswith("self-hosted runner gpu-box-1: Linux")
