@@ -21,7 +21,7 @@ bootstrap: {{resamples: 200, seed: 3}}
 target: default
 slices:
   columns: [student]
-  min_value: 0.8
+  min_value: {bar}
   max_gap: 0.1
 """
 
@@ -72,7 +72,9 @@ def models(default_data, tmp_path_factory):
     paths = {}
     for name, data in (("fair", train), ("planted", _planted(train))):
         paths[name] = root / name
-        mlflow.sklearn.save_model(_fit(data), paths[name], serialization_format="cloudpickle")
+        mlflow.sklearn.save_model(
+            _fit(data), paths[name], serialization_format="cloudpickle", pip_requirements=[]
+        )
     return paths
 
 
@@ -92,9 +94,9 @@ def gate_run(default_data, tmp_path, monkeypatch):
     default_data[1].to_csv(holdout, index=False)
     auc = next(m for m in metrics.names(gate=True) if metrics.get(m).source == metrics.SCORES)
 
-    def run(model: Path, extra: str = "") -> tuple[dict, contracts.GateFile, str]:
+    def run(model: Path, extra: str = "", bar: float = 0.8) -> tuple[dict, contracts.GateFile, str]:
         config = tmp_path / "gate.yaml"
-        config.write_text(GATE.format(auc=auc) + extra)
+        config.write_text(GATE.format(auc=auc, bar=bar) + extra)
         verdict = gate.run(
             config=str(config),
             holdout=str(holdout),
@@ -177,3 +179,19 @@ def test_a_gate_file_without_the_section_still_reads(tmp_path):
     path = tmp_path / "gate.json"
     path.write_text(json.dumps(old))
     assert contracts.GateFile.read(path).responsible is None
+
+
+def test_interval_evidence_fails_a_slice_only_when_its_whole_interval_misses(models, gate_run):
+    """The students' slice (about 0.66, CI about [0.58, 0.74]) against a bar of 0.7: its
+    estimate misses, its interval does not; against 0.8 both miss."""
+
+    def worst(extra: str, bar: float):
+        _, read, _ = gate_run(models["planted"], extra, bar)
+        return next(c for c in read.responsible.checks if "worst" in c.name)
+
+    estimate = worst("", 0.7)
+    interval = worst("  evidence: interval\n", 0.7)
+    assert not estimate.passed and estimate.value < 0.7
+    assert interval.passed and interval.value >= 0.7 and "best bound" in interval.name
+    assert interval.value > estimate.value  # the interval's upper bound, not the estimate
+    assert not worst("  evidence: interval\n", 0.8).passed
