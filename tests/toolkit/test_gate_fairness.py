@@ -124,6 +124,7 @@ def test_the_gate_fails_a_candidate_on_a_planted_fairness_gap(models, gate_run):
     assert "gap" in line and "student=Yes" in line and "student=No" in line, line
     assert f"gap {gap.value:.4f}" in line and "exceeds 0.1" in line, line
     assert f"**FAILED:** {gap.detail}" in report
+    assert "the slices rules of gate.yaml hold" in read.decision_rule
     # The worst slice misses its bar too, and the slice table has both slices with intervals.
     worst = next(c for c in read.responsible.checks if "worst" in c.name)
     assert not worst.passed and "student=Yes" in worst.detail

@@ -118,6 +118,9 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
     guards = [g.metric for g in cfg.guards]
     if guards:
         rule += f"; guards ({', '.join(guards)}) on point estimates"
+    asked = [name for name, on in (("slices", cfg.slices), ("robustness", cfg.robustness)) if on]
+    if asked:
+        rule += f"; the {' and '.join(asked)} rules of gate.yaml hold"
     if mode == BOOTSTRAP:
         also = " and the naive model" if cfg.baseline is not None else ""
         rule += f" (bootstrap mode: no production model, absolute thresholds{also} only)"
