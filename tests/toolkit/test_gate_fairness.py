@@ -139,11 +139,16 @@ def test_the_gate_fails_a_candidate_on_a_planted_fairness_gap(models, gate_run):
 
 
 def test_without_the_planted_gap_the_same_gate_passes(models, gate_run):
-    verdict, read, report = gate_run(models["fair"])
+    """With robustness asked too: the candidate scored again through the gate's own path."""
+    robust = "robustness: {max_changed: 0.02, max_drop: 0.01}\n"
+    verdict, read, report = gate_run(models["fair"], robust)
 
     assert verdict["passed"], verdict["checks"]
     gap = next(c for c in read.responsible.checks if "gap" in c.name)
     assert gap.passed and gap.value < 0.1
+    robustness = [c for c in read.responsible.checks if c.kind == "robustness"]
+    assert len(robustness) == 2 and all(c.passed for c in robustness), robustness
+    assert "numeric balance, income" in " ".join(read.responsible.notes)
     assert "FAILED" not in report and "### Responsible-AI checks" in report
 
 
