@@ -24,10 +24,8 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -39,8 +37,9 @@ from pathlib import Path
 from mlops_toolkit import metrics as registry
 from mlops_toolkit import names
 from support import alerting
-from support.alerting import REPO, Stack
+from support.alerting import Stack
 from support.servers import wait_until
+from support.toolkit_cli import cli
 
 from .scenario import OWNER_REPO, TOKEN, Scenario, commit, explain, git
 
@@ -144,21 +143,8 @@ def feedback(port: int, labels: list[dict], token: str = FEEDBACK_TOKEN) -> tupl
 
 def toolkit(s: Scenario, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`mlops-toolkit ARGS` of this checkout against the scenario's store and tracking server."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO / "actions" / "src"),
-        "MLFLOW_TRACKING_URI": s.server.uri,
-        names.ENV_PREDICTION_STORE: s.store,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = {"MLFLOW_TRACKING_URI": s.server.uri, names.ENV_PREDICTION_STORE: s.store}
+    return cli(*args, env=env, cwd=cwd)
 
 
 def labels_file(path: Path, ids: list[str], labels: list[int]) -> Path:
@@ -313,7 +299,6 @@ def retrain_and_release(s: Scenario, dispatch: dict, tmp: Path) -> str:
     old = s.alias("production")
     with steps() as step:
         _origin_the_job_can_push_to(s, tmp)
-        _github_knows_the_scenario_pulls(s)
         event = {
             "action": dispatch["event_type"],
             "client_payload": dispatch["client_payload"],
@@ -323,8 +308,9 @@ def retrain_and_release(s: Scenario, dispatch: dict, tmp: Path) -> str:
         assert result.returncode == 0, explain(result)
         [pull] = s.api.pull_requests_of(OWNER_REPO)
         number, body = pull["number"], pull["body"]
-        assert number == s.next_pr, number  # numbered after the scenario's own pull requests
-        s.next_pr += 1
+        # The stand-in numbers from 101: never one of the scenario's own pull requests, whose
+        # versions' tags the release's find-candidate would confuse with this one's.
+        assert number >= s.next_pr, number
         assert f"| alert | {names.ALERT_PERFORMANCE} |" in body, body
         assert f"| model version | {old} |" in body, body
         assert f"{WRONG + AGREEING} labelled row(s) added" in body, body
@@ -368,12 +354,3 @@ def _origin_the_job_can_push_to(s: Scenario, tmp: Path) -> None:
     dockerfile.write_text(dockerfile.read_text().replace(limit, ""))
     commit(s.project, "Revert the request size limit")
     git(s.project, "push", "-q", "origin", "main")
-
-
-def _github_knows_the_scenario_pulls(s: Scenario) -> None:
-    """The scenario's pull requests (act events only so far) as closed ones in the stand-in, so
-    the retrain pull request's number is new, as GitHub's would be (the release finds its
-    candidate by that number)."""
-    number = 0
-    while number < s.next_pr - 1:
-        number = s.api.add_pull(OWNER_REPO, f"pr-{number + 1}", state="closed")["number"]
