@@ -19,7 +19,7 @@ Medians over the rounds; the answers of `score` must equal the floor's predictio
 
     python benchmarks/batch_score.py [--rows 1000000] [--rounds 3] [--chunk-rows 100000]
 
-Exits 1 unless score's throughput is at least 0.8x the floor's (the store is reported beside).
+Exits 1 unless score's throughput, with the store and without, is at least 0.8x the floor's.
 """
 
 from __future__ import annotations
@@ -140,19 +140,24 @@ def stored_rows(url: str) -> int:
 def report(times: dict[str, list[float]], rows: int) -> int:
     floor_rate = rows / statistics.median(times["floor"])
     print(f"{rows:,} mixed-type rows (vega_datasets cars, tiled), medians of the rounds")
-    print(f"{'':16}{'rows/s':>12}{'x floor':>10}")
+    print(f"{'':16}{'rows/s':>12}{'of the floor':>14}")
     ratios = {}
     for name, seconds in times.items():
         if not seconds:
             continue
         rate = rows / statistics.median(seconds)
         ratios[name] = rate / floor_rate
-        print(f"{name:16}{rate:12,.0f}{ratios[name]:10.2f}")
+        print(f"{name:16}{rate:12,.0f}{'x':>9}{ratios[name]:.2f}")
     if "score + store" in ratios:
         logged = ratios["score + store"] / ratios["score"]
         print(f"logging to the store: x{logged:.2f} of score's rate")
-    ok = ratios["score"] >= GOAL
-    print(f"goal: score >= {GOAL}x the floor: {'met' if ok else 'NOT met'}")
+    # `score` logs to the store unless told --no-log: that is the figure the goal is about.
+    ok = True
+    for name in ("score", "score + store"):
+        if name in ratios:
+            met = ratios[name] >= GOAL
+            print(f"goal: {name} >= {GOAL}x the floor: {'met' if met else 'NOT met'}")
+            ok = ok and met
     return 0 if ok else 1
 
 

@@ -214,3 +214,24 @@ def test_scored_batches_keep_mixed_types_and_missing_values(store_url, model) ->
     assert joined[1].prediction.scores == {"a": 0.2, "b": 0.8}
     assert joined[3].prediction.inputs == {"x": 1.0, "y": None}
     assert joined[3].prediction.scores is None
+
+
+def test_writing_batches_is_one_transaction_all_or_nothing(store_url, model) -> None:
+    """A batch job's chunks: none stored when the job fails part-way, all when it ends well."""
+    import numpy as np
+    from mlops_toolkit.monitoring.store import ScoredBatch, new_batch
+
+    def chunk(ts: float) -> ScoredBatch:
+        return ScoredBatch(
+            new_batch(ts), model, "1", "batch", ts, ["x"], np.array([[1.0], [2.0]]), [0, 1]
+        )
+
+    with open_store(store_url) as store:
+        with pytest.raises(RuntimeError), store.writing_batches() as write:
+            assert write([chunk(50.0)]) == write([chunk(51.0)]) == 2
+            raise RuntimeError("a bad value in the third chunk")
+        assert store.read_joined(model) == []
+        with store.writing_batches() as write:
+            write([chunk(52.0)])
+            write([chunk(53.0)])
+        assert [j.prediction.ts for j in store.read_joined(model)] == [52.0, 52.0, 53.0, 53.0]

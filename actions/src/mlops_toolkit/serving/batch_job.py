@@ -1,11 +1,14 @@
 """The batch scoring job: the production model, a file in, Parquet out, every row in the store.
 
-Two passes, so that bad input writes nothing anywhere:
-1. read, check and score chunk by chunk into a temporary file beside the output (every row
-   checked before the store sees one);
-2. read the input again beside that file and log each chunk's rows to the prediction store
-   (ids, inputs, prediction, probabilities), then rename the file into place.
-A failure in either pass removes the temporary file; the output appears whole or not at all.
+One pass, chunk by chunk: read, check against the signature, score, and hand the chunk to two
+threads of their own, one writing it to a temporary Parquet file beside the output, one to the
+prediction store (ids, inputs, prediction, probabilities) inside ONE transaction. Only when every
+row is checked, scored and written is the transaction committed and the file renamed into
+place; bad input anywhere in the file rolls the store back and removes the temporary file, so
+it writes nothing anywhere. The store's writes (encoding, then the database, which sqlite3 and
+psycopg wait for without the GIL) run beside the next chunk's reading and scoring instead of in
+a second pass that read the input and the output again. While it runs, a SQLite store is
+locked for other writers (PostgreSQL is not).
 """
 
 from __future__ import annotations
@@ -56,8 +59,6 @@ class Result:
 
 def run(job: Job) -> Result:
     """Score the file, write the output whole, log the rows; see the module's docstring."""
-    import pyarrow.parquet as pq
-
     start = time.perf_counter()
     batch.check_columns(job.source, job.model, job.id_columns)
     job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -70,11 +71,13 @@ def run(job: Job) -> Result:
     try:
         scorer = batch.Scorer(job.model, job.probabilities)
         result.classes = scorer.classes
-        result.rows = _score(job, scorer, tmp)
-        if result.rows == 0:
-            raise batch.BatchInputError(f"input {job.source.path.name} is empty: no rows to score")
-        if job.store_url is not None:
-            result.logged = _log(job, tmp, pq, scorer.classes)
+        with _store(job, scorer.classes) as store:
+            result.rows = _score(job, scorer, tmp, store)
+            if result.rows == 0:
+                raise batch.BatchInputError(
+                    f"input {job.source.path.name} is empty: no rows to score"
+                )
+        result.logged = store.written if store is not None else 0
         os.replace(tmp, job.output)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -84,8 +87,19 @@ def run(job: Job) -> Result:
 
 
 # -- pass 1: score -------------------------------------------------------------------------------
-def _score(job: Job, scorer: batch.Scorer, tmp: Path) -> int:
+@dataclass
+class _Chunk:
+    """A chunk's place in the store: its batch id (the prefix of its rows' ids) and time."""
+
+    batch_id: str
+    rows: int
+    ts: float
+
+
+def _score(job: Job, scorer: batch.Scorer, tmp: Path, store: _StoreThread | None) -> int:
     import pyarrow as pa
+
+    from ..monitoring.store.ids import new_batch
 
     done = 0
     ids = _Ids()
@@ -94,60 +108,87 @@ def _score(job: Job, scorer: batch.Scorer, tmp: Path) -> int:
             scored = batch.to_batch(record, job.model, done)
             predictions, proba = scorer.score(scored)
             now = time.time()
-            table = _output_table(job, record, ids.new(record.num_rows, now), now, scorer)
+            chunk = _Chunk(new_batch(now), record.num_rows, now)
+            table = _output_table(job, record, ids.new(chunk.batch_id, chunk.rows), now, scorer)
             table = table.append_column("prediction", pa.array(predictions.tolist()))
             for i, name in enumerate(_proba_names(scorer.classes)):
                 table = table.append_column(name, pa.array(proba[:, i]))
             writer.put(table)
+            if store is not None:
+                store.put((chunk, record, predictions, proba))
             done += record.num_rows
             advance(record.num_rows)
     return done
 
 
-class _Writer:
-    """Parquet written by a thread of its own while the next chunk is read and scored.
+class _Thread:
+    """Chunks handed to a thread of its own while the next chunk is read and scored.
 
-    pyarrow encodes and compresses without the GIL, so on two cores the writing hides behind the
-    scoring. At most two chunks wait (the memory bound); an error in the thread is raised here.
+    At most two chunks wait (the memory bound); an error in the thread is raised in the caller,
+    at the next `put` or at the end.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    name = "score-thread"
+
+    def __init__(self) -> None:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="score-writer", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
-    def __enter__(self) -> _Writer:
+    def __enter__(self) -> Any:
         self.thread.start()
         return self
 
-    def put(self, table: Any) -> None:
+    def put(self, item: Any) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(table)
+        self.queue.put(item)
+
+    def handle(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """In the thread, after the last item (or an error)."""
 
     def _run(self) -> None:
-        import pyarrow.parquet as pq
-
-        writer = None
         try:
-            while (table := self.queue.get()) is not None:
-                if writer is None:
-                    writer = pq.ParquetWriter(self.path, table.schema)
-                writer.write_table(table.cast(writer.schema))
-        except BaseException as exc:  # handed to the scoring thread
+            while (item := self.queue.get()) is not None:
+                self.handle(item)
+        except BaseException as exc:  # handed to the caller
             self.error = exc
             while self.queue.get() is not None:  # unblock put() until the end
                 pass
         finally:
-            if writer is not None:
-                writer.close()
+            self.finish()
 
     def __exit__(self, *exc: object) -> None:
         self.queue.put(None)
         self.thread.join()
         if self.error is not None and exc[0] is None:
             raise self.error
+
+
+class _Writer(_Thread):
+    """Parquet written beside the scoring: pyarrow encodes and compresses without the GIL, so on
+    two cores the writing hides behind the scoring."""
+
+    name = "score-writer"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.writer: Any = None
+
+    def handle(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class _Ids:
@@ -157,17 +198,17 @@ class _Ids:
     def __init__(self) -> None:
         self._suffixes: Any = None
 
-    def new(self, n: int, now: float) -> Any:
+    def new(self, batch_id: str, n: int) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from ..monitoring.store.ids import MAX_ROWS, new_batch
+        from ..monitoring.store.ids import MAX_ROWS
 
         if n > MAX_ROWS:
             raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
         if self._suffixes is None or len(self._suffixes) < n:
             self._suffixes = pa.array([f"{i:06x}" for i in range(n)], pa.string())
-        return pc.binary_join_element_wise(new_batch(now), self._suffixes.slice(0, n), "")
+        return pc.binary_join_element_wise(batch_id, self._suffixes.slice(0, n), "")
 
 
 def _output_table(job: Job, record: Any, ids: Any, now: float, scorer: batch.Scorer) -> Any:
@@ -188,108 +229,71 @@ def _proba_names(classes: list[Any]) -> list[str]:
     return [f"probability_{c}" for c in classes]
 
 
-# -- pass 2: log ---------------------------------------------------------------------------------
-def _log(job: Job, tmp: Path, pq: Any, classes: list[Any]) -> int:
-    """Each chunk to the store as one scored batch (the server's form): numbers as their bytes,
-    text as one JSON list per column, no Python object per row or value."""
+# -- the store -----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _store(job: Job, classes: list[Any]) -> Iterator[_StoreThread | None]:
+    """The store's transaction and its writer thread (None without a store): committed when
+    the block ends without an error, after the thread wrote every chunk."""
+    if job.store_url is None:
+        yield None
+        return
     from ..monitoring.store import open_store
 
-    scored = _rows(pq.ParquetFile(tmp).iter_batches(batch_size=job.chunk_rows))
-    proba_names = _proba_names(classes)
-    labels = [str(c) for c in classes]  # JSON object keys
-    logged = 0
-    with open_store(job.store_url) as store, _progress(job, "logging") as advance:
-        for record in batch.chunks(job.source, job.model, [], job.chunk_rows):
-            out = scored(record.num_rows)
-            logged += store.write_batches([_scored_batch(job, record, out, proba_names, labels)])
-            advance(record.num_rows)
-    return logged
+    with (
+        open_store(job.store_url) as store,
+        store.writing_batches() as write,
+        _StoreThread(job, write, classes) as thread,
+    ):
+        yield thread
 
 
-def _scored_batch(
-    job: Job, record: Any, out: Any, proba_names: list[str], labels: list[str]
-) -> Any:
-    from ..monitoring.store import ScoredBatch
+class _StoreThread(_Thread):
+    """Each chunk as one scored batch (the server's form: numbers as their bytes, text as one
+    JSON list per column, no Python object per row or value), inserted beside the scoring."""
 
-    n = record.num_rows
-    batch_id = _batch_id(out.column("prediction_id"), n)
-    ts = out.column("scored_at")[0].as_py().timestamp()
-    scores = (
-        np.column_stack([out.column(name).to_numpy() for name in proba_names])
-        if proba_names
-        else None
-    )
-    return ScoredBatch(
-        batch_id,
-        job.model_name,
-        job.model_version,
-        job.environment,
-        ts,
-        record.schema.names,
-        _inputs(record),
-        _values(out.column("prediction")),
-        labels or None,
-        scores,
-    )
+    name = "score-store"
 
+    def __init__(self, job: Job, write: Callable[[Any], int], classes: list[Any]) -> None:
+        super().__init__()
+        self.job, self.write = job, write
+        self.labels = [str(c) for c in classes] or None  # JSON object keys
+        self.written = 0
 
-def _rows(batches: Iterator[Any]) -> Callable[[int], Any]:
-    """A function taking the next `n` rows of the scored file as one table."""
-    import pyarrow as pa
+    def handle(self, item: Any) -> None:
+        from ..monitoring.store import ScoredBatch
 
-    pending: list[Any] = []
-    held = 0
-
-    def take(n: int) -> Any:
-        nonlocal held
-        while held < n:
-            nxt = next(batches)
-            pending.append(nxt)
-            held += nxt.num_rows
-        table = pa.Table.from_batches(pending).combine_chunks()
-        pending.clear()
-        rest = table.slice(n)
-        if rest.num_rows:
-            pending.extend(rest.to_batches())
-        held = rest.num_rows
-        return table.slice(0, n)
-
-    return take
+        chunk, record, predictions, proba = item
+        names = [n for n in record.schema.names if n in self.job.model.names]
+        scored = ScoredBatch(
+            chunk.batch_id,
+            self.job.model_name,
+            self.job.model_version,
+            self.job.environment,
+            chunk.ts,
+            names,
+            _inputs(record, names),
+            _values(predictions),
+            self.labels,
+            proba if self.labels else None,
+        )
+        self.written += self.write([scored])
 
 
-def _batch_id(ids: Any, n: int) -> str:
-    """The batch the chunk's ids share: pass 1 made one batch per chunk, row 0 to n-1, and pass
-    2 reads the same chunks; anything else would store rows under the wrong ids."""
-    import pyarrow.compute as pc
-
-    from ..monitoring.store.ids import BATCH_DIGITS
-
-    first, last = ids[0].as_py(), ids[n - 1].as_py()
-    batch_id = first[:BATCH_DIGITS]
-    aligned = first == f"{batch_id}{0:06x}" and last == f"{batch_id}{n - 1:06x}"
-    if not aligned or not pc.all(pc.starts_with(ids, batch_id)).as_py():
-        raise RuntimeError(f"scored rows and input chunks out of step at batch {batch_id}")
-    return batch_id
+def _values(predictions: np.ndarray) -> Any:
+    """Predictions for the store: numbers as the numpy array (JSON straight from it), else a
+    list of plain values."""
+    return predictions if predictions.dtype.kind in "biuf" else predictions.tolist()
 
 
-def _values(column: Any) -> Any:
-    """A column for the store: numbers as a numpy array (JSON straight from it), else a list."""
-    import pyarrow as pa
-
-    kind = column.type
-    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not column.null_count:
-        return column.to_numpy()
-    return column.to_pylist()
-
-
-def _inputs(record: Any) -> dict[str, Any]:
+def _inputs(record: Any, names: list[str]) -> dict[str, Any]:
     """The chunk's columns for codec.py: numbers as numpy arrays (missing as NaN), bools and
     text as lists (missing as None), dates as ISO text, as the server receives them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     columns: dict[str, Any] = {}
-    for name, values in zip(record.schema.names, record.columns, strict=True):
+    for name in names:
+        values = record.column(name)
         kind = values.type
         if pa.types.is_dictionary(kind):
             values, kind = values.dictionary_decode(), kind.value_type

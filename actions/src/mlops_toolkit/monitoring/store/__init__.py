@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,8 +110,15 @@ class PredictionStore(ABC):
 
     @abstractmethod
     def write_batches(self, batches: Sequence[ScoredBatch]) -> int:
-        """Insert scored batches in one transaction (the server's and batch jobs' path);
-        returns the rows written."""
+        """Insert scored batches in one transaction (the server's path); returns the rows
+        written."""
+
+    @abstractmethod
+    def writing_batches(self) -> AbstractContextManager[Callable[[Sequence[ScoredBatch]], int]]:
+        """One transaction for many calls (a batch job): a function that inserts scored batches
+        and returns the rows given; all of them are committed when the block ends without an
+        error, none otherwise. The connection is busy meanwhile (a SQLite file is locked for
+        other writers)."""
 
     @abstractmethod
     def write_labels(self, labels: Sequence[Label]) -> LabelCounts:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -174,6 +174,15 @@ class SQLStore(PredictionStore):
     def write_batches(self, batches: Sequence[ScoredBatch]) -> int:
         if not batches:
             return 0
+        with self._doing("write predictions") as cur:
+            return self._insert_batches(cur, batches)
+
+    @contextmanager
+    def writing_batches(self) -> Iterator[Callable[[Sequence[ScoredBatch]], int]]:
+        with self._doing("write predictions") as cur:
+            yield lambda batches: self._insert_batches(cur, batches)
+
+    def _insert_batches(self, cur: Any, batches: Sequence[ScoredBatch]) -> int:
         j = self.json_in
         sql = self._sql(
             f"INSERT INTO {{t}}prediction_batches ({BATCH_COLUMNS}) VALUES "
@@ -195,8 +204,10 @@ class SQLStore(PredictionStore):
             )
             for b in batches
         ]
-        with self._doing("write predictions") as cur:
+        try:
             cur.executemany(sql, values)
+        except self.errors as exc:  # inside writing_batches' block: the caller sees a StoreError
+            raise self._fail("write predictions", exc) from None
         return sum(len(b.predictions) for b in batches)
 
     def _predictions_of(self, cur: Any, ids: Sequence[str]) -> dict[str, Any]:
