@@ -47,7 +47,7 @@ def test_lifecycle(scenario: Scenario):
     assert s.alias("challenger") == "1"
     assert s.alias("production") is None
     body = s.comment(first)
-    assert "Bootstrap mode" in body and "Data validation: passed" in body
+    assert "**First model**" in body and "Data validation: passed" in body
     assert dvcdata.PULLED in result.stdout  # the data came from the DVC remote in S3 ...
     trained = s.client.get_run(s.client.get_model_version(s.model, "1").run_id).data
     assert trained.tags["mlops.data_source"] == dvcdata.SOURCE  # ... and the model learnt it

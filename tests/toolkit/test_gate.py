@@ -42,7 +42,7 @@ def test_bootstrap_mode_without_production(
     assert verdict["passed"] is True
     assert verdict["mode"] == "bootstrap"
     assert verdict["production"] is None
-    assert "Bootstrap mode" in (out / "gate.md").read_text()
+    assert "**First model**" in (out / "gate.md").read_text()
     assert "absolute thresholds only" in verdict["decision_rule"]
     # The verdict is recorded on the candidate run.
     from mlflow import MlflowClient

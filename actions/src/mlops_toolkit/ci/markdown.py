@@ -40,6 +40,7 @@ def _templates():
 
     env = templates.environment(TEMPLATES)
     env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
+    env.filters.update(missing_columns=missing_columns, row_failures=row_failures)
     env.globals["fix_hint"] = fix_hint
     env.globals["responsible_ai"] = report_checks.section  # slices, robustness (gate.json)
     return env
@@ -57,8 +58,33 @@ def validation_markdown(report: dict, max_examples: int = 5) -> str:
     return _render("validation.md.j2", report=report, max_examples=max_examples)
 
 
+def missing_columns(report: dict) -> list[str]:
+    """The suite's columns the data lacks: the report's list, or (a report written before it)
+    the columns whose failures say so."""
+    if report.get("missing_columns"):
+        return list(report["missing_columns"])
+    found: list[str] = []
+    for failure in report.get("failures") or []:
+        column = failure.get("column")
+        if column and failure.get("error") == f"column {column} is not in the data":
+            found += [] if column in found else [column]
+    return found
+
+
+def row_failures(report: dict) -> list[dict]:
+    """The failures to list as rows: a missing column's are named once above the table."""
+    missing = set(missing_columns(report))
+    return [
+        f
+        for f in report.get("failures") or []
+        if not (f.get("column") in missing and f.get("error", "").endswith("is not in the data"))
+    ]
+
+
 def _unexpected(failure: dict) -> str:
     count, pct = failure.get("unexpected_count"), failure.get("unexpected_percent")
+    if count == 0:
+        return "—"  # an aggregate or table check: no row was counted (not "0 (0.00%)")
     amount = "n/a" if count is None else f"{count}"
     return amount if pct is None else f"{amount} ({pct:.2f}%)"
 
