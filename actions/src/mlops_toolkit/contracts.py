@@ -256,6 +256,10 @@ class ValidationReport(_Contract):
     successful: int | None = None
     html: str = ""  # the human report, relative to the project or absolute
     data_docs: str = ""  # Great Expectations' Data Docs index
+    # One object per met expectation: expectation, column, kwargs, observed (one line of what
+    # was seen: the value an aggregate found, or the rows checked and the missing ones).
+    passed: list[dict[str, Any]] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)  # the suite's, absent from the data
 
 
 @dataclass(frozen=True)

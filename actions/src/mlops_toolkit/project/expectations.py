@@ -1,12 +1,13 @@
 """Data validation with a project's Great Expectations suite (`validate-data`).
 
-Writes ``validation.json`` (the summary other tools read), a self-contained
-``validation.html`` and the full Great Expectations Data Docs under ``data_docs/``.
+Writes ``validation.json`` (the summary other tools read: what failed and what passed, with
+the values observed), a self-contained ``validation.html`` (jinja2, inline styles, no remote
+file: it reads the same offline) and the full Great Expectations Data Docs under ``data_docs/``
+(made readable offline by datadocs.py).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from typing import Any
 
 from .. import contracts
 from ..errors import InputError
+from . import datadocs
 from .tables import DataError, read_csv
 
 log = logging.getLogger(__name__)
@@ -137,14 +139,23 @@ def validate(data: str | Path, suite_path: str | Path, report_dir: str | Path) -
         summary["failures"].insert(0, _duplicated(repeated))
         summary.update(success=False, failed=summary["failed"] + 1)
         summary["evaluated"] += 1
+    missing: list[str] = []
     for failure in summary["failures"]:
         if failure["column"] and failure["column"] not in frame.columns:
+            # One missing column fails each of its expectations, none with a row to count:
+            # the reports name it once (missing_columns), not as rows of "0 unexpected".
             failure["error"] = f"column {failure['column']} is not in the data"
+            failure["missing_column"] = True
+            missing += [] if failure["column"] in missing else [failure["column"]]
         failure["message"] = describe(failure)
+    summary["missing_columns"] = missing
     summary["html"] = str(report_dir / "validation.html")
     summary["data_docs"] = str(report_dir / "data_docs" / "index.html")
     contracts.ValidationReport.build(summary).write(report_dir / "validation.json")
-    Path(summary["html"]).write_text(render_html(summary), encoding="utf-8")
+    docs = report_dir / "data_docs"
+    datadocs.offline(docs)
+    pages = datadocs.validation_pages(docs, report_dir)
+    Path(summary["html"]).write_text(render_html(summary, pages), encoding="utf-8")
     return summary
 
 
@@ -194,6 +205,7 @@ def _run_suite(frame: Any, suite: dict[str, Any], docs_dir: Path) -> Any:
 
 def summarize(result: Any, suite: dict[str, Any], data: str | Path, rows: int) -> dict[str, Any]:
     failures = [_failure(r) for r in result.results if not r.success]
+    passed = [_passed(r) for r in result.results if r.success]
     evaluated = len(result.results)
     return {
         "success": bool(result.success),
@@ -204,7 +216,37 @@ def summarize(result: Any, suite: dict[str, Any], data: str | Path, rows: int) -
         "successful": evaluated - len(failures),
         "failed": len(failures),
         "failures": failures,
+        "passed": passed,
     }
+
+
+def _passed(result: Any) -> dict[str, Any]:
+    """A met expectation and what GX saw (its result carries the observed value)."""
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return {
+        "expectation": config.type,
+        "column": kwargs.get("column"),
+        "kwargs": _jsonable(kwargs),
+        "observed": observed_text(result.result or {}),
+    }
+
+
+def observed_text(details: dict[str, Any]) -> str:
+    """One line of what was seen: an aggregate's value, else the rows a row check counted."""
+    observed = details.get("observed_value")
+    if isinstance(observed, str):
+        return observed
+    if observed is not None:
+        text = json.dumps(_jsonable(observed))
+        return text if len(text) <= 120 else text[:117] + "..."
+    if "element_count" in details:
+        parts = [f"{details['element_count']} rows checked"]
+        if details.get("missing_count") is not None:
+            parts.append(f"{details['missing_count']} missing")
+        parts.append(f"{int(details.get('unexpected_count') or 0)} unexpected")
+        return ", ".join(parts)
+    return ""
 
 
 def _failure(result: Any) -> dict[str, Any]:
@@ -300,22 +342,12 @@ def _expected(kwargs: dict[str, Any]) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def render_html(summary: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(f['expectation'])}</td><td>{html.escape(str(f['column']))}</td>"
-        f"<td>{f['unexpected_count']}</td>"
-        f"<td>{html.escape(', '.join(map(str, f['examples'])))}</td></tr>"
-        for f in summary["failures"]
-    )
-    verdict = "passed" if summary["success"] else "FAILED"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Data validation</title>"
-        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}</style>"
-        f"</head><body><h1>Data validation {verdict}</h1>"
-        f"<p>{html.escape(summary['data'])}: {summary['rows']} rows, "
-        f"{summary['successful']}/{summary['evaluated']} expectations met "
-        f"(suite {html.escape(summary['suite'])}). "
-        "<a href='data_docs/index.html'>Great Expectations Data Docs</a></p>"
-        "<table><tr><th>expectation</th><th>column</th><th>unexpected</th><th>examples</th></tr>"
-        f"{rows}</table></body></html>\n"
+def render_html(summary: dict[str, Any], pages: list[str] | None = None) -> str:
+    """validation.html: the verdict, the missing columns, each failure (its readable line,
+    values and rows) and each met expectation with the value observed; styles inline."""
+    from ..core import templates
+
+    env = templates.environment(Path(__file__).with_name("templates"))
+    return env.get_template("validation.html.j2").render(
+        s=summary, pages=pages or [], expected=_expected
     )
