@@ -118,6 +118,15 @@ def _batch(batch_id: str, group: list[Prediction]) -> ScoredBatch:
     )
 
 
+def _compact(scores: Any) -> Any:
+    """Class probabilities as float32: JSON of ~35 bytes a row of three instead of ~60 (the
+    shortest text that reads back as the float32), so the store writes (and a batch job's
+    transaction carries) nearly half less, and formats faster. Seven significant digits are
+    plenty for the monitor's estimate and ROC AUC; a list of lists is stored as given."""
+    dtype = getattr(scores, "dtype", None)
+    return scores.astype("<f4") if dtype is not None and dtype.kind == "f" else scores
+
+
 class SQLStore(PredictionStore):
     """The queries, written once with `{t}` (table prefix) and `{p}` (placeholder).
 
@@ -200,7 +209,7 @@ class SQLStore(PredictionStore):
                 codec.encode(b.columns, b.rows, dumps),
                 dumps(b.predictions),
                 None if b.classes is None else dumps(b.classes),
-                None if b.scores is None else dumps(b.scores),
+                None if b.scores is None else dumps(_compact(b.scores)),
             )
             for b in batches
         ]
