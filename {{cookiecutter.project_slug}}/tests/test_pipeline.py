@@ -35,7 +35,7 @@ def test_pipeline_end_to_end(workdir, source, target, naive_floor):
     assert int(run.data.tags["mlops.rows_train"]) > 0
     assert len(run.data.tags["mlops.data_hash"]) == 32
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert "plots/feature_importance.png" in artifacts
+    assert {"plots/feature_importance.png", "plots/partial_dependence.png"} <= artifacts
     logs = client.list_artifacts(run.info.run_id, "logs")
     assert len(logs) == 2  # the train and evaluate log files
 

@@ -19,7 +19,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`);
 - `plots`: evaluate's plots (`write`, `write_importance`; since 1.1): ROC and precision-recall
   with AUC/AP per class, the normalised confusion matrix, calibration, predicted against
-  actual and residuals, permutation importance; matplotlib loads inside the functions;
+  actual and residuals, permutation importance, and (`write_importance(..., model, features)`,
+  since 1.2) the partial dependence with ICE lines of the top features; matplotlib loads
+  inside the functions;
 - `logs`: one logging configuration, a log file per command;
 - `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
   the platform's commands init-data, validate-data, check-gate, serve and drift.
@@ -39,7 +41,7 @@ from .frame import Adder, Command, Project, build_parser, key_value, main, param
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 __all__ = [
     "API_VERSION",

@@ -5,8 +5,9 @@ the legends.
 Classification: ROC and precision-recall curves (AUC and average precision in the legend; one
 curve per class, one-vs-rest, past two classes), the confusion matrix normalised by the true
 class, and calibration. Regression: predicted against actual (with the task's metrics from the
-registry), and residuals. Both: permutation importance. File names are stable (`FILES`): the
-project's dvc.yaml lists them.
+registry), and residuals. Both: permutation importance, and (given the model and the holdout's
+features) the partial dependence with ICE lines of the most important features. File names
+are stable (`FILES`): the project's dvc.yaml lists them.
 
 The figures are built by `*_figures` (name -> matplotlib Figure, nothing written) and saved by
 `write`; matplotlib, numpy, pandas and scikit-learn are imported inside the functions.
@@ -41,6 +42,13 @@ FILES = {
     metrics.REGRESSION: ("residuals.csv", "residuals.png", "predicted_actual.png"),
 }
 IMPORTANCE_FILES = ("feature_importance.csv", "feature_importance.png")
+DEPENDENCE_FILE = "partial_dependence.png"
+# Kept cheap: a few features, rows and grid points (one predict call per feature).
+DEPENDENCE_FEATURES = 4
+ICE_ROWS = 50
+GRID_POINTS = 20
+CATEGORY_POINTS = 10  # a categorical feature's most frequent values
+MAX_LABEL = 28  # feature names longer than this are shortened on the axes
 
 
 def write(
@@ -74,11 +82,19 @@ def write(
     return written + [_save(figure, directory / name) for name, figure in figures.items()]
 
 
-def write_importance(importance: Any, directory: Path = PLOTS_DIR) -> list[Path]:
-    """Permutation importance (a frame of feature, importance, std): CSV and bar chart."""
+def write_importance(
+    importance: Any, directory: Path = PLOTS_DIR, model: Any = None, features: Any = None
+) -> list[Path]:
+    """Permutation importance (a frame of feature, importance, std): CSV and bar chart; with
+    the fitted ``model`` and the holdout's ``features`` (since 1.2) the partial dependence of
+    the most important features too (DEPENDENCE_FILE)."""
     directory.mkdir(parents=True, exist_ok=True)
     csv = _csv(importance, directory / IMPORTANCE_FILES[0])
-    return [csv, _save(importance_figure(importance), directory / IMPORTANCE_FILES[1])]
+    written = [csv, _save(importance_figure(importance), directory / IMPORTANCE_FILES[1])]
+    if model is not None and features is not None:
+        figure = dependence_figure(model, features, importance)
+        written.append(_save(figure, directory / DEPENDENCE_FILE))
+    return written
 
 
 # --- classification ------------------------------------------------------------------------
@@ -298,12 +314,116 @@ def _residuals(y_true: Any, y_pred: Any) -> Any:
 def importance_figure(importance: Any, top: int = 15) -> Any:
     shown = importance.head(top).iloc[::-1]
     fig, ax = _figure()
-    ax.barh(shown["feature"].astype(str), shown["importance"], xerr=shown["std"], color="tab:blue")
-    ax.set(xlabel="Drop in score when the feature is shuffled (mean ± std)")
+    labels = [_short(name) for name in shown["feature"]]
+    ax.barh(range(len(shown)), shown["importance"], xerr=shown["std"], color="tab:blue")
+    ax.set_yticks(range(len(shown)), labels, fontsize="small" if len(shown) > 10 else "medium")
+    ax.set(xlabel="Drop in score when the feature is shuffled (mean ± std)", ylabel="Feature")
     more = f", top {top} of {len(importance)}" if len(importance) > top else ""
     ax.set_title(f"Permutation importance on the holdout{more}")
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def _short(name: Any) -> str:
+    text = str(name)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def dependence_figure(model: Any, features: Any, importance: Any) -> Any:
+    """Partial dependence (the thick line: the mean response) and ICE lines (one thin line per
+    sampled row) of the DEPENDENCE_FEATURES most important features, one panel each. The
+    response is the prediction (regression), the positive class's probability (binary), or
+    each class's probability (past two classes; mean lines only). Categorical features show
+    their most frequent values."""
+    chosen = [f for f in importance["feature"] if f in features.columns][:DEPENDENCE_FEATURES]
+    rows = ice_rows(features)
+    fig, axes = _pyplot().subplots(2, 2, figsize=SIZE_IN, dpi=DPI, squeeze=False)
+    weights = dict(zip(importance["feature"], importance["importance"], strict=True))
+    for ax, feature in zip(axes.ravel(), chosen, strict=False):
+        _dependence_panel(ax, model, features, feature)
+        ax.set_title(f"{_short(feature)} (importance {weights[feature]:.3g})", fontsize="medium")
+    for ax in axes.ravel()[len(chosen) :]:
+        ax.axis("off")
+    fig.suptitle(
+        f"Partial dependence (thick) and ICE of {len(rows)} holdout rows (thin), "
+        f"top {len(chosen)} features by permutation importance",
+        fontsize="medium",
+    )
+    return fig
+
+
+def ice_rows(features: Any) -> Any:
+    """The rows drawn as ICE lines: ICE_ROWS of the holdout, the same ones every run."""
+    return features.sample(min(ICE_ROWS, len(features)), random_state=0)
+
+
+def dependence(model: Any, features: Any, feature: str) -> tuple[list[Any], Any, list[str]]:
+    """The grid of ``feature`` (from every holdout row), the response of each ICE row at each
+    grid value (grid x rows x curves) and the curves' names: one predict call on the ICE rows
+    repeated over the grid."""
+    import numpy as np
+    import pandas as pd
+
+    grid, rows = _grid(features[feature]), ice_rows(features)
+    repeated = pd.concat([rows] * len(grid), ignore_index=True)
+    repeated[feature] = np.repeat(np.asarray(grid, dtype=object), len(rows))
+    if not _categorical(rows[feature]):
+        repeated[feature] = pd.to_numeric(repeated[feature])
+    classes = getattr(model, "classes_", None)
+    if classes is not None and hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(repeated), dtype=float)
+        chosen = [len(classes) - 1] if len(classes) == 2 else list(range(len(classes)))
+        names = [f"P({classes[i]})" for i in chosen]
+        response = proba[:, chosen]
+    else:
+        response = np.asarray(model.predict(repeated), dtype=float)[:, None]
+        names = ["prediction"]
+    return grid, response.reshape(len(grid), len(rows), len(names)), names
+
+
+def _categorical(values: Any) -> bool:
+    import pandas as pd
+
+    return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+
+
+def _grid(values: Any) -> list[Any]:
+    """Numeric: GRID_POINTS quantiles (5th to 95th) or the distinct values if fewer;
+    categorical: the most frequent values. Missing values are left out."""
+    import numpy as np
+
+    present = values.dropna()
+    if _categorical(values):
+        return list(present.value_counts().index[:CATEGORY_POINTS])
+    numbers = present.to_numpy(dtype=float)
+    distinct = np.unique(numbers)
+    if len(distinct) <= GRID_POINTS:
+        return list(distinct)
+    return list(np.unique(np.quantile(numbers, np.linspace(0.05, 0.95, GRID_POINTS))))
+
+
+def _dependence_panel(ax: Any, model: Any, features: Any, feature: str) -> None:
+    import numpy as np
+
+    grid, response, names = dependence(model, features, feature)
+    if not grid:
+        ax.text(0.5, 0.5, "no values", ha="center", transform=ax.transAxes)
+        return
+    categorical = _categorical(features[feature])
+    x = np.arange(len(grid)) if categorical else np.asarray(grid, dtype=float)
+    if len(names) == 1 and not categorical:
+        ax.plot(x, response[:, :, 0], color="tab:grey", alpha=0.25, linewidth=0.7)
+    for k, name in enumerate(names):
+        mean = response[:, :, k].mean(axis=1)
+        # Categories have no order: points, not a line through them.
+        style = {"marker": "o", "linestyle": "none"} if categorical else {"linewidth": 2.5}
+        ax.plot(x, mean, **style, label=name)
+    if categorical:
+        ax.set_xticks(x, [_short(v) for v in grid], rotation=45, ha="right", fontsize="small")
+    ax.set(xlabel=_short(feature), ylabel=names[0] if len(names) == 1 else "probability")
+    if len(names) > 1:
+        ax.legend(fontsize="x-small", loc="best")
+    ax.grid(alpha=0.3)
 
 
 # --- figures and files ---------------------------------------------------------------------

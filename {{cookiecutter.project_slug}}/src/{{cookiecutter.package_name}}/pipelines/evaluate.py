@@ -55,7 +55,9 @@ def evaluate(
     # The platform's plots (mlops_toolkit.project.plots): the classes in predict_proba's order.
     classes = getattr(model, "classes_", None)
     written = plots.write(TASK, target.to_numpy(), predictions, class_scores, classes)
-    written += plots.write_importance(importance(params, model, features, target))
+    found = importance(params, model, features, target)
+    # The importance bar chart, and the top features' partial dependence (ICE) on the holdout.
+    written += plots.write_importance(found, model=model, features=features)
     METRICS_FILE.parent.mkdir(exist_ok=True)
     METRICS_FILE.write_text(json.dumps(scores, indent=2) + "\n")
     with tracking.open_run(uri, run_id=run_id):
