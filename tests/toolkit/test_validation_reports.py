@@ -40,6 +40,12 @@ def test_a_passing_validation_lists_every_met_expectation_with_what_was_observed
     assert "Data validation <span" in html and ">passed</span>" in html
     assert len(_passed_rows(html)) == summary["evaluated"]
     assert f"Passed ({summary['evaluated']})" in html and "Nothing failed." in html
+    # The pull request's report lists them too, folded, with the same observed values.
+    text = report.validation_markdown(summary)
+    assert f"<summary>{summary['evaluated']} expectations met, with the values observed" in text
+    met = [line for line in text.splitlines() if line.startswith("| `expect_")]
+    assert len(met) == summary["evaluated"]
+    assert f"| `expect_table_row_count_to_be_between` | — | {len(cancer)} |" in met
 
 
 def test_a_failing_validation_shows_the_failures_and_what_still_passed(workdir, cancer):

@@ -40,7 +40,7 @@ def _templates():
 
     env = templates.environment(TEMPLATES)
     env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
-    env.filters.update(missing_columns=missing_columns, row_failures=row_failures)
+    env.filters.update(missing_columns=missing_columns, row_failures=row_failures, cell=_cell)
     env.globals["fix_hint"] = fix_hint
     env.globals["responsible_ai"] = report_checks.section  # slices, robustness (gate.json)
     return env
