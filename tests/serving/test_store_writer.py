@@ -35,7 +35,7 @@ class Writer:
             model_name=name,
             model_version="1",
             environment="test",
-            scores=False,
+            scores=options.pop("scores", False),
             on_written=self.written.append,
             on_dropped=lambda n, why: self.dropped.update({why: n}),
             on_failed=self._failed,
@@ -134,3 +134,41 @@ def test_the_writer_neither_splits_nor_loses_a_request(store_url, rows) -> None:
     assert log.writer.flush(60)
     log.writer.close()
     assert sorted(stored_ids(store_url, name)) == sorted(sent)
+
+
+def test_probabilities_of_gathered_requests_are_each_requests_own(store_url) -> None:  # noqa: F811
+    """The writer scores the requests of one transaction with one predict_proba: each request's
+    stored probabilities are still what its own rows give, mixed types and all."""
+    import pandas as pd
+    from mlops_toolkit.registry.mlmodel import Column
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"plan": rng.choice(["a", "b", "c"], 300), "age": rng.normal(40, 9, 300)})
+    target = np.where(frame["plan"] == "a", "churn", np.where(frame["age"] > 40, "stay", "other"))
+    pipeline = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["plan"]), remainder="passthrough"),
+        LogisticRegression(max_iter=500),
+    ).fit(frame, target)
+    model = ServedModel(pipeline, [Column("plan", "string"), Column("age", "double")], False)
+    name = f"scores-{uuid.uuid4().hex[:8]}"
+    log = Writer(store_url, name, max_rows=10_000, linger=0.5, scores=True)
+    expected = {}
+    for start, rows in ((0, 1), (1, 7), (8, 2), (10, 30)):
+        part = frame.iloc[start : start + rows]
+        columns = {"plan": part["plan"].to_numpy(object), "age": part["age"].to_numpy()}
+        ids = new_ids(rows)
+        log.writer.submit(ids, 1.0e9, model, Batch(rows, columns=columns), [None] * rows)
+        expected.update(zip(ids, pipeline.predict_proba(part).tolist(), strict=True))
+    assert log.writer.flush(60)
+    log.writer.close()
+    assert len(log.written) == 1, "the requests were not gathered into one transaction"
+    with open_store(store_url) as store:
+        stored = {j.prediction.prediction_id: j.prediction.scores for j in store.read_joined(name)}
+    assert stored.keys() == expected.keys()
+    for pid, probabilities in expected.items():
+        got = [stored[pid][str(c)] for c in pipeline.classes_]
+        assert got == pytest.approx(probabilities, rel=1e-6), pid

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+import numpy as np
 import orjson
 
 from ..contracts import PredictionRecord
@@ -212,12 +213,12 @@ class StoreWriter:
     def _batches(self, items: list[_Item]) -> list[ScoredBatch]:
         name, version, environment = self.labels
         out = []
-        for item in items:
+        scored = _scores_of(items) if self.scores else [(None, None)] * len(items)
+        for item, (classes, scores) in zip(items, scored, strict=True):
             model, batch = item.model, item.batch
             names = self._names(model)
             # Stored from numpy as it is (store/codec.py): no per-row or per-value Python here.
             rows: Any = batch.matrix if batch.matrix is not None else batch.columns
-            classes, scores = class_scores(model, batch) if self.scores else (None, None)
             out.append(
                 ScoredBatch(
                     batch_of(item.ids[0]),
@@ -323,6 +324,46 @@ class StoreWriter:
                     return True
             time.sleep(0.01)
         return False
+
+
+def _scores_of(items: list[_Item]) -> list[tuple[list[str] | None, Any]]:
+    """Each item's (classes, probabilities), from ONE `predict_proba` per run of items of the
+    same model: a Pipeline's fixed cost per call (each step's checks) is most of a small
+    request's, and the writer gathers many requests (predictions are row by row, so the rows of
+    several requests scored together score as they would alone)."""
+    out: list[tuple[list[str] | None, Any]] = []
+    start = 0
+    while start < len(items):
+        model = items[start].model
+        end = start + 1
+        while end < len(items) and items[end].model is model:
+            end += 1
+        run = items[start:end]
+        joined = _joined([item.batch for item in run]) if len(run) > 1 else None
+        classes, matrix = class_scores(model, joined) if joined is not None else (None, None)
+        if matrix is None:  # one request, or rows that only fail together: one call each
+            out.extend(class_scores(model, item.batch) for item in run)
+        else:
+            cuts = np.cumsum([item.batch.n_rows for item in run])[:-1]
+            out.extend((classes, part) for part in np.split(np.asarray(matrix), cuts))
+        start = end
+    return out
+
+
+def _joined(batches: list[Batch]) -> Batch | None:
+    """The batches' rows as one Batch (all matrices, or all the same columns); else None."""
+    n = sum(b.n_rows for b in batches)
+    if all(b.matrix is not None for b in batches):
+        return Batch(n, matrix=np.vstack([b.matrix for b in batches]))
+    first = batches[0].columns
+    kinds = [(name, array.dtype) for name, array in first.items()]
+    if not kinds or any(
+        b.matrix is not None or [(c, a.dtype) for c, a in b.columns.items()] != kinds
+        for b in batches
+    ):
+        return None  # the same columns of the same types only: never a type the model never saw
+    names = list(first)
+    return Batch(n, columns={c: np.concatenate([b.columns[c] for b in batches]) for c in names})
 
 
 def class_scores(model: ServedModel, batch: Batch) -> tuple[list[str] | None, Any]:
