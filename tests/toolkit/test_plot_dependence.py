@@ -115,3 +115,14 @@ def test_long_feature_names_are_shortened_on_the_importance_axis():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["short", long[: plots.MAX_LABEL - 1] + "…"]
     assert ax.get_ylabel() == "Feature"
+
+
+def test_a_classifier_without_probabilities_says_why_there_is_no_curve(tmp_path):
+    from sklearn.svm import LinearSVC
+
+    model, x, importance = _cancer()
+    svc = LinearSVC().fit(x, model.predict(x))  # string labels, no predict_proba
+    written = plots.write_importance(importance, tmp_path, model=svc, features=x)
+    assert written[-1].name == plots.DEPENDENCE_FILE and written[-1].is_file()
+    figure = plots.dependence_figure(svc, x, importance)
+    assert "no class probabilities" in figure.axes[0].texts[0].get_text()

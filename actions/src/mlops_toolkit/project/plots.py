@@ -335,6 +335,13 @@ def dependence_figure(model: Any, features: Any, importance: Any) -> Any:
     response is the prediction (regression), the positive class's probability (binary), or
     each class's probability (past two classes; mean lines only). Categorical features show
     their most frequent values."""
+    if getattr(model, "classes_", None) is not None and not hasattr(model, "predict_proba"):
+        # Labels have no mean: without class probabilities there is no curve to draw.
+        fig, ax = _figure()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "not drawn: the model gives no class probabilities", ha="center")
+        ax.set_title("Partial dependence")
+        return fig
     chosen = [f for f in importance["feature"] if f in features.columns][:DEPENDENCE_FEATURES]
     rows = ice_rows(features)
     fig, axes = _pyplot().subplots(2, 2, figsize=SIZE_IN, dpi=DPI, squeeze=False)
