@@ -123,7 +123,7 @@ def decision_rule(cfg: GateConfig, mode: str) -> str:
         rule += f"; the {' and '.join(asked)} rules of gate.yaml hold"
     if mode == BOOTSTRAP:
         also = " and the naive model" if cfg.baseline is not None else ""
-        rule += f" (bootstrap mode: no production model, absolute thresholds{also} only)"
+        rule += f" (first model: no production model yet, absolute thresholds{also} only)"
     return rule or "no thresholds configured"
 
 
