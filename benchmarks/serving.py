@@ -136,12 +136,16 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd] if (os.cpu_count() or 1) >= 2 else cmd
 
 
-def start(cmd: list[str], port: int, health: str, env: dict[str, str]) -> subprocess.Popen:
+def start(
+    cmd: list[str], port: int, health: str, env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen:
+    """The server, healthy; its stderr into `log` when given (the logged server's: its store
+    warnings say why rows were dropped)."""
     proc = subprocess.Popen(
         pinned(0, cmd),
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if log is None else log.open("ab"),
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
@@ -321,7 +325,8 @@ def main() -> int:
         procs = {}
         try:
             for server, (cmd, port, health) in chosen.items():
-                procs[server] = start(cmd, port, health, env)
+                log = work / f"{server}.log" if server == "logged" else None
+                procs[server] = start(cmd, port, health, env, log)
             answers = {
                 server: {n: predict(port, b) for n, b in bodies.items()}
                 for server, (_, port, _) in chosen.items()
@@ -338,7 +343,7 @@ def main() -> int:
                         results[name][server].append(
                             wrk(port, script, args.duration, args.connections)
                         )
-            store_counts(chosen["logged"][1])
+            store_counts(chosen["logged"][1], work / "logged.log")
             cpu = {name: cpu_per_request(chosen[name][1]) for name in ("ours", "logged")}
             print(
                 f"CPU per request (all payloads, all rounds): ours {cpu['ours'] * 1e3:.3f} ms, "
@@ -363,7 +368,7 @@ def cpu_per_request(port: int) -> float:
     return cpu / requests
 
 
-def store_counts(port: int) -> None:
+def store_counts(port: int, log: Path) -> None:
     """Rows the logged server wrote and dropped: a ratio bought by dropping rows is no ratio."""
     deadline = time.monotonic() + 60
     while True:
@@ -386,6 +391,8 @@ def store_counts(port: int) -> None:
         f"{counts['dropped']:.0f} dropped, {counts['queue_rows']:.0f} still queued"
     )
     if counts["dropped"]:
+        warnings = [line for line in log.read_text().splitlines() if "prediction store" in line]
+        print("the logged server's store warnings (last 10):", *warnings[-10:], sep="\n  ")
         raise SystemExit("the logged server dropped rows: its throughput is not comparable")
 
 
