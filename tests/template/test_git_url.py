@@ -43,8 +43,11 @@ def test_make_install_takes_the_platform_from_the_repository_at_v1(world):
     python = python_for("3.11")
     if python is None:
         pytest.skip("no Python 3.11 on this machine")
-    run("make", "install", f"PYTHON={python}", cwd=project, env=env)
+    # Without bytecode compilation (a minute here): test_projects.py checks that default.
+    install_env = {**env, "UV_COMPILE_BYTECODE": "0"}
+    run("make", "install", f"PYTHON={python}", cwd=project, env=install_env)
     site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    assert not (site / "mlflow" / "__pycache__").exists(), "compiled though told not to"
     dist = next(site.glob("mlops_toolkit-*.dist-info"))
     origin = json.loads((dist / "direct_url.json").read_text())
     # uv records the URL it was given (before git's redirection) and the commit of v1.

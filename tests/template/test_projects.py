@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,10 @@ MATRIX = [
 ]
 
 
+def without(environment: Mapping[str, str], name: str) -> dict[str, str]:
+    return {k: v for k, v in environment.items() if k != name}
+
+
 def make(project: Path, target: str, **env: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
         ["make", target],
@@ -30,7 +35,8 @@ def make(project: Path, target: str, **env: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", **env},
+        # The Makefile's own default for uv's bytecode (`installed` checks it), not the caller's.
+        env={**without(os.environ, "UV_COMPILE_BYTECODE"), "UV_PYTHON_DOWNLOADS": "never", **env},
     )
     assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     return result
@@ -52,6 +58,9 @@ def installed(request, tmp_path_factory):
     for command in (["add", "-A"], [*identity, "commit", "-qm", "Generated"]):
         subprocess.run(["git", *command], cwd=project, check=True, capture_output=True)
     make(project, "install", PYTHON=interpreter)
+    # The Makefile's default: uv compiles the bytecode (nothing imported mlflow here yet).
+    site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    assert list((site / "mlflow" / "__pycache__").glob("__init__.*.pyc")), "no bytecode"
     return project, answers, pipeline
 
 
