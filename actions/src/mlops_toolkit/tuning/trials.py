@@ -145,13 +145,21 @@ class ChildWriter:
 def finish_parent(
     client: Any, parent: str, metric: str, best: Any, best_run: str | None, status: str
 ) -> None:
-    """The best trial on the parent: its value as a metric, its number, run and params as tags."""
+    """The best trial on the parent: its value as a metric, its number, run and params as tags
+    (one batch: each call is a transaction of the store, a request to a server)."""
     if best is not None:
-        client.log_metric(parent, f"best_{metric_key(metric)}", best.value)
-        client.set_tag(parent, names.TAG_SWEEP_BEST_TRIAL, str(best.number))
-        client.set_tag(parent, names.TAG_SWEEP_BEST_PARAMS, json.dumps(best.params, sort_keys=True))
+        import time
+
+        from mlflow.entities import Metric, RunTag
+
+        tags = {
+            names.TAG_SWEEP_BEST_TRIAL: str(best.number),
+            names.TAG_SWEEP_BEST_PARAMS: json.dumps(best.params, sort_keys=True),
+        }
         if best_run:
-            client.set_tag(parent, names.TAG_SWEEP_BEST_RUN, best_run)
+            tags[names.TAG_SWEEP_BEST_RUN] = best_run
+        value = Metric(f"best_{metric_key(metric)}", best.value, int(time.time() * 1000), 0)
+        client.log_batch(parent, metrics=[value], tags=[RunTag(k, v) for k, v in tags.items()])
     client.set_terminated(parent, status)
 
 
