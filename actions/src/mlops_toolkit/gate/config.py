@@ -140,6 +140,18 @@ class GateConfig:
     def task(self) -> str:
         return registry.task_of(self.primary.metric)
 
+    @property
+    def resampling(self) -> dict[str, Any]:
+        """The bootstrap's settings, as stats.evaluate takes them (one resampling for every
+        interval the gate shows: verdict, baseline, slices, robustness)."""
+        return {
+            "resamples": self.resamples,
+            "confidence": self.confidence,
+            "seed": self.seed,
+            "blocks": self.blocks,
+            "auc_bins": self.auc_bins,
+        }
+
 
 def parse(data: object) -> GateConfig:
     """gate.yaml's content (as YAML gives it) checked by gate_schema's models: one line if not."""

@@ -155,11 +155,7 @@ def _interval(cfg: GateConfig, y: Any, pred: stats.Predictions, mask: Any) -> li
             [rule.metric],
             y[mask],
             [part],
-            resamples=cfg.resamples,
-            confidence=cfg.confidence,
-            seed=cfg.seed,
-            blocks=cfg.blocks,
-            auc_bins=cfg.auc_bins,
+            **cfg.resampling,
         )[rule.metric]
     except ToolkitError:  # e.g. ROC AUC on a slice of one class
         return None

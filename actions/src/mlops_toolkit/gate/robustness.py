@@ -151,11 +151,7 @@ def _drop(
         [metric],
         y,
         [moved, base],
-        resamples=cfg.resamples,
-        confidence=cfg.confidence,
-        seed=cfg.seed,
-        blocks=cfg.blocks,
-        auc_bins=cfg.auc_bins,
+        **cfg.resampling,
     )[metric]
     drop = -result.diff if result.diff is not None else math.nan
     low, high = (-result.diff_ci[1], -result.diff_ci[0]) if result.diff_ci else (math.nan,) * 2

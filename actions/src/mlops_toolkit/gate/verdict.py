@@ -197,11 +197,7 @@ def bootstrap(
         cfg.metrics,
         y,
         preds,
-        resamples=cfg.resamples,
-        confidence=cfg.confidence,
-        seed=cfg.seed,
-        blocks=cfg.blocks,
-        auc_bins=cfg.auc_bins,
+        **cfg.resampling,
     )
     timings["metrics_and_bootstrap"] = time.perf_counter() - start
     return results
@@ -242,11 +238,7 @@ def against_baseline(cfg: GateConfig, y: Any, candidate: stats.Predictions) -> d
         [metric],
         y,
         [candidate, baseline],
-        resamples=cfg.resamples,
-        confidence=cfg.confidence,
-        seed=cfg.seed,
-        blocks=cfg.blocks,
-        auc_bins=cfg.auc_bins,
+        **cfg.resampling,
     )[metric]
     required = cfg.baseline.required(metric, result.values[1])
     lower = result.diff_ci[0]
