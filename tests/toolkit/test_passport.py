@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import cli
 from mlops_toolkit import names
 from mlops_toolkit.registry import passport
+from support.browser import offline_chromium, requested
 
 CARD = """\
 # Model card
@@ -256,24 +256,11 @@ def test_the_html_passport_is_self_contained(registered, tmp_path):
 
 
 def test_the_html_passport_renders_offline_in_a_real_browser(registered, tmp_path):
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/serving-up)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     page = tmp_path / "passport.html"
     page.write_text(_artifact(registered["run_id"], "passport/passport.html", tmp_path))
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    # Any name resolution fails: a page that needed the network would show it.
-    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    try:
+    with offline_chromium() as browser:
         browser.get(page.as_uri())
         verdict = browser.find_element(By.ID, "gate-verdict")
         assert verdict.is_displayed() and verdict.text == "PASSED (bootstrap)"
@@ -293,14 +280,8 @@ def test_the_html_passport_renders_offline_in_a_real_browser(registered, tmp_pat
             "return performance.getEntriesByType('resource').map(e => e.name)"
         )
         assert resources == []
-        requested = [
-            json.loads(entry["message"])["message"]["params"]["request"]["url"]
-            for entry in browser.get_log("performance")
-            if '"Network.requestWillBeSent"' in entry["message"]
-        ]
-        assert all(url.startswith("file://") for url in requested), requested
-    finally:
-        browser.quit()
+        urls = requested(browser)
+        assert all(url.startswith("file://") for url in urls), urls
 
 
 def test_the_model_card_section_is_quoted_as_written(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from mlops_toolkit.ci import markdown as report
 from mlops_toolkit.project import datadocs
 from mlops_toolkit.project.expectations import validate
+from support.browser import offline_chromium, requested
 
 cancer, generated, workdir = projectkit.cancer, projectkit.generated, projectkit.workdir  # fixtures
 
@@ -160,28 +161,14 @@ def test_the_validation_template_ships_with_the_package():
 def test_the_reports_render_styled_offline_in_a_real_browser(workdir, cancer):
     """Debian's chromium, every name resolution failing: the inline styles apply and nothing
     but the pages' own files is requested (validation.html, then its Data Docs page)."""
-    import shutil
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/serving-up)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     broken = cancer.head(120).copy()
     broken.loc[2, "mean_radius"] = -1e12
     broken.to_csv(workdir / "bad.csv", index=False)
     validate(workdir / "bad.csv", SUITE, workdir / "reports")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
     style = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]]"
-    try:
+    with offline_chromium() as browser:
         browser.get((workdir / "reports" / "validation.html").as_uri())
         assert browser.find_element(By.CSS_SELECTOR, ".verdict").text == "failed"
         assert browser.execute_script(style, ".verdict", "backgroundColor") == "rgb(176, 42, 55)"
@@ -190,11 +177,5 @@ def test_the_reports_render_styled_offline_in_a_real_browser(workdir, cancer):
         # GX's page: its tables styled by the inlined layout (Bootstrap's CDN file is gone).
         assert browser.execute_script(style, "th", "backgroundColor") == "rgb(241, 243, 245)"
         assert "mean_radius" in browser.find_element(By.TAG_NAME, "body").text
-        requested = [
-            json.loads(entry["message"])["message"]["params"]["request"]["url"]
-            for entry in browser.get_log("performance")
-            if '"Network.requestWillBeSent"' in entry["message"]
-        ]
-        assert requested and all(url.startswith("file://") for url in requested), requested
-    finally:
-        browser.quit()
+        urls = requested(browser)
+        assert urls and all(url.startswith("file://") for url in urls), urls
