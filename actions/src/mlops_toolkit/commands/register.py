@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import contracts, names
 from ..ci import actions as ghactions
 from ..errors import InputError
+from ..registry import passport as passport_files  # paths only: the module imports no heavy library
 from . import options
 
 
@@ -26,12 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--gate", default=str(contracts.GateFile.PATH), help="the gate's verdict, for the passport"
     )
     p.add_argument(
-        "--model-card", default="MODEL_CARD.md", help="its 'Intended use and limits' section"
+        "--model-card",
+        default=str(passport_files.MODEL_CARD),
+        help=f"its '{passport_files.CARD_SECTION}' section",
     )
     p.add_argument(
-        "--suite",
-        default="expectations/dataset.json",
-        help="the expectation suite, for the passport",
+        "--suite", default=str(passport_files.SUITE), help="the expectation suite, for the passport"
     )
     p.set_defaults(func=run)
 
