@@ -11,6 +11,7 @@ import time
 
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST as RESOURCE_MISSING
 from mlops_toolkit import names
 from mlops_toolkit.deploy import target as deploy_target
 from mlops_toolkit.errors import ToolkitError
@@ -186,6 +187,30 @@ def test_a_live_lock_times_out_naming_its_holder(tracking_backend, model_name):
     assert client.get_registered_model(lock_name(model_name)).tags[names.TAG_LOCK_HOLDER] == (
         "busy-job"
     )  # someone else's lock is never deleted
+
+
+def test_a_lock_released_while_the_store_reads_the_clash_back_is_taken(
+    tracking_backend, model_name, monkeypatch
+):
+    """MLflow's SQL store answers a name clash by reading the existing model back; when its
+    holder deleted it in between, `create` fails RESOURCE_DOES_NOT_EXIST (seen on PostgreSQL
+    with concurrent promotions). The lock is free then: taking it must go on, not fail."""
+    client = tracking_backend.client
+    real = client.create_registered_model
+    raced = []
+
+    def racing(name, *args, **kwargs):
+        if not raced:
+            raced.append(name)
+            raise MlflowException(f"Registered Model with name={name} not found", RESOURCE_MISSING)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(client, "create_registered_model", racing)
+    with registry_lock(client, model_name, wait_s=5) as holder:
+        assert client.get_registered_model(lock_name(model_name)).tags[names.TAG_LOCK_HOLDER] == (
+            holder
+        )
+    assert raced == [lock_name(model_name)]
 
 
 class RecordingTarget:

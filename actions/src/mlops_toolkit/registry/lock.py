@@ -120,7 +120,12 @@ def _acquire(
             )
             return
         except MlflowException as exc:
-            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            code = getattr(exc, "error_code", "")
+            if code == "RESOURCE_DOES_NOT_EXIST":
+                # The SQL store answers a clash by reading the existing lock back; when its
+                # holder released it in between, that read fails: the lock is free, try again.
+                continue
+            if code != "RESOURCE_ALREADY_EXISTS":
                 raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc
         current = _current(client, name)
         if current is not None and _takeover(name, current, ttl_s):
