@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
 def _passport(args: argparse.Namespace, version: str, run_id: str) -> str:
     """The version's passport, logged to its run and linked from its description; its link
     (MLflow's UI, else the artifact's runs:/ URI)."""
-    from ..registry import moves as registry
     from ..registry import passport
     from ..tracking import client as tracking
 
@@ -105,9 +104,6 @@ def _passport(args: argparse.Namespace, version: str, run_id: str) -> str:
         model_card=args.model_card,
         suite_path=args.suite,
         tracking_uri=tracking.tracking_uri(),
-    )
-    registry.describe_with_passport(
-        args.model_name, version, run_id, passport.summary_lines(published)
     )
     print(f"model passport of version {version}: {published.url or published.artifact_uri}")
     return published.url or published.artifact_uri

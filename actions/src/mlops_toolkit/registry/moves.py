@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 
 from .. import names
 from ..errors import ToolkitError
@@ -79,7 +80,7 @@ def lineage_tags(
     pull_request: str | None,
     data_version: str | None,
 ) -> dict[str, str]:
-    tags = {names.TAG_GIT_COMMIT: git_commit}
+    tags = {names.TAG_GIT_COMMIT: git_commit} if git_commit else {}  # none outside git
     if pull_request:
         tags[names.TAG_PULL_REQUEST] = str(pull_request)
     if data_version:
@@ -118,8 +119,6 @@ def register(
     known_version: str | None = None,
 ) -> dict:
     """Register the candidate once per commit, tag its lineage, point the alias at it."""
-    import mlflow
-
     check_model_name(model_name)
     if not git_commit:
         raise ToolkitError("register needs the git commit (idempotency key)")
@@ -128,22 +127,58 @@ def register(
     if alias == names.PRODUCTION:
         raise ToolkitError("register never sets production: use promote")
     client = tracking.client()
-    mlflow.set_tracking_uri(tracking.tracking_uri())
     tags = lineage_tags(
         client, run_id, git_commit=git_commit, pull_request=pull_request, data_version=data_version
     )
+
+    def existing(found: list[tracking.Version]) -> tracking.Version | None:
+        same = [v for v in found if v.tags.get(names.TAG_GIT_COMMIT) == git_commit]
+        if same:
+            return min(same, key=lambda v: int(v.version))
+        if known_version and _same_run(client, model_name, known_version, run_id):
+            return tracking.get_version(client, model_name, known_version)
+        return None
+
+    return _register(client, model_name, model_uri, run_id, tags, alias, existing)
+
+
+def register_run(
+    *, model_name: str, model_uri: str, run_id: str, git_commit: str | None = None
+) -> dict:
+    """Register a run's model once per run, with the same lineage tags and description as
+    `register`: a project's own registration (its evaluate outside CI), where one commit may
+    train several runs (edited params, uncommitted code) and each is a version of its own."""
+    check_model_name(model_name)
+    client = tracking.client()
+    tags = lineage_tags(
+        client, run_id, git_commit=git_commit or "", pull_request=None, data_version=None
+    )
+
+    def existing(found: list[tracking.Version]) -> tracking.Version | None:
+        same = [v for v in found if v.run_id == run_id]
+        return min(same, key=lambda v: int(v.version)) if same else None
+
+    return _register(client, model_name, model_uri, run_id, tags, None, existing)
+
+
+def _register(
+    client: TrackingClient,
+    model_name: str,
+    model_uri: str,
+    run_id: str | None,
+    tags: dict[str, str],
+    alias: str | None,
+    existing: Callable[[list[tracking.Version]], tracking.Version | None],
+) -> dict:
+    """Under the registry lock: the version `existing` picks, else a new one; then its tags,
+    alias and description."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
     with registry_lock(client, model_name):
-        found = [
-            v
-            for v in versions(client, model_name)
-            if v.tags.get(names.TAG_GIT_COMMIT) == git_commit
-        ]
-        created = False
-        if found:
-            version = min(found, key=lambda v: int(v.version))
-        elif known_version and _same_run(client, model_name, known_version, run_id):
-            version = tracking.get_version(client, model_name, known_version)
-        else:
+        version = existing(versions(client, model_name))
+        created = version is None
+        if version is None:
             try:
                 mv = mlflow.register_model(model_uri, model_name, tags=tags)
             except Exception as exc:
@@ -151,7 +186,6 @@ def register(
                     f"cannot register {model_uri}: {tracking.one_line(exc)}"
                 ) from exc
             version = tracking.get_version(client, model_name, mv.version)
-            created = True
         for key, value in default_tags(client, run_id).items():
             if key not in version.tags and key not in tags:
                 client.set_model_version_tag(model_name, version.version, key, value)
@@ -197,7 +231,8 @@ def description(
         DESCRIPTION_HEADER,
         "",
         f"- **Model**: {model_name} version {version}, run `{run_id or 'unknown'}`",
-        f"- **Code**: commit `{commit[:12]}`" + (f", pull request #{pull}" if pull else ""),
+        (f"- **Code**: commit `{commit[:12]}`" if commit else "- **Code**: commit not recorded")
+        + (f", pull request #{pull}" if pull else ""),
         f"- **Data version**: `{data}`",
         f"- **Gate**: {gate}",
         *(passport or []),

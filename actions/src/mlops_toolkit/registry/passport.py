@@ -1,9 +1,11 @@
 """The model passport: one document for each registered version, in Markdown and in HTML.
 
-Built by `register` from what the version's run recorded (params, lineage tags, the datasets it
-logged with `log_input`, roles.json, the validation report, the permutation importance), the
-gate's verdict (reports/gate/gate.json when it judged this run, else the gate tags on the run),
-the project's expectation suite and the "Intended use and limits" section of MODEL_CARD.md.
+Built at each registration (`register` in CI, a project's own evaluate through
+`project.runs.register`: both call `publish`) from what the version's run recorded (params,
+lineage tags, the datasets it logged with `log_input`, roles.json, the validation report, the
+permutation importance), the gate's verdict (reports/gate/gate.json when it judged this run,
+else the gate tags on the run), the project's expectation suite and the "Intended use and
+limits" section of MODEL_CARD.md.
 Logged to the run under `passport/` (passport.md, passport.html, passport.json: the facts the
 two documents render), written beside the reports (reports/passport/) and linked from the
 version's description. The HTML is self-contained: inline CSS, no script, no remote resource,
@@ -67,8 +69,12 @@ def publish(
     out_dir: Path | str = LOCAL_DIR,
     tracking_uri: str = "",
 ) -> Published:
-    """Build the version's passport, write it to `out_dir` and log it to the run."""
+    """Build the version's passport, write it to `out_dir`, log it to the run and link it from
+    the version's description: what every registration does (`register` in CI, a project's
+    evaluate through project.runs.register)."""
     from mlflow import MlflowClient
+
+    from .moves import describe_with_passport
 
     client = MlflowClient(tracking_uri=tracking_uri or None)
     try:
@@ -97,13 +103,15 @@ def publish(
                 client.log_artifact(run_id, str(folder / name), ARTIFACT_DIR)
         except Exception as exc:
             raise ToolkitError(f"cannot log the passport to run {run_id}: {_line(exc)}") from exc
-    return Published(
+    published = Published(
         facts,
         f"runs:/{run_id}/{ARTIFACT_DIR}/{HTML}",
         links["html"],
         links["markdown"],
         folder if local else None,
     )
+    describe_with_passport(model_name, version, run_id, summary_lines(published))
+    return published
 
 
 def write(facts: dict[str, Any], out_dir: Path | str = LOCAL_DIR) -> Path:
