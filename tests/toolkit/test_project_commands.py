@@ -266,3 +266,24 @@ def test_generated_project_through_the_toolkit(mlflow_server, tmp_path):
     assert version.tags[names.TAG_SOURCE_RUN] == written["run-id"]
     assert version.tags[names.TAG_DATA_VERSION]  # the project's data hash
     assert client.get_run(written["run-id"]).data.tags[names.TAG_COMPUTE] in ("cpu", "gpu")
+    # The project's own evaluate (params.yaml's mlflow.register: true, a run outside CI)
+    # registers the run under the project's name as `register` does: lineage and passport.
+    evaluated = subprocess.run(
+        [*run, "evaluate"], cwd=project, capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "has no passport" not in evaluated.stderr, evaluated.stderr[-2000:]
+    own = json.loads((project / "reports" / "registered.json").read_text())
+    mine = client.get_model_version(own["registered_model_name"], own["model_version"])
+    assert mine.run_id == written["run-id"] and mine.tags[names.TAG_SOURCE_RUN] == mine.run_id
+    experiment = client.get_run(mine.run_id).info.experiment_id
+    link = f"#/experiments/{experiment}/runs/{mine.run_id}/artifacts/passport/passport.html"
+    assert link in mine.description, mine.description
+    facts = json.loads(
+        Path(
+            client.download_artifacts(mine.run_id, "passport/passport.json", str(tmp_path))
+        ).read_text()
+    )  # the run's passport is now this version's, not the one `register` logged above
+    assert facts["model"]["name"] == own["registered_model_name"]
+    assert facts["model"]["version"] == mine.version
+    assert (project / "reports" / "passport" / "passport.html").is_file()

@@ -16,7 +16,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   after the pull request or branch and short sha, the experiment marked classic ML), run
   inputs (`log_dataset`, since 1.1), the LoggedModel of a URI (`logged_model_id`, since 1.1),
   validate-data's reports on the run (`log_validation`, since 1.1), lineage tags, the run
-  files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`);
+  files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`), and (`register`,
+  since 1.3) the run's model registered once with the platform's lineage tags, description and
+  model passport, as CI's `register` does;
 - `plots`: evaluate's plots (`write`, `write_importance`; since 1.1): ROC and precision-recall
   with AUC/AP per class, the normalised confusion matrix, calibration, predicted against
   actual and residuals, permutation importance, and (`write_importance(..., model, features)`,
@@ -41,7 +43,7 @@ from .frame import Adder, Command, Project, build_parser, key_value, main, param
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.2"
+API_VERSION = "1.3"
 
 __all__ = [
     "API_VERSION",

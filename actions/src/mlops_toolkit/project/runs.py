@@ -326,6 +326,38 @@ def read_run_info() -> contracts.RunFile:
     return contracts.RunFile.read(RUN_FILE)
 
 
+def register(model_name: str, run_id: str, model_uri: str, suite: str | Path | None = None) -> str:
+    """Register the run's model (once per run) as the platform's `register` does: its lineage
+    tags (commit, the run's metrics, data hash, gate), its description, and its model passport
+    (logged under the run's `passport/`, written to reports/passport/, linked from the
+    description). Returns the version. A passport that cannot be made is one warning line: the
+    version stays registered. `suite`: the project's expectation suite (validation.suite)."""
+    from ..registry import moves, passport
+    from ..tracking import client
+
+    result = moves.register_run(
+        model_name=model_name, model_uri=model_uri, run_id=run_id, git_commit=git_commit()
+    )
+    version = str(result["version"])
+    how = "registered" if result["created"] else f"run {run_id} is already"
+    log.info("%s %s version %s", how, model_name, version)
+    try:
+        published = passport.publish(
+            model_name=model_name,
+            version=version,
+            run_id=run_id,
+            suite_path=suite or passport.SUITE,
+            tracking_uri=client.tracking_uri(),
+        )
+    except Exception as exc:  # whatever fails here, the registration above stands
+        log.warning("%s version %s has no passport: %s", model_name, version, client.one_line(exc))
+    else:
+        log.info(
+            "model passport of version %s: %s", version, published.url or published.artifact_uri
+        )
+    return version
+
+
 def requirements(distributions: tuple[str, ...]) -> list[str]:
     """Pinned requirements for the logged model, so MLflow need not infer them (slow)."""
     from importlib.metadata import version

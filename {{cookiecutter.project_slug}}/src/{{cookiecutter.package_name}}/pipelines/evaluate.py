@@ -76,7 +76,7 @@ def evaluate(
     primary = params.evaluate.primary_metric
     log.info("holdout %s = %.4f", primary, scores[primary])
     should_register = params.mlflow.register if register is None else register
-    version = _register(params, run_id, model_uri, scores) if should_register else None
+    version = _register(params, run_id, model_uri) if should_register else None
     contracts.RegisteredFile(
         run_id=run_id,
         registered_model_name=params.mlflow.registered_model_name,
@@ -119,26 +119,8 @@ def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
     return table.sort_values("importance", ascending=False).reset_index(drop=True)
 
 
-def _register(params: Params, run_id: str, model_uri: str, scores: dict[str, float]) -> str:
-    """Register the run's model; the same run is never registered twice."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    name = params.mlflow.registered_model_name
-    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    if existing:
-        version = existing[0].version
-        log.info("run %s is already %s version %s", run_id, name, version)
-        return str(version)
-    import mlflow
-
-    registered = mlflow.register_model(
-        model_uri,
-        name,
-        tags=tracking.tags(
-            git_commit=tracking.git_commit(),
-            **{f"metric.{metric}": f"{value:.6g}" for metric, value in scores.items()},
-        ),
+def _register(params: Params, run_id: str, model_uri: str) -> str:
+    """Register the run's model once, with its lineage and model passport (the platform's)."""
+    return tracking.register(
+        params.mlflow.registered_model_name, run_id, model_uri, suite=params.validation.suite
     )
-    log.info("registered %s version %s", name, registered.version)
-    return str(registered.version)
