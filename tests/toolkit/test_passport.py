@@ -238,6 +238,38 @@ def test_register_logs_the_passport_to_the_run_and_links_it(registered, tmp_path
     )
 
 
+def test_a_project_registration_stands_when_its_passport_fails(
+    project_run, mlflow_server, tmp_path, monkeypatch, caplog
+):
+    """project.runs.register, a generated project's evaluate: once per run, with `register`'s
+    lineage; a passport that cannot be written is one warning and the version stays."""
+    import logging
+    import uuid
+
+    from mlflow import MlflowClient
+    from mlops_toolkit.project import runs
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "passport").write_text("a file where the passport's folder goes")
+    monkeypatch.chdir(tmp_path)  # outside git: no commit to record
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    name = f"project-{uuid.uuid4().hex[:8]}"
+    with caplog.at_level(logging.WARNING, logger=runs.__name__):
+        assert runs.register(name, project_run["run_id"], project_run["model_uri"]) == "1"
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and f"{name} version 1 has no passport: " in warned[0], warned
+    assert "\n" not in warned[0]
+    version = MlflowClient().get_model_version(name, "1")
+    assert version.tags[names.TAG_SOURCE_RUN] == project_run["run_id"]
+    assert version.tags[names.TAG_DATA_HASH] == DATA_HASH
+    assert version.tags[f"{names.TAG_METRIC_PREFIX}holdout_f1"] == "0.9612"
+    assert names.TAG_GIT_COMMIT not in version.tags
+    assert "commit not recorded" in version.description and "Passport" not in version.description
+    # The same run again: the same version, no second one.
+    assert runs.register(name, project_run["run_id"], project_run["model_uri"]) == "1"
+    assert len(MlflowClient().search_model_versions(f"name = '{name}'")) == 1
+
+
 def test_the_markdown_passport_holds_the_key_elements(registered, tmp_path):
     text = _artifact(registered["run_id"], "passport/passport.md", tmp_path)
     _key_elements(text, registered)
