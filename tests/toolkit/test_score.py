@@ -231,6 +231,25 @@ def test_a_bad_value_late_in_the_file_writes_nothing(tmp_path, registered, capsy
     assert "'Year'" in err and "row 350" in err and "31/02/1975" in err
 
 
+def test_a_store_failing_mid_file_is_one_line_and_writes_nothing(tmp_path, registered, capsys):
+    """The store's writer thread fails on the third chunk (a real SQLite error, raised by a
+    trigger as a full disk would be): the chunks it had written are rolled back, no output."""
+    from mlops_toolkit.monitoring.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    with open_store(url):  # the tables, then the trigger beside them
+        pass
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON prediction_batches "
+            "WHEN (SELECT count(*) FROM prediction_batches) >= 2 "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    batch_rows(registered).to_parquet(tmp_path / "in.parquet")
+    err = _refused(tmp_path, registered, capsys, tmp_path / "in.parquet", "--chunk-rows", "100")
+    assert "cannot write predictions: database or disk is full" in err
+
+
 def test_a_wrong_type_in_a_csv_is_one_line(tmp_path, registered, capsys):
     rows = batch_rows(registered)
     rows["Weight_in_lbs"] = rows["Weight_in_lbs"].astype(object)
