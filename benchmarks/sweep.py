@@ -8,9 +8,9 @@ Each round runs, one after the other, in this process:
 - direct: `optuna.create_study` (in memory) and `study.optimize` over a plain objective: the
   project's own `build_model`/`fit`, the same seeded folds, the registry's metric, the fold
   means reported for the same median pruner: what a team would write by hand in one loop;
-- ours: tuning.study.run, as the command runs it: the study in SQLite beside the tracking store
-  (resumable), an MLflow parent run and a child run per trial (the embedded SQLite store),
-  pruning, the best trial found.
+- ours: tuning.study.run, as the command runs it: the study in its journal file beside the
+  tracking store (resumable), an MLflow parent run and a child run per trial (the embedded
+  SQLite store), pruning, the best trial found.
 Both use the same seeded TPE sampler, so they run the same trials (the script checks that
 the sequences of values agree). Wall-clock trials per minute decide; CPU seconds of this
 process (all threads) are reported beside them, since on a shared machine the wall clock also
@@ -118,9 +118,8 @@ def ours(project: Any, trials: int, uri: str) -> tuple[tuple[float, float], list
     seconds = clock.stop()
     import optuna
 
-    loaded = optuna.load_study(
-        study_name=outcome.study, storage=study.storage_url(uri, settings.storage)
-    )
+    stored = study.open_storage(study.storage_url(uri, settings.storage))
+    loaded = optuna.load_study(study_name=outcome.study, storage=stored)
     return seconds, [t.params for t in loaded.trials]
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from mlops_toolkit import metrics, names
+from mlops_toolkit.tuning import study
 from support.project import bake
 from support.stores import pg_url  # noqa: F401 - the fixture
 
@@ -126,7 +126,7 @@ def test_eight_trials_on_the_embedded_store(project):
     before = (project / "params.yaml").read_text()
     result = sweep(project, "--trials", "8", "--parallel", "2")
     assert result.returncode == 0, result.stderr
-    assert (project / "sweeps.db").is_file()
+    assert (project / study.STORE_FILE).is_file()
     check_sweep(project, f"sqlite:///{project / 'mlflow.db'}", "tumor-classifier-sweeps", 8, before)
 
 
@@ -147,18 +147,21 @@ def test_a_regressor_minimises_its_error(regressor, tmp_path):
 
 
 def counted(storage: Path) -> int:
-    try:
-        with sqlite3.connect(storage, timeout=1) as db:
-            return db.execute(
-                "SELECT count(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')"
-            ).fetchone()[0]
-    except sqlite3.Error:  # not created yet
+    """Trials stored in the study's journal (read while the sweep appends to it)."""
+    if not storage.is_file():  # not created yet
         return 0
+    journal = study.open_storage(str(storage))
+    ids = [journal.get_study_id_from_name(s.study_name) for s in journal.get_all_studies()]
+    return sum(
+        trial.state.name in COUNTED
+        for i in ids
+        for trial in journal.get_all_trials(i, deepcopy=False)
+    )
 
 
 def test_an_interrupted_sweep_resumes_where_it_stopped(project):
     set_sweep(project, folds=20, space={"C": {"low": 0.001, "high": 100.0, "log": True}})
-    storage = project / "sweeps.db"
+    storage = project / study.STORE_FILE
     proc = sweep(project, "--trials", "6", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while counted(storage) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -199,7 +202,7 @@ def test_bad_input_is_one_line_and_nothing_written(project, section, args, messa
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert (project / "params.yaml").read_text() == before
-    assert not (project / "sweeps.db").exists()
+    assert not (project / study.STORE_FILE).exists()
 
 
 @pytest.mark.postgres
@@ -220,7 +223,7 @@ def test_eight_trials_on_a_postgres_tracking_server(project, request, tmp_path):
         env = {"MLFLOW_TRACKING_URI": server.uri, names.ENV_SWEEP_STORAGE: database}
         result = sweep(project, "--trials", "8", "--parallel", "2", env=env)
         assert result.returncode == 0, result.stderr
-        assert not (project / "sweeps.db").exists()
+        assert not (project / study.STORE_FILE).exists()
         check_sweep(project, server.uri, "tumor-classifier-sweeps", 8, before)
         with psycopg.connect(database) as db:
             states = dict(

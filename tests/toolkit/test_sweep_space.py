@@ -62,16 +62,43 @@ def test_the_section_checks_folds_and_metric():
 
 
 def test_the_study_lives_beside_the_embedded_store_or_where_it_is_told():
-    assert study.storage_url("sqlite:////p/mlflow.db", "") == "sqlite:////p/" + study.STORE_FILE
+    assert study.STORE_FILE == "sweeps.journal"
+    assert study.storage_url("sqlite:////p/mlflow.db", "") == "/p/sweeps.journal"
     assert (
         study.storage_url("http://mlflow:5000", "postgresql://u:pw@db:5432/sweeps")
         == "postgresql+psycopg://u:pw@db:5432/sweeps"
     )
+    assert study.storage_url("http://mlflow:5000", "sqlite:////p/s.db") == "sqlite:////p/s.db"
+    assert study.storage_url("http://mlflow:5000", "/runner/s.journal") == "/runner/s.journal"
     with pytest.raises(InputError, match="the tracking store is a server: name the study's"):
         study.storage_url("http://mlflow:5000", "")
     with pytest.raises(InputError) as error:
         study.storage_url("http://mlflow:5000", "redis://u:secret@db")
     assert "secret" not in str(error.value)
+
+
+def test_the_default_storage_is_a_journal_a_second_sweep_continues(tmp_path):
+    """The embedded default: Optuna's journal file (one appended line per stored trial, no
+    database), which a later sweep opens with the trials stored so far; an RDB URL still opens
+    a database."""
+    import optuna
+
+    url = study.storage_url(f"sqlite:///{tmp_path / 'mlflow.db'}", "")
+    storage = study.open_storage(url)
+    assert isinstance(storage, optuna.storages.JournalStorage)
+    first = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    first.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=0.5))
+    assert not (tmp_path / "sweeps.db").exists()
+    again = optuna.load_study(study_name="s", storage=study.open_storage(url))
+    assert [t.value for t in again.trials] == [0.5]
+    rdb = study.open_storage(f"sqlite:///{tmp_path / 'other.db'}")
+    assert isinstance(rdb, optuna.storages.RDBStorage)
+
+
+def test_a_journal_in_a_missing_folder_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="no such folder") as error:
+        study.open_storage(str(tmp_path / "gone" / "s.journal"))
+    assert "\n" not in str(error.value)
 
 
 PARAMS = """\

@@ -45,8 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--storage",
         default="",
-        help=f"study database URL; default ${names.ENV_SWEEP_STORAGE}, else sweeps.db beside "
-        "the embedded mlflow.db",
+        help="the study's database URL (postgresql://..., sqlite:///PATH) or journal file; "
+        f"default ${names.ENV_SWEEP_STORAGE}, else sweeps.journal beside the embedded mlflow.db",
     )
     p.add_argument(
         "--experiment", default="", help="MLflow experiment; default <experiment>-sweeps"
