@@ -235,3 +235,45 @@ def test_writing_batches_is_one_transaction_all_or_nothing(store_url, model) -> 
             write([chunk(52.0)])
             write([chunk(53.0)])
         assert [j.prediction.ts for j in store.read_joined(model)] == [52.0, 52.0, 53.0, 53.0]
+
+
+def test_batch_job_columns_read_back_as_the_file_holds_them(store_url, model) -> None:
+    """`score`'s chunk columns (text as JSON made by arrow, numbers narrowed where exact) come
+    back value for value: quotes, backslashes, control characters, non-ASCII, nulls, integers
+    beyond 32 bits, floats float32 cannot hold, dictionary text and dates."""
+    import pyarrow as pa
+    from mlops_toolkit.monitoring.store import ScoredBatch, codec, new_batch
+    from mlops_toolkit.serving.batch_job import _inputs
+
+    text = ['say "hi"', "C:\\dir", "tab\there", None, "café ✓", ""]
+    record = pa.record_batch(
+        {
+            "text": pa.array(text, pa.large_string()),
+            "plain": pa.array(["a", "b", None, "d", "e", "f"]),
+            "quoted": pa.array(['"', "\\", "x", "y", None, "z"]),
+            "make": pa.array(["ford", "amc", "ford", None, "ford", "amc"]).dictionary_encode(),
+            "small": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),
+            "wide": pa.array([1, -(2**40), 3, 4, 5, 2**40], pa.int64()),
+            "exact": pa.array([130.0, None, 95.5, 1.0, -0.0, 2.0]),
+            "inexact": pa.array([0.1, 14.7, None, 1e300, 2.0, 3.0]),
+            "day": pa.array([0, 1, 2, 3, 4, None], pa.date32()),
+        }
+    )
+    names = record.schema.names
+    columns = _inputs(record, names)
+    assert isinstance(columns["plain"], codec.JSONList)  # the arrow path, not to_pylist
+    blob = codec.encode(names, columns, lambda v: json.dumps(v))
+    specs = json.loads(blob[: blob.index(b"\n")])["specs"]
+    assert [s["dtype"] for s in specs[4:8]] == ["|u1", "<i8", "<f4", "<f8"]
+    batch = ScoredBatch(
+        new_batch(), model, "1", "batch", 50.0, names, columns, list(range(6)), None, None
+    )
+    with open_store(store_url) as store:
+        with store.writing_batches() as write:
+            assert write([batch]) == 6
+        joined = store.read_joined(model)
+    expected = record.to_pylist()
+    for row, j in zip(expected, joined, strict=True):
+        day = row.pop("day")
+        assert j.prediction.inputs.pop("day") == (day and f"{day.isoformat()}T00:00:00")
+        assert j.prediction.inputs == row
