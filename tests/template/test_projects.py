@@ -103,7 +103,11 @@ def test_pipeline_registers_a_sane_model(installed, tmp_path):
     holdout = json.loads((project / "metrics" / "holdout.json").read_text())
     with sqlite3.connect(project / "mlflow.db") as db:
         versions = db.execute("select name, version, run_id from model_versions").fetchall()
+        (description,) = db.execute("select description from model_versions").fetchone()
     assert versions == [(project.name, 1, registered["run_id"])]
+    # Its model passport (project.runs.register): on the run, linked from the description.
+    assert f"runs:/{registered['run_id']}/passport/passport.html" in description, description
+    assert (project / "reports" / "passport" / "passport.html").is_file()
     if answers.get("task", "classification") == "classification":
         assert 0.9 <= holdout["f1"] <= 1.0
         assert 0.95 <= holdout["roc_auc"] <= 1.0
