@@ -241,7 +241,8 @@ def _codes(values: np.ndarray, index: Any, missing: int) -> np.ndarray:
     import pandas as pd
 
     values = np.asarray(values, dtype=object)
-    found = index.index.get_indexer(values)
+    # As an object Index: pandas would otherwise infer its string type and convert every value.
+    found = index.index.get_indexer(pd.Index(values, dtype=object, copy=False))
     codes = np.where(found >= 0, index.to_numpy()[found], -1)
     if missing >= 0:
         codes[pd.isna(values)] = missing
