@@ -59,3 +59,13 @@ def test_a_failed_gate_and_missing_facts_read_plainly():
     assert "**Data version**: `not recorded`" in text and "run `unknown`" in text
     assert "pull request" not in text and "| metric |" not in text
     assert "not judged" in registry.description("m", "3", {}, "r")
+
+
+def test_the_gate_line_says_its_state_once():
+    tags = {
+        names.TAG_GATE_PASSED: "true",
+        names.TAG_GATE_MODE: "bootstrap",
+        names.TAG_GATE_SUMMARY: "gate PASSED (bootstrap): f1=0.9500",
+    }
+    text = registry.description("m", "1", tags, None)
+    assert "**Gate**: passed (bootstrap): f1=0.9500\n" in text + "\n", text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable
 
 from .. import names
@@ -207,6 +208,12 @@ def _register(
 DESCRIPTION_HEADER = "Registered by the platform (mlops-toolkit register)."
 
 
+def gate_detail(summary: str) -> str:
+    """The gate's summary tag without its own state: the tag is the gate's line, "gate PASSED
+    (mode): f1=...", and the description and the passport show the state apart."""
+    return re.sub(r"^gate \w+(?: \([\w-]+\))?: ", "", summary)
+
+
 def description(
     model_name: str,
     version: str,
@@ -225,7 +232,7 @@ def description(
     if passed is not None:
         verdict = "passed" if passed == "true" else "failed"
         mode = tags.get(names.TAG_GATE_MODE, "")
-        summary = tags.get(names.TAG_GATE_SUMMARY, "")
+        summary = gate_detail(tags.get(names.TAG_GATE_SUMMARY, ""))
         gate = f"{verdict}{f' ({mode})' if mode else ''}{f': {summary}' if summary else ''}"
     lines = [
         DESCRIPTION_HEADER,

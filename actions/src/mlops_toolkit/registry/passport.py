@@ -341,13 +341,14 @@ def _gate(gate: dict[str, Any] | None, tags: dict[str, str]) -> dict[str, Any] |
         }
     if names.TAG_GATE_PASSED not in tags:
         return None
+    from .moves import gate_detail
+
     baseline = tags.get(names.TAG_GATE_BASELINE, "")
     return {
         "passed": tags[names.TAG_GATE_PASSED] == "true",
         "mode": tags.get(names.TAG_GATE_MODE, ""),
         "decision_rule": "",
-        # The tag is the gate's own line: "gate PASSED (mode): ..."; the state is shown apart.
-        "summary": re.sub(r"^gate \w+(?: \([\w-]+\))?: ", "", tags.get(names.TAG_GATE_SUMMARY, "")),
+        "summary": gate_detail(tags.get(names.TAG_GATE_SUMMARY, "")),
         "reason": "",
         "production_version": "" if baseline == "none" else baseline,
         "checks": [],
