@@ -32,6 +32,9 @@ Columns = dict[str, np.ndarray]
 Step = Callable[[np.ndarray], np.ndarray]
 # A value no training category can equal: the variant that checks unseen categories.
 UNSEEN = "\x00unseen category\x00"
+# From this many rows a sparse output is stacked block by block (a batch job's chunk: no dense
+# copy of the whole matrix to scan); below, densely, which costs a request less.
+SPARSE_STACK_ROWS = 1000
 
 
 class Unsupported(Exception):
@@ -110,11 +113,16 @@ def _column_transformer(ct: Any, types: dict[str, str]) -> Callable[[Columns, in
         blocks = [part(columns, selected, n_rows) for selected, part in parts]
         if not blocks:
             return np.empty((n_rows, 0))
-        if sparse:  # stacked as ColumnTransformer._hstack stacks them: the same matrix
+        if sparse and n_rows >= SPARSE_STACK_ROWS:  # as ColumnTransformer._hstack stacks them
             from scipy import sparse as sp
 
             return sp.hstack(blocks).tocsr()
-        return np.hstack([b.toarray() if hasattr(b, "toarray") else b for b in blocks])
+        X = np.hstack([b.toarray() if hasattr(b, "toarray") else b for b in blocks])
+        if sparse:  # a request's few rows: one scan of a small matrix, the same CSR matrix
+            from scipy import sparse as sp
+
+            return sp.csr_matrix(X)
+        return X
 
     return transform
 
@@ -282,6 +290,8 @@ def _check_exact(model: ServedModel, compiled: CompiledModel) -> None:
         batch,
         *(_stacked(batch, vary(batch, model)) for vary in (_with_missing, _with_unseen)),
     ]
+    # And all of them repeated to a batch job's size: the other way of stacking (transform).
+    variants.append(_tiled(_stacked(_stacked(*variants[1:]), batch), SPARSE_STACK_ROWS))
     ct = model.estimator.steps[0][1]
     for variant in variants:
         frame = model._frame(variant)
@@ -316,6 +326,12 @@ def _with_unseen(batch: Batch, model: ServedModel) -> Batch:
 def _stacked(first: Batch, second: Batch) -> Batch:
     columns = {k: np.concatenate([v, second.columns[k]]) for k, v in first.columns.items()}
     return Batch(first.n_rows + second.n_rows, columns=columns)
+
+
+def _tiled(batch: Batch, rows: int) -> Batch:
+    times = -(-rows // max(batch.n_rows, 1))
+    columns = {k: np.concatenate([v] * times) for k, v in batch.columns.items()}
+    return Batch(batch.n_rows * times, columns=columns)
 
 
 def _dense(X: Any) -> np.ndarray:
