@@ -32,9 +32,10 @@ Columns = dict[str, np.ndarray]
 Step = Callable[[np.ndarray], np.ndarray]
 # A value no training category can equal: the variant that checks unseen categories.
 UNSEEN = "\x00unseen category\x00"
-# From this many rows a sparse output is stacked block by block (a batch job's chunk: no dense
-# copy of the whole matrix to scan); below, densely, which costs a request less.
-SPARSE_STACK_ROWS = 1000
+# From this many rows (a batch job's chunk) one-hot codes come from pandas and a sparse output is
+# stacked block by block, with no dense copy to scan; below (a request), plain Python and numpy,
+# which cost a few rows less. The exactness check scores both.
+BATCH_ROWS = 1000
 
 
 class Unsupported(Exception):
@@ -113,7 +114,7 @@ def _column_transformer(ct: Any, types: dict[str, str]) -> Callable[[Columns, in
         blocks = [part(columns, selected, n_rows) for selected, part in parts]
         if not blocks:
             return np.empty((n_rows, 0))
-        if sparse and n_rows >= SPARSE_STACK_ROWS:  # as ColumnTransformer._hstack stacks them
+        if sparse and n_rows >= BATCH_ROWS:  # as ColumnTransformer._hstack stacks them
             from scipy import sparse as sp
 
             return sp.hstack(blocks).tocsr()
@@ -188,30 +189,34 @@ def _numeric_step(step: Any) -> Step:
 
 
 def _one_hot(encoder: Any) -> Callable[[Columns, list[str], int], Any]:
-    """One-hot columns, as the OneHotEncoder's own sparse matrix (one 1.0 per feature and row,
-    columns in order); a missing value (None or NaN) is its own category if training saw one,
-    an unseen value is all zeros (handle_unknown="ignore"). The codes come from one hash lookup
-    per column (pandas), not a Python call per value: a batch job's 100,000-row chunk costs
-    milliseconds instead of a dense matrix and a scan for its non-zeros."""
+    """One-hot columns; a missing value (None) is its own category if training saw one, an
+    unseen value is all zeros (handle_unknown="ignore"). A request's few rows: a dense block
+    from a dict lookup per value. A batch job's chunk (BATCH_ROWS and more): one hash lookup per
+    column (pandas) and the encoder's own sparse matrix, milliseconds for 100,000 rows instead
+    of a Python call per value, a dense matrix and a scan for its non-zeros."""
     if encoder.handle_unknown != "ignore" or getattr(encoder, "infrequent_categories_", None):
         raise Unsupported("a OneHotEncoder that errors on unknown or groups infrequent values")
     if np.dtype(encoder.dtype) != np.float64:
         raise Unsupported("a OneHotEncoder with an output type other than float64")
     drop = encoder.drop_idx_ if encoder.drop_idx_ is not None else [None] * len(encoder.categories_)
     lookups = [
-        _lookup(categories, dropped)
+        _Lookup(categories, dropped)
         for categories, dropped in zip(encoder.categories_, drop, strict=True)
     ]
-    offsets = np.cumsum([0] + [width for _, _, width in lookups])
+    offsets = np.cumsum([0] + [lookup.width for lookup in lookups])
 
     def run(columns: Columns, selected: list[str], n_rows: int) -> Any:
-        from scipy import sparse as sp
-
         codes = np.empty((n_rows, len(lookups)), dtype=np.int64)
-        for j, (name, (index, missing, _)) in enumerate(zip(selected, lookups, strict=True)):
-            codes[:, j] = _codes(columns[name], index, missing)
+        for j, (name, lookup) in enumerate(zip(selected, lookups, strict=True)):
+            codes[:, j] = lookup.codes(columns[name])
         found = codes >= 0
         indices = (codes + offsets[:-1])[found]  # row by row, features in order: sorted
+        if n_rows < BATCH_ROWS:
+            block = np.zeros((n_rows, int(offsets[-1])))
+            block[np.nonzero(found)[0], indices] = 1.0
+            return block
+        from scipy import sparse as sp
+
         indptr = np.concatenate([[0], np.cumsum(found.sum(axis=1))])
         data = np.ones(len(indices))
         return sp.csr_matrix((data, indices, indptr), shape=(n_rows, int(offsets[-1])))
@@ -219,42 +224,47 @@ def _one_hot(encoder: Any) -> Callable[[Columns, list[str], int], Any]:
     return run
 
 
-def _lookup(categories: np.ndarray, dropped: Any = None) -> tuple[Any, int, int]:
-    """(an index of the non-missing categories whose position is their column, the column of
-    missing values (-1: none), the number of columns), the dropped category left out."""
-    import pandas as pd
+class _Lookup:
+    """A feature's categories: value -> column, the column of missing values (-1: none), the
+    number of columns, the dropped category left out."""
 
-    keys: list[Any] = []
-    columns: list[int] = []
-    missing = -1
-    column = 0
-    for position, value in enumerate(categories.tolist()):
-        if position == dropped:
-            continue
-        if _is_missing(value):
-            missing = column
-        elif isinstance(value, str | bool):
-            keys.append(value)
-            columns.append(column)
-        else:
-            raise Unsupported(f"category {value!r} is neither a string nor a boolean")
-        column += 1
-    index = pd.Series(columns, index=pd.Index(keys, dtype=object), dtype=np.int64)
-    return index, missing, column
+    def __init__(self, categories: np.ndarray, dropped: Any = None) -> None:
+        import pandas as pd
 
+        self.index: dict[Any, int] = {}
+        self.missing = -1
+        self.width = 0
+        for position, value in enumerate(categories.tolist()):
+            if position == dropped:
+                continue
+            if _is_missing(value):
+                self.missing = self.width
+            elif isinstance(value, str | bool):
+                self.index[value] = self.width
+            else:
+                raise Unsupported(f"category {value!r} is neither a string nor a boolean")
+            self.width += 1
+        self.keys = pd.Index(list(self.index), dtype=object)
+        self.columns = np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
 
-def _codes(values: np.ndarray, index: Any, missing: int) -> np.ndarray:
-    """Each value's column (-1: none). The payload checks made every value a string, a boolean
-    or None."""
-    import pandas as pd
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """Each value's column (-1: none). The payload checks made every value a string, a
+        boolean or None."""
+        import pandas as pd
 
-    values = np.asarray(values, dtype=object)
-    # As an object Index: pandas would otherwise infer its string type and convert every value.
-    found = index.index.get_indexer(pd.Index(values, dtype=object, copy=False))
-    codes = np.where(found >= 0, index.to_numpy()[found], -1)
-    if missing >= 0:
-        codes[pd.isna(values)] = missing
-    return codes
+        if len(values) < BATCH_ROWS:
+            index, missing = self.index, self.missing
+            return np.array(
+                [missing if v is None else index.get(v, -1) for v in values.tolist()],
+                dtype=np.int64,
+            )
+        values = np.asarray(values, dtype=object)
+        # As an object Index: pandas would otherwise infer a string type, converting each value.
+        found = self.keys.get_indexer(pd.Index(values, dtype=object, copy=False))
+        codes = np.where(found >= 0, self.columns[found], -1)
+        if self.missing >= 0:
+            codes[np.equal(values, None)] = self.missing
+        return codes
 
 
 def _is_missing(value: Any) -> bool:
@@ -291,7 +301,7 @@ def _check_exact(model: ServedModel, compiled: CompiledModel) -> None:
         *(_stacked(batch, vary(batch, model)) for vary in (_with_missing, _with_unseen)),
     ]
     # And all of them repeated to a batch job's size: the other way of stacking (transform).
-    variants.append(_tiled(_stacked(_stacked(*variants[1:]), batch), SPARSE_STACK_ROWS))
+    variants.append(_tiled(_stacked(_stacked(*variants[1:]), batch), BATCH_ROWS))
     ct = model.estimator.steps[0][1]
     for variant in variants:
         frame = model._frame(variant)
