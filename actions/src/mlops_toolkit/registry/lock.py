@@ -121,12 +121,10 @@ def _acquire(
             return
         except MlflowException as exc:
             code = getattr(exc, "error_code", "")
-            if code == "RESOURCE_DOES_NOT_EXIST":
-                # The SQL store answers a clash by reading the existing lock back; when its
-                # holder released it in between, that read fails: the lock is free, try again
-                # (within the wait: a store that always answers so must not spin forever).
-                if time.monotonic() > deadline:
-                    raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc
+            # The SQL store answers a clash by reading the existing lock back; when its holder
+            # released it in between, that read fails: the lock is free, try again (within the
+            # wait: a store that always answers so must not spin forever).
+            if code == "RESOURCE_DOES_NOT_EXIST" and time.monotonic() <= deadline:
                 continue
             if code != "RESOURCE_ALREADY_EXISTS":
                 raise ToolkitError(f"cannot take the registry lock {name}: {exc}") from exc

@@ -250,14 +250,14 @@ class _Lookup:
     def codes(self, values: np.ndarray) -> np.ndarray:
         """Each value's column (-1: none). The payload checks made every value a string, a
         boolean or None."""
-        import pandas as pd
-
         if len(values) < BATCH_ROWS:
             index, missing = self.index, self.missing
             return np.array(
                 [missing if v is None else index.get(v, -1) for v in values.tolist()],
                 dtype=np.int64,
             )
+        import pandas as pd  # a batch job's chunk only: a request's path skips the import
+
         values = np.asarray(values, dtype=object)
         # As an object Index: pandas would otherwise infer a string type, converting each value.
         found = self.keys.get_indexer(pd.Index(values, dtype=object, copy=False))
