@@ -11,25 +11,6 @@ import subprocess
 import pytest
 from support.ordering import long_groups_first
 
-# Numeric libraries' thread pools get each worker's share of the cores, as scikit-learn's own
-# suite does under xdist: four workers on two cores, each running trainings whose OpenBLAS and
-# OpenMP pools default to every core, spun their threads against each other (a small
-# logistic-regression workload took 3x the CPU with two threads a pool than with one, 4
-# processes at once). Set here, in the process that starts the workers, so every worker and
-# every subprocess inherits them (generated projects, servers, act jobs: tests/e2e/act.py
-# passes them on) before anything imports numpy; a value the caller set wins.
-THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return  # a worker inherited its share from the controller
-    workers = getattr(config.option, "numprocesses", None)  # xdist's -n, resolved to a count
-    workers = workers if isinstance(workers, int) and workers > 0 else 1
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    for name in THREAD_POOLS:
-        os.environ.setdefault(name, str(threads))
-
 
 def _gpu_present() -> bool:
     if shutil.which("nvidia-smi") is None:

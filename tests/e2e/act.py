@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 
 STANDINS = Path(__file__).parent / "standins"
-THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # Every runner label the generated workflows use runs directly on this host.
 LABELS = ("ubuntu-latest", "self-hosted", "linux", "gpu")
 # pip inside the jobs builds the toolkit and the project (editable) with the backends this
@@ -114,9 +113,7 @@ class Act:
             command += ["-s", f"{key}={value}"]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
-        # The worker's share of the cores for the jobs' numeric thread pools (tests/conftest.py).
-        pools = {k: v for k, v in os.environ.items() if k in THREAD_POOLS}
-        for key, value in {**PIP_ENV, **pools, **self.env}.items():
+        for key, value in {**PIP_ENV, **self.env}.items():
             command += ["--env", f"{key}={value}"]
         log, errors = self.logs / f"{name}.log", self.logs / f"{name}.stderr"
         # The log is written as act runs (self.current): a test may wait for a step's line.
