@@ -1,7 +1,9 @@
 """The sweep's records: each finished trial in the study's storage, then as an MLflow child run.
 
 One writer thread does both, in that order, once a trial has finished, so a trial's thread never
-waits for a database or the tracking server, and MLflow's client is used by one thread only.
+waits for a database or the tracking server, and MLflow's client is used by one thread only. The
+child runs of the trials that finished within a couple of seconds are written together
+(childruns.py: one transaction on MLflow's SQL store instead of six per run).
 Child runs are a projection of the stored study (values, fold means as steps, state, times): a
 sweep cut off after storing a trial but before its child run leaves the storage ahead of MLflow,
 and the next run of the same study writes the missing child runs first (`write_all`), so the
@@ -14,6 +16,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,7 +67,12 @@ def written_trials(client: Any, experiment_id: str, parent: str) -> dict[int, st
 
 class ChildWriter:
     """One thread that records each finished trial: first in the study's storage (`persist`:
-    the durable record, one transaction), then as a child run. `submit` from any thread."""
+    the durable record, one append or transaction) at once, then, with the others that finished
+    within FLUSH_S, as child runs in one batch (`childruns.sink`: one transaction on MLflow's SQL
+    store). The study is the record: child runs still pending when the sweep dies are written
+    by the next run of the study (`written_trials`, `write_all`). `submit` from any thread."""
+
+    FLUSH_S = 2.0  # how long a finished trial may wait for its child run
 
     def __init__(
         self,
@@ -75,8 +83,11 @@ class ChildWriter:
         metric: str,
         persist: Callable[[Any], int],
     ):
-        self.client, self.experiment_id, self.parent = client, experiment_id, parent
-        self.study_name, self.metric, self.persist = study_name, metric, persist
+        from . import childruns
+
+        self.sink = childruns.sink(client, experiment_id)
+        self.parent, self.study_name, self.metric = parent, study_name, metric
+        self.persist = persist
         self.runs: dict[int, str] = {}  # trial number (the storage's) -> child run id
         self.errors: list[str] = []
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -102,44 +113,76 @@ class ChildWriter:
             raise ToolkitError(f"could not record {len(self.errors)} trial(s): {self.errors[0]}")
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not STOP:
-            trial, new = item
+        pending: list[Any] = []
+        due = None  # when the oldest pending child run must be written
+        while True:
+            wait = None if due is None else max(0.0, due - time.monotonic())
             try:
-                number = self.persist(trial) if new else trial.number
-                self.runs[number] = self.write(trial, number)
-            except Exception as error:  # reported by close(); the next sweep reconciles
-                from ..tracking.client import one_line
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                item = None
+            if item is STOP:
+                break
+            if item is not None and (run := self._stored(*item)) is not None:
+                pending.append(run)
+                due = due or time.monotonic() + self.FLUSH_S
+            if due is not None and time.monotonic() >= due:
+                self._flush(pending)
+                pending, due = [], None
+        self._flush(pending)
 
-                self.errors.append(f"trial {trial.number}: {one_line(error)}")
+    def _stored(self, trial: Any, new: bool) -> Any | None:
+        """The trial stored (when new), as the child run to write; None when storing failed."""
+        try:
+            number = self.persist(trial) if new else trial.number
+            return self.child(trial, number)
+        except Exception as error:  # reported by close(); the next sweep reconciles
+            self._failed(f"trial {trial.number}", error)
+            return None
 
-    def write(self, trial: Any, number: int) -> str:
-        from mlflow.entities import Metric, Param, RunStatus
+    def _flush(self, pending: list[Any]) -> None:
+        if not pending:
+            return
+        try:
+            self.runs.update(self.sink(pending))
+        except Exception as error:  # none of the batch written: the next sweep writes them
+            numbers = ", ".join(str(run.number) for run in pending)
+            self._failed(f"trial(s) {numbers}", error)
+
+    def _failed(self, what: str, error: Exception) -> None:
+        from ..tracking.client import one_line
+
+        self.errors.append(f"{what}: {one_line(error)}")
+
+    def child(self, trial: Any, number: int) -> Any:
+        """The child run of a finished trial: its state, values and fold means."""
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-        state = trial.state.name
-        tags = {
-            MLFLOW_PARENT_RUN_ID: self.parent,
-            names.TAG_SWEEP_PARENT: self.parent,
-            names.TAG_SWEEP_STUDY: self.study_name,
-            names.TAG_SWEEP_TRIAL: str(number),
-            names.TAG_SWEEP_STATE: state,
-        }
-        start = _millis(trial.datetime_start)
-        run = self.client.create_run(
-            self.experiment_id, start_time=start, tags=tags, run_name=f"trial-{number}"
-        )
-        key = metric_key(self.metric)
-        points = [
-            Metric(key, value, start, step)
-            for step, value in sorted(trial.intermediate_values.items())
-        ]
+        from .childruns import ChildRun
+
+        now = int(time.time() * 1000)
+        start = _millis(trial.datetime_start) or now
+        end = _millis(trial.datetime_complete) or now
+        points = [(v, start, step) for step, v in sorted(trial.intermediate_values.items())]
         if trial.value is not None:
-            points.append(Metric(key, trial.value, _millis(trial.datetime_complete), len(points)))
-        params = [Param(f"model.{k}", str(v)) for k, v in trial.params.items()]
-        self.client.log_batch(run.info.run_id, metrics=points, params=params)
-        status = RunStatus.to_string(RunStatus.FAILED if state == "FAIL" else RunStatus.FINISHED)
-        self.client.set_terminated(run.info.run_id, status, _millis(trial.datetime_complete))
-        return run.info.run_id
+            points.append((trial.value, end, len(points)))
+        return ChildRun(
+            number=number,
+            name=f"trial-{number}",
+            start=start,
+            end=end,
+            failed=trial.state.name == "FAIL",
+            tags={
+                MLFLOW_PARENT_RUN_ID: self.parent,
+                names.TAG_SWEEP_PARENT: self.parent,
+                names.TAG_SWEEP_STUDY: self.study_name,
+                names.TAG_SWEEP_TRIAL: str(number),
+                names.TAG_SWEEP_STATE: trial.state.name,
+            },
+            params={f"model.{k}": str(v) for k, v in trial.params.items()},
+            points=points,
+            key=metric_key(self.metric),
+        )
 
 
 def finish_parent(
