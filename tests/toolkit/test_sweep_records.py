@@ -116,3 +116,20 @@ def test_child_runs_pending_at_a_crash_are_written_by_the_next_run(client, tmp_p
     assert values == {0: 0.25, 1: 0.5, 2: 0.125}
     assert outcome.best_trial == 1 and outcome.best_run_id == runs[1]
     assert client.get_run(parent).data.tags[names.TAG_SWEEP_BEST_RUN] == runs[1]
+
+
+def test_a_child_run_is_written_while_the_sweep_goes_on(client, monkeypatch):
+    """The batch is flushed FLUSH_S after its first trial, not only when the sweep ends."""
+    monkeypatch.setattr(trials.ChildWriter, "FLUSH_S", 0.2)
+    url = study.storage_url(client.tracking_uri)
+    stored = study._open(project(), url, "s")
+    experiment = client.create_experiment("exp-sweeps")
+    parent = trials.parent_run(client, experiment, stored, {})
+    writer = trials.ChildWriter(client, experiment, parent, "s", "f1", study._persister(stored, 0))
+    writer.submit(None, finished(0.25))
+    deadline = time.monotonic() + 30
+    while not trials.written_trials(client, experiment, parent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert trials.written_trials(client, experiment, parent) == writer.runs
+    assert list(writer.runs) == [0]
+    writer.close()
