@@ -9,7 +9,7 @@ MLflow's own table models, as its `create_run`, `log_batch` and `update_run_info
 the run row with its final status and end time, its tags (the run name's too), params, metric
 points and latest metric (~1 ms a run). MLflow's validation of keys and values runs first. Any
 other store (a tracking server over HTTP), or an MLflow whose internals moved, gets the client's
-three calls per run. A run reads back the same either way (tests/toolkit/test_sweep_space.py).
+three calls per run. A run reads back the same either way (tests/toolkit/test_sweep_records.py).
 """
 
 from __future__ import annotations
