@@ -128,8 +128,8 @@ def test_a_child_run_is_written_while_the_sweep_goes_on(client, monkeypatch):
     writer = trials.ChildWriter(client, experiment, parent, "s", "f1", study._persister(stored, 0))
     writer.submit(None, finished(0.25))
     deadline = time.monotonic() + 30
-    while not trials.written_trials(client, experiment, parent) and time.monotonic() < deadline:
+    while not writer.runs and time.monotonic() < deadline:  # set once the batch is committed
         time.sleep(0.05)
-    assert trials.written_trials(client, experiment, parent) == writer.runs
     assert list(writer.runs) == [0]
+    assert trials.written_trials(client, experiment, parent) == writer.runs
     writer.close()
