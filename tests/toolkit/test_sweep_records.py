@@ -69,6 +69,19 @@ def test_a_batch_written_child_run_reads_back_as_the_clients_calls_leave_it(clie
     assert [r.info.run_id for r in found] == [written[2]]
 
 
+def test_an_mlflow_whose_models_moved_gets_the_clients_calls(client, monkeypatch):
+    """A changed signature found before anything is written: the calls, not a failed sweep."""
+
+    def moved(*args, **kwargs):
+        raise TypeError("SqlRun() got an unexpected keyword argument 'source_type'")
+
+    monkeypatch.setattr(childruns, "_rows", moved)
+    experiment = client.create_experiment("sweeps")
+    assert childruns._bulk_sink(client, experiment) is None
+    written = childruns.sink(client, experiment)([child(3)])
+    assert client.get_run(written[3]).data.params == child(3).params
+
+
 def project() -> SimpleNamespace:
     """What study.run reads of a project when every trial is stored already."""
     return SimpleNamespace(

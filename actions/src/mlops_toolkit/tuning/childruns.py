@@ -80,6 +80,13 @@ def _bulk_sink(client: Any, experiment_id: str) -> Sink | None:
         return None
     if not isinstance(store, SqlAlchemyStore):
         return None
+    probe = ChildRun(0, "probe", 0, 0, False, {"t": "v"}, {"p": "v"}, [(0.5, 0, 0)], "m")
+    try:  # the same calls as a write, but no session: an MLflow whose models or checks moved
+        _validate(probe, _validate_batch_log_data)
+        _rows(models, store, probe, "0" * 32, experiment_id, "")
+    except (TypeError, AttributeError) as error:
+        log.debug("child runs through MLflow's client: %s", error)
+        return None
     artifacts = store.get_experiment(experiment_id).artifact_location
 
     def write(runs: list[ChildRun]) -> dict[int, str]:
