@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from mlops_toolkit.monitoring.store import open_store
-from mlops_toolkit.monitoring.store.ids import new_ids
+from mlops_toolkit.monitoring.store.ids import batch_of, new_ids
 from mlops_toolkit.registry.mlmodel import Batch, Column, ServedModel
 from mlops_toolkit.serving.predlog import StoreWriter
 from support.stores import pg_url, store_url  # noqa: F401  (fixtures)
@@ -49,7 +49,7 @@ class Writer:
         """One request's rows, as the server hands them over; their ids."""
         ids = new_ids(rows)
         matrix = np.arange(rows * 3, dtype=float).reshape(rows, 3)
-        self.writer.submit(ids, 1.0e9, MODEL, Batch(rows, matrix=matrix), [0.5] * rows)
+        self.writer.submit(batch_of(ids[0]), 1.0e9, MODEL, Batch(rows, matrix=matrix), [0.5] * rows)
         return ids
 
 
@@ -161,7 +161,8 @@ def test_probabilities_of_gathered_requests_are_each_requests_own(store_url) -> 
         part = frame.iloc[start : start + rows]
         columns = {"plan": part["plan"].to_numpy(object), "age": part["age"].to_numpy()}
         ids = new_ids(rows)
-        log.writer.submit(ids, 1.0e9, model, Batch(rows, columns=columns), [None] * rows)
+        batch = Batch(rows, columns=columns)
+        log.writer.submit(batch_of(ids[0]), 1.0e9, model, batch, [None] * rows)
         expected.update(zip(ids, pipeline.predict_proba(part).tolist(), strict=True))
     assert log.writer.flush(60)
     log.writer.close()

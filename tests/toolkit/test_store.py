@@ -18,7 +18,7 @@ from mlops_toolkit.monitoring.store import (
     new_ids,
     open_store,
 )
-from mlops_toolkit.monitoring.store.ids import batch_of, id_time
+from mlops_toolkit.monitoring.store.ids import batch_of, id_time, ids_json
 
 pytest_plugins = ["support.stores"]  # the store_url fixture: SQLite and PostgreSQL
 
@@ -136,6 +136,17 @@ def test_ids_sort_by_time_then_row_and_share_the_batch() -> None:
     assert {batch_of(i) for i in early} == {batch_of(early[0])}
     assert early[2] == batch_of(early[0]) + "000002"
     assert id_time(early[0]) == 1000.0 and len(set(new_ids(1000))) == 1000
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("n", [0, 1, 2, 100, 1500])  # 1500: past the cached sizes
+def test_ids_json_is_the_batchs_ids_as_new_ids_spells_them(n: int) -> None:
+    """The server answers with `ids_json` and the store keeps only the batch id: the two must
+    name the same rows (a label for answer row i joins stored row i)."""
+    batch = batch_of(new_ids(1)[0])
+    expected = [batch + f"{i:06x}" for i in range(n)]
+    assert json.loads(ids_json(batch, n)) == expected
+    assert json.loads(ids_json(batch, n)) == expected  # again: from the cached pieces
 
 
 def test_unreachable_store_is_one_line_without_the_password() -> None:

@@ -31,7 +31,7 @@ import orjson
 
 from ..contracts import PredictionRecord
 from ..monitoring.store import PredictionStore, ScoredBatch, StoreError, open_store
-from ..monitoring.store.ids import batch_of, new_ids
+from ..monitoring.store.ids import new_batch
 from ..registry.mlmodel import Batch, ServedModel
 
 log = logging.getLogger(__name__)
@@ -61,15 +61,18 @@ class PredictionLogger:
         names: list[str],
         batch: Batch,
         predictions: list[Any],
-        ids: list[str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """Log the request with probability `sample_rate`; never fail the request."""
+        """Log the request with probability `sample_rate`; never fail the request.
+
+        `batch_id`: the request's (its rows' ids are it + row, `ids.new_ids`); default a new one."""
         if self.sample_rate <= 0 or self._random.random() >= self.sample_rate:
             return
         try:
             rows = input_rows(names, batch)
             ts = time.time()
-            ids = ids or new_ids(len(predictions), ts)
+            batch_id = batch_id or new_batch(ts)
+            ids = [batch_id + f"{i:06x}" for i in range(len(predictions))]
             lines = [
                 orjson.dumps(
                     PredictionRecord(
@@ -110,7 +113,8 @@ def input_rows(names: list[str], batch: Batch) -> Any:
 
 @dataclass
 class _Item:
-    ids: list[str]
+    batch_id: str  # the request's rows' ids are it + row (ids.py): no list of ids is kept
+    n: int
     ts: float
     model: ServedModel
     batch: Batch
@@ -164,15 +168,16 @@ class StoreWriter:
 
     # -- request path ------------------------------------------------------------------------
     def submit(
-        self, ids: list[str], ts: float, model: ServedModel, batch: Batch, predictions: list[Any]
+        self, batch_id: str, ts: float, model: ServedModel, batch: Batch, predictions: list[Any]
     ) -> None:
-        n = len(ids)
+        """Queue a request: its batch id (`ids.new_batch`) and references, nothing per row."""
+        n = len(predictions)
         with self._cond:
             if self.queued + n > self.max_rows or self._stopping:
                 self._drop_locked(n, "queue_full" if not self._stopping else "shutdown")
                 return
             self.queued += n
-            self._items.append(_Item(ids, ts, model, batch, predictions))
+            self._items.append(_Item(batch_id, n, ts, model, batch, predictions))
             if self._idle:  # wake the writer only when it waits for work, not per request
                 self._cond.notify()
 
@@ -204,10 +209,10 @@ class StoreWriter:
                     break
                 self._cond.wait(left)
             items, rows = [], 0
-            while self._items and (not items or rows + len(self._items[0].ids) <= self.batch_rows):
+            while self._items and (not items or rows + self._items[0].n <= self.batch_rows):
                 item = self._items.popleft()
                 items.append(item)
-                rows += len(item.ids)
+                rows += item.n
             return items
 
     def _batches(self, items: list[_Item]) -> list[ScoredBatch]:
@@ -221,7 +226,7 @@ class StoreWriter:
             rows: Any = batch.matrix if batch.matrix is not None else batch.columns
             out.append(
                 ScoredBatch(
-                    batch_of(item.ids[0]),
+                    item.batch_id,
                     name,
                     version,
                     environment,
@@ -276,7 +281,7 @@ class StoreWriter:
             pause = min(pause * 2, 30.0)
 
     def _waiting_rows(self) -> int:
-        return sum(len(item.ids) for item in self._items)
+        return sum(item.n for item in self._items)
 
     def _done(self, n: int) -> None:
         with self._cond:
@@ -308,7 +313,7 @@ class StoreWriter:
             if self._thread.is_alive():
                 self._abandoned = True
                 self._cond.notify_all()
-            left = sum(len(item.ids) for item in self._items)
+            left = sum(item.n for item in self._items)
             self._items.clear()
             if left:
                 self.queued -= left

@@ -36,6 +36,29 @@ def new_ids(n: int, now: float | None = None) -> list[str]:
     return [batch + suffix for suffix in suffixes[:n]]
 
 
+# `ids_json`'s pieces: the JSON array of n ids split around the batch id, per n (bounded).
+_pieces: dict[int, list[bytes]] = {}
+
+
+def ids_json(batch: str, n: int) -> bytes:
+    """The JSON array `new_ids` would give for rows 0..n-1 of `batch`, as bytes, made without a
+    Python string per row: the scoring server answers every request with its rows' ids, and
+    making them one by one cost it more than the rest of logging the request (the store needs
+    only the batch id). One `bytes.join` (C) with the batch id between pieces made once per n."""
+    if n <= 0:
+        return b"[]"
+    pieces = _pieces.get(n)
+    if pieces is None:
+        if n > MAX_ROWS:
+            raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
+        pieces = [b'["', *(b'%06x","' % i for i in range(n - 1)), b'%06x"]' % (n - 1)]
+        if n <= 1024:  # the sizes a server sees again; a bigger batch makes its own
+            if len(_pieces) >= 256:
+                _pieces.clear()
+            _pieces[n] = pieces
+    return batch.encode().join(pieces)
+
+
 def new_batch(now: float | None = None) -> str:
     ms = int((time.time() if now is None else now) * 1000)
     # `random`, not os.urandom: no system call per request. Ids need to be apart, not secret;
