@@ -65,6 +65,18 @@ def test_predictions_and_labels_join(store_url, model) -> None:
     assert [j.labelled for j in joined[2:]] == [False, False]
 
 
+def test_many_batches_in_one_write_are_all_stored(store_url, model) -> None:
+    """135 batches: two full multi-row INSERTs and the rest in smaller ones (_sql._chunks),
+    one batch written twice (kept once); every row comes back, in order, once."""
+    rows = [row for i in range(135) for row in _predictions(model, 1 + i % 3, ts=1000.0 + i)]
+    with open_store(store_url) as store:
+        assert store.write_predictions(rows) == len(rows)
+        assert store.write_predictions(rows[:1]) == 1
+        joined = store.read_joined(model, "1")
+    assert [j.prediction.prediction_id for j in joined] == [r.prediction_id for r in rows]
+    assert [j.prediction.inputs["age"] for j in joined] == [r.inputs["age"] for r in rows]
+
+
 def test_relabelling_is_idempotent_and_corrections_count(store_url, model) -> None:
     rows = _predictions(model, 3)
     labels = [Label(r.prediction_id, 1) for r in rows]

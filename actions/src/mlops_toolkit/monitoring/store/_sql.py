@@ -118,6 +118,24 @@ def _batch(batch_id: str, group: list[Prediction]) -> ScoredBatch:
     )
 
 
+ROWS_PER_INSERT = 64  # x 10 parameters: below every driver's limit
+
+
+def _chunks(n: int) -> Iterator[tuple[int, int]]:
+    """(start, size) covering n rows: full statements of ROWS_PER_INSERT, then the rest in
+    powers of two, so a store prepares at most 7 statement sizes however the rows fall."""
+    start = 0
+    while n - start >= ROWS_PER_INSERT:
+        yield start, ROWS_PER_INSERT
+        start += ROWS_PER_INSERT
+    size = ROWS_PER_INSERT // 2
+    while start < n:
+        if n - start >= size:
+            yield start, size
+            start += size
+        size //= 2
+
+
 def _compact(scores: Any) -> Any:
     """Class probabilities as float32: JSON of ~35 bytes a row of three instead of ~60 (the
     shortest text that reads back as the float32), so the store writes (and a batch job's
@@ -145,6 +163,7 @@ class SQLStore(PredictionStore):
     def __init__(self, url: str) -> None:
         self.url = redact(url)
         self._conn: Any = None
+        self._insert_statements: dict[int, str] = {}
 
     # -- the adapter's part -----------------------------------------------------------------
     @contextmanager
@@ -192,12 +211,6 @@ class SQLStore(PredictionStore):
             yield lambda batches: self._insert_batches(cur, batches)
 
     def _insert_batches(self, cur: Any, batches: Sequence[ScoredBatch]) -> int:
-        j = self.json_in
-        sql = self._sql(
-            f"INSERT INTO {{t}}prediction_batches ({BATCH_COLUMNS}) VALUES "
-            f"({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {j}, {j}, {j}) "
-            "ON CONFLICT (batch_id) DO NOTHING"
-        )
         values = [
             (
                 b.batch_id,
@@ -214,10 +227,28 @@ class SQLStore(PredictionStore):
             for b in batches
         ]
         try:
-            cur.executemany(sql, values)
+            for start, size in _chunks(len(values)):
+                chunk = values[start : start + size]
+                cur.execute(self._insert_sql(size), [v for row in chunk for v in row])
         except self.errors as exc:  # inside writing_batches' block: the caller sees a StoreError
             raise self._fail("write predictions", exc) from None
         return sum(len(b.predictions) for b in batches)
+
+    def _insert_sql(self, rows: int) -> str:
+        """INSERT of `rows` batches in one statement. The server's writer stores one batch per
+        request, a few hundred per transaction: one statement per row (executemany) cost a
+        driver call and, in SQLite, a release and take of the GIL each, which the request
+        thread pays for too on a shared core. Few sizes (see `_chunks`): cached statements."""
+        sql = self._insert_statements.get(rows)
+        if sql is None:
+            j = self.json_in
+            row = f"({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {j}, {j}, {j})"
+            sql = self._sql(
+                f"INSERT INTO {{t}}prediction_batches ({BATCH_COLUMNS}) VALUES "
+                f"{', '.join([row] * rows)} ON CONFLICT (batch_id) DO NOTHING"
+            )
+            self._insert_statements[rows] = sql
+        return sql
 
     def _predictions_of(self, cur: Any, ids: Sequence[str]) -> dict[str, Any]:
         """prediction id -> its prediction, for the ids the store holds."""
