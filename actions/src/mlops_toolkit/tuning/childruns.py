@@ -146,27 +146,11 @@ def _rows(
         is_nan, stored = store.sanitize_metric_value(value)
         points.append((step, timestamp, stored, is_nan))
     found = [row]
-    for step, timestamp, value, is_nan in points:
-        found.append(
-            models.SqlMetric(
-                run_uuid=run_id,
-                key=run.key,
-                value=value,
-                timestamp=timestamp,
-                step=step,
-                is_nan=is_nan,
-            )
-        )
+    fields = ("step", "timestamp", "value", "is_nan")
+    for point in points:
+        metric = dict(zip(fields, point, strict=True))
+        found.append(models.SqlMetric(run_uuid=run_id, key=run.key, **metric))
     if points:  # MLflow's latest: the greatest (step, timestamp, value)
-        step, timestamp, value, is_nan = max(points)
-        found.append(
-            models.SqlLatestMetric(
-                run_uuid=run_id,
-                key=run.key,
-                value=value,
-                timestamp=timestamp,
-                step=step,
-                is_nan=is_nan,
-            )
-        )
+        latest = dict(zip(fields, max(points), strict=True))
+        found.append(models.SqlLatestMetric(run_uuid=run_id, key=run.key, **latest))
     return found
