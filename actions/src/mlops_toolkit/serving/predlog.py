@@ -31,7 +31,7 @@ import orjson
 
 from ..contracts import PredictionRecord
 from ..monitoring.store import PredictionStore, ScoredBatch, StoreError, open_store
-from ..monitoring.store.ids import new_batch
+from ..monitoring.store.ids import new_batch, row_ids
 from ..registry.mlmodel import Batch, ServedModel
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class PredictionLogger:
             rows = input_rows(names, batch)
             ts = time.time()
             batch_id = batch_id or new_batch(ts)
-            ids = [batch_id + f"{i:06x}" for i in range(len(predictions))]
+            ids = row_ids(batch_id, len(predictions))
             lines = [
                 orjson.dumps(
                     PredictionRecord(
@@ -313,7 +313,7 @@ class StoreWriter:
             if self._thread.is_alive():
                 self._abandoned = True
                 self._cond.notify_all()
-            left = sum(item.n for item in self._items)
+            left = self._waiting_rows()
             self._items.clear()
             if left:
                 self.queued -= left

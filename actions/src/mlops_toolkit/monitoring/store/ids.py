@@ -24,6 +24,11 @@ _suffixes: list[str] = [f"{i:06x}" for i in range(1024)]
 
 def new_ids(n: int, now: float | None = None) -> list[str]:
     """`n` fresh prediction ids, one batch, for rows scored at `now` (default: the time)."""
+    return row_ids(new_batch(now), n)
+
+
+def row_ids(batch: str, n: int) -> list[str]:
+    """The ids of rows 0..n-1 of `batch` (a `new_batch`)."""
     if n > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} ids in one batch, asked for {n}")
     global _suffixes
@@ -32,7 +37,6 @@ def new_ids(n: int, now: float | None = None) -> list[str]:
         suffixes = [f"{i:06x}" for i in range(n)]
         if n <= CACHED_ROWS:
             _suffixes = suffixes
-    batch = new_batch(now)
     return [batch + suffix for suffix in suffixes[:n]]
 
 
