@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import contracts, names
 from ..errors import ToolkitError
+from .moves import describe_with_passport, gate_detail
 
 SCHEMA = "mlops.passport/1"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -73,8 +74,6 @@ def publish(
     the version's description: what every registration does (`register` in CI, a project's
     evaluate through project.runs.register)."""
     from mlflow import MlflowClient
-
-    from .moves import describe_with_passport
 
     client = MlflowClient(tracking_uri=tracking_uri or None)
     try:
@@ -341,8 +340,6 @@ def _gate(gate: dict[str, Any] | None, tags: dict[str, str]) -> dict[str, Any] |
         }
     if names.TAG_GATE_PASSED not in tags:
         return None
-    from .moves import gate_detail
-
     baseline = tags.get(names.TAG_GATE_BASELINE, "")
     return {
         "passed": tags[names.TAG_GATE_PASSED] == "true",

@@ -187,8 +187,8 @@ def _working_copy(project: Project, stored: list[Any]) -> Any:
     A stored study answers every report, pruning check and suggestion from its storage (with
     SQL in an RDB storage: about 75 ms of CPU per trial here, a fifth of a trial on the sample);
     in memory they cost nothing, and the writer thread stores each finished trial in one append
-    or transaction (`_persister`). The
-    sampler and pruner see the same history either way, so the trials are the same.
+    or transaction (`_persister`). The sampler and pruner see the same history either way, so
+    the trials are the same.
     """
     import optuna
 
