@@ -156,6 +156,7 @@ class StoreWriter:
         self.scores = scores
         self.on_written, self.on_dropped, self.on_failed = on_written, on_dropped, on_failed
         self.queued = 0  # rows waiting or being written
+        self._waiting = 0  # rows waiting (in _items)
         self.dropped = 0
         self._items: deque[_Item] = deque()
         self._cond = threading.Condition()
@@ -178,6 +179,7 @@ class StoreWriter:
                 return
             self.queued += n
             self._items.append(_Item(batch_id, n, ts, model, batch, predictions))
+            self._waiting += n
             if self._idle:  # wake the writer only when it waits for work, not per request
                 self._cond.notify()
 
@@ -203,7 +205,7 @@ class StoreWriter:
             # Let a few requests gather: one transaction per `linger` instead of one per request
             # (a commit costs more than the rows of a small request).
             deadline = time.monotonic() + self.linger
-            while not self._stopping and self._waiting_rows() < self.batch_rows:
+            while not self._stopping and self._waiting < self.batch_rows:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -211,6 +213,7 @@ class StoreWriter:
             items, rows = [], 0
             while self._items and (not items or rows + self._items[0].n <= self.batch_rows):
                 item = self._items.popleft()
+                self._waiting -= item.n
                 items.append(item)
                 rows += item.n
             return items
@@ -280,9 +283,6 @@ class StoreWriter:
                 self._cond.wait(pause)
             pause = min(pause * 2, 30.0)
 
-    def _waiting_rows(self) -> int:
-        return sum(item.n for item in self._items)
-
     def _done(self, n: int) -> None:
         with self._cond:
             self.queued -= n
@@ -313,7 +313,7 @@ class StoreWriter:
             if self._thread.is_alive():
                 self._abandoned = True
                 self._cond.notify_all()
-            left = self._waiting_rows()
+            left, self._waiting = self._waiting, 0
             self._items.clear()
             if left:
                 self.queued -= left

@@ -2,7 +2,8 @@
 of live evaluations, behind one interface with two adapters.
 
 - `sqlite:///relative/path.sqlite3` (or `sqlite:////absolute/path`): the embedded default, one
-  file under the project, stdlib `sqlite3`, no server.
+  file under the project and its `-inputs` folder beside it (sqlite.py), stdlib `sqlite3`, no
+  server.
 - `postgresql://user:password@host:port/db`: the team's option, the MLflow backend's server, in
   a schema of its own (`mlops`); driver psycopg (v3), imported only when such a URL is opened.
 

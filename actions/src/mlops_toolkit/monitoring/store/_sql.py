@@ -39,10 +39,9 @@ except ImportError:  # pragma: no cover - depends on the install
 
 CHUNK = 500  # batch ids per `IN (...)` query: below every driver's parameter limit
 
-BATCH_COLUMNS = (
-    "batch_id, model_name, model_version, environment, ts, n, inputs, predictions, classes, scores"
-)
-JSON_COLUMNS = ("predictions", "classes", "scores")  # inputs: bytes (codec.py)
+# A stored batch's columns: these, then the adapter's `input_columns`, then the JSON ones.
+META_COLUMNS = ("batch_id", "model_name", "model_version", "environment", "ts", "n")
+JSON_COLUMNS = ("predictions", "classes", "scores")
 EVALUATION_COLUMNS = (
     'ts, model_name, model_version, environment, "window", metric, value, lower, upper, n, '
     "estimated"
@@ -156,6 +155,9 @@ class SQLStore(PredictionStore):
 
     placeholder = "?"
     prefix = ""
+    # Where a batch's encoded inputs (codec.py) are stored: the bytes in the row here; SQLite
+    # keeps them in files beside the database, the row saying where (sqlite.py, segments.py).
+    input_columns: tuple[str, ...] = ("inputs",)
     json_in = "{p}"  # how a JSON value is bound
     json_out = "{c}"  # how a JSON column is selected as text
     errors: tuple[type[BaseException], ...] = ()
@@ -173,6 +175,15 @@ class SQLStore(PredictionStore):
         yield
 
     # -- helpers ---------------------------------------------------------------------------
+    def _place_inputs(self, blobs: list[bytes]) -> list[tuple[Any, ...]]:
+        """Each batch's `input_columns` values for its encoded inputs (inside the write
+        transaction)."""
+        return [(blob,) for blob in blobs]
+
+    def _inputs_of(self, stored: tuple[Any, ...]) -> bytes:
+        """A read row's encoded inputs from its `input_columns` values."""
+        return stored[0]
+
     def _sql(self, text: str) -> str:
         return text.replace("{t}", self.prefix).replace("{p}", self.placeholder)
 
@@ -211,26 +222,27 @@ class SQLStore(PredictionStore):
             yield lambda batches: self._insert_batches(cur, batches)
 
     def _insert_batches(self, cur: Any, batches: Sequence[ScoredBatch]) -> int:
-        values = [
-            (
-                b.batch_id,
-                b.model_name,
-                b.model_version,
-                b.environment,
-                b.ts,
-                len(b.predictions),
-                codec.encode(b.columns, b.rows, dumps),
-                dumps(b.predictions),
-                None if b.classes is None else dumps(b.classes),
-                None if b.scores is None else dumps(_compact(b.scores)),
-            )
-            for b in batches
-        ]
         try:
+            placed = self._place_inputs([codec.encode(b.columns, b.rows, dumps) for b in batches])
+            values = [
+                (
+                    b.batch_id,
+                    b.model_name,
+                    b.model_version,
+                    b.environment,
+                    b.ts,
+                    len(b.predictions),
+                    *inputs,
+                    dumps(b.predictions),
+                    None if b.classes is None else dumps(b.classes),
+                    None if b.scores is None else dumps(_compact(b.scores)),
+                )
+                for b, inputs in zip(batches, placed, strict=True)
+            ]
             for start, size in _chunks(len(values)):
                 chunk = values[start : start + size]
                 cur.execute(self._insert_sql(size), [v for row in chunk for v in row])
-        except self.errors as exc:  # inside writing_batches' block: the caller sees a StoreError
+        except (*self.errors, OSError) as exc:  # the caller sees a StoreError (OSError: segments)
             raise self._fail("write predictions", exc) from None
         return sum(len(b.predictions) for b in batches)
 
@@ -241,10 +253,11 @@ class SQLStore(PredictionStore):
         thread pays for too on a shared core. Few sizes (see `_chunks`): cached statements."""
         sql = self._insert_statements.get(rows)
         if sql is None:
-            j = self.json_in
-            row = f"({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {j}, {j}, {j})"
+            marks = ["{p}"] * (len(META_COLUMNS) + len(self.input_columns))
+            row = f"({', '.join(marks + [self.json_in] * len(JSON_COLUMNS))})"
+            columns = ", ".join(META_COLUMNS + self.input_columns + JSON_COLUMNS)
             sql = self._sql(
-                f"INSERT INTO {{t}}prediction_batches ({BATCH_COLUMNS}) VALUES "
+                f"INSERT INTO {{t}}prediction_batches ({columns}) VALUES "
                 f"{', '.join([row] * rows)} ON CONFLICT (batch_id) DO NOTHING"
             )
             self._insert_statements[rows] = sql
@@ -347,8 +360,8 @@ class SQLStore(PredictionStore):
             ("b.ts < ", until),
         )
         columns = ", ".join(
-            self._json(f"b.{c}") if c in JSON_COLUMNS else f"b.{c}"
-            for c in BATCH_COLUMNS.split(", ")
+            [f"b.{c}" for c in META_COLUMNS + self.input_columns]
+            + [self._json(f"b.{c}") for c in JSON_COLUMNS]
         )
         with self._doing("read predictions") as cur:
             cur.execute(
@@ -368,7 +381,14 @@ class SQLStore(PredictionStore):
                 params,
             )
             labels = {pid: (loads(label), at) for pid, label, at in cur.fetchall()}
-        return [joined for row in batches for joined in _explode(row, labels)]
+        meta, stored = len(META_COLUMNS), len(META_COLUMNS) + len(self.input_columns)
+        return [
+            joined
+            for row in batches
+            for joined in _explode(
+                row[:meta], self._inputs_of(row[meta:stored]), row[stored:], labels
+            )
+        ]
 
     def model_versions(
         self, model_name: str | None = None, *, since: float | None = None
@@ -451,9 +471,13 @@ def _same(a: Any, b: Any) -> bool:
     return dumps(a) == dumps(b)
 
 
-def _explode(row: tuple, labels: dict[str, tuple[Any, float]]) -> Iterator[Joined]:
-    """One stored batch as its Joined rows."""
-    batch_id, name, version, env, ts, _n, inputs, predictions, classes, scores = row
+def _explode(
+    meta: tuple, inputs: bytes, json_values: tuple, labels: dict[str, tuple[Any, float]]
+) -> Iterator[Joined]:
+    """One stored batch (META_COLUMNS' values, its encoded inputs, JSON_COLUMNS' values) as its
+    Joined rows."""
+    batch_id, name, version, env, ts, _n = meta
+    predictions, classes, scores = json_values
     columns, data = codec.decode(inputs)
     predictions, classes, scores = loads(predictions), loads(classes), loads(scores)
     for i, (values, prediction) in enumerate(zip(data, predictions, strict=True)):

@@ -1,0 +1,122 @@
+"""The SQLite store keeps a batch's inputs in files beside the database (store/segments.py):
+the rows say where, the files follow the transaction, and a database from before reads on."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlops_toolkit.monitoring.store import ScoredBatch, StoreError, codec, new_batch, open_store
+from mlops_toolkit.monitoring.store._sql import dumps
+
+pytestmark = pytest.mark.fast
+
+
+def _batch(model: str, ts: float, rows: int = 3) -> ScoredBatch:
+    matrix = np.arange(rows * 2, dtype=float).reshape(rows, 2) + ts
+    return ScoredBatch(new_batch(ts), model, "1", "production", ts, ["x", "y"], matrix, [0] * rows)
+
+
+def _files(db: Path) -> dict[str, int]:
+    folder = Path(f"{db}-inputs")
+    return {p.name: p.stat().st_size for p in folder.iterdir()} if folder.exists() else {}
+
+
+def test_inputs_live_in_the_folder_and_read_back(tmp_path: Path) -> None:
+    db, model = tmp_path / "p.sqlite3", f"m-{uuid.uuid4().hex[:6]}"
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch(model, 10.0), _batch(model, 11.0, rows=100)])
+        joined = store.read_joined(model)
+    assert [j.prediction.inputs for j in joined[:2]] == [
+        {"x": 10.0, "y": 11.0},
+        {"x": 12.0, "y": 13.0},
+    ]
+    assert joined[-1].prediction.inputs == {"x": 209.0, "y": 210.0}
+    rows = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT length(inputs), inputs_file, inputs_offset, inputs_length "
+            "FROM prediction_batches ORDER BY ts"
+        )
+        .fetchall()
+    )
+    (name,) = _files(db)
+    assert [r[0] for r in rows] == [0, 0]  # no bytes of inputs in the database
+    assert rows[0][1:3] == (name, 0) and rows[1][2] == rows[0][3]  # back to back
+    assert _files(db)[name] == rows[1][2] + rows[1][3]
+    assert sqlite3.connect(db).execute("PRAGMA page_size").fetchone() == (4096,)
+
+
+def test_a_rolled_back_transaction_leaves_no_bytes(tmp_path: Path) -> None:
+    """A batch job that fails late: no rows, and the file cut back to what it held."""
+    db, model = tmp_path / "p.sqlite3", "m"
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch(model, 1.0)])
+        before = _files(db)
+        with pytest.raises(RuntimeError), store.writing_batches() as write:
+            write([_batch(model, 2.0, rows=1000)])
+            assert sum(_files(db).values()) > sum(before.values())
+            raise RuntimeError("a bad value in the last chunk")
+        assert _files(db) == before
+        store.write_batches([_batch(model, 3.0)])
+        assert [j.prediction.inputs["x"] for j in store.read_joined(model)][::3] == [1.0, 3.0]
+
+
+def test_the_inputs_are_on_disk_before_the_commit_that_names_them(tmp_path, monkeypatch) -> None:
+    """fdatasync of the inputs file comes before COMMIT: a committed row never points past what
+    survives a power loss."""
+    db = tmp_path / "p.sqlite3"
+    events: list[str] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (events.append("sync"), real(fd))[1])
+    with open_store(f"sqlite:///{db}") as store:
+        store._conn.set_trace_callback(lambda sql: events.append(sql.split()[0]))
+        store.write_batches([_batch("m", 1.0)])
+        store.write_labels([])  # a transaction with no inputs syncs nothing
+    assert events[events.index("BEGIN") :] == ["BEGIN", "INSERT", "sync", "COMMIT"]
+
+
+def test_a_database_without_its_folder_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "p.sqlite3"
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch("m", 1.0)])
+    os.rename(f"{db}-inputs", tmp_path / "elsewhere")
+    with open_store(f"sqlite:///{db}") as store, pytest.raises(StoreError) as err:
+        store.read_joined("m")
+    assert "\n" not in str(err.value) and f"{db}-inputs" in str(err.value)
+    (tmp_path / "elsewhere" / os.listdir(tmp_path / "elsewhere")[0]).write_bytes(b"cut")
+    os.rename(tmp_path / "elsewhere", f"{db}-inputs")
+    with open_store(f"sqlite:///{db}") as store, pytest.raises(StoreError, match="shorter"):
+        store.read_joined("m")
+
+
+def test_a_database_from_before_the_folder_reads_on_and_writes_to_it(tmp_path: Path) -> None:
+    """A store file made when the inputs were in the rows (the schema then, 64 KiB pages):
+    its rows read back, it gains the columns, and new batches go to the folder."""
+    db = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(db)
+    old.execute("PRAGMA page_size=65536")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute(
+        "CREATE TABLE prediction_batches (batch_id TEXT PRIMARY KEY, model_name TEXT NOT NULL, "
+        "model_version TEXT NOT NULL, environment TEXT NOT NULL, ts REAL NOT NULL, "
+        "n INTEGER NOT NULL, inputs BLOB NOT NULL, predictions TEXT NOT NULL, classes TEXT, "
+        "scores TEXT)"
+    )
+    stored = codec.encode(["x", "y"], np.array([[1.5, 2.5]]), dumps)
+    old.execute(
+        "INSERT INTO prediction_batches VALUES (?, 'm', '1', 'production', 1.0, 1, ?, '[1]', "
+        "NULL, NULL)",
+        (new_batch(1.0), stored),
+    )
+    old.commit()
+    old.close()
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch("m", 2.0, rows=1)])
+        joined = store.read_joined("m")
+    assert [j.prediction.inputs for j in joined] == [{"x": 1.5, "y": 2.5}, {"x": 2.0, "y": 3.0}]
+    assert len(_files(db)) == 1
