@@ -42,6 +42,7 @@ GOAL = 0.8  # score's throughput / the floor's, at least
 def save_model(path: Path) -> Any:
     """The Pipeline, saved as the project's train step saves it; returned too."""
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
 
     frame = cars()
@@ -53,6 +54,7 @@ def save_model(path: Path) -> Any:
         serialization_format="cloudpickle",  # the date step by value: loaded by path here
         signature=infer_signature(X, model.predict(X.head())),
         input_example=X.head(5),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],  # no inference subprocess
     )
     return model
 

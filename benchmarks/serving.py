@@ -74,6 +74,8 @@ def save_pipeline(model: Any, path: Path, signature_rows: Any) -> Path:
     `signature_rows`: the rows the input signature is inferred from (all of them, for a model
     whose optional columns only some rows show).
     """
+    from importlib.metadata import version
+
     import mlflow
     from mlflow.models import infer_signature
 
@@ -85,6 +87,8 @@ def save_pipeline(model: Any, path: Path, signature_rows: Any) -> Path:
         skops_trusted_types=["numpy.dtype"],
         signature=infer_signature(signature_rows, model.predict(example)),
         input_example=example,
+        # pinned as train pins them (MLflow's inference, a subprocess loading the model, skipped)
+        pip_requirements=[f"{d}=={version(d)}" for d in ("scikit-learn", "skops")],
     )
     return path
 

@@ -33,6 +33,7 @@ ROLES = {
 
 def _save(model: Any, X: pd.DataFrame, path: Path, **kwargs: Any) -> Path:
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
 
     mlflow.sklearn.save_model(
@@ -40,7 +41,7 @@ def _save(model: Any, X: pd.DataFrame, path: Path, **kwargs: Any) -> Path:
         str(path),
         signature=infer_signature(X, model.predict(X.head(5))),
         input_example=X.head(5),
-        **kwargs,
+        **{"pip_requirements": [f"scikit-learn=={sklearn.__version__}"], **kwargs},
     )
     return path
 

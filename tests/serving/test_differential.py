@@ -35,10 +35,15 @@ Case = tuple[str, bytes]  # (content type, body)
 
 def _save(model: Any, X: Any, path: Path) -> Path:
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
 
     mlflow.sklearn.save_model(
-        model, str(path), signature=infer_signature(X, model.predict(X)), input_example=X.head(3)
+        model,
+        str(path),
+        signature=infer_signature(X, model.predict(X)),
+        input_example=X.head(3),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
     )
     return path
 

@@ -149,6 +149,7 @@ def test_reference_predictions_can_come_from_the_model(reference, tmp_path: Path
     ignored the model would fail this test.
     """
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -159,7 +160,10 @@ def test_reference_predictions_can_come_from_the_model(reference, tmp_path: Path
     skewed = (X["mean area"] > X["mean area"].quantile(0.1)).astype(int)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, skewed)
     mlflow.sklearn.save_model(
-        model, str(tmp_path / "model"), signature=infer_signature(X, model.predict(X))
+        model,
+        str(tmp_path / "model"),
+        signature=infer_signature(X, model.predict(X)),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
     )
     sample = frame.sample(150, random_state=1)
     _log(tmp_path / "logs", sample, model.predict(sample.drop(columns="target")).tolist())

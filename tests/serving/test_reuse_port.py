@@ -104,6 +104,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def gated(tmp_path: Path) -> tuple[Path, Path]:
     """A model whose load blocks until the returned gate file exists."""
     import mlflow
+    import sklearn
 
     path = save_model(tmp_path / "gated-src")
     estimator = mlflow.sklearn.load_model(str(path))
@@ -113,6 +114,7 @@ def gated(tmp_path: Path) -> tuple[Path, Path]:
         str(gated_dir),
         serialization_format="pickle",
         signature=mlflow.models.get_model_info(str(path)).signature,
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
     )
     gate = tmp_path / "gate"
     (gated_dir / "model.pkl").write_bytes(pickle.dumps(Gated(estimator, str(gate))))

@@ -16,6 +16,7 @@ from typing import Any
 
 import mlflow
 import pytest
+import sklearn
 from mlops_toolkit.serving.app import ScoringApp
 from mlops_toolkit.serving.compiled import CompiledModel
 from mlops_toolkit.serving.protocol import guarded
@@ -26,7 +27,11 @@ def _save(model: Any, X: Any, path: Path) -> Path:
     from mlflow.models import infer_signature
 
     mlflow.sklearn.save_model(
-        model, str(path), signature=infer_signature(X, model.predict(X)), input_example=X.head(5)
+        model,
+        str(path),
+        signature=infer_signature(X, model.predict(X)),
+        input_example=X.head(5),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
     )
     return path
 

@@ -164,6 +164,7 @@ def test_the_validation_reports_are_logged(tracked, tmp_path):
 
 def test_holdout_metrics_reach_the_logged_model_with_their_dataset(tracked, tmp_path):
     import mlflow
+    import sklearn
     from sklearn.datasets import load_diabetes
     from sklearn.linear_model import Ridge
 
@@ -172,7 +173,12 @@ def test_holdout_metrics_reach_the_logged_model_with_their_dataset(tracked, tmp_
     frame.to_csv("holdout.csv", index=False)
     model = Ridge().fit(frame.drop(columns="target"), frame["target"])
     with runs.open_run(uri) as run:
-        logged = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")
+        logged = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
     model_id = runs.logged_model_id(logged.model_uri)
     assert model_id == logged.model_id
     with runs.open_run(uri, run_id=run.info.run_id):
