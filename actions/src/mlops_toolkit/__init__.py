@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.util
 import sys
 
@@ -38,8 +37,12 @@ V1_PATHS = {
 }
 
 
-class _V1Paths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """`import mlops_toolkit.gpu` gives `mlops_toolkit.compute.gpu` (the same module object)."""
+class _V1Paths:
+    """`import mlops_toolkit.gpu` gives `mlops_toolkit.compute.gpu` (the same module object).
+
+    A finder and loader by protocol (find_spec; create_module, exec_module), not by subclassing
+    importlib.abc: importing that module cost every toolkit process ~13 ms (the image's
+    HEALTHCHECK, every few seconds, included)."""
 
     def find_spec(self, fullname, path=None, target=None):
         old = fullname.removeprefix(f"{__name__}.")
