@@ -14,7 +14,7 @@ import sys
 from .settings import Settings
 
 TIMEOUT_S = 2.0
-# One GET, the connection closed by the server after its answer: read to the end. A raw socket,
+# One GET, read to its Content-Length (or to the server's close). A raw socket,
 # not http.client: the probe runs every few seconds in every container, and importing
 # http.client (and the email package under it) was a quarter of its CPU.
 REQUEST = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"

@@ -64,7 +64,9 @@ class Segments:
             os.fdatasync(self._fds[name])
         self._unsynced.clear()
 
-    def committed(self) -> None:
+    def ended(self) -> None:
+        """The transaction is over (committed, or rolled back and cut): the next one's first
+        append reads the files' ends again."""
         self._start.clear()
         self._end.clear()
 
@@ -75,7 +77,7 @@ class Segments:
             with suppress(OSError):
                 os.ftruncate(self._fds[name], size)
         self._unsynced.clear()
-        self.committed()
+        self.ended()
 
     def read(self, name: str, offset: int, length: int) -> bytes:
         """The bytes a row refers to; StoreError when the file is missing or short (a database

@@ -18,8 +18,12 @@ from . import ScoredBatch, StoreError
 from ._sql import SQLStore
 from .segments import Segments
 
+# Where a row's inputs are (segments.py): in a new table, and added to a database made before the
+# inputs moved out of the rows.
+INPUT_REFS = ("inputs_file TEXT", "inputs_offset INTEGER", "inputs_length INTEGER")
+
 TABLES = (
-    """CREATE TABLE IF NOT EXISTS prediction_batches (
+    f"""CREATE TABLE IF NOT EXISTS prediction_batches (
         batch_id TEXT PRIMARY KEY,
         model_name TEXT NOT NULL,
         model_version TEXT NOT NULL,
@@ -27,17 +31,11 @@ TABLES = (
         ts REAL NOT NULL,
         n INTEGER NOT NULL,
         inputs BLOB NOT NULL,
-        inputs_file TEXT,
-        inputs_offset INTEGER,
-        inputs_length INTEGER,
+        {", ".join(INPUT_REFS)},
         predictions TEXT NOT NULL,
         classes TEXT,
         scores TEXT
     )""",
-    *(  # a database made before the inputs moved out gains the columns (see _migrate)
-        f"ALTER TABLE prediction_batches ADD COLUMN {column}"
-        for column in ("inputs_file TEXT", "inputs_offset INTEGER", "inputs_length INTEGER")
-    ),
     "CREATE INDEX IF NOT EXISTS prediction_batches_model_ts "
     "ON prediction_batches (model_name, model_version, ts)",
     """CREATE TABLE IF NOT EXISTS labels (
@@ -108,8 +106,8 @@ class SQLiteStore(SQLStore):
             self._conn.execute(f"PRAGMA journal_size_limit={64 << 20}")
             with self._transaction() as cur:
                 for statement in TABLES:
-                    if not statement.startswith("ALTER") or _missing(cur, statement):
-                        cur.execute(statement)
+                    cur.execute(statement)
+                _add_missing(cur, "prediction_batches", INPUT_REFS)
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise self._fail("open the database", exc) from None
@@ -152,14 +150,16 @@ class SQLiteStore(SQLStore):
                 cur.execute("ROLLBACK")
             self._segments.rolled_back()
             raise
-        self._segments.committed()
+        self._segments.ended()
 
     def close(self) -> None:
         super().close()
         self._segments.close()
 
 
-def _missing(cur: Any, alter: str) -> bool:
-    """Whether `ALTER TABLE t ADD COLUMN c ...` adds a column `t` lacks."""
-    table, column = alter.split()[2], alter.split()[5]
-    return column not in {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
+def _add_missing(cur: Any, table: str, columns: tuple[str, ...]) -> None:
+    """`ALTER TABLE table ADD COLUMN` for each of `columns` ("name TYPE") the table lacks."""
+    have = {row[1] for row in cur.execute(f"PRAGMA table_info({table})").fetchall()}
+    for column in columns:
+        if column.split()[0] not in have:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
