@@ -52,11 +52,13 @@ def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[lis
     shutil.copy(HERE.parent / "pyproject.toml", tmp_path / "pyproject.toml")
     log = tmp_path / "workers.log"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)],
+        # xdist named, no plugin autoloaded: as tests/run starts the suite.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "xdist.plugin"]
+        + ["-n", str(workers)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**os.environ, "WORKER_LOG": str(log)},
+        env={**os.environ, "WORKER_LOG": str(log), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-2000:]
