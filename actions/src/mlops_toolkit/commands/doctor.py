@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import names
-from ..checks import environment as doctor
 from ..ci import actions as ghactions
 from ..errors import ToolkitError
-from ..tracking import probe as tracking_check
 from . import options
+
+if TYPE_CHECKING:  # the checks import urllib, http.client and ssl: only when doctor runs
+    from ..checks import environment as doctor
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def collect(args: argparse.Namespace) -> list[doctor.Result]:
+    from ..checks import environment as doctor
+
     project = Path(args.working_directory)
     if args.local:
         return [
@@ -92,6 +96,8 @@ def github(project: Path) -> list[doctor.Result]:
 
 
 def collect_team(args: argparse.Namespace) -> list[doctor.Result]:
+    from ..checks import environment as doctor
+
     uri = os.environ.get(names.ENV_TRACKING_URI, "")
     results = [doctor.tracking(uri)]
     if not args.registry_checks:
@@ -126,6 +132,8 @@ def render(results: list[doctor.Result]) -> str:
 
 
 def scrub(text: str) -> str:
+    from ..tracking import probe as tracking_check
+
     text = tracking_check.scrub_known_secrets(text)
     password = os.environ.get(names.ENV_REGISTRY_PASSWORD, "")
     return text.replace(password, tracking_check.REDACTED) if len(password) >= 3 else text

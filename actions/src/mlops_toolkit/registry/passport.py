@@ -29,7 +29,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import contracts, names
 from ..errors import ToolkitError
-from .moves import describe_with_passport, gate_detail
 
 SCHEMA = "mlops.passport/1"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -109,6 +108,8 @@ def publish(
         links["markdown"],
         folder if local else None,
     )
+    from .moves import describe_with_passport  # the tracking client: only when publishing
+
     describe_with_passport(model_name, version, run_id, summary_lines(published))
     return published
 
@@ -340,6 +341,8 @@ def _gate(gate: dict[str, Any] | None, tags: dict[str, str]) -> dict[str, Any] |
         }
     if names.TAG_GATE_PASSED not in tags:
         return None
+    from .moves import gate_detail
+
     baseline = tags.get(names.TAG_GATE_BASELINE, "")
     return {
         "passed": tags[names.TAG_GATE_PASSED] == "true",
