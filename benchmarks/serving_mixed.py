@@ -23,7 +23,6 @@ of the numeric one's, and unless both servers answer exactly as the Pipelines do
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -35,17 +34,9 @@ from typing import Any
 
 import _project  # noqa: F401  (first: the repository's import paths)
 import serving  # benchmarks/serving.py: server start/stop, wrk, the numeric model
-from _project import ROOT
+from _project import ROOT, tests_module
 
 GOAL = 1 / 1.5  # mixed throughput / numeric throughput, at least
-FEATURES = (
-    ROOT
-    / "{{cookiecutter.project_slug}}"
-    / "src"
-    / "{{cookiecutter.package_name}}"
-    / "models"
-    / "features.py"
-)
 TARGET = "species"
 # The roles `init-data` infers for palmerpenguins (tests/template/test_own_data.py checks them).
 ROLES = {
@@ -54,14 +45,6 @@ ROLES = {
     "boolean": ["sex"],
     "date": [],
 }
-
-
-def project_features() -> Any:
-    """The template's preprocessing module, loaded by path (it has no template syntax)."""
-    spec = importlib.util.spec_from_file_location("project_features", FEATURES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def penguins() -> Any:
@@ -78,7 +61,8 @@ def save_mixed_model(path: Path) -> tuple[Path, Any]:
 
     frame = penguins()
     X, y = frame.drop(columns=TARGET), frame[TARGET]
-    preprocess = project_features().build_preprocessor(ROLES, scale=True, impute=True)
+    features = tests_module("support/project.py").template_features()  # the template's own
+    preprocess = features.build_preprocessor(ROLES, scale=True, impute=True)
     model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=1000))])
     model.fit(X, y)
     return serving.save_pipeline(model, path, X), model

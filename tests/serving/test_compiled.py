@@ -6,7 +6,6 @@ path) on palmerpenguins: strings, a yes/no column, missing values in numbers and
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,10 @@ import pytest
 from mlops_toolkit.serving.compiled import CompiledModel
 from mlops_toolkit.serving.model import load_for_serving
 from mlops_toolkit.serving.payload import parse_payload
-from support.project import ROOT
+from support.project import template_features
 
 from serving.test_server import _serve
 
-FEATURES = (
-    ROOT / "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}/models/features.py"
-)
 ROLES = {
     "numeric": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"],
     "categorical": ["island"],
@@ -56,9 +52,7 @@ def penguins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, pd.Da
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
-    features = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(features)
+    features = template_features()
     frame = load_penguins()
     X = frame[[*ROLES["numeric"], *ROLES["categorical"], *ROLES["boolean"]]]
     preprocess = features.build_preprocessor(ROLES, scale=True, impute=True)
@@ -157,9 +151,7 @@ def dated(penguins, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
-    features = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(features)
+    features = template_features()
     _, _, X = penguins
     X = X.copy()
     days = pd.date_range("2023-01-01", periods=len(X), freq="37h")

@@ -8,14 +8,10 @@ batch-scoring tests and benchmarks/batch_score.py.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
-from .project import ROOT
+from .project import template_features
 
-FEATURES = (
-    ROOT / "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}/models/features.py"
-)
 TARGET = "Origin"
 ROLES = {
     "numeric": [
@@ -48,9 +44,7 @@ def fitted_pipeline(frame: Any) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
-    features = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(features)
+    features = template_features()
     preprocess = features.build_preprocessor(ROLES, scale=True, impute=True)
     pipeline = Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=3000))])
     return pipeline.fit(frame[FEATURE_NAMES], frame[TARGET])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import importlib.util
 import itertools
 import json
 import os
@@ -12,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +25,27 @@ VERBATIM: list[str] = TEMPLATE["_copy_without_render"]
 # expression (${{ ... }}) nor a Go template of Prometheus/Grafana ({{ $labels.x }}, {{ .Value }}).
 LEFTOVER = re.compile(r"\{%|%\}|\{\{(?!\s*[$.])")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+# The template's feature code, plain Python under its Jinja-named folders: tests build models
+# with it as a generated project would.
+FEATURES = (
+    ROOT / "{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}/models/features.py"
+)
+
+
+def template_features() -> ModuleType:
+    """The template's models/features.py, loaded by path. No bytecode is written beside it: the
+    template folder is copied whole into every project, and a stray .pyc would go along."""
+    spec = importlib.util.spec_from_file_location("template_features", FEATURES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    before, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = before
+    return module
 
 
 def bake(output_dir: Path, **answers: Any) -> Path:

@@ -311,7 +311,7 @@ def test_a_platform_fix_reaches_the_project_by_reinstalling(installed, tmp_path)
     tracked = {
         p: p.read_bytes()
         for p in project.rglob("*")
-        if p.is_file() and not {".venv", "logs"} & set(p.parts)
+        if p.is_file() and not {".venv", "logs", "__pycache__"} & set(p.parts)
     }
     make(project, "install", TOOLKIT=str(platform))
     assert "platform_fix" not in _served_version(project, model)
@@ -331,6 +331,6 @@ def test_a_platform_fix_reaches_the_project_by_reinstalling(installed, tmp_path)
     assert tracked == {
         p: p.read_bytes()
         for p in project.rglob("*")
-        if p.is_file() and not {".venv", "logs"} & set(p.parts)
+        if p.is_file() and not {".venv", "logs", "__pycache__"} & set(p.parts)
     }
     make(project, "install")  # back to the platform the project was generated with
