@@ -39,6 +39,9 @@ def test_lifecycle(target, request):
 """
 
 
+XDIST = ("-p", "xdist.plugin", "-n")
+
+
 def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[list[str]]:
     """Run a small suite of `modules` (path under tests/: text) with the suite's own pyproject
     (its addopts), conftest and support package, `-n workers` and nothing else; the rows its
@@ -53,8 +56,7 @@ def run_suite(tmp_path: Path, modules: dict[str, str], workers: int) -> list[lis
     log = tmp_path / "workers.log"
     result = subprocess.run(
         # xdist named, no plugin autoloaded: as tests/run starts the suite.
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "xdist.plugin"]
-        + ["-n", str(workers)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *XDIST, str(workers)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
