@@ -88,9 +88,9 @@ def test_lifecycle(scenario: Scenario):
     assert (s.serving("staging"), s.serving("production")) == ("2", "2")
     assert_replicas(s, "2")
 
-    # 5. A merge whose image fails its smoke test: the pull request's checks pass (its model
-    #    is fine) but the image caps request bodies at 64 bytes, so the smoke
-    #    request is refused. The release fails; production still serves version 2, alias unmoved.
+    # 5. A merge whose image fails its smoke test: the pull request's checks pass (its model is
+    #    fine) but the image caps request bodies at 64 bytes, so the smoke request is refused.
+    #    The release fails; production still serves version 2, alias unmoved.
     def cap_request_size(project: Path) -> None:
         dockerfile = project / "Dockerfile"
         text = dockerfile.read_text()
