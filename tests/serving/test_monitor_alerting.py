@@ -11,10 +11,8 @@ Only addresses, intervals and the rule's `for:` are shortened for the test; one 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -31,6 +29,7 @@ from support import alerting
 from support.github_api import GitHubStandIn
 from support.servers import get_json as _get
 from support.servers import wait_until as _wait
+from support.toolkit_cli import cli
 
 # One worker for the module: its tests share one stack, and run in this order.
 pytestmark = pytest.mark.xdist_group("serving-monitor-alerting")
@@ -94,15 +93,10 @@ def _predictions(store_url: str, n: int, version: str, seed: int) -> tuple[list[
 
 def _monitor(stack: dict[str, Any], store_url: str, cwd: Path) -> subprocess.CompletedProcess:
     shutil.copy(stack["project"] / names.GATE_CONFIG, cwd / names.GATE_CONFIG)
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", "monitor", "--model-name", MODEL,
-         "--window", "1h", "--holdout", f"{F1}=0.95", "--no-registry", "--min-labels", "50",
-         "--pushgateway", stack["pushgateway"], "--store", store_url],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO / "actions" / "src")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = cli(
+        "monitor", "--model-name", MODEL, "--window", "1h", "--holdout", f"{F1}=0.95",
+        "--no-registry", "--min-labels", "50", "--pushgateway", stack["pushgateway"],
+        "--store", store_url, cwd=cwd, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from conftest import register_version
 from support.project import bake
+from support.toolkit_cli import cli as toolkit_cli
 
 APP = "tumor-classifier"
 DIGEST = "sha256:" + "ab" * 32
@@ -165,14 +166,7 @@ def overlay_image(project: Path, stage: str) -> dict:
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["mlops-toolkit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
+    return toolkit_cli(*args, env=env, timeout=120)
 
 
 def deploy_args(stage: str, *extra: str) -> list[str]:
@@ -262,13 +256,7 @@ def test_no_kubeconfig_and_no_kubectl_are_one_line_each(kubectl, project, monkey
     monkeypatch.setenv("KUBECONFIG_DATA", KUBECONFIG_TEXT)
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", *deploy_args("staging")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": str(empty)},
-        check=False,
-    )
+    result = cli(*deploy_args("staging"), PATH=str(empty))
     assert result.returncode == 1
     assert "kubectl not found on PATH: install kubectl on the runner" in result.stderr
     assert kubectl.made() == []

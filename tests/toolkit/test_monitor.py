@@ -7,7 +7,6 @@ the Pushgateway, Prometheus and Alertmanager path is tests/serving/test_monitor_
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from mlops_toolkit import names
 from mlops_toolkit.monitoring import quality
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
 from support.stores import pg_url, store_url  # noqa: F401  (fixtures)
+from support.toolkit_cli import cli
 
 NOW = time.time()
 HOUR = 3600.0
@@ -222,14 +222,7 @@ def test_degraded_needs_the_whole_interval_below_and_enough_labels(store) -> Non
 
 
 def run_monitor(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", "monitor", "--model-name", "churn", *args],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli("monitor", "--model-name", "churn", *args, cwd=tmp_path, env=env, timeout=120)
 
 
 def gate_yaml(tmp_path: Path) -> None:

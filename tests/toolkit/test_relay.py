@@ -19,6 +19,7 @@ import pytest
 from conftest import ACTIONS_SRC
 from mlops_toolkit import names
 from support.github_api import GitHubStandIn
+from support.toolkit_cli import cli
 
 REPO = "acme/churn"
 WEBHOOK_TOKEN = "relay-secret-0123456789"
@@ -184,17 +185,8 @@ def test_a_github_failure_answers_502_and_the_retry_dispatches(github) -> None:
     ],
 )
 def test_bad_options_end_in_one_line(tmp_path: Path, args, env, message) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_toolkit.cli", "relay", "--repository", REPO, *args],
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ACTIONS_SRC),
-            names.ENV_GITHUB_TOKEN: "t",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
+    result = cli(
+        "relay", "--repository", REPO, *args, env={names.ENV_GITHUB_TOKEN: "t", **env}, timeout=30
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
