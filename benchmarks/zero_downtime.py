@@ -10,7 +10,8 @@ request, POST /invocations with the model's input example). For each target the 
 3. another steady window, then a rollback dispatch back to v1 (`rollback`: redeploy first, then
    the alias moves),
 
-and the figures are counted per change. Targets, in this order:
+and the figures are counted per change, with the time the change itself took. Targets, in
+this order:
 
 - `docker`: the generated project as generated (deploy_target docker, no variable set): the
   publish mode is read from the generated release workflow's `vars.DOCKER_PUBLISH || '...'`
@@ -108,8 +109,11 @@ def measure(port: int, payload: dict, change, steady_s: float) -> dict:
     with Load(port, payload) as steady:
         time.sleep(steady_s)
     with Load(port, payload) as load:
+        began = time.monotonic()
         change()
+        took = time.monotonic() - began
     figures = load.result.summary()
+    figures["change_s"] = round(took, 2)  # the deploy or rollback command's own time
     figures["steady_p99_ms"] = steady.result.summary()["p99_ms"]
     figures["steady_failed"] = steady.result.failed
     figures["ratio"] = round(figures["p99_ms"] / max(figures["steady_p99_ms"], 0.1), 2)
@@ -271,7 +275,7 @@ def main() -> int:
 def report(results: dict[str, list[dict]]) -> None:
     print(
         f"{'target':15} {'change':9} {'sent':>6} {'failed':>7} {'p99 ms':>8} {'steady':>8} "
-        f"{'ratio':>6}  errors"
+        f"{'ratio':>6} {'took s':>6}  errors"
     )
     for target, rounds in results.items():
         for number, result in enumerate(rounds, 1):
@@ -282,7 +286,8 @@ def report(results: dict[str, list[dict]]) -> None:
                 r = result[change]
                 print(
                     f"{target:15} {change:9} {r['sent']:6d} {r['failed']:7d} {r['p99_ms']:8.1f} "
-                    f"{r['steady_p99_ms']:8.1f} {r['ratio']:6.2f}  {r['errors'] or ''}  "
+                    f"{r['steady_p99_ms']:8.1f} {r['ratio']:6.2f} {r['change_s']:6.1f}  "
+                    f"{r['errors'] or ''}  "
                     f"(round {number})"
                 )
     print("\nover all rounds (p99: the worst change; ratio: the worst change / its steady p99)")
@@ -297,7 +302,8 @@ def report(results: dict[str, list[dict]]) -> None:
             print(
                 f"{target:15} {change:9} rounds {len(done)} sent {sent} failed {failed} "
                 f"p99 {max(r['p99_ms'] for r in done):.1f} ms steady "
-                f"{max(r['steady_p99_ms'] for r in done):.1f} ms ratio {worst['ratio']:.2f}"
+                f"{max(r['steady_p99_ms'] for r in done):.1f} ms ratio {worst['ratio']:.2f} "
+                f"took {max(r['change_s'] for r in done):.1f} s (slowest)"
             )
 
 

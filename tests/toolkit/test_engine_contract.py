@@ -10,6 +10,7 @@ The fake variant runs in the fast tier, the real one (marked docker) in the full
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,12 @@ DOCKERFILES = {
     "unhealthy": f"{SLEEPS}\n{CHECK} false",
     "unchecked": SLEEPS,
     # A HEALTHCHECK too, as every serving image has: without one, a reload before the exit
-    # would end the wait with "no HEALTHCHECK" instead.
+    # would end the wait with "no HEALTHCHECK" instead. It fails, as the serving image's does
+    # until its model is loaded: a server that dies loading it never passed it.
     "exits": f'CMD ["sh", "-c", "echo \'{LAST_WORDS}\'; sleep 1; exit 3"]\n'
-    "HEALTHCHECK --interval=30s CMD true",
+    "HEALTHCHECK --interval=30s CMD false",
+    # Healthy by its check, which Docker runs only 30 s after the start.
+    "checked-late": f"{SLEEPS}\nHEALTHCHECK --interval=30s --start-period=30s CMD true",
     # A server on the serving image's port and address settings, answering /health and
     # /version (the routes verify reads first) from files.
     "serves": "RUN mkdir -p /served && echo ok > /served/health"
@@ -78,7 +82,8 @@ def backend(request):
             "healthy": Behaviour(health="healthy"),
             "unhealthy": Behaviour(health="unhealthy"),
             "unchecked": Behaviour(),
-            "exits": Behaviour(exit_code=3, last_log=LAST_WORDS, health="healthy"),
+            "exits": Behaviour(exit_code=3, last_log=LAST_WORDS, health="unhealthy"),
+            "checked-late": Behaviour(health="healthy", health_after_s=30),
             "serves": Behaviour(server=Server(model_version=SERVED_VERSION)),
         }
         images = {
@@ -162,6 +167,31 @@ def test_own_health_decides_the_handover(backend):
         handover.wait_own_health(start(backend, "unhealthy", "sick"), timeout_s=4)
     with pytest.raises(ToolkitError, match="has no HEALTHCHECK; publish mode host needs it"):
         handover.wait_own_health(start(backend, "unchecked", "blind"), timeout_s=10)
+
+
+def test_the_handover_runs_the_check_itself_before_dockers_first_run(backend):
+    """Docker runs the image's check an interval after the start; the handover need not wait
+    for it: the check's command, run in the container, passes at once."""
+    container = start(backend, "checked-late", "early")
+    began = time.monotonic()
+    handover.wait_own_health(container, timeout_s=20)
+    container.reload()
+    assert container.attrs["State"]["Health"]["Status"] == "starting"  # Docker has not run it
+    print(f"healthy by its own check {time.monotonic() - began:.1f} s after the start")
+
+
+def test_the_images_check_runs_in_the_container_and_not_in_a_stopped_one(backend):
+    healthy, sick = start(backend, "healthy", "runs-ok"), start(backend, "unhealthy", "runs-sick")
+
+    def check(container) -> list[str]:  # the image's own: ["CMD", *command]
+        return container.attrs["Config"]["Healthcheck"]["Test"][1:]
+
+    for container, code in ((healthy, 0), (sick, 1)):
+        assert container.exec_run(check(container), stdout=False, stderr=False).exit_code == code
+    healthy.stop(timeout=1)
+    with pytest.raises(docker.errors.APIError) as caught:
+        healthy.exec_run(check(healthy), stdout=False, stderr=False)
+    assert caught.value.status_code == 409
 
 
 def test_an_exit_is_told_in_the_servers_own_words(backend):

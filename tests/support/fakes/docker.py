@@ -5,7 +5,8 @@ with a code and a last log line, a HEALTHCHECK that passes, fails or is absent, 
 server answers over HTTP (`Server`: /health, /version and POST /invocations, the serving
 image's routes). Containers follow Docker's lifecycle (run, stop, start, rename, remove; a name
 taken is a 409) and raise docker-py's own errors; their health is `starting` until the first
-reload after the check's first run, then what the image says.
+reload after Docker's first run of the check, then what the image says; the check run in the
+container (`exec_run`) says it at once.
 
 A running container with a `Server` listens where the real one is reached: its published port
 (a free one when none is asked for, as Docker reports it in NetworkSettings.Ports) or, on the
@@ -25,11 +26,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 import docker.errors
 
 SERVING_PORT = 8080  # the image's own port (mlops_toolkit.names.SERVING_PORT)
+HEALTH_CHECK = ["fake-health-check"]  # every fake image's HEALTHCHECK command, where it has one
 
 
 @dataclass
@@ -49,9 +51,16 @@ class Server:
 class Behaviour:
     exit_code: int | None = None  # None: keeps running
     last_log: str = ""
-    health: str | None = None  # "healthy", "unhealthy", or None: no HEALTHCHECK
-    health_after_s: float = 0.5  # the check's first result comes this long after a start
+    # What the image's HEALTHCHECK command finds, run by Docker or `exec_run`: "healthy" (exit
+    # 0), "unhealthy" (1), or None: no HEALTHCHECK
+    health: str | None = None
+    health_after_s: float = 0.5  # Docker's first run of the check comes this long after a start
     server: Server | None = None  # None: nothing listens
+
+
+class ExecResult(NamedTuple):  # docker-py's own shape
+    exit_code: int | None
+    output: bytes | None
 
 
 @dataclass
@@ -83,6 +92,8 @@ class FakeContainer:
         self.attrs: dict[str, Any] = {}
         env = [f"{key}={value}" for key, value in self._env.items()]
         self._config = {"Image": tag, "Labels": self.labels, "Env": env}
+        if image.behaviour.health is not None:
+            self._config["Healthcheck"] = {"Test": ["CMD", *HEALTH_CHECK]}
 
     def _begin(self) -> None:
         behaviour = self.image.behaviour
@@ -176,6 +187,16 @@ class FakeContainer:
 
     def logs(self, tail: int | str = "all") -> bytes:
         return (self._last_log + "\n").encode() if self._last_log else b""
+
+    def exec_run(self, cmd: list[str], **kwargs: Any) -> ExecResult:
+        """Only the image's own check runs in a fake container: its result at once."""
+        if self._state.get("Status") != "running":
+            response = type("Response", (), {"status_code": 409, "reason": "Conflict"})()
+            message = f"Container {self.id} is not running"
+            raise docker.errors.APIError(message, response=response, explanation=message)
+        if list(cmd) != HEALTH_CHECK:
+            raise NotImplementedError(f"the fake engine runs only {HEALTH_CHECK}, not {cmd}")
+        return ExecResult(0 if self.image.behaviour.health == "healthy" else 1, None)
 
 
 class FakeContainers:

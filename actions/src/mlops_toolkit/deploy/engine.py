@@ -23,7 +23,8 @@ class ImageLike(Protocol):
 class ContainerLike(Protocol):
     name: str
     status: str  # created, running, exited, dead (as of the last reload)
-    attrs: dict[str, Any]  # Config.Image, State (Status, ExitCode, Health), HostConfig, ...
+    # Config (Image, Healthcheck), State (Status, ExitCode, Health), HostConfig, ...
+    attrs: dict[str, Any]
     labels: dict[str, str]
     image: ImageLike
 
@@ -38,6 +39,8 @@ class ContainerLike(Protocol):
     def remove(self, force: bool = ...) -> None: ...
 
     def logs(self, tail: int | str = ...) -> bytes: ...
+
+    def exec_run(self, cmd: list[str], **kwargs: Any) -> Any: ...  # .exit_code
 
 
 class ContainersLike(Protocol):
