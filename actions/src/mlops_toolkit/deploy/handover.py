@@ -120,8 +120,8 @@ class _OwnCheck:
         return self._ok.is_set()
 
     def _run(self) -> None:
-        try:
-            result = self._container.exec_run(self._command, stdout=False, stderr=False)
+        try:  # attached: the exit code is read once the command has ended
+            result = self._container.exec_run(self._command)
         except Exception:  # stopped meanwhile, or the engine said no: Docker's verdict remains
             return
         if result.exit_code == 0:
