@@ -70,10 +70,14 @@ class FakeImage:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def _conflict(name: str) -> docker.errors.APIError:
+def _conflict(message: str) -> docker.errors.APIError:
+    """docker-py's error for Docker's 409: a name taken, a container not running."""
     response = type("Response", (), {"status_code": 409, "reason": "Conflict"})()
-    message = f'Conflict. The container name "/{name}" is already in use'
     return docker.errors.APIError(message, response=response, explanation=message)
+
+
+def _name_taken(name: str) -> docker.errors.APIError:
+    return _conflict(f'Conflict. The container name "/{name}" is already in use')
 
 
 class FakeContainer:
@@ -173,7 +177,7 @@ class FakeContainer:
 
     def rename(self, name: str) -> None:
         if name in self._engine.by_name:
-            raise _conflict(name)
+            raise _name_taken(name)
         self._engine.by_name[name] = self._engine.by_name.pop(self.name)
         self.name = name  # docker-py keeps the old name until reload; the toolkit reloads
 
@@ -191,9 +195,7 @@ class FakeContainer:
     def exec_run(self, cmd: list[str], **kwargs: Any) -> ExecResult:
         """Only the image's own check runs in a fake container: its result at once."""
         if self._state.get("Status") != "running":
-            response = type("Response", (), {"status_code": 409, "reason": "Conflict"})()
-            message = f"Container {self.id} is not running"
-            raise docker.errors.APIError(message, response=response, explanation=message)
+            raise _conflict(f"Container {self.id} is not running")
         if list(cmd) != HEALTH_CHECK:
             raise NotImplementedError(f"the fake engine runs only {HEALTH_CHECK}, not {cmd}")
         return ExecResult(0 if self.image.behaviour.health == "healthy" else 1, None)
@@ -214,7 +216,7 @@ class FakeContainers:
         found = self._engine.images.get(image)
         name = kwargs.get("name") or f"fake_{len(self._engine.by_name)}"
         if name in self._engine.by_name:
-            raise _conflict(name)
+            raise _name_taken(name)
         container = FakeContainer(self._engine, found, image, name, kwargs)
         self._engine.by_name[name] = container  # created: a start that fails leaves it there
         container._begin()

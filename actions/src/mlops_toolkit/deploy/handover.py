@@ -70,7 +70,7 @@ def wait_own_health(container: Any, timeout_s: float) -> None:
     """
     deadline = time.monotonic() + timeout_s
     status = "starting"
-    probe: _OwnCheck | None = None
+    probe = _OwnCheck.of(container)  # the image's check, in the container's config from its start
     while time.monotonic() < deadline:
         container.reload()
         state = container.attrs["State"]
@@ -83,7 +83,6 @@ def wait_own_health(container: Any, timeout_s: float) -> None:
                 "publish mode host needs it"
             )
         status = health.get("Status", "starting")
-        probe = probe or _OwnCheck.of(container)
         if status == "healthy" or (probe is not None and probe.passed()):
             return
         time.sleep(0.5)  # unhealthy may still turn healthy (slow model load): deadline decides
