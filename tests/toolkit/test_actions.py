@@ -272,9 +272,13 @@ def test_true_false_input_becomes_the_flag(tmp_path, value, code, passed):
         assert "passed<<" in output.read_text() and f"\n{passed}\n" in output.read_text()
 
 
-@pytest.mark.slow  # a venv and a pip install: out of the fast tier
-def test_install_step_installs_the_package(tmp_path):
-    """The install step builds the package from the action's folder (into a fresh venv)."""
+@pytest.mark.slow  # a venv and a real install: out of the fast tier
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_install_step_installs_the_package(tmp_path, installer):
+    """The install step builds the package from the action's folder (into a fresh venv), with
+    pip or with uv (install.py picks uv when the runner has it), once per job."""
+    from support.act_env import host_env
+
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -290,11 +294,15 @@ def test_install_step_installs_the_package(tmp_path):
     )
     action = actions / "promote"
     step = load(action)["runs"]["steps"][0]
+    # uv as act's jobs here run it (its dependencies are the host's: support/act_env.py); pip
+    # resolves them against the host's packages, which the venv sees.
     env = {**os.environ, "ACTION_PATH": str(action), "PYTHON": str(python)}
+    env |= {"MLOPS_INSTALLER": installer, **(host_env() if installer == "uv" else {})}
     result = subprocess.run(
         ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "already installed" not in result.stdout
     help_text = subprocess.run(
         [str(venv / "bin" / "mlops-toolkit"), "--help"], capture_output=True, text=True
     )
