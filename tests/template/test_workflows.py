@@ -316,7 +316,9 @@ def test_the_release_checks_the_gate_config_before_gating(project):
     assert len(check) == 1
     assert steps[check[0]]["run"].strip() == f"{project.name} check-gate"
     gate = next(i for i, s in enumerate(steps) if "/actions/gate@" in s.get("uses", ""))
-    install = next(i for i, s in enumerate(steps) if s.get("name") == "Install")
+    install = next(  # the setup action installs the project too
+        i for i, s in enumerate(steps) if s.get("with", {}).get("project") == "."
+    )
     pull = next(i for i, s in enumerate(steps) if "/actions/pull-data@" in s.get("uses", ""))
     assert install < check[0] < pull < gate
 
