@@ -10,27 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from support.act_env import host_env
 
 STANDINS = Path(__file__).parent / "standins"
 # Every runner label the generated workflows use runs directly on this host.
 LABELS = ("ubuntu-latest", "self-hosted", "linux", "gpu")
-# pip inside the jobs builds the toolkit and the project (editable) with the backends this
-# host already has (setuptools, poetry-core): an isolated build fetched them through the
-# proxy for every install, about 25 s of a job on two busy cores, a third of a scenario. The
-# isolated build a team's runner does is proven by the template's install tests (uv, in
-# isolation: test_git_url, test_getting_started); here it would only add minutes. No
-# dependency resolution either: every job's environment sees this host's packages (the stand-in
-# setup-python), where they are all installed and satisfied already, and pip's resolver reading
-# their metadata was most of each editable install (4.4 s against 1.7 s idle, about 10 s on two
-# busy cores; the toolkit and the project install in every job, over a hundred in the suite).
-# For the same reason pytest in a job (the project's unit tests) autoloads no plugin: the ones
-# installed here (hypothesis, hydra, anyio) are not the project's, and cost ~3 s of CPU a run.
-HOST_ENV = {
-    "PIP_NO_BUILD_ISOLATION": "0",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    "PIP_NO_DEPS": "1",
-    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-}
 
 
 def one_checkout_per_job(repo: Path) -> None:
@@ -116,7 +100,7 @@ class Act:
             command += ["-s", f"{key}={value}"]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
-        for key, value in {**HOST_ENV, **self.env}.items():
+        for key, value in {**host_env(), **self.env}.items():
             command += ["--env", f"{key}={value}"]
         log, errors = self.logs / f"{name}.log", self.logs / f"{name}.stderr"
         # The log is written as act runs (self.current): a test may wait for a step's line.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.act_env import env_args
 from support.github_api import GitHubStandIn
 from support.project import ROOT, bake, published_copy
 
@@ -115,6 +116,7 @@ def _act(
         f"GITHUB_API_URL={api}",
         "--env",
         f"E2E_ARTIFACTS={artifacts}",
+        *env_args(),  # the installs as in every act run here (support/act_env.py)
     ]
     for ref, name in PINNED.items():
         cmd += ["--local-repository", f"{ref}={STANDINS / name}"]

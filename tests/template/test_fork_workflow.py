@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.act_env import env_args
 from support.github_api import GitHubStandIn
 from support.project import ROOT, bake, published_copy
 
@@ -76,6 +77,7 @@ def _act(repo: Path, head: str, api: str, tmp_path: Path) -> subprocess.Complete
         f"GITHUB_API_URL={api}",
         "--env",
         f"GITHUB_REPOSITORY={REPO}",
+        *env_args(),  # the installs as in every act run here (support/act_env.py)
     ]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
 
