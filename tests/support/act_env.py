@@ -26,7 +26,9 @@ HOST_ENV = {
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     "PIP_NO_DEPS": "1",
     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    # uv, where install.py finds it (it does here), with the same two settings as pip's.
+    # uv (install.py would pick pip: this host gives pip an index of wheels, which uv does not
+    # read), with the same two settings as pip's; what it fetches is constrained (host_env).
+    "MLOPS_INSTALLER": "uv",
     "UV_CONFIG_FILE": str(Path(__file__).with_name("uv-host.toml")),
 }
 

@@ -4,6 +4,7 @@ and when it installs nothing. The real installs (pip and uv into a venv) are in 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -21,7 +22,20 @@ def install():
     return module
 
 
-def test_uv_when_the_runner_has_it_else_pip(install, monkeypatch):
+@pytest.fixture
+def no_index_settings(install, monkeypatch, tmp_path):
+    """A runner whose pip and uv are given no index: no PIP_*/UV_* variable, no pip.conf."""
+    for key in [k for k in os.environ if k.startswith(("PIP_", "UV_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg"))
+    monkeypatch.setattr(install.sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.setattr(install, "SYSTEM_PIP_CONF", str(tmp_path / "etc-pip.conf"))
+    return tmp_path
+
+
+def test_uv_when_the_runner_has_it_else_pip(install, monkeypatch, no_index_settings):
     monkeypatch.setattr(install.shutil, "which", lambda name: "/usr/bin/uv")
     assert install.installer(None) == "uv"
     assert install.installer("pip") == "pip"
@@ -31,6 +45,30 @@ def test_uv_when_the_runner_has_it_else_pip(install, monkeypatch):
         install.installer("uv")
     with pytest.raises(SystemExit, match="must be uv, pip or auto, got 'conda'"):
         install.installer("conda")
+
+
+def test_a_pip_index_uv_cannot_see_keeps_pip(install, monkeypatch, no_index_settings, capsys):
+    """A team's private index given to pip only (pip.conf, PIP_INDEX_URL): uv would not read it
+    and would fetch from PyPI instead, so auto stays with pip and says why; an index of uv's
+    own lets uv in again."""
+    tmp_path = no_index_settings
+    monkeypatch.setattr(install.shutil, "which", lambda name: "/usr/bin/uv")
+    etc = tmp_path / "etc-pip.conf"
+    assert install.installer(None) == "uv"
+    etc.write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
+    assert install.installer(None) == "uv"  # a pip.conf without an index changes nothing
+    conf = tmp_path / "home" / ".config" / "pip" / "pip.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("[install]\nextra-index-url = https://pypi.example.internal/simple\n")
+    assert install.installer(None) == "pip"
+    assert f"pip, whose index settings ({conf}) uv does not read" in capsys.readouterr().out
+    monkeypatch.setenv("UV_INDEX_URL", "https://pypi.example.internal/simple")
+    assert install.installer(None) == "uv"
+    monkeypatch.delenv("UV_INDEX_URL")
+    conf.unlink()
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example.internal/simple")
+    assert install.installer(None) == "pip"
+    assert install.installer("uv") == "uv"  # chosen outright, it is uv
 
 
 def test_the_toolkit_and_the_project_go_in_one_call(install):
