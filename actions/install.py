@@ -5,8 +5,8 @@
 The Python that runs this script is the one installed into. The toolkit is installed editable
 from this folder: every later toolkit step of the job, whichever action it is, finds it and
 installs nothing ("already installed"), unless it needs a module of more extras (`--needs`). A
-project (`--project`, a pip requirement such as
-`.[serve]`) and its dependency groups go in the same call.
+project (`--project`, a pip requirement such as `.[serve]`) and its dependency groups go in the
+same call.
 
 The installer is uv when the runner has it on PATH, else pip (`MLOPS_INSTALLER=uv|pip` chooses).
 pip it is, too, where pip is given an index (a `PIP_*` variable or a pip.conf) and uv is not:
@@ -30,6 +30,17 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PIP_WITH_GROUPS = (25, 1)  # the first pip with --group (PEP 735 dependency groups)
+SYSTEM_PIP_CONF = "/etc/pip.conf"
+PIP_INDEX_KEYS = ("index-url", "extra-index-url", "find-links", "no-index")
+UV_INDEX_VARIABLES = (
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_CONFIG_FILE",
+)
 
 
 def installed_here(needs: list[str]) -> bool:
@@ -71,19 +82,6 @@ def installer(choice: str | None) -> str:
     if choice == "uv" and not shutil.which("uv"):
         raise SystemExit("install.py: MLOPS_INSTALLER=uv but uv is not on PATH")
     return choice
-
-
-SYSTEM_PIP_CONF = "/etc/pip.conf"
-PIP_INDEX_KEYS = ("index-url", "extra-index-url", "find-links", "no-index")
-UV_INDEX_VARIABLES = (
-    "UV_DEFAULT_INDEX",
-    "UV_INDEX",
-    "UV_INDEX_URL",
-    "UV_EXTRA_INDEX_URL",
-    "UV_FIND_LINKS",
-    "UV_NO_INDEX",
-    "UV_CONFIG_FILE",
-)
 
 
 def pip_index_settings() -> str | None:
