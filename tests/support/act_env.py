@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -58,6 +59,13 @@ def _host_constraints() -> Path:
         elif name and name not in pins:
             pins[name] = dist.version
     pins = {name: version for name, version in pins.items() if name not in local}
-    path = Path(tempfile.gettempdir()) / f"mlops-tests-uv-constraints-{os.getpid()}.txt"
-    path.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
+    text = "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+    # Named by its content: every worker and every run with these packages shares one file,
+    # and /tmp gains nothing per process.
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"mlops-tests-uv-constraints-{digest}.txt"
+    if not path.is_file():
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)  # whole or absent: another worker may be reading it
     return path
