@@ -89,7 +89,9 @@ def team_server(tmp_path_factory):
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(uri + "/health", timeout=120, proc=proc)
-        yield uri, s3
+        # Every process the server started (serve.py execs into it: one session).
+        listing = subprocess.run(["ps", "-s", str(proc.pid), "-o", "args="], capture_output=True)
+        yield uri, s3, listing.stdout.decode()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -128,7 +130,7 @@ def test_gate_register_promote_through_auth_postgres_and_s3(
     import mlflow
     from mlflow import MlflowClient
 
-    uri, s3 = team_server
+    uri, s3, _ = team_server
     env = {"MLFLOW_TRACKING_URI": uri, **credentials}
     doctor = cli("doctor", "--model-name", "team", env=env, cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
@@ -168,8 +170,15 @@ def test_gate_register_promote_through_auth_postgres_and_s3(
     assert any(k.endswith("/MLmodel") for k in keys), keys[:20]  # the model went to S3
 
 
+def test_the_server_starts_without_mlflows_genai_job_runner(team_server):
+    """serve.py turns MLflow 3's job execution off (a job runner and seven huey consumers)."""
+    _, _, processes = team_server
+    assert "mlflow server" in processes, processes
+    assert "huey" not in processes and "_job_runner" not in processes, processes
+
+
 def test_wrong_credentials_are_one_clear_line(team_server, tmp_path):
-    uri, _ = team_server
+    uri, _, _ = team_server
     env = {
         "MLFLOW_TRACKING_URI": uri,
         "MLFLOW_TRACKING_USERNAME": ADMIN,
