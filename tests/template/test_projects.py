@@ -58,7 +58,7 @@ def installed(request, tmp_path_factory):
     for command in (["add", "-A"], [*identity, "commit", "-qm", "Generated"]):
         subprocess.run(["git", *command], cwd=project, check=True, capture_output=True)
     if answers:
-        # Compiling a whole environment's bytecode costs ~13 CPU-s an install (measured); the
+        # Compiling a whole environment's bytecode costs 25-30 CPU-s an install (census); the
         # default project shows the Makefile's default once, the others import lazily.
         make(project, "install", PYTHON=interpreter, UV_COMPILE_BYTECODE="0")
     else:
