@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -102,6 +103,17 @@ def test_installed_here_needs_this_folders_source_and_the_extras_modules(install
     assert not install.installed_here(["a_module_no_extra_brings"])
     monkeypatch.setattr(install, "HERE", str(REPO / "elsewhere"))
     assert not install.installed_here([])
+
+
+def test_every_action_whose_extras_go_beyond_ci_names_their_modules():
+    """An earlier step of the job may have installed the toolkit with `ci` alone: a step that
+    asks for more extras names a module of each (`--needs`), or it finds the toolkit "already
+    installed" and its command misses them (psycopg for a PostgreSQL store, say)."""
+    for action in sorted((REPO / "actions").glob("*/action.yml")):
+        for line in action.read_text().splitlines():
+            literal = re.search(r'install\.py" --extras ([\w,]+)', line)
+            if literal and set(literal.group(1).split(",")) - {"ci"}:
+                assert "--needs" in line, f"{action.parent.name}: {line.strip()}"
 
 
 def test_a_failed_install_is_one_line_with_the_installers_status(tmp_path):
