@@ -563,6 +563,21 @@ def test_last_drift_report_is_exposed_as_metrics(clf, tmp_path: Path) -> None:
         assert _metric(server, "model_drift_p_value", feature="mean area", test="ks") == 0.001
 
 
+def test_loading_freezes_what_start_up_built(clf) -> None:
+    """The store's queued requests outlive young collections and set off full ones: what the
+    load built is frozen, so those never walk it (docs/architecture.md, prediction store)."""
+    import gc
+
+    app = ScoringApp(Settings.from_env({}, model_dir=str(clf[0])))
+    before = gc.get_freeze_count()
+    try:
+        app.load()
+        assert app.model is not None and app.load_error is None
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
 def test_unloadable_model_is_unhealthy_and_the_process_exits_1(tmp_path: Path) -> None:
     (tmp_path / "MLmodel").write_text("flavors: {}\n")
     with _serve(tmp_path) as server:
