@@ -17,9 +17,12 @@ closed loop: a fixed number of keep-alive connections for a fixed time, on 127.0
   load on a shared machine than requests per second).
 Servers are pinned to CPU 0 and wrk to CPU 1 when there are two CPUs, and the servers take turns,
 round after round, so background load hits all alike; the figures are medians over the rounds.
+`--spread` leaves the servers free on every CPU (wrk stays on CPU 1), as a host with cores to
+spare runs them: the store's writer thread then runs beside the request thread, and what their
+contention for the GIL costs shows, where one pinned core only shows the CPU the writer spends.
 
     python benchmarks/serving.py [--rounds 3] [--duration 10] [--connections 4] [--no-mlserver]
-                                 [--logging-only] [--store URL] [--store-scores]
+                                 [--logging-only] [--store URL] [--store-scores] [--spread]
 
 Needs wrk (apt-get install wrk). Exits 1 unless, for single rows and for batches of 100:
 throughput >= 3x MLflow and p99 <= 0.5x MLflow's, >= 10x MLServer, >= 0.9x the floor, and
@@ -141,12 +144,17 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
 
 
 def start(
-    cmd: list[str], port: int, health: str, env: dict[str, str], log: Path | None = None
+    cmd: list[str],
+    port: int,
+    health: str,
+    env: dict[str, str],
+    log: Path | None = None,
+    pin: bool = True,
 ) -> subprocess.Popen:
-    """The server, healthy; its stderr into `log` when given (the logged server's: its store
-    warnings say why rows were dropped)."""
+    """The server, healthy (on CPU 0 when `pin`); its stderr into `log` when given (the logged
+    server's: its store warnings say why rows were dropped)."""
     proc = subprocess.Popen(
-        pinned(0, cmd),
+        pinned(0, cmd) if pin else cmd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL if log is None else log.open("ab"),
@@ -301,6 +309,9 @@ def main() -> int:
     parser.add_argument(
         "--store-scores", action="store_true", help="the logged server stores probabilities too"
     )
+    parser.add_argument(
+        "--spread", action="store_true", help="servers free on every CPU, not pinned to CPU 0"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -330,7 +341,7 @@ def main() -> int:
         try:
             for server, (cmd, port, health) in chosen.items():
                 log = work / f"{server}.log" if server == "logged" else None
-                procs[server] = start(cmd, port, health, env, log)
+                procs[server] = start(cmd, port, health, env, log, pin=not args.spread)
             answers = {
                 server: {n: predict(port, b) for n, b in bodies.items()}
                 for server, (_, port, _) in chosen.items()
@@ -403,7 +414,7 @@ def store_counts(port: int, log: Path) -> None:
 def report(results: dict[str, dict[str, list[dict[str, float]]]], args: argparse.Namespace) -> int:
     print(
         f"{args.rounds} rounds x {args.duration} s, {args.connections} connections, wrk on "
-        "127.0.0.1; medians"
+        f"127.0.0.1; servers {'on every CPU' if args.spread else 'pinned to CPU 0'}; medians"
     )
     print(f"{'payload':<9} {'server':<9} {'req/s':>9} {'p99 ms':>8}")
     ok, summary = True, {}
