@@ -114,8 +114,9 @@ class ScoringApp:
         self.metrics.load_seconds.set(time.perf_counter() - start)
         # What start-up built (the model, scikit-learn, MLflow: ~240,000 objects) lives as long
         # as the process: frozen, the collector never walks it again. Requests queued for the
-        # prediction store outlive young collections, so every ~60,000 of them set off a full
-        # collection (~130 ms here): ~4 % of a logging server's throughput (docs/architecture.md).
+        # prediction store outlive young collections, and once their objects reach a quarter of
+        # the old generation (CPython's rule) a full collection walks it all (~130 ms here):
+        # ~4 % of a logging server's throughput (docs/architecture.md).
         gc.collect()
         gc.freeze()
         self.metrics.ready.set(1)
