@@ -116,7 +116,8 @@ class ScoringApp:
         # as the process: frozen, the collector never walks it again. Requests queued for the
         # prediction store outlive young collections, and once their objects reach a quarter of
         # the old generation (CPython's rule) a full collection walks it all (~130 ms here):
-        # ~4 % of a logging server's throughput (docs/architecture.md).
+        # ~4 % of a logging server's throughput (docs/architecture.md). Collected first: a
+        # cycle of garbage frozen with the rest would never be freed.
         gc.collect()
         gc.freeze()
         self.metrics.ready.set(1)
