@@ -256,7 +256,13 @@ def test_a_project_registration_stands_when_its_passport_fails(
     name = f"project-{uuid.uuid4().hex[:8]}"
     with caplog.at_level(logging.WARNING, logger=runs.__name__):
         assert runs.register(name, project_run["run_id"], project_run["model_uri"]) == "1"
-    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # The toolkit's own warnings: MLflow's own (no artifacts at path 'model') reached caplog too
+    # in two suite runs on Debian's python3.11, never on pyenv's; why was not found.
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith("mlops_toolkit")
+    ]
     assert len(warned) == 1 and f"{name} version 1 has no passport: " in warned[0], warned
     assert "\n" not in warned[0]
     version = MlflowClient().get_model_version(name, "1")
