@@ -115,10 +115,10 @@ ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"  # doctor's image-registry login, ne
 ENV_PREDICTION_STORE = "MLOPS_PREDICTION_STORE"
 ENV_FEEDBACK_TOKEN = "MLOPS_FEEDBACK_TOKEN"
 ENV_ENVIRONMENT = "MLOPS_ENVIRONMENT"
-# Live quality and the retraining loop (monitoring/quality.py, monitoring/relay.py): the alerts
-# that ask for a retrain (alerts.yml), the repository_dispatch event the relay sends for them
-# (retrain.yml runs on it), the bearer token Alertmanager's webhook presents to the relay, and
-# the Pushgateway `monitor` pushes the live figures to.
+# Live quality and the retraining loop (monitoring/quality.py, monitoring/alert_relay.py): the
+# alerts that ask for a retrain (alerts.yml), the repository_dispatch event the relay sends for
+# them (retrain.yml runs on it), the bearer token Alertmanager's webhook presents to the relay,
+# and the Pushgateway `monitor` pushes the live figures to.
 ALERT_PERFORMANCE = "ModelPerformanceDegradation"
 ALERT_DRIFT = "ModelDriftDetected"
 ALERT_LABELS_STALE = "LabelsStale"

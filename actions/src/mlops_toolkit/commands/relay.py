@@ -2,7 +2,7 @@
 
 Runs as a small service beside Alertmanager (monitoring/compose.yaml). Firing performance and
 drift alerts become one `model-retrain` event each, deduplicated by fingerprint, at most one per
-model and environment per cool-down (logic: monitoring/relay.py). The GitHub token comes from
+model and environment per cool-down (logic: monitoring/alert_relay.py). The GitHub token comes from
 GITHUB_TOKEN, the webhook's bearer token from MLOPS_RELAY_TOKEN: never from a flag, never printed.
 """
 
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..ci.github import GitHub
     from ..errors import ToolkitError
+    from ..monitoring import alert_relay as logic
     from ..monitoring import durations
-    from ..monitoring import relay as logic
 
     host, port = logic.parse_listen(args.listen)
     cooldown = durations.seconds(args.cooldown, "--cooldown")

@@ -26,7 +26,7 @@ from . import (
     StoreError,
     codec,
 )
-from . import labels as checks
+from . import label_checks as checks
 from .ids import BATCH_DIGITS
 
 try:  # the serving image has orjson (several times faster); the CI installs may not
