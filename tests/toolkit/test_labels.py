@@ -74,6 +74,19 @@ def test_parquet_with_string_classes_and_times(tmp_path) -> None:
     assert joined[0].labelled_at == 1767323045.0
 
 
+def test_a_regressors_whole_number_prediction_takes_any_number(tmp_path) -> None:
+    """A regressor's prediction that happens to be whole (152.0, as a tree's leaf of integer
+    targets gives) is a number: its true value 151.5 is a label, not the wrong type."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model, ids = _logged(url, [152.0, 20.5, 1.0])
+    path = _csv(tmp_path / "labels.csv", [(ids[0], "151.5"), (ids[1], "21"), (ids[2], "1")])
+    result, _ = _labels(url, path, tmp_path)
+    assert result.returncode == 0, result.stderr
+    with open_store(url) as store:
+        labels = [j.label for j in store.read_joined(model)]
+    assert labels == [151.5, 21.0, 1.0] and all(isinstance(v, float) for v in labels)
+
+
 @pytest.mark.parametrize(
     "problem, words",
     [

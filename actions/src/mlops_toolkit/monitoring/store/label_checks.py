@@ -73,7 +73,9 @@ def kind_of(prediction: Any) -> str:
     if isinstance(prediction, int):
         return "integer"
     if isinstance(prediction, float):
-        return "integer" if prediction.is_integer() else "number"
+        # Never "integer" for a whole float: a regressor's 152.0 takes the label 151.5 (a
+        # classifier whose classes are floats takes "1" as 1.0 all the same).
+        return "number"
     if isinstance(prediction, str):
         return "string"
     return type(prediction).__name__  # lists (multi-output), objects: taken as they are
