@@ -386,3 +386,40 @@ def test_a_forks_pull_request_is_told_by_a_job_that_runs_nothing_of_the_fork(pro
     (run,) = [s for s in job["steps"] if "run" in s]
     assert run["run"] == 'mlops-toolkit report --fork --model-name "$MODEL_NAME"'
     assert run["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+
+
+@pytest.mark.parametrize(
+    "present, skipped",
+    [
+        ([], True),
+        (["batches/today.csv"], False),
+        (["batches/today.csv.dvc"], False),
+        (["batches.dvc"], False),  # a `dvc add`ed folder: score pulls the file out of it
+        (["other.dvc", "batches/other.csv"], True),
+    ],
+)
+def test_batch_scoring_skips_only_when_nothing_is_there_to_pull(tmp_path, present, skipped):
+    """batch-score.yml's first step, run as the runner runs it (bash, the job's env)."""
+    project = bake(tmp_path / "p")
+    workflow = yaml.safe_load((project / ".github/workflows/batch-score.yml").read_text())
+    step = next(
+        s for s in workflow["jobs"]["score"]["steps"] if s.get("name") == "Anything to score?"
+    )
+    work = tmp_path / "checkout"
+    for name in present:
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text("")
+    env_file = tmp_path / "github_env"
+    env_file.write_text("")
+    env = {**os.environ, "BATCH_INPUT": "batches/today.csv", "GITHUB_ENV": str(env_file)}
+    work.mkdir(exist_ok=True)
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("SKIP_SCORE=1" in env_file.read_text()) is skipped
+    assert ("nothing to score" in result.stdout) is skipped
