@@ -74,6 +74,7 @@ def test_feedback_needs_the_token_and_loads_labels_once(served) -> None:
     body = _post(served, "/invocations", {"dataframe_split": _split(_rows(3))})[1]
     ids, predicted = body["prediction_ids"], body["predictions"]
     assert served.app.store.flush(10)
+    scoring = _metric(served, "model_serving_requests_total")
     labels = {
         "labels": [{"prediction_id": i, "label": p} for i, p in zip(ids, predicted, strict=True)]
     }
@@ -89,6 +90,10 @@ def test_feedback_needs_the_token_and_loads_labels_once(served) -> None:
     )
     one = {"prediction_id": ids[0], "label": 1 - predicted[0]}
     assert _post(served, "/feedback", one, token=TOKEN)[1]["updated"] == 1
+    # Label requests are counted apart: the scoring error rate never sees a labeller's 401s.
+    assert _metric(served, "model_serving_requests_total") == scoring
+    assert _metric(served, "model_serving_feedback_requests_total", code="401") == 2
+    assert _metric(served, "model_serving_feedback_requests_total", code="200") == 3
 
 
 @pytest.mark.parametrize(

@@ -195,7 +195,7 @@ class ScoringApp:
     async def _feedback(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         status, body = await self._labels(scope, receive)
         await _send(send, status, body, _HEADERS_CLOSE if status in (408, 413) else _HEADERS_JSON)
-        self.metrics.count_request(status)
+        self.metrics.count_feedback(status)
 
     async def _labels(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes]:
         if scope["method"] != "POST":

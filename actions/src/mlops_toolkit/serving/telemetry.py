@@ -80,6 +80,14 @@ class ServingMetrics:
             for code in (200, 400, 413, 415, 422, 500, 503)
         }
         self._model = model
+        # Labels coming back (POST /feedback) apart: in the scoring requests they would dilute the
+        # error rate and put a labeller's 401s beside the scoring codes.
+        self.feedback = Counter(
+            "model_serving_feedback_requests",
+            "Label requests (POST /feedback) by HTTP status",
+            [*labels, "code"],
+            registry=self.registry,
+        )
         info = Gauge(
             "model_serving_model_info",
             "The model this server serves (always 1)",
@@ -133,6 +141,9 @@ class ServingMetrics:
         if counter is None:
             counter = self._codes[code] = self.requests.labels(code=str(code), **self._model)
         counter.inc()
+
+    def count_feedback(self, code: int) -> None:
+        self.feedback.labels(code=str(code), **self._model).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
