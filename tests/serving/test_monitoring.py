@@ -91,9 +91,16 @@ def test_dashboard_queries_are_valid_promql(project: Path, promtool: str, tmp_pa
 def test_grafana_provisioning_points_at_the_dashboard(project: Path) -> None:
     grafana = project / "monitoring/grafana"
     datasource = yaml.safe_load((grafana / "provisioning/datasources/prometheus.yml").read_text())
-    uid = datasource["datasources"][0]["uid"]
-    uids = {t["datasource"]["uid"] for p in _dashboard(project)["panels"] for t in p["targets"]}
-    assert uids == {uid}
+    # Panels name the `$datasource` variable, whose default is the provisioned (default)
+    # Prometheus: a team with another datasource picks it in the dashboard, no edit.
+    assert datasource["datasources"][0]["type"] == "prometheus"
+    assert datasource["datasources"][0]["isDefault"] is True
+    dashboard = _dashboard(project)
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    assert uids == {"${datasource}"}
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
     provider = yaml.safe_load((grafana / "provisioning/dashboards/model-serving.yml").read_text())
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
