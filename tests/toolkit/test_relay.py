@@ -182,6 +182,9 @@ def test_a_github_failure_answers_502_and_the_retry_dispatches(github) -> None:
         (["--listen", "nowhere"], {}, "--listen 'nowhere' is not HOST:PORT"),
         (["--cooldown", "soon"], {}, "--cooldown 'soon' is not a duration"),
         ([], {names.ENV_GITHUB_TOKEN: ""}, "GITHUB_TOKEN is not set"),
+        # Reachable from elsewhere without the webhook's token: refused before listening.
+        (["--listen", "0.0.0.0:0"], {names.ENV_RELAY_TOKEN: ""}, "MLOPS_RELAY_TOKEN is not set"),
+        (["--listen", "relay:0"], {names.ENV_RELAY_TOKEN: ""}, "refuses to listen on relay"),
     ],
 )
 def test_bad_options_end_in_one_line(tmp_path: Path, args, env, message) -> None:

@@ -41,6 +41,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
 def _retrain_alerts() -> tuple[str, ...]:
     return (names.ALERT_PERFORMANCE, names.ALERT_DRIFT)
 
@@ -49,11 +60,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..ci.github import GitHub
-    from ..errors import ToolkitError
+    from ..errors import InputError, ToolkitError
     from ..monitoring import alert_relay as logic
     from ..monitoring import durations
 
     host, port = logic.parse_listen(args.listen)
+    token = os.environ.get(names.ENV_RELAY_TOKEN, "")
+    if not token and not _loopback(host):
+        # Reachable from other hosts without a token: anyone there could start retrains.
+        raise InputError(
+            f"{names.ENV_RELAY_TOKEN} is not set: the relay refuses to listen on {host} without "
+            "the bearer token Alertmanager sends (only a loopback address may go without one)"
+        )
     cooldown = durations.seconds(args.cooldown, "--cooldown")
     client = GitHub(
         args.repository,
@@ -70,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         environment=args.environment,
     )
     try:
-        server = logic.make_server(relay, host, port, os.environ.get(names.ENV_RELAY_TOKEN, ""))
+        server = logic.make_server(relay, host, port, token)
     except OSError as exc:
         raise ToolkitError(f"cannot listen on {args.listen}: {exc.strerror}") from None
     bound = server.server_address[1]
