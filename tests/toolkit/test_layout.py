@@ -143,3 +143,43 @@ def test_v1_import_paths_are_the_new_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def imported_anywhere(name: str, path: Path) -> set[str]:
+    """Every toolkit module a module imports, at module level or lazily inside any function
+    (the whole tree walked), as dotted names under mlops_toolkit; `importlib` strings that name
+    a toolkit module too."""
+    tree = ast.parse(path.read_text())
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "mlops_toolkit":
+                    found.add(".".join(alias.name.split(".")[1:]))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1] + (
+                    node.module.split(".") if node.module else []
+                )
+            elif node.module and node.module.split(".")[0] == "mlops_toolkit":
+                base = node.module.split(".")[1:]
+            else:
+                continue
+            found.update(".".join([*base, alias.name]) for alias in node.names)
+        elif isinstance(node, ast.Constant) and str(node.value).startswith("mlops_toolkit."):
+            found.add(str(node.value).removeprefix("mlops_toolkit."))
+    return found
+
+
+def test_only_the_command_layer_imports_commands():
+    """commands -> domains -> core, never back: outside commands/ and cli.py no module imports
+    `commands`, not even lazily inside a function (what a domain needs lives in the domain)."""
+    wrong = []
+    for name, path in modules().items():
+        if name == "cli" or name.split(".")[0] == "commands":
+            continue
+        for target in sorted(imported_anywhere(name, path)):
+            if target.split(".")[0] == "commands":
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []

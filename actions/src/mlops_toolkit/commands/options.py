@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 
 def flag(p: argparse.ArgumentParser, name: str, default: bool, help: str = "") -> None:
@@ -44,58 +42,11 @@ def prediction_store(p: argparse.ArgumentParser) -> None:
 
 
 def deploy_target(p: argparse.ArgumentParser) -> None:
-    """Where a stage runs and how long to wait for it (deploy/: one module per target)."""
-    from ..deploy import TARGETS
+    """Where a stage runs and how long to wait for it: `--target` and each registered target's
+    own options (deploy/: one module per target; none is named here)."""
+    from ..deploy import add_options
 
-    p.add_argument("--app", required=True, help="name prefix: <app>-<stage> (k8s: Deployment)")
-    p.add_argument("--port", type=int, default=0, help="docker/swarm: host port of the stage")
-    p.add_argument("--host", default="127.0.0.1", help="host name to reach the published port")
-    p.add_argument("--health-timeout", type=float, default=120, help="seconds to wait")
-    p.add_argument(
-        "--target",
-        default="docker",
-        choices=TARGETS,
-        help="docker: one container per stage; swarm: one Swarm service per stage; "
-        "kubernetes: the stage's kustomize overlay, rolled out with kubectl",
-    )
-    p.add_argument("--replicas", type=int, default=2, help="swarm: tasks of the service")
-    p.add_argument(
-        "--publish",
-        default="",
-        choices=("", "ingress", "host"),
-        help="host (docker's default): host network, SO_REUSEPORT, the new container/task "
-        "starts beside the old one, no request lost; ingress (swarm's default): a published "
-        "port (swarm: the routing mesh; docker: requests fail while the port changes hands)",
-    )
-    p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
-    p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")
-    p.add_argument("--namespace", default="", help="kubernetes: default <app>-<stage>")
-    p.add_argument(
-        "--overlay", default="", help="kubernetes: default deploy/kubernetes/overlays/<stage>"
-    )
-    p.add_argument(
-        "--url", default="", help="kubernetes: where the runner reaches the stage (optional)"
-    )
-
-
-def publish_mode(args: argparse.Namespace) -> str:
-    """The publish mode asked for, else the target's default: docker `host` (the handover that
-    loses no request), swarm `ingress` (the routing mesh, reachable on every node)."""
-    return args.publish or ("ingress" if args.target == "swarm" else "host")
-
-
-def warn_port_swap(args: argparse.Namespace) -> None:
-    """A docker deploy on a published port says what it costs, in the step's output."""
-    if args.target == "docker" and publish_mode(args) == "ingress":
-        from ..deploy.handover import PORT_MODE_COST
-
-        on_actions = bool(os.environ.get("GITHUB_ACTIONS"))
-        print(
-            f"::warning title=publish ingress::{PORT_MODE_COST}"
-            if on_actions
-            else f"warning: {PORT_MODE_COST}",
-            file=sys.stderr,
-        )
+    add_options(p)
 
 
 def model_name(p: argparse.ArgumentParser, required: bool = True) -> None:

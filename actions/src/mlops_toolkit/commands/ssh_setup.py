@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
         password=os.environ.get(sshsetup.ENV_REGISTRY_PASSWORD, ""),
     )
     on_runner = _export(result)
-    target = sshsetup.parse_docker_host(docker_host)
+    remote = sshsetup.parse_docker_host(docker_host)
     login = f"; logged in to {args.registry} for the pull" if args.registry else ""
-    line = f"ssh-setup: {target} answers (Docker engine {result['engine']}){login}"
+    line = f"ssh-setup: {remote} answers (Docker engine {result['engine']}){login}"
     # Off a runner stdout holds only the export lines, for eval "$(mlops-toolkit ssh-setup)".
     print(line, file=sys.stdout if on_runner else sys.stderr)
     ghactions.set_outputs({"engine-version": result["engine"]})

@@ -20,7 +20,7 @@ from typing import Any
 from .. import names
 from ..errors import ToolkitError
 from . import dockerhost, handover, verify
-from .target import Deployed, Release, serving_env
+from .target import Deployed, Options, Release, serving_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -235,12 +235,18 @@ class DockerTarget:
         return {"image": container.attrs["Config"]["Image"], "labels": container.labels}
 
 
+SUMMARY = "one container per stage"
+
+
+def add_options(p: Options) -> None:
+    """The docker target's options: the engine's (--port, --host, --publish)."""
+    dockerhost.add_options(p)
+
+
 def from_options(args: argparse.Namespace, stage: str) -> DockerTarget:
     """The target the deploy options describe; a published port says what it costs."""
-    if not args.port:
-        raise ToolkitError(f"the {args.target} target needs --port (the stage's host port)")
-    from ..commands import options
-
-    options.warn_port_swap(args)
-    publish = "host" if options.publish_mode(args) == "host" else "port"
-    return DockerTarget(app=args.app, stage=stage, port=args.port, host=args.host, publish=publish)
+    port = dockerhost.require_port(args)
+    publish = "host" if dockerhost.publish_mode(args, default="host") == "host" else "port"
+    if publish == "port":
+        handover.warn_port_swap()
+    return DockerTarget(app=args.app, stage=stage, port=port, host=args.host, publish=publish)

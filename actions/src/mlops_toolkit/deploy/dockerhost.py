@@ -1,13 +1,43 @@
-"""The Docker engine given by DOCKER_HOST (local socket or ssh://), with one-line failures."""
+"""The Docker engine given by DOCKER_HOST (local socket or ssh://), with one-line failures,
+and the deploy options of the targets that run on it (docker, swarm)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
 from .. import names
 from ..errors import ToolkitError
 from ..tracking import client as tracking
+from .target import Options
+
+
+def add_options(p: Options) -> None:
+    """Where a stage on a Docker engine is reached, and how its port is published: the options
+    the docker and swarm targets share (each adds them; deploy.SharedOptions keeps one)."""
+    p.add_argument("--port", type=int, default=0, help="docker/swarm: host port of the stage")
+    p.add_argument("--host", default="127.0.0.1", help="host name to reach the published port")
+    p.add_argument(
+        "--publish",
+        default="",
+        choices=("", "ingress", "host"),
+        help="host (docker's default): host network, SO_REUSEPORT, the new container/task "
+        "starts beside the old one, no request lost; ingress (swarm's default): a published "
+        "port (swarm: the routing mesh; docker: requests fail while the port changes hands)",
+    )
+
+
+def publish_mode(args: argparse.Namespace, default: str) -> str:
+    """The publish mode asked for, else the target's ``default``: docker `host` (the handover
+    that loses no request), swarm `ingress` (the routing mesh, reachable on every node)."""
+    return args.publish or default
+
+
+def require_port(args: argparse.Namespace) -> int:
+    if not args.port:
+        raise ToolkitError(f"the {args.target} target needs --port (the stage's host port)")
+    return args.port
 
 
 def connect() -> Any:

@@ -9,6 +9,8 @@ only on Docker's schedule). No port is ever without a listener, and no proxy is 
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -23,6 +25,17 @@ PORT_MODE_COST = (
     "that gap fail (about 40 % of those sent during a swap, benchmarks/zero_downtime.py); "
     "publish host, the default, drops none"
 )
+
+
+def warn_port_swap() -> None:
+    """A docker deploy on a published port says what it costs, in the step's output."""
+    on_actions = bool(os.environ.get("GITHUB_ACTIONS"))
+    print(
+        f"::warning title=publish ingress::{PORT_MODE_COST}"
+        if on_actions
+        else f"warning: {PORT_MODE_COST}",
+        file=sys.stderr,
+    )
 
 
 def host_network_problem(info: dict) -> str | None:

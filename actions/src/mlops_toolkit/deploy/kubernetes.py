@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import ToolkitError
 from . import verify
-from .target import PASSED_TO_SERVER, Deployed, Release, serving_env
+from .target import PASSED_TO_SERVER, Deployed, Options, Release, serving_env
 
 PLACEHOLDER = "model-server"  # the image name the base manifests use, set per stage here
 KUBECONFIG_DATA = "KUBECONFIG_DATA"
@@ -215,6 +215,20 @@ class KubernetesTarget:
 def _image_of(deployment: dict) -> str:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     return str(containers[0]["image"]) if containers else ""
+
+
+SUMMARY = "the stage's kustomize overlay, rolled out with kubectl"
+
+
+def add_options(p: Options) -> None:
+    """The kubernetes target's options: the stage's namespace, overlay and address."""
+    p.add_argument("--namespace", default="", help="kubernetes: default <app>-<stage>")
+    p.add_argument(
+        "--overlay", default="", help="kubernetes: default deploy/kubernetes/overlays/<stage>"
+    )
+    p.add_argument(
+        "--url", default="", help="kubernetes: where the runner reaches the stage (optional)"
+    )
 
 
 def from_options(args: argparse.Namespace, stage: str) -> KubernetesTarget:

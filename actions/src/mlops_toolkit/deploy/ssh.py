@@ -35,7 +35,9 @@ TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
-class Target:
+class SshHost:
+    """The engine's host as DOCKER_HOST=ssh://user@host[:port] names it."""
+
     user: str
     host: str
     port: int
@@ -49,7 +51,7 @@ class Target:
         return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
 
 
-def parse_docker_host(url: str) -> Target:
+def parse_docker_host(url: str) -> SshHost:
     parts = urlsplit(url.strip())
     if parts.scheme != "ssh" or not parts.hostname:
         raise InputError(f"DOCKER_HOST must be ssh://user@host[:port], not {url.strip()!r}")
@@ -57,7 +59,7 @@ def parse_docker_host(url: str) -> Target:
         port = parts.port or 22
     except ValueError:
         raise InputError(f"DOCKER_HOST has an invalid port: {url.strip()!r}") from None
-    return Target(user=parts.username or "", host=parts.hostname, port=port)
+    return SshHost(user=parts.username or "", host=parts.hostname, port=port)
 
 
 def setup(
@@ -71,13 +73,13 @@ def setup(
 ) -> dict[str, str]:
     """Write key, known_hosts, config and wrapper under base/mlops-ssh; check the engine answers.
     Returns the environment later steps need (PATH prefix, DOCKER_CONFIG) and the engine version."""
-    target = parse_docker_host(docker_host)
+    remote = parse_docker_host(docker_host)
     if not key.strip():
         raise InputError(f"{ENV_KEY} is empty: set the deploy key as the secret {ENV_KEY}")
     if not known_hosts.strip():
         raise InputError(
             f"{ENV_KNOWN_HOSTS} is empty: pin the host key, e.g. "
-            f"ssh-keyscan -p {target.port} {target.host} | gh variable set {ENV_KNOWN_HOSTS}"
+            f"ssh-keyscan -p {remote.port} {remote.host} | gh variable set {ENV_KNOWN_HOSTS}"
         )
     home = base / DIR_NAME
     shutil.rmtree(home, ignore_errors=True)
@@ -86,14 +88,14 @@ def setup(
     _check_key(key_file)
     hosts_file = home / "known_hosts"
     hosts_file.write_text(_normalised(known_hosts), encoding="utf-8")
-    _check_pinned(hosts_file, target)
+    _check_pinned(hosts_file, remote)
     config = home / "config"
-    config.write_text(_config(target, key_file, hosts_file), encoding="utf-8")
+    config.write_text(_config(remote, key_file, hosts_file), encoding="utf-8")
     wrapper = home / "bin" / "ssh"
     real = _real_ssh(skip=home / "bin")
     wrapper.write_text(f'#!/bin/sh\nexec "{real}" -F "{config}" "$@"\n', encoding="utf-8")
     wrapper.chmod(stat.S_IRWXU)
-    version = check_engine(wrapper, target)
+    version = check_engine(wrapper, remote)
     env = {"PATH": str(home / "bin")}
     if registry:
         env["DOCKER_CONFIG"] = str(login(home, wrapper, docker_host, registry, username, password))
@@ -130,20 +132,20 @@ def _check_key(key_file: Path) -> None:
         )
 
 
-def _check_pinned(hosts_file: Path, target: Target) -> None:
-    result = _run(["ssh-keygen", "-F", target.known_hosts_name, "-f", str(hosts_file)])
+def _check_pinned(hosts_file: Path, remote: SshHost) -> None:
+    result = _run(["ssh-keygen", "-F", remote.known_hosts_name, "-f", str(hosts_file)])
     if result.returncode != 0 or not result.stdout.strip():
         raise InputError(
-            f"{ENV_KNOWN_HOSTS} has no key for {target.known_hosts_name}: pin it with "
-            f"ssh-keyscan -p {target.port} {target.host} | gh variable set {ENV_KNOWN_HOSTS}"
+            f"{ENV_KNOWN_HOSTS} has no key for {remote.known_hosts_name}: pin it with "
+            f"ssh-keyscan -p {remote.port} {remote.host} | gh variable set {ENV_KNOWN_HOSTS}"
         )
 
 
-def _config(target: Target, key_file: Path, hosts_file: Path) -> str:
+def _config(remote: SshHost, key_file: Path, hosts_file: Path) -> str:
     return (
-        f"Host {target.host}\n"
-        f"  Port {target.port}\n"
-        + (f"  User {target.user}\n" if target.user else "")
+        f"Host {remote.host}\n"
+        f"  Port {remote.port}\n"
+        + (f"  User {remote.user}\n" if remote.user else "")
         + f'  IdentityFile "{key_file}"\n'
         "  IdentitiesOnly yes\n"
         f'  UserKnownHostsFile "{hosts_file}"\n'
@@ -156,21 +158,21 @@ def _config(target: Target, key_file: Path, hosts_file: Path) -> str:
     )
 
 
-def check_engine(wrapper: Path, target: Target) -> str:
+def check_engine(wrapper: Path, remote: SshHost) -> str:
     """`docker version` on the host, through the wrapper: the path the SDK takes later."""
-    login = [f"{target.user}@{target.host}" if target.user else target.host]
+    login = [f"{remote.user}@{remote.host}" if remote.user else remote.host]
     command = "docker version --format '{{.Server.Version}}'"
-    result = _run([str(wrapper), "-p", str(target.port), *login, command])
+    result = _run([str(wrapper), "-p", str(remote.port), *login, command])
     if result.returncode == 0 and result.stdout.strip():
         return result.stdout.strip().splitlines()[-1]
-    raise ToolkitError(f"ssh to {target}: {_why(result.stderr, target)}")
+    raise ToolkitError(f"ssh to {remote}: {_why(result.stderr, remote)}")
 
 
-def _why(stderr: str, target: Target) -> str:
+def _why(stderr: str, remote: SshHost) -> str:
     text = stderr.lower()
     if "remote host identification has changed" in text or "host key verification" in text:
         return (
-            f"host key verification failed: the key {target.host} offers is not the one pinned "
+            f"host key verification failed: the key {remote.host} offers is not the one pinned "
             f"in {ENV_KNOWN_HOSTS} (a changed host, or a wrong pin)"
         )
     if "permission denied" in text:

@@ -29,7 +29,7 @@ from .. import names
 from ..errors import ToolkitError
 from ..tracking import client as tracking
 from . import dockerhost, verify
-from .target import Deployed, Release, serving_env
+from .target import Deployed, Options, Release, serving_env
 
 PUBLISH_MODES = ("host", "ingress")
 # Swarm's update states (UpdateStatus.State) that end an update.
@@ -385,11 +385,20 @@ def status(*, app: str, stage: str) -> dict:
     return {"labels": service.attrs["Spec"].get("Labels") or {}, "images": images}
 
 
+SUMMARY = "one Swarm service per stage"
+
+
+def add_options(p: Options) -> None:
+    """The swarm target's options: the engine's (--port, --host, --publish), then its own."""
+    dockerhost.add_options(p)
+    p.add_argument("--replicas", type=int, default=2, help="swarm: tasks of the service")
+    p.add_argument("--secrets", default="", help="swarm: secrets to mount (comma/space list)")
+    p.add_argument("--configs", default="", help="swarm: configs to mount (comma/space list)")
+
+
 def from_options(args: argparse.Namespace, stage: str) -> SwarmTarget:
     """The target the deploy options describe (publish: ingress unless asked)."""
-    if not args.port:
-        raise ToolkitError(f"the {args.target} target needs --port (the stage's host port)")
-    from ..commands import options
+    port = dockerhost.require_port(args)
 
     def listed(text: str) -> list[str]:
         return text.replace(",", " ").split()
@@ -397,10 +406,10 @@ def from_options(args: argparse.Namespace, stage: str) -> SwarmTarget:
     return SwarmTarget(
         app=args.app,
         stage=stage,
-        port=args.port,
+        port=port,
         host=args.host,
         replicas=args.replicas,
-        publish=options.publish_mode(args),
+        publish=dockerhost.publish_mode(args, default="ingress"),
         secrets=listed(args.secrets),
         configs=listed(args.configs),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .. import names
 from ..errors import ToolkitError
@@ -68,6 +68,13 @@ class Target(Protocol):
 
 class TargetFactory(Protocol):
     def __call__(self, args: argparse.Namespace, stage: str) -> Target: ...
+
+
+class Options(Protocol):
+    """What a target's ``add_options`` adds its options to (the deploy and rollback parsers,
+    through deploy.SharedOptions)."""
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> argparse.Action: ...
 
 
 def rollback(
