@@ -50,6 +50,16 @@ def test_every_action_exists():
     assert {a.name for a in ACTIONS} == EXPECTED
 
 
+def test_every_action_is_listed_in_the_readme_and_the_architecture():
+    readme = (REPO / "actions" / "README.md").read_text()
+    listed = set(re.findall(r"^\| \[([a-z-]+)\]\(\1/\) \|", readme, re.M))
+    architecture = (REPO / "docs" / "architecture.md").read_text()
+    line = architecture[architecture.index("- Actions: ") :].split(". Each")[0]
+    named = set(re.findall(r"[a-z]+(?:-[a-z]+)*", line.split(":", 1)[1].split("(")[0]))
+    assert listed == EXPECTED, listed ^ EXPECTED
+    assert named == EXPECTED, named ^ EXPECTED
+
+
 def subcommand_flags(name: str) -> set[str]:
     parser = toolkit_cli.build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
