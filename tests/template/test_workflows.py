@@ -423,3 +423,29 @@ def test_batch_scoring_skips_only_when_nothing_is_there_to_pull(tmp_path, presen
     assert result.returncode == 0, result.stderr
     assert ("SKIP_SCORE=1" in env_file.read_text()) is skipped
     assert ("nothing to score" in result.stdout) is skipped
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_classifiers_servers_store_probabilities_unless_turned_off(tmp_path, task):
+    """The estimate `monitor` makes while labels are pending needs the probabilities: every
+    deploy of a classifier hands PREDICTION_STORE_SCORES on (default 1); a regressor has none."""
+    answers = (
+        {"task": task} if task == "classification" else {"task": task, "primary_metric": "rmse"}
+    )
+    project = bake(tmp_path, **answers)
+    for name in ("release.yml", "rollback.yml"):
+        workflow = yaml.safe_load((project / ".github/workflows" / name).read_text())
+        envs = [
+            step.get("env", {})
+            for job in workflow["jobs"].values()
+            for step in job.get("steps", [])
+            if "MLOPS_PREDICTION_STORE" in step.get("env", {})
+        ]
+        assert envs, name
+        for env in envs:
+            if task == "classification":
+                assert (
+                    env["PREDICTION_STORE_SCORES"] == "${{ vars.PREDICTION_STORE_SCORES || '1' }}"
+                )
+            else:
+                assert "PREDICTION_STORE_SCORES" not in env

@@ -33,6 +33,17 @@ def test_the_set_variables_and_the_stage(step_env, monkeypatch) -> None:
     assert serving_env("staging") == {names.ENV_ENVIRONMENT: "staging"}
 
 
+def test_the_release_variable_makes_the_server_store_probabilities(monkeypatch) -> None:
+    from mlops_toolkit.serving.settings import Settings
+
+    monkeypatch.setenv(names.ENV_STORE_SCORES, "1")
+    env = serving_env("production")
+    assert env[names.ENV_STORE_SCORES] == "1"
+    assert Settings.from_env(env).store_scores is True
+    monkeypatch.setenv(names.ENV_STORE_SCORES, "0")
+    assert Settings.from_env(serving_env("production")).store_scores is False
+
+
 class Engine:
     """containers.run recorded (the docker SDK's call)."""
 

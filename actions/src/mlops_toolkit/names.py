@@ -114,6 +114,9 @@ ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"  # doctor's image-registry login, ne
 # job scores for (staging, production, ...), recorded with every prediction.
 ENV_PREDICTION_STORE = "MLOPS_PREDICTION_STORE"
 ENV_FEEDBACK_TOKEN = "MLOPS_FEEDBACK_TOKEN"
+# 1: a classifier's server stores its class probabilities too (what the confidence-based
+# estimate of `monitor` needs while labels are pending).
+ENV_STORE_SCORES = "PREDICTION_STORE_SCORES"
 ENV_ENVIRONMENT = "MLOPS_ENVIRONMENT"
 # Live quality and the retraining loop (monitoring/quality.py, monitoring/alert_relay.py): the
 # alerts that ask for a retrain (alerts.yml), the repository_dispatch event the relay sends for
@@ -122,6 +125,8 @@ ENV_ENVIRONMENT = "MLOPS_ENVIRONMENT"
 ALERT_PERFORMANCE = "ModelPerformanceDegradation"
 ALERT_DRIFT = "ModelDriftDetected"
 ALERT_LABELS_STALE = "LabelsStale"
+ALERT_MONITOR_STALE = "ModelQualityMonitorStale"  # the monitor stopped pushing
+ALERT_STORE_DROPPING = "PredictionStoreDropping"  # the server lost rows for the store
 EVENT_RETRAIN = "model-retrain"
 ENV_RELAY_TOKEN = "MLOPS_RELAY_TOKEN"
 ENV_PUSHGATEWAY_URL = "MLOPS_PUSHGATEWAY_URL"

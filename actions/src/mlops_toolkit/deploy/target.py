@@ -19,8 +19,9 @@ from ..errors import ToolkitError
 
 # What the deploy step's environment hands on to the serving containers of every target: the
 # prediction store the server logs to and the token POST /feedback checks (both secrets in the
-# workflows). They go to the engine's API only, never to a log line or a file.
-PASSED_TO_SERVER = (names.ENV_PREDICTION_STORE, names.ENV_FEEDBACK_TOKEN)
+# workflows), and whether the server stores class probabilities (a variable). They go to the
+# engine's API only, never to a log line or a file.
+PASSED_TO_SERVER = (names.ENV_PREDICTION_STORE, names.ENV_FEEDBACK_TOKEN, names.ENV_STORE_SCORES)
 
 
 def serving_env(stage: str) -> dict[str, str]:
