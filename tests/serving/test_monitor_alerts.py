@@ -37,9 +37,28 @@ def amtool() -> str:
         ("(model_quality_predictions) > 0)", "(model_quality_predictions) >= 0)"),
         # never-labelled models forgotten
         ("or model_quality_first_prediction_timestamp_seconds", "or vector(1e12)"),
+        # the serving alerts summed over both stages: each loses `environment` (the inhibitions'
+        # label) or judges staging and production as one
+        ("sum by (le, model_name, model_version, environment) (", "sum by (le, model_name) ("),
+        (
+            "sum by (model_name, model_version, environment) (rate(",
+            "sum by (model_name, model_version) (rate(",
+        ),
+        ("sum by (model_name, environment) (increase(", "sum by (model_name) (increase("),
+        # versions counted across stages: staging ahead of production fires for ever
+        (
+            "count by (model_name, model_version, environment) (",
+            "count by (model_name, model_version) (",
+        ),
+        # drift matched as before the Pushgateway groups: two groups' thresholds collide
+        ("on (job, instance, model_name, environment)", "on (instance, job)"),
+        ("on (job, instance, model_name, environment)", "on (job, instance, environment)"),
+        # a lost row forgotten, a stale monitor tolerated for a day
+        ("store_dropped_total[10m]))\n          > 0", "store_dropped_total[10m]))\n          >= 0"),
+        ("last_run_timestamp_seconds > 3 * 3600", "last_run_timestamp_seconds > 24 * 3600"),
     ],
 )
-def test_quality_alert_tests_catch_a_broken_rule(
+def test_alert_tests_catch_a_broken_rule(
     project: Path, promtool: str, tmp_path: Path, old: str, new: str
 ) -> None:
     rules = (project / "monitoring/alerts.yml").read_text()
@@ -57,7 +76,13 @@ def test_alert_names_are_the_toolkits(project: Path) -> None:
     """The relay and retrain.yml key on these names: alerts.yml spells them the same."""
     groups = yaml.safe_load((project / "monitoring/alerts.yml").read_text())["groups"]
     alerts = {r["alert"] for g in groups for r in g["rules"]}
-    assert {names.ALERT_PERFORMANCE, names.ALERT_DRIFT, names.ALERT_LABELS_STALE} <= alerts
+    assert {
+        names.ALERT_PERFORMANCE,
+        names.ALERT_DRIFT,
+        names.ALERT_LABELS_STALE,
+        names.ALERT_MONITOR_STALE,
+        names.ALERT_STORE_DROPPING,
+    } <= alerts
 
 
 def test_alertmanager_config_is_valid_and_holds_no_secret(project: Path, amtool: str) -> None:
@@ -81,13 +106,40 @@ def test_alertmanager_config_is_valid_and_holds_no_secret(project: Path, amtool:
     assert "monitoring/secrets/*" in (project / ".gitignore").read_text()
 
 
+def test_inhibitions_stay_within_a_stage(project: Path) -> None:
+    """Staging's alerts never silence production's: every inhibition matches on `environment`,
+    which every alert carries (alerts_test.yml)."""
+    config = yaml.safe_load((project / "monitoring/alertmanager.yml").read_text())
+    for rule in config["inhibit_rules"]:
+        assert "environment" in rule["equal"], rule
+
+
+PRODUCTION = {"environment": "production"}
+
+
 @pytest.mark.parametrize(
     "labels,receivers",
     [
-        ({"alertname": names.ALERT_PERFORMANCE, "severity": "critical"}, "retrain,team-critical"),
-        ({"alertname": names.ALERT_DRIFT, "severity": "warning"}, "retrain,team"),
-        ({"alertname": "ModelServingDown", "severity": "critical"}, "team-critical"),
+        (
+            {"alertname": names.ALERT_PERFORMANCE, "severity": "critical", **PRODUCTION},
+            "retrain,team-critical",
+        ),
+        ({"alertname": names.ALERT_DRIFT, "severity": "warning", **PRODUCTION}, "retrain,team"),
+        # only production's rows retrain production's model; people hear the others
+        (
+            {
+                "alertname": names.ALERT_PERFORMANCE,
+                "severity": "critical",
+                "environment": "staging",
+            },
+            "team-critical",
+        ),
+        ({"alertname": names.ALERT_DRIFT, "severity": "warning", "environment": "batch"}, "team"),
+        ({"alertname": names.ALERT_DRIFT, "severity": "warning"}, "team"),
+        ({"alertname": "ModelServingDown", "severity": "critical", **PRODUCTION}, "team-critical"),
         ({"alertname": names.ALERT_LABELS_STALE, "severity": "warning"}, "team"),
+        ({"alertname": names.ALERT_MONITOR_STALE, "severity": "warning", **PRODUCTION}, "team"),
+        ({"alertname": names.ALERT_STORE_DROPPING, "severity": "warning", **PRODUCTION}, "team"),
     ],
 )
 def test_alertmanager_routes(

@@ -20,7 +20,7 @@ METRIC = re.compile(r"\b((?:model_serving|model_drift)_[a-z_]+)")
 def test_alert_rules_are_valid(project: Path, promtool: str) -> None:
     result = run(promtool, "check", "rules", "alerts.yml", cwd=project / "monitoring")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 def test_alert_unit_tests_pass(project: Path, promtool: str) -> None:
@@ -35,7 +35,10 @@ def test_alert_unit_tests_pass(project: Path, promtool: str) -> None:
         ("  > 0.01\n", "  > 0.05\n"),  # error-rate threshold loosened
         ("  > 0.1\n", "  > 1\n"),  # latency SLO loosened
         ("[15m])) == 0", "[5m])) == 0"),  # silence window shortened
-        ("count by (model_name, model_version)", "count by (model_name, instance)"),  # replicas
+        (  # replicas
+            "count by (model_name, model_version, environment)",
+            "count by (model_name, instance, environment)",
+        ),
     ],
 )
 def test_alert_unit_tests_catch_a_broken_rule(

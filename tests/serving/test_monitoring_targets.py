@@ -8,6 +8,7 @@ and labelled; not scraped: the routing mesh does not answer here, see the test).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import uuid
@@ -23,6 +24,8 @@ from support.servers import free_port, get_json, wait_until
 
 TARGETS = ("docker", "swarm", "kubernetes")
 MONITORING = ("prometheus.yml", "compose.yaml", "alertmanager.yml", "alerts.yml")
+# `${VAR:?message}`: compose refuses to start while VAR is unset or empty, saying the message.
+REQUIRED = re.compile(r"\$\{([A-Z_][A-Z0-9_]*):\?([^}]+)\}")
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -68,6 +71,13 @@ def test_each_target_renders_a_valid_prometheus_and_compose(
         capture_output=True, text=True,
     )  # fmt: skip
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    # The relay: a released image (the release never publishes :latest) and a token (without
+    # one it would take any webhook), both required rather than defaulted.
+    relay = compose["services"]["relay"]
+    image = REQUIRED.fullmatch(relay["image"])
+    assert image and image[1] == "IMAGE_TAG" and ":sha-" in image[2], relay["image"]
+    token = REQUIRED.fullmatch(relay["environment"]["MLOPS_RELAY_TOKEN"])
+    assert token and token[1] == "MLOPS_RELAY_TOKEN", relay["environment"]
     if target == "swarm":
         [sd] = serving["dockerswarm_sd_configs"]
         assert sd["role"] == "tasks" and sd["host"] == "unix:///var/run/docker.sock"

@@ -115,14 +115,21 @@ def test_service_monitor_matches_its_crd_schema_and_the_service(rendered, stage)
     ports = {port["name"] for port in service["spec"]["ports"]}
     assert {endpoint["port"] for endpoint in raw["spec"]["endpoints"]} <= ports
     assert raw["spec"]["endpoints"][0]["path"] == "/metrics"
-    # The stage as `environment` (as prometheus.yml labels the other targets): the overlay's
-    # namespace ends in it, and the relabelling's regex finds it there.
+    # The relabelings applied (Prometheus' `replace`) to what the Operator gives a target, its
+    # job named after the Service: the stage as `environment` (as prometheus.yml labels the
+    # other targets; the overlay's namespace ends in it), and the job alerts.yml selects.
     import re
 
-    [relabel] = raw["spec"]["endpoints"][0]["relabelings"]
     namespace = docs["Deployment"]["metadata"]["namespace"]
-    found = re.fullmatch(relabel["regex"], namespace)
-    assert relabel["targetLabel"] == "environment" and found and found[1] == stage
+    labels = {"job": service["metadata"]["name"], "__meta_kubernetes_namespace": namespace}
+    for rule in raw["spec"]["endpoints"][0]["relabelings"]:
+        assert rule.get("action", "replace") == "replace"
+        value = ";".join(labels.get(name, "") for name in rule.get("sourceLabels", []))
+        found = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if found:
+            replacement = rule.get("replacement", "$1").replace("$", "\\")
+            labels[rule["targetLabel"]] = found.expand(replacement)
+    assert labels["environment"] == stage and labels["job"] == "model-serving"
 
 
 def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):
@@ -148,6 +155,7 @@ def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):
             # handed on to the pods as the Secret their envFrom names (deploy/kubernetes.py)
             "MLOPS_PREDICTION_STORE": "${{ secrets.MLOPS_PREDICTION_STORE }}",
             "MLOPS_FEEDBACK_TOKEN": "${{ secrets.MLOPS_FEEDBACK_TOKEN }}",
+            "PREDICTION_STORE_SCORES": "${{ vars.PREDICTION_STORE_SCORES || '1' }}",
         }
         assert "port" not in step["with"] and "redeploy" not in step["with"]
 
