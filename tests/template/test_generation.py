@@ -90,6 +90,7 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "infra/tracking/serve.py",
         "infra/tracking/.env.example",
         "infra/tracking/initdb/10-auth-database.sql",
+        "infra/tracking/initdb/20-prediction-store.sh",
     }
     if options.get("deploy_target") == "kubernetes":
         kube = "deploy/kubernetes"

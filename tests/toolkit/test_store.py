@@ -300,3 +300,73 @@ def test_batch_job_columns_read_back_as_the_file_holds_them(store_url, model) ->
         day = row.pop("day")
         assert j.prediction.inputs.pop("day") == (day and f"{day.isoformat()}T00:00:00")
         assert j.prediction.inputs == row
+
+
+def test_the_infra_store_login_reaches_its_schema_and_nothing_of_mlflows(tmp_path) -> None:
+    """infra/tracking/initdb/20-prediction-store.sh, run as PostgreSQL's entrypoint runs it, on
+    the suite's real server: its login writes and reads the store and cannot read MLflow's
+    tables in the same database."""
+    import os
+    import subprocess
+    import uuid
+
+    import psycopg
+    from support.project import ROOT
+    from support.stores import PG_ADMIN, PG_PORT
+
+    script = ROOT / "{{cookiecutter.project_slug}}" / "infra" / "tracking" / "initdb"
+    script = script / "20-prediction-store.sh"
+    database, user = f"infra_{uuid.uuid4().hex[:8]}", f"store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    try:
+        with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}") as mlflow_db:
+            mlflow_db.execute("CREATE TABLE experiments (name text)")  # as MLflow's own
+        # As the image's entrypoint runs it: the superuser (here PostgreSQL's own, on its socket).
+        env = {
+            **os.environ,
+            "PGHOST": "/tmp",
+            "PGPORT": str(PG_PORT),
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_DB": database,
+            "PREDICTION_STORE_USER": user,
+            "PREDICTION_STORE_PASSWORD": "store-pw",
+        }
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "sh", "-s"],
+            stdin=script.open(),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        url = f"postgresql://{user}:store-pw@127.0.0.1:{PG_PORT}/{database}"
+        ids = new_ids(2)
+        with open_store(url) as store:
+            store.write_predictions(
+                [Prediction(i, "m", "1", "production", 1.0, {"x": 1}, 1) for i in ids]
+            )
+            assert [j.prediction.prediction_id for j in store.read_joined("m")] == ids
+        with psycopg.connect(url) as login, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            login.execute("SELECT * FROM public.experiments")
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop = f"DROP ROLE IF EXISTS {user}"
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "psql",
+                "-h",
+                "/tmp",
+                "-p",
+                str(PG_PORT),
+                "-c",
+                drop,
+            ],
+            capture_output=True,
+            check=True,
+        )

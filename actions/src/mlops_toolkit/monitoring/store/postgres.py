@@ -97,7 +97,11 @@ class PostgresStore(SQLStore):
         try:
             with self._transaction() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
-                for statement in TABLES:
+                # A schema made for the store's own login (infra/tracking's initdb script) is
+                # used as it is: CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database.
+                cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,))
+                made = cur.fetchone() is not None
+                for statement in TABLES[1:] if made else TABLES:
                     cur.execute(statement)
         except self.errors as exc:
             self.close()
