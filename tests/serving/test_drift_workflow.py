@@ -1,4 +1,6 @@
-"""The generated drift workflow, run by act on this host against a loopback GitHub stand-in."""
+"""The generated drift workflow, run by act on this host against a loopback GitHub stand-in; and,
+read without act, how it (and monitor.yml) hands the Pushgateway's address and credentials to
+the commands."""
 
 from __future__ import annotations
 
@@ -205,3 +207,31 @@ def test_the_prediction_store_from_the_secret_is_judged_and_named(
     assert "secret-store" not in output + issue["body"]
     report = json.loads((tmp_path / "artifacts/drift-reports/drift/drift.json").read_text())
     assert report["kinds"] == ["data"] and report["rows"] == {"staging": 0, "production": 250}
+
+
+PUSH_ENV = {
+    "MLOPS_PUSHGATEWAY_USERNAME": "${{ secrets.PUSHGATEWAY_USERNAME }}",
+    "MLOPS_PUSHGATEWAY_PASSWORD": "${{ secrets.PUSHGATEWAY_PASSWORD }}",
+    "MLOPS_PUSHGATEWAY_TOKEN": "${{ secrets.PUSHGATEWAY_TOKEN }}",
+}
+
+
+def test_the_pushgateway_and_its_credentials_reach_drift_and_monitor_by_env(
+    tmp_path: Path,
+) -> None:
+    """drift.yml's drift step and monitor.yml's quality step get the address and the proxy's
+    credentials through `env:` (GitHub masks secrets there), never spelled into a script."""
+    import yaml
+
+    workflows = bake(tmp_path) / ".github" / "workflows"
+    drift = yaml.safe_load((workflows / "drift.yml").read_text())["jobs"]["drift"]
+    [step] = [s for s in drift["steps"] if s.get("id") == "drift"]
+    assert step["env"] == {"MLOPS_PUSHGATEWAY_URL": "${{ vars.PUSHGATEWAY_URL }}", **PUSH_ENV}
+    assert " drift " in step["run"] and "--pushgateway" not in step["run"]
+    monitor = yaml.safe_load((workflows / "monitor.yml").read_text())["jobs"]["monitor"]
+    assert monitor["env"]["MLOPS_PUSHGATEWAY_URL"] == "${{ vars.PUSHGATEWAY_URL }}"
+    [step] = [s for s in monitor["steps"] if s.get("id") == "monitor"]
+    assert step["env"] == PUSH_ENV
+    for job in (drift, monitor):
+        assert all("${{" not in s.get("run", "") for s in job["steps"])
+        assert all("PUSHGATEWAY" not in str(s.get("with", "")) for s in job["steps"])

@@ -2,7 +2,8 @@
 file and the real PostgreSQL of support/stores.py), judges staging and production apart, and
 tells data drift (inputs moved away from the training data) from concept drift (the labelled
 answers got worse than production's holdout figure minus the gate's margin); the drift issue
-says which kind."""
+says which kind. Each environment's drift goes to Debian's real Pushgateway (test_monitor's
+fixture), through a loopback proxy that asks for basic auth; a push that fails loses no report."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ import projectkit
 import pytest
 from mlops_toolkit import names
 from mlops_toolkit.monitoring import drift_live
+from mlops_toolkit.monitoring import pushgateway as gateway
 from mlops_toolkit.monitoring.drift import Thresholds
 from mlops_toolkit.monitoring.store import Label, ScoredBatch, new_batch, open_store
-from projectkit import main
+from projectkit import error_lines, main
+from support.servers import free_port
+from support.stores import pg_url as pg_url  # fixtures: a SQLite file, the real PostgreSQL
+from support.stores import store_url as store_url
+from test_monitor import AuthProxy, pushed, series
+from test_monitor import pushgateway as pushgateway  # the fixture
 
-pytest_plugins = ["support.stores"]  # store_url: a SQLite file and the real PostgreSQL
 generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
 NOW = time.time()
 DAY = 86400.0
@@ -86,14 +92,14 @@ def reference(tmp_path: Path) -> tuple[pd.DataFrame, pd.Series, Path]:
     return frame, labels, tmp_path / "gate.yaml"
 
 
-def judge(url: str, model: str, reference, out: Path, holdout=HOLDOUT) -> dict:
+def judge(url: str, model: str, reference, out: Path, holdout=HOLDOUT, target=None) -> dict:
     frame, labels, gate = reference
     window = drift_live.Window("7d", 7 * DAY, until=NOW + 1)
     settings = drift_live.concept_settings(gate, window, min_labels=50, holdout=holdout)
     with open_store(url) as store:
         return drift_live.run(
             store, model, frame, Thresholds(), settings, window, out,
-            reference_preds=labels, categorical_prediction=True,
+            reference_preds=labels, categorical_prediction=True, pushgateway=target,
         )  # fmt: skip
 
 
@@ -190,3 +196,99 @@ def test_the_drift_command_reads_the_store_and_the_issue_names_the_kind(
         assert "| production | 300 | no | **yes**: version 3 (f1" in issue["body"]
         assert "Not compared (the model never receives them): customer_id." in issue["body"]
     assert "postgres" not in url and url not in capsys.readouterr().err
+
+
+def test_each_environment_is_pushed_as_its_own_group_with_basic_auth(
+    reference, tmp_path: Path, pushgateway: str
+) -> None:
+    """job="model-drift", model_name, environment: the server's model_drift_* families, the
+    values of each environment's report; a later PUT replaces the group whole."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model = "churn-pushed"
+    serve(url, model, names.STAGING, customers(400, seed=2, moved=True), DAY, wrong=0.0)
+    serve(url, model, names.PRODUCTION, customers(400, seed=3), DAY, wrong=0.0)
+    basic = "Basic cHVzaGVyOnB3LTdjM2U="  # pusher:pw-7c3e
+    env = {gateway.ENV_USERNAME: "pusher", gateway.ENV_PASSWORD: "pw-7c3e"}
+    with AuthProxy(pushgateway, basic) as proxy:
+        target = gateway.Target.resolve(proxy.url, env)
+        report = judge(url, model, reference, tmp_path / "out", target=target)
+        assert [auth for _, auth in proxy.requests] == [basic, basic]
+        found = pushed(pushgateway)
+        assert report["pushgateway"] == {
+            "url": proxy.url, "job": "model-drift", "pushed": list(names.STAGES), "error": None
+        }  # fmt: skip
+        assert json.loads((tmp_path / "out/drift.json").read_text())["pushgateway"]["error"] is None
+        for env_name, drifted in ((names.STAGING, 1.0), (names.PRODUCTION, 0.0)):
+            group = {"job": "model-drift", "model_name": model, "environment": env_name}
+            data = report["environments"][env_name]["data"]
+            assert list(series(found, "model_drift_detected", **group).values()) == [drifted]
+            for feature in ("tenure", "charges", "plan"):
+                [score] = series(found, "model_drift_score", **group, feature=feature).values()
+                assert score == pytest.approx(data["features"][feature]["psi"]), feature
+            [psi] = series(found, "model_drift_threshold", **group, metric="psi").values()
+            assert psi == Thresholds().psi
+            assert series(found, "model_drift_p_value", **group, feature="tenure")
+            [stamp] = series(found, "model_drift_report_timestamp_seconds", **group).values()
+            assert stamp == pytest.approx(data["timestamp"])
+        staging = {"job": "model-drift", "model_name": model, "environment": names.STAGING}
+        assert series(found, "model_drift_score", **staging, feature="tenure")
+
+        # Staging's traffic is gone from a later window: its group keeps no old score.
+        quiet = f"sqlite:///{tmp_path / 'quiet.sqlite3'}"
+        serve(quiet, model, names.PRODUCTION, customers(400, seed=3), DAY, wrong=0.0)
+        judge(quiet, model, reference, tmp_path / "later", target=target)
+        found = pushed(pushgateway)
+    assert series(found, "model_drift_score", **staging) == {}
+    assert list(series(found, "model_drift_detected", **staging).values()) == [0.0]
+    assert list(series(found, "model_drift_threshold", **staging, metric="psi").values()) == [
+        Thresholds().psi
+    ]
+    production = {**staging, "environment": names.PRODUCTION}
+    assert series(found, "model_drift_score", **production, feature="tenure")
+
+
+def test_the_drift_command_pushes_and_a_failed_push_loses_no_report(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, pushgateway: str
+) -> None:
+    """$MLOPS_PUSHGATEWAY_URL: pushed. Nothing listening there: drift still exits 3 (the issue
+    is opened from the report), no drift exits 1; either way one error line, no credential."""
+    (workdir / "gate.yaml").write_text(GATE)
+    customers(2000, seed=1).to_csv(workdir / "train.csv", index=False)
+    params = (workdir / "params.yaml").read_text()
+    (workdir / "params.yaml").write_text(params.replace("target: target", "target: outcome"))
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model = projectkit.load_params().mlflow.registered_model_name
+    serve(url, model, names.PRODUCTION, customers(300, seed=3, moved=True), DAY, wrong=0.0)
+    monkeypatch.setenv(names.ENV_PREDICTION_STORE, url)
+    argv = ["drift", "--reference", "train.csv", "--holdout", "f1=0.5", "--report-dir", "out"]
+
+    monkeypatch.setenv(names.ENV_PUSHGATEWAY_URL, pushgateway)
+    assert main(argv) == 3
+    said = capsys.readouterr().err
+    assert f"pushed staging, production to {pushgateway} (job model-drift)" in said
+    group = {"job": "model-drift", "model_name": model, "environment": names.PRODUCTION}
+    assert series(pushed(pushgateway), "model_drift_detected", **group) == {
+        frozenset({**group, "instance": ""}.items()): 1.0
+    }
+
+    password = "pw-51f0c2"
+    monkeypatch.setenv(names.ENV_PUSHGATEWAY_URL, f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv(gateway.ENV_USERNAME, "pusher")
+    monkeypatch.setenv(gateway.ENV_PASSWORD, password)
+    (workdir / "out/drift.json").unlink()
+    assert main(argv) == 3  # drift first: the workflow opens the issue from out/drift.md
+    err = capsys.readouterr().err
+    [line] = error_lines(err)
+    assert "push failed (Prometheus misses this run's drift)" in line and "unreachable" in line
+    assert "data drift detected" in err
+    report = json.loads((workdir / "out/drift.json").read_text())
+    assert report["drift_detected"] and "unreachable" in report["pushgateway"]["error"]
+    assert report["pushgateway"]["pushed"] == []
+
+    assert main([*argv, "--window", "1h"]) == 1  # no traffic in the last hour: no drift
+    err = capsys.readouterr().err
+    [line] = error_lines(err)
+    assert "push failed (the reports are written): the Pushgateway at http://127.0.0.1:" in line
+    assert json.loads((workdir / "out/drift.json").read_text())["window"] == "1h"
+    logs = "".join(p.read_text() for p in (workdir / "logs").glob("*.log"))
+    assert password not in err + logs + (workdir / "out/drift.json").read_text()

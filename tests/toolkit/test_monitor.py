@@ -1,24 +1,38 @@
 """`monitor`: predictions joined with labels per version and window, measured with the gate's
 bootstrap, estimated (CBPE) while labels are pending, recorded in the store's history, reported
-as a textfile. A real SQLite store (the same code as PostgreSQL's: support/stores.py tests both);
-the Pushgateway, Prometheus and Alertmanager path is tests/serving/test_monitor_alerting.py.
+as a textfile and pushed to Debian's real Pushgateway (through a loopback proxy that asks for
+credentials, as one reached from a hosted runner does). A real SQLite store (the same code as
+PostgreSQL's: support/stores.py tests both); the Pushgateway, Prometheus and Alertmanager path
+is tests/serving/test_monitor_alerting.py. The `pushgateway` fixture and `AuthProxy` serve
+test_drift_store.py too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import ACTIONS_SRC, GATE_YAML
 from mlops_toolkit import metrics as registry
 from mlops_toolkit import names
+from mlops_toolkit.errors import InputError
+from mlops_toolkit.monitoring import pushgateway as gateway
 from mlops_toolkit.monitoring import quality
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
+from support.alerting import binary
+from support.servers import free_port, stop, wait_http
 from support.stores import pg_url, store_url  # noqa: F401  (fixtures)
 from support.toolkit_cli import cli
 
@@ -343,3 +357,196 @@ def test_the_same_figures_and_history_on_both_stores(store_url) -> None:  # noqa
     assert sorted((e.window, e.estimated) for e in history) == [
         ("1d", False), ("1d", True), ("1h", False), ("1h", True)
     ]  # fmt: skip
+
+
+# --- the Pushgateway: Debian's, on loopback ------------------------------------------------------
+
+
+@pytest.fixture
+def pushgateway(tmp_path: Path) -> Iterator[str]:
+    """Debian's Pushgateway on a free loopback port, with a persistence file of its own (the
+    default one is the machine's: it would bring back another test's groups)."""
+    port = free_port()
+    with (tmp_path / "pushgateway.log").open("w") as log:
+        proc = subprocess.Popen(
+            [binary("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}",
+             f"--persistence.file={tmp_path / 'pushgateway.data'}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/-/ready", proc=proc)
+        yield url
+    finally:
+        stop(proc)
+
+
+def pushed(url: str) -> dict[tuple[str, frozenset], float]:
+    """What the Pushgateway serves Prometheus: {(sample, labels): value}, its own series left
+    out (push times, the Go runtime's)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "job" in sample.labels and not sample.name.startswith("push_")
+    }
+
+
+def series(found: dict, name: str, **labels: str) -> dict[frozenset, float]:
+    """The samples named `name` that carry `labels` (and any others)."""
+    want = set(labels.items())
+    return {key: v for (n, key), v in found.items() if n == name and want <= key}
+
+
+class AuthProxy:
+    """An authenticating proxy in front of a Pushgateway, on loopback: a PUT with the expected
+    Authorization header is passed on, any other answered 401. Records what it was sent."""
+
+    def __init__(self, upstream: str, authorization: str) -> None:
+        self.requests: list[tuple[str, str | None]] = []  # (path, Authorization)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                given = self.headers.get("Authorization")
+                outer.requests.append((self.path, given))
+                if given != authorization:
+                    self._answer(401, b"401 Unauthorized: sign in")
+                    return
+                forward = urllib.request.Request(
+                    upstream + self.path, data=body, method="PUT",
+                    headers={"Content-Type": self.headers.get("Content-Type", "")},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(forward, timeout=10) as answer:
+                        self._answer(answer.status, answer.read())
+                except urllib.error.HTTPError as exc:
+                    self._answer(exc.code, exc.read())
+
+            def _answer(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> AuthProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def served_rows(url: str) -> None:
+    """Version 3 in production (labelled) and in staging (a few rows, no labels)."""
+    with open_store(url) as store:
+        rows, truth = binary_rows(200, "3", age=600, seed=11)
+        fresh = new_ids(20, NOW - 600)
+        staging = [
+            Prediction(**{**r.__dict__, "prediction_id": fresh[i], "environment": "staging"})
+            for i, r in enumerate(rows[:20])
+        ]
+        store.write_predictions(rows + staging)
+        label(store, rows, truth, 150, delay=60)
+
+
+def test_monitor_pushes_each_group_through_a_proxy_with_a_bearer_token(
+    tmp_path, pushgateway
+) -> None:
+    gate_yaml(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    served_rows(url)
+    token = "tok-4f1d2c9e"
+    with AuthProxy(pushgateway, f"Bearer {token}") as proxy:
+        env = {names.ENV_PUSHGATEWAY_URL: proxy.url, gateway.ENV_TOKEN: token}
+        result = run_monitor(
+            tmp_path, "--window", "1d", "--no-registry", MLOPS_PREDICTION_STORE=url, **env
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"pushed 2 group(s) to {proxy.url}" in result.stdout
+        group_path = "/metrics/job/model-quality/model_name/churn/environment"
+        assert sorted(proxy.requests) == [
+            (f"{group_path}/production", f"Bearer {token}"),
+            (f"{group_path}/staging", f"Bearer {token}"),
+        ]
+        found = pushed(pushgateway)
+        report = json.loads((tmp_path / "reports/monitor/quality.json").read_text())
+        [figures] = [f for f in report["figures"] if f["environment"] == "production"]
+        group = {"job": "model-quality", "model_name": "churn", "model_version": "3"}
+        [value] = series(found, "model_quality_value", **group, environment="production",
+                         window="1d", metric=F1).values()  # fmt: skip
+        assert value == pytest.approx(figures["measured"][F1]["value"])
+        staging = series(found, "model_quality_predictions", **group, environment="staging")
+        assert list(staging.values()) == [20]
+        assert token not in result.stdout + result.stderr
+
+        # No token: the proxy refuses; the figures are still recorded and reported, then one line.
+        (tmp_path / "reports/monitor/quality.json").unlink()
+        output = tmp_path / "github_output"
+        refused = run_monitor(
+            tmp_path, "--window", "1d", "--no-registry", MLOPS_PREDICTION_STORE=url,
+            GITHUB_OUTPUT=str(output), **{names.ENV_PUSHGATEWAY_URL: proxy.url},
+        )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert f"the Pushgateway at {proxy.url} answered 401" in refused.stderr
+    assert "sent no credentials" in refused.stderr and "sign in" in refused.stderr
+    assert (tmp_path / "reports/monitor/quality.json").is_file()
+    assert "evaluated<<" in output.read_text()
+
+
+def test_an_unreachable_pushgateway_is_one_line_without_the_credentials(tmp_path) -> None:
+    gate_yaml(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    served_rows(url)
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_monitor(
+        tmp_path, "--window", "1d", "--no-registry", "--pushgateway",
+        f"http://pusher:pw-9b7e1a@{dead}", MLOPS_PREDICTION_STORE=url,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"the Pushgateway at http://{dead} is unreachable" in result.stderr
+    assert "reports/monitor" in result.stderr  # where the figures are
+    assert "pw-9b7e1a" not in result.stdout + result.stderr
+    assert (tmp_path / "reports/monitor/quality.json").is_file()
+    with open_store(url) as store:
+        assert store.read_evaluations("churn", "3")  # the history is recorded before the push
+
+
+@pytest.mark.parametrize(
+    "url,env,message",
+    [
+        ("ftp://host", {}, "is not http(s)://host[:port]"),
+        ("http://h", {gateway.ENV_USERNAME: "u"}, "basic auth needs both"),
+        ("http://h", {gateway.ENV_TOKEN: "t", gateway.ENV_PASSWORD: "p"}, "are both set"),
+        ("http://u:p@h", {gateway.ENV_TOKEN: "t"}, "both in the URL and in"),
+    ],
+)
+def test_credentials_given_two_ways_or_half_are_refused(url, env, message) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        gateway.Target.resolve(url, env)
+
+
+def test_the_target_signs_in_as_told_and_never_shows_a_credential() -> None:
+    target = gateway.Target.resolve("https://bot:p%40ss@gw.example.com:8443/push/", {})
+    assert target.url == "https://gw.example.com:8443/push"  # the credentials left the URL
+    assert target.headers()["Authorization"] == "Basic Ym90OnBAc3M="  # bot:p@ss
+    assert "p@ss" not in repr(target)
+    bearer = gateway.Target.resolve("http://gw:9091", {gateway.ENV_TOKEN: "t0k"})
+    assert bearer.headers()["Authorization"] == "Bearer t0k" and "t0k" not in repr(bearer)
+    assert "Authorization" not in gateway.Target.resolve("http://gw:9091", {}).headers()
+    assert gateway.Target.resolve(" ", {}) is None
+    assert bearer.scrub("proxy says: bad token t0k") == "(withheld: it quoted a credential)"

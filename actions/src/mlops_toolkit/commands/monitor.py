@@ -4,7 +4,9 @@ Joins predictions with labels per model version and window, measures the task's 
 gate's bootstrap intervals, reports label coverage and delay and, for classifiers, an estimate
 from the model's probabilities while labels are pending (monitoring/quality.py). Records every
 figure in the store's evaluation history, writes reports/monitor/quality.{json,md,prom} and pushes
-the latest figures to a Pushgateway, which Prometheus scrapes and alerts.yml judges.
+the latest figures to a Pushgateway (monitoring/pushgateway.py: basic auth or a bearer token from
+the environment), which Prometheus scrapes and alerts.yml judges. A push that fails is one line
+and exit 1, after the history, the reports and the outputs are written.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pushgateway",
         default=os.environ.get(names.ENV_PUSHGATEWAY_URL, ""),
-        help=f"Pushgateway URL to push to (default: ${names.ENV_PUSHGATEWAY_URL}; empty: none)",
+        help=f"Pushgateway URL to push to (default: ${names.ENV_PUSHGATEWAY_URL}; empty: none; "
+        "credentials: $MLOPS_PUSHGATEWAY_USERNAME/_PASSWORD or $MLOPS_PUSHGATEWAY_TOKEN)",
     )
     p.add_argument("--reports", default="reports/monitor", help="where quality.* are written")
     p.set_defaults(func=run)
@@ -53,9 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..ci import actions as gha
-    from ..monitoring import quality
+    from ..monitoring import pushgateway, quality
     from ..monitoring.store import open_store
 
+    target = pushgateway.Target.resolve(args.pushgateway)  # a wrong setting fails before the work
     settings = _settings(args)
     with open_store(args.store or None) as store:
         report = quality.evaluate(
@@ -63,10 +67,14 @@ def run(args: argparse.Namespace) -> int:
         )
         store.record_evaluations(quality.history_rows(report))
     paths = quality.write_reports(report, args.reports)
-    for model_name, environment in quality.groups(report):
-        if args.pushgateway:
+    failed = None
+    for model_name, environment in quality.groups(report) if target else ():
+        try:
             text = quality.exposition(report, model_name, environment)
-            quality.push(args.pushgateway, model_name, environment, text)
+            quality.push(target, model_name, environment, text)
+        except pushgateway.PushError as exc:
+            failed = exc  # the figures are in the reports and the history: say so, at the end
+            break
     degraded = []
     for f in report.figures:
         worse = f.degraded(settings)
@@ -84,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not report.figures:
         print(f"{args.model_name}: no predictions in the last {settings.windows[-1][0]}")
-    if args.pushgateway and report.figures:
-        print(f"pushed {len(quality.groups(report))} group(s) to {args.pushgateway}")
+    if target and report.figures and failed is None:
+        print(f"pushed {len(quality.groups(report))} group(s) to {target.url}")
     gha.set_outputs(
         {
             "report": str(paths["md"]),
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         }
     )
     gha.add_summary(paths["md"].read_text(encoding="utf-8"))
+    if failed is not None:
+        raise pushgateway.PushError(f"{failed} (the figures are in {paths['md'].parent})")
     return 0
 
 

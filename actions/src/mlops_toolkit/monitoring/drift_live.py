@@ -11,7 +11,10 @@
 Staging and production are judged apart (their traffic differs: a load test on staging is not
 production's drift). Reports: drift.json / drift.md (both environments, the kinds found) at the
 top of the report directory, and each environment's data-drift reports (drift.json, .md, .html,
-.prom, the format the scoring server exposes on /metrics) in a folder of its own.
+.prom, the format the scoring server exposes on /metrics) in a folder of its own. With a
+Pushgateway, each environment's data-drift metrics are pushed there too (`push`), so Prometheus
+judges them (ModelDriftDetected) without a scoring server holding the report; a push that fails
+is recorded in drift.json (`pushgateway.error`), after the reports are written.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 
 from .. import names
 from .drift import PREDICTION_COLUMN, Thresholds, detect, write_reports
+from .pushgateway import PushError, Target
+from .pushgateway import push as put
 from .store import Joined, PredictionStore
 
 DATA = "data"
@@ -163,8 +168,10 @@ def run(
     environments: Sequence[str] = names.STAGES,
     reference_preds: Any = None,
     categorical_prediction: bool | None = None,
+    pushgateway: Target | None = None,
 ) -> dict[str, Any]:
-    """Read each environment's window from the store, judge both kinds, write the reports."""
+    """Read each environment's window from the store, judge both kinds, write the reports and,
+    given a pushgateway.Target, push each environment's metrics (report["pushgateway"])."""
     out = Path(out_dir)
     report: dict[str, Any] = {
         "source": "prediction store",
@@ -191,8 +198,44 @@ def run(
     report["kinds"] = [k for k in KINDS if k in kinds]
     report["drift_detected"] = bool(kinds)
     report["rows"] = {env: e["rows"] for env, e in report["environments"].items()}
+    if pushgateway is not None:
+        report["pushgateway"] = push(report, thresholds, pushgateway)
     write_summary(report, out)
     return report
+
+
+def pushed_metrics(report: dict[str, Any], environment: str, thresholds: Thresholds) -> str:
+    """One environment's group: its data-drift report's metrics, as the scoring server exposes
+    them (driftmetrics). No traffic in the window: the thresholds, `model_drift_detected 0` and
+    the time only, so the PUT clears the scores an earlier push left there."""
+    from . import driftmetrics
+
+    data = report["environments"][environment]["data"]
+    if data is None:
+        data = {
+            "drift_detected": False,
+            "timestamp": report["timestamp"],
+            "thresholds": {"psi": thresholds.psi, "p_value": thresholds.p_value},
+        }
+    return driftmetrics.exposition(data)
+
+
+def push(report: dict[str, Any], thresholds: Thresholds, target: Target) -> dict[str, Any]:
+    """PUT each environment's group (job="model-drift", model_name, environment); stops at the
+    first failure. What was pushed, and the failure's one line, for drift.json."""
+    from . import driftmetrics
+
+    outcome: dict[str, Any] = {"url": target.url, "job": driftmetrics.PUSH_JOB, "pushed": []}
+    outcome["error"] = None
+    for env in report["environments"]:
+        labels = {"model_name": report["model_name"], "environment": env}
+        try:
+            put(target, driftmetrics.PUSH_JOB, labels, pushed_metrics(report, env, thresholds))
+        except PushError as exc:
+            outcome["error"] = str(exc)
+            break
+        outcome["pushed"].append(env)
+    return outcome
 
 
 def write_summary(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:

@@ -2,7 +2,9 @@
 
 The drift job writes `drift.json`; the scoring server exposes the last one on `/metrics` when
 `DRIFT_REPORT_PATH` points at it (so Prometheus needs no extra exporter), and the job also writes
-the same metrics as a node-exporter textfile (`drift.prom`) for setups that collect those.
+the same metrics as a node-exporter textfile (`drift.prom`) for setups that collect those. The
+drift job on the prediction store pushes the same text (`exposition`) to the Pushgateway, one
+group per environment: job="model-drift", model_name, environment (drift_live.push).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 PREDICTION = "__prediction__"  # the feature label used for prediction drift
+PUSH_JOB = "model-drift"  # the Pushgateway group's job; model_name and environment label it
 
 
 def drift_metrics(report: dict[str, Any]) -> list[Metric]:
@@ -82,9 +85,8 @@ class DriftReportCollector(Collector):
         return iter(self._metrics)
 
 
-def write_textfile(report: dict[str, Any], path: str) -> None:
-    """Write the report's metrics in the Prometheus text format, atomically."""
-    from prometheus_client import CollectorRegistry, write_to_textfile
+def _registry(report: dict[str, Any]) -> Any:
+    from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry()
 
@@ -93,4 +95,18 @@ def write_textfile(report: dict[str, Any], path: str) -> None:
             return iter(drift_metrics(report))
 
     registry.register(_Static())
-    write_to_textfile(path, registry)
+    return registry
+
+
+def exposition(report: dict[str, Any]) -> str:
+    """The report's metrics in the Prometheus text format: what is pushed to the Pushgateway."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(_registry(report)).decode()
+
+
+def write_textfile(report: dict[str, Any], path: str) -> None:
+    """Write the report's metrics in the Prometheus text format, atomically."""
+    from prometheus_client import write_to_textfile
+
+    write_to_textfile(path, _registry(report))

@@ -20,10 +20,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from base64 import urlsafe_b64encode
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -397,29 +393,15 @@ def groups(report: Report) -> list[tuple[str, str]]:
     return sorted({(f.model_name, f.environment) for f in report.figures})
 
 
-def push(url: str, model_name: str, environment: str, text: str, timeout: float = 10) -> None:
-    """PUT the group to a Pushgateway: it replaces what the last push of the group held."""
-    path = f"/metrics/job/{PUSH_JOB}"
-    for key, value in (("model_name", model_name), ("environment", environment)):
-        if value and "/" not in value:
-            path += f"/{key}/{urllib.parse.quote(value, safe='')}"
-        else:  # the Pushgateway's spelling of a value with a slash (or an empty one)
-            path += f"/{key}@base64/{urlsafe_b64encode(value.encode()).decode() or '='}"
-    request = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=text.encode(),
-        method="PUT",
-        headers={"Content-Type": "text/plain; version=0.0.4"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            pass
-    except urllib.error.HTTPError as exc:
-        detail = " ".join(exc.read().decode("utf-8", "replace").split())[:200]
-        raise ToolkitError(f"the Pushgateway at {url} answered {exc.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise ToolkitError(f"the Pushgateway at {url} is unreachable ({reason})") from None
+def push(target: Any, model_name: str, environment: str, text: str, timeout: float = 10) -> None:
+    """PUT one (model, environment) group to the Pushgateway (`target`: a pushgateway.Target or
+    a URL): it replaces what the last push of the group held."""
+    from . import pushgateway
+
+    if isinstance(target, str):
+        target = pushgateway.Target.resolve(target)
+    labels = {"model_name": model_name, "environment": environment}
+    pushgateway.push(target, PUSH_JOB, labels, text, timeout=timeout)
 
 
 def to_json(report: Report) -> dict[str, Any]:

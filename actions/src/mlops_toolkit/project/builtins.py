@@ -127,6 +127,8 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
     model_dir = local_model(args, args.model)[0] if args.model else None
     if args.current is None:  # the prediction store's window: data and concept drift apart
         return _drift_store(args, config, thresholds, model_dir)
+    if args.pushgateway:
+        log.info("not pushed to the Pushgateway: prediction logs carry no environment")
     report = run(
         args.reference or config.data.train,
         args.current,
@@ -153,9 +155,10 @@ def cmd_drift(args: argparse.Namespace, log_file: Path) -> int:
 
 
 def _drift_store(args: argparse.Namespace, config: Any, thresholds: Any, model: Any) -> int:
-    from ..monitoring import drift, drift_live, durations, quality
+    from ..monitoring import drift, drift_live, durations, pushgateway, quality
     from ..monitoring.store import open_store
 
+    target = pushgateway.Target.resolve(args.pushgateway)  # a wrong setting fails before the work
     window = drift_live.Window(
         durations.label(args.window, "--window"), durations.seconds(args.window, "--window")
     )
@@ -193,6 +196,7 @@ def _drift_store(args: argparse.Namespace, config: Any, thresholds: Any, model: 
             environments=args.environment or ("staging", "production"),
             reference_preds=drift.reference_predictions(model, reference, labels),
             categorical_prediction=task == "classification",
+            pushgateway=target,
         )
     for env, rows in report["rows"].items():
         found = report["environments"][env]["kinds"]
@@ -204,9 +208,19 @@ def _drift_store(args: argparse.Namespace, config: Any, thresholds: Any, model: 
             ", ".join(found) or "none",
         )
     log.info("report %s", report["paths"]["md"])
+    pushed = report.get("pushgateway") or {}
+    if pushed.get("pushed"):
+        log.info(
+            "pushed %s to %s (job %s)", ", ".join(pushed["pushed"]), pushed["url"], pushed["job"]
+        )
+    failed = pushed.get("error")
     if report["drift_detected"]:
         log.warning("%s detected", drift_live.kinds_title(report["kinds"]).lower())
+        if failed:  # drift first: exit 3 lets the drift issue be opened; the job fails anyway
+            log.error("push failed (Prometheus misses this run's drift): %s", failed)
         return drift.DRIFT_EXIT_CODE
+    if failed:  # the reports are written: the push's failure is the one error
+        raise pushgateway.PushError(f"push failed (the reports are written): {failed}")
     return 0
 
 
@@ -263,6 +277,8 @@ def add_data_commands(add: Adder) -> None:
 
 
 def add_model_commands(add: Adder) -> None:
+    from ..names import ENV_PUSHGATEWAY_URL
+
     sub = add("serve", cmd_serve, "Serve a model over HTTP (MLflow-compatible /invocations).")
     sub.add_argument(
         "--model",
@@ -333,4 +349,11 @@ def add_model_commands(add: Adder) -> None:
         type=Path,
         default=Path("reports/drift"),
         help="where drift.json/.md/.html/.prom go (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--pushgateway",
+        default=os.environ.get(ENV_PUSHGATEWAY_URL, ""),
+        help="push each environment's drift metrics there, job model-drift (default: "
+        f"${ENV_PUSHGATEWAY_URL}; empty: none; credentials: $MLOPS_PUSHGATEWAY_USERNAME/_PASSWORD "
+        "or $MLOPS_PUSHGATEWAY_TOKEN)",
     )
