@@ -12,6 +12,7 @@ import pytest
 from conftest import HERE, cli, outputs, run_gate
 from mlops_toolkit import names
 from mlops_toolkit.compute import gpu
+from mlops_toolkit.project import gpu_available
 
 PROJECT = HERE / "fixtures" / "project"
 
@@ -138,6 +139,7 @@ def test_gpu_detection_parses_nvidia_smi(tmp_path, monkeypatch):
         "NVIDIA A100-SXM4-80GB",
         "550.54.15",
     )
+    assert gpu_available()  # the project API's probe (1.4) is this one
 
 
 def test_require_gpu_fails_fast_without_one(project, tmp_path):

@@ -1,5 +1,6 @@
 """mlops_toolkit.project's data side: the table readers, `validate-data` (real Great
-Expectations, the generated project's suite, scikit-learn's breast-cancer data) and roles."""
+Expectations, the generated project's suite, scikit-learn's breast-cancer data), roles, and rows
+matched to a model's signature."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pandas as pd
 import projectkit
 import pytest
 from mlops_toolkit.errors import ToolkitError
-from mlops_toolkit.project import roles
+from mlops_toolkit.project import API_VERSION, roles
 from mlops_toolkit.project.expectations import validate
 from mlops_toolkit.project.params import RoleParams
-from mlops_toolkit.project.tables import DataError, read_csv, read_table
+from mlops_toolkit.project.tables import DataError, match_signature, read_csv, read_table
+from projectkit import error_lines, main
 
 cancer, generated, workdir = projectkit.cancer, projectkit.generated, projectkit.workdir  # fixtures
 
@@ -54,6 +56,18 @@ def test_the_suite_accepts_the_data_and_writes_every_report(workdir, cancer):
     assert written["success"] is True and written["html"].endswith("validation.html")
     assert (workdir / "reports" / "validation.html").is_file()
     assert (workdir / "reports" / "data_docs" / "index.html").is_file()
+
+
+def test_validate_data_exits_1_naming_each_failure_then_counting_them(workdir, cancer, capsys):
+    broken = cancer.copy()
+    broken["target"] = broken["target"].astype(object)
+    broken.loc[0, "target"] = None
+    (workdir / "data" / "raw").mkdir(parents=True)
+    broken.to_csv(workdir / "data" / "raw" / "dataset.csv", index=False)  # params' data.raw
+    assert main(["validate-data"]) == 1
+    errors = error_lines(capsys.readouterr().err)
+    assert any("failed: expect_column_values_to_not_be_null on target" in e for e in errors)
+    assert errors[-1].endswith("data/raw/dataset.csv: 1 expectation(s) failed"), errors
 
 
 def test_nulls_and_out_of_range_values_are_named_with_examples_and_rows(workdir, cancer):
@@ -154,3 +168,26 @@ def test_roles_are_inferred_and_params_win():
     resolved = roles.resolve(RoleParams(categorical=["age"]), frame, "y")
     assert resolved["categorical"] == ["age", "plan"] and resolved["numeric"] == []
     assert roles.features(resolved) == ["age", "plan", "member", "day"]
+
+
+def test_rows_are_cut_to_the_model_s_signature_or_refused_in_one_line(cancer, caplog):
+    """`tables.match_signature` (API 1.4): a project's predict before its model sees the rows."""
+    from mlflow.models import infer_signature
+
+    assert tuple(map(int, API_VERSION.split("."))) >= (1, 4)
+    features = cancer.drop(columns=["target"]).head(20)
+    schema = infer_signature(features).inputs
+    shuffled = features[features.columns[::-1]].assign(row_id=1)
+    matched = match_signature(shuffled, schema, "rows.csv")
+    assert list(matched.columns) == list(features.columns)  # the signature's order
+    assert "rows.csv: ignoring column(s) the model does not take: row_id" in caplog.text
+    with pytest.raises(DataError) as error:
+        match_signature(shuffled.drop(columns=["mean_area"]), schema, "rows.csv")
+    message = str(error.value)
+    assert message.startswith(
+        "rows.csv: missing column(s) mean_area; extra column(s) row_id (the model takes 30: "
+    )
+    assert "\n" not in message and len(message) < 1000  # names, not a DataFrame dump
+    unnamed = infer_signature(features.to_numpy()).inputs  # a tensor: no column names
+    assert match_signature(shuffled, unnamed, "rows.csv") is shuffled
+    assert match_signature(shuffled, None, "rows.csv") is shuffled

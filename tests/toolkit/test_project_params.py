@@ -41,6 +41,14 @@ def test_the_generated_params_load(generated):
     assert params.data.roles.as_dict()["numeric"] == []
 
 
+def test_the_api_s_params_is_the_module_and_frame_s_the_loader():
+    import mlops_toolkit.project as api
+    from mlops_toolkit.project import frame
+
+    assert api.params.__name__ == "mlops_toolkit.project.params" and callable(api.params.load)
+    assert callable(frame.params) and frame.params is not api.params
+
+
 def test_a_config_error_is_the_toolkit_s_and_a_value_error():
     assert issubclass(ConfigError, ToolkitError) and issubclass(ConfigError, ValueError)
 
@@ -118,11 +126,18 @@ def test_a_missing_file_and_broken_yaml_are_named(tmp_path):
         load_params(path)
 
 
-def test_a_generation_answer_is_not_a_params_key(generated, tmp_path):
-    path = write_params(generated, tmp_path, lambda raw: raw["model"].update(task="regression"))
-    with pytest.raises(ConfigError, match=r"model\.task is not a params.yaml key") as error:
+@pytest.mark.parametrize(
+    ("key", "value", "answer"),
+    [
+        ("task", "regression", "task: classification"),
+        ("family", "xgboost", "model_family: sklearn"),
+    ],
+)
+def test_a_generation_answer_is_not_a_params_key(generated, tmp_path, key, value, answer):
+    path = write_params(generated, tmp_path, lambda raw: raw["model"].update({key: value}))
+    with pytest.raises(ConfigError, match=rf"model\.{key} is not a params.yaml key") as error:
         load_params(path)
-    assert "answer task: classification, in .cruft.json" in str(error.value)
+    assert f"answer {answer}, in .cruft.json" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -278,3 +293,23 @@ def test_pydantic_loads_when_params_are_read_not_when_imported(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC)},
     )
     assert run.stdout.split() == ["False", "True"], run.stderr
+
+
+@pytest.mark.parametrize("first", ["mlops_toolkit.project.params", "mlops_toolkit.tuning.space"])
+def test_the_sweep_section_is_in_the_project_api_since_1_4(first):
+    """A project's config takes SweepParams from the API, whichever module loads first."""
+    code = (
+        f"import {first}; from mlops_toolkit.project import API_VERSION;"
+        " from mlops_toolkit.project.params import SweepParams;"
+        " from mlops_toolkit.tuning import space;"
+        " print(SweepParams is space.SweepParams,"
+        " tuple(map(int, API_VERSION.split('.'))) >= (1, 4))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ACTIONS_SRC)},
+    )
+    assert run.stdout.split() == ["True", "True"], run.stderr

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from mlops_toolkit.project import gpu_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """GPU tests run only where nvidia-smi lists a GPU."""
+    """GPU tests run only where the platform's GPU probe (NVML, else nvidia-smi) sees one."""
     gpu_tests = [item for item in items if "gpu" in item.keywords]
-    if not gpu_tests or shutil.which("nvidia-smi") is None:
-        found = False
-    else:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
-        found = listing.returncode == 0 and "GPU" in listing.stdout
-    if gpu_tests and not found:
+    if gpu_tests and not gpu_available():
         for item in gpu_tests:
-            item.add_marker(pytest.mark.skip(reason="no NVIDIA GPU visible (nvidia-smi)"))
+            item.add_marker(pytest.mark.skip(reason="no NVIDIA GPU visible"))
 
 
 @pytest.fixture

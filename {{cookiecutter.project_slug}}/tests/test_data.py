@@ -1,7 +1,6 @@
-"""The team's data: its source, the split, and its suite against its own data (the readers and
-the validation themselves are the platform's, tested in the toolkit)."""
+"""The team's data: its source, the split, and its suite against its own data (the readers, the
+validation and its reports are the platform's, tested in the toolkit)."""
 
-import json
 import re
 
 import pandas as pd
@@ -56,8 +55,6 @@ def test_suite_accepts_the_data(workdir, frame):
     summary = validate(workdir / "good.csv", "expectations/dataset.json", workdir / "reports")
     assert summary["success"], summary["failures"]
     assert summary["evaluated"] >= 3
-    assert (workdir / "reports" / "validation.html").is_file()
-    assert (workdir / "reports" / "data_docs" / "index.html").is_file()
 
 
 def test_suite_catches_nulls_and_reports_them(workdir, frame, target):
@@ -69,5 +66,3 @@ def test_suite_catches_nulls_and_reports_them(workdir, frame, target):
     assert not summary["success"]
     failed = {(f["expectation"], f["column"]) for f in summary["failures"]}
     assert ("expect_column_values_to_not_be_null", target) in failed
-    written = json.loads((workdir / "reports" / "validation.json").read_text())
-    assert written["failed"] == summary["failed"] >= 1

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlops_toolkit import metrics as registry
 from mlops_toolkit.project import roles
 from sklearn.pipeline import Pipeline
 
@@ -42,7 +43,7 @@ def test_factory_builds_a_pipeline_that_learns(source, target, naive_floor):
     # Better on its own training data than the model that ignores the features.
     primary = params.evaluate.primary_metric
     floor = naive_floor(labels)
-    assert scores[primary] > floor if metrics.HIGHER_IS_BETTER[primary] else scores[primary] < floor
+    assert registry.improvement(primary, scores[primary], floor) > 0, (scores[primary], floor)
     assert isinstance(for_serving(model), Pipeline)
 
 

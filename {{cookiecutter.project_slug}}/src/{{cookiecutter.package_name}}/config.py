@@ -13,8 +13,7 @@ from typing import Any
 
 from mlops_toolkit import metrics
 from mlops_toolkit.project import params as base
-from mlops_toolkit.project.params import ROLES, ConfigError, RoleParams
-from mlops_toolkit.tuning.space import SweepParams
+from mlops_toolkit.project.params import ROLES, ConfigError, RoleParams, SweepParams
 
 __all__ = ["ROLES", "ConfigError", "Params", "RoleParams", "load_params"]
 
@@ -82,7 +81,7 @@ class Params:
     evaluate: EvaluateParams
     mlflow: base.MlflowParams
     drift: base.DriftParams
-    # The platform's search space for `make sweep` (mlops_toolkit.tuning.space).
+    # The platform's search space for `make sweep` (mlops_toolkit.project.params.SweepParams).
     sweep: SweepParams = field(default_factory=SweepParams)
 
     def check(self) -> None:

@@ -5,9 +5,10 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
 
 - `params`: strict params.yaml loading into typed sections (`load`, the platform's sections
   `DataParams` `SplitParams` `ValidationParams` `MlflowParams` `DriftParams` `RoleParams`,
-  `check_gate`, `ConfigError`);
+  `check_gate`, `ConfigError`, and since 1.4 `SweepParams`, the sweep section);
 - `tables`: CSV/Parquet readers with one-line errors (`read_csv`, `read_table`, `write_csv`,
-  `require_columns`, `drop_missing_target`, `DataError`);
+  `require_columns`, `drop_missing_target`, `DataError`), and (`match_signature`, since 1.4)
+  a frame cut to the columns a model's signature names, or one line naming missing and extra;
 - `roles`: column roles inferred from data (`infer`, `resolve`, `features`, `ROLES`);
 - `init_data`: `init-data` (roles, a derived expectation suite, gate.yaml, dvc.yaml, DVC);
 - `expectations`: `validate-data` with Great Expectations and its reports
@@ -26,7 +27,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   inside the functions;
 - `logs`: one logging configuration, a log file per command;
 - `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
-  the platform's commands init-data, validate-data, check-gate, serve and drift.
+  the platform's commands init-data, validate-data, check-gate, serve and drift;
+- `gpu_available` (since 1.4): the platform's GPU probe (NVML, else nvidia-smi), as `train`'s
+  compute tags and `doctor` see the machine.
 
 Every error is a `mlops_toolkit.errors.ToolkitError` (exit 1, one line). Importing this package
 imports no heavy library: pandas, Great Expectations and MLflow load inside the functions.
@@ -37,13 +40,23 @@ against 1.x works with every later 1.y; a removal or an incompatible change is 2
 
 from __future__ import annotations
 
-from . import plots
+# `params` is the module (load, the platform's sections); the loader of a command's params is
+# `frame.params`: importing both under one name made the module silently win.
+from . import params, plots
 from .expectations import ValidationFailed
-from .frame import Adder, Command, Project, build_parser, key_value, main, params
+from .frame import Adder, Command, Project, build_parser, key_value, main
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.3"
+API_VERSION = "1.4"
+
+
+def gpu_available() -> bool:
+    """True when a GPU is visible: the platform's probe (compute.gpu: NVML, else nvidia-smi)."""
+    from ..compute.gpu import available  # when called: project does not import compute
+
+    return available()
+
 
 __all__ = [
     "API_VERSION",
@@ -55,6 +68,7 @@ __all__ = [
     "Project",
     "ValidationFailed",
     "build_parser",
+    "gpu_available",
     "key_value",
     "main",
     "params",

@@ -1,13 +1,14 @@
 """params.yaml: strict YAML into typed sections, one line per error with the key and the reason.
 
 A project declares its `Params` as a frozen dataclass of sections: the platform's sections below
-(data, split, validation, mlflow, drift, and tuning.space's sweep) and its own (model, train,
-evaluate ...). `load` reads the file, applies dotted overrides and builds the tree through
-pydantic v2 models derived from these dataclasses (params_schema, imported only by `load`, so
-importing this module stays light): unknown keys, missing keys and values of the wrong type are
-refused by name with the one-line formatter the gate shares (core.schema_errors), so a typo
-never silently falls back to a default. A section's `check()`, if it has one, runs once the
-section is built (ranges and rules across keys; it raises ConfigError naming its key).
+(data, split, validation, mlflow, drift, and `SweepParams`, tuning.space's sweep section, read
+from here since API 1.4) and its own (model, train, evaluate ...). `load` reads the file,
+applies dotted overrides and builds the tree through pydantic v2 models derived from these
+dataclasses (params_schema, imported only by `load`, so importing this module stays light):
+unknown keys, missing keys and values of the wrong type are refused by name with the one-line
+formatter the gate shares (core.schema_errors), so a typo never silently falls back to a
+default. A section's `check()`, if it has one, runs once the section is built (ranges and rules
+across keys; it raises ConfigError naming its key).
 
 Adding a section (the platform's or a team's) is one model, nothing else to register:
 
@@ -182,6 +183,16 @@ def check_gate(path: Path, task: str, target: str) -> None:
         raise ConfigError(
             f"{path}: target {gate.target!r} is not data.target {target!r} of params.yaml"
         )
+
+
+def __getattr__(name: str) -> Any:
+    """`SweepParams` (API 1.4): tuning.space's section, which imports ConfigError from here, so
+    it is imported when first asked for rather than at the top (either module may load first)."""
+    if name == "SweepParams":
+        from ..tuning.space import SweepParams
+
+        return SweepParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -5,13 +5,16 @@ Every reader fails with a `DataError` that names the file and what is wrong with
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 class DataError(InputError, ValueError):
@@ -91,6 +94,30 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str | Path) 
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+
+
+def match_signature(frame: pd.DataFrame, schema: Any, where: str | Path) -> pd.DataFrame:
+    """The columns a model's input schema names, in its order (API 1.4; the schema is MLflow's
+    `model.metadata.get_input_schema()`), or one line naming the missing and extra ones.
+
+    Extra columns alone (an ID, a note) are dropped with a warning: the model never saw them.
+    A schema without column names (or none) leaves the frame as it is.
+    """
+    if schema is None or not schema.has_input_names():
+        return frame
+    wanted = list(schema.input_names())
+    # An optional column may hold nulls, but the preprocessing still selects it by name.
+    missing = [name for name in wanted if name not in frame.columns]
+    extra = [str(name) for name in frame.columns if name not in wanted]
+    if missing:
+        also = f"; extra column(s) {', '.join(extra)}" if extra else ""
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(map(str, missing))}{also} "
+            f"(the model takes {len(wanted)}: {', '.join(map(str, wanted))})"
+        )
+    if extra:
+        log.warning("%s: ignoring column(s) the model does not take: %s", where, ", ".join(extra))
+    return frame[wanted]
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:

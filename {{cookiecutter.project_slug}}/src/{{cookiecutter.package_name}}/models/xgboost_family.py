@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mlops_toolkit.project import gpu_available
+
 from ..config import ConfigError, ModelParams
 from .features import build_preprocessor
 
@@ -34,14 +36,8 @@ TRUSTED_TYPES = (
 log = logging.getLogger(__name__)
 
 
-def gpu_available() -> bool:
-    """True when nvidia-smi lists at least one GPU (the platform's probe, shared with CI)."""
-    from mlops_toolkit.compute.gpu import available
-
-    return available()
-
-
 def device_for(spec: ModelParams) -> str:
+    """auto: cuda where the platform's GPU probe (shared with CI) sees a GPU, else cpu."""
     if spec.device == "auto":
         return "cuda" if gpu_available() else "cpu"
     if spec.device == "cuda" and not gpu_available():

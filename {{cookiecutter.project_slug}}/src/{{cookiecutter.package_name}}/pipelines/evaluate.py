@@ -97,7 +97,8 @@ def _load(model_uri: str, local: bool) -> Any:
 
 
 def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
-    """Permutation importance on the holdout, scored with the primary metric's direction."""
+    """Permutation importance on the holdout: what permuting a feature costs the primary metric
+    (in its units, positive when the metric gets worse, whichever way it goes)."""
     import pandas as pd
     from sklearn.inspection import permutation_importance
 
@@ -105,6 +106,7 @@ def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
         model,
         features,
         target,
+        scoring=metrics.scorer(params.evaluate.primary_metric, params.evaluate.average),
         n_repeats=params.evaluate.importance_repeats,
         random_state=params.train.seed,
         n_jobs=1,

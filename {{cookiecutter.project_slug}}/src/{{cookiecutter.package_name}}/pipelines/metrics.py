@@ -3,13 +3,12 @@ so evaluate, the gate and the pull-request report agree on every value and direc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mlops_toolkit import metrics as registry
 
 from ..config import TASK
-
-HIGHER_IS_BETTER = {name: registry.higher_is_better(name) for name in registry.names(TASK)}
 
 
 def compute(
@@ -23,3 +22,16 @@ def compute(
 def scores(model: Any, features: Any) -> Any | None:
     """Class probabilities when the model has them (needed for ROC AUC)."""
     return model.predict_proba(features) if hasattr(model, "predict_proba") else None
+
+
+def scorer(name: str, average: str = "auto") -> Callable[[Any, Any, Any], float]:
+    """A scikit-learn scorer ``(model, features, y_true)`` of metric ``name``, computed as above;
+    negated where smaller is better (scikit-learn's scorers are greater-is-better)."""
+    sign = 1.0 if registry.higher_is_better(name) else -1.0
+    needs_scores = registry.get(name).source == registry.SCORES
+
+    def score(model: Any, features: Any, y_true: Any) -> float:
+        y_score = scores(model, features) if needs_scores else None
+        return sign * compute(y_true, model.predict(features), y_score, average)[name]
+
+    return score
