@@ -1,8 +1,13 @@
 """init-data (mlops_toolkit.project.init_data): roles, params, a derived suite that accepts its
-own data, what changed on a second run, DVC tracking; on a generated project's files."""
+own data, what changed on a second run, DVC tracking (DVC's Python API, in process: quiet, the
+add all or nothing, one line on failure); on a generated project's files."""
 
+import importlib.util
 import json
+import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +15,19 @@ import pandas as pd
 import projectkit
 import pytest
 import yaml
+from mlops_toolkit.data import dvcremote
+from mlops_toolkit.errors import Terminated
 from mlops_toolkit.project import init_data
 from mlops_toolkit.project.expectations import validate
 from mlops_toolkit.project.init_data import write_params
 from mlops_toolkit.project.params import ROLES
 from mlops_toolkit.project.tables import DataError
-from projectkit import TASK, load_params
+from projectkit import TASK, error_lines, load_params, main
 
 generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
+with_dvc = pytest.mark.skipif(
+    importlib.util.find_spec("dvc") is None, reason="dvc is a dev tool (make install)"
+)
 
 
 def run(source: str, target: str, exclude: list[str]) -> init_data.Outcome:
@@ -207,24 +217,148 @@ def test_parquet_is_read_too(mixed, workdir):
     assert run("mine.parquet", "label", []).roles["date"] == ["signed_up"]
 
 
+def dvc_project(folder: Path, *, git: bool = False, remote: Path | None = None) -> None:
+    """`dvc init` (in a git repository or not) unless done, and a default remote `team`: DVC's
+    Python API, no process."""
+    from dvc.config import Config
+    from dvc.repo import Repo
+
+    if git:
+        subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    if not (folder / ".dvc").is_dir():
+        with dvcremote.quiet([]):  # DVC's own handlers hold the stream of the test importing it
+            Repo.init(str(folder), no_scm=not git).close()
+    if remote is not None:
+        with Config(dvc_dir=str(folder / ".dvc")).edit("repo") as conf:
+            conf["remote"]["team"] = {"url": str(remote)}
+            conf["core"]["remote"] = "team"
+
+
+@with_dvc
 @pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is a dev tool (make install)")
 def test_a_tracked_source_is_pushed_to_the_default_remote(mixed, workdir):
-    import subprocess
-
-    def dvc(*args: str) -> None:
-        subprocess.run(["dvc", *args], cwd=workdir, check=True, capture_output=True)
-
-    dvc("init", "--no-scm", "--quiet")
+    dvc_project(workdir)
     assert run("mine.csv", "label", []).pushed_to is None  # no remote: tracked, kept here
-    (workdir / "remote").mkdir()
-    dvc("remote", "add", "--default", "team", str(workdir / "remote"))
+    dvc_project(workdir, remote=workdir / "remote")
     outcome = run("mine.csv", "label", [])
     assert outcome.tracked and outcome.pushed_to == "team"
     text = mixed.read_text()
     mixed.unlink()
     shutil.rmtree(workdir / ".dvc" / "cache")
-    dvc("pull", "--quiet", "mine.csv.dvc")  # what CI does: the data comes back from the remote
+    # What CI does: the data comes back from the remote.
+    pull = ["dvc", "pull", "--quiet", "mine.csv.dvc"]
+    subprocess.run(pull, cwd=workdir, check=True, capture_output=True)
     assert mixed.read_text() == text
+
+
+@with_dvc
+def test_dvc_in_process_says_nothing_and_its_add_is_all_or_nothing(
+    mixed, workdir, monkeypatch, caplog, capfd
+):
+    dvc_project(workdir, git=True)
+    caplog.set_level(logging.DEBUG)
+    assert run("mine.csv", "label", []).tracked
+    assert (workdir / ".gitignore").read_text() == "/mine.csv\n"
+    assert (workdir / "mine.csv.dvc").is_file()
+    # As `dvc --quiet` was: no "To track the changes with git" advice, no DVC record in the
+    # toolkit's log, nothing on the terminal.
+    assert [r.name for r in caplog.records if r.name.split(".")[0].startswith("dvc")] == []
+    said = capfd.readouterr()
+    assert "track the changes" not in said.out + said.err
+    shutil.copy(mixed, workdir / "more.csv")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    def cancelled(*args, **kwargs):
+        raise Terminated()  # SIGTERM: a cancelled CI job (DVC rolls back on Exception only)
+
+    # After the .gitignore is written, before the .dvc file: both as they were.
+    monkeypatch.setattr("dvc.stage.Stage.dump", disk_full)
+    with pytest.raises(DataError, match=r"^dvc add more.csv: \[Errno 28\] No space left on dev"):
+        run("more.csv", "label", [])
+    monkeypatch.setattr("dvc.stage.Stage.dump", cancelled)
+    with pytest.raises(Terminated):
+        run("more.csv", "label", [])
+    assert (workdir / ".gitignore").read_text() == "/mine.csv\n"
+    assert not (workdir / "more.csv.dvc").exists()
+
+
+@with_dvc
+def test_a_failed_push_is_one_line_with_dvcs_reason_and_the_source_stays_tracked(
+    mixed, workdir, capsys
+):
+    (workdir / "a-file").write_text("")
+    dvc_project(workdir, remote=workdir / "a-file" / "remote")  # a remote below a file
+    assert main(["init-data", "--source", "mine.csv", "--target", "label"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = error_lines(err)
+    said = "mine.csv is tracked, but dvc push to team failed: [Errno 20] Not a directory: "
+    assert len(errors) == 1 and said + f"'{workdir}/a-file/remote/files/md5/" in errors[0], err
+    assert (workdir / "mine.csv.dvc").is_file()
+
+
+@with_dvc
+def test_a_file_the_remote_refuses_is_named_not_counted(mixed, workdir, monkeypatch):
+    """DVC's exception only counts the failures (`1 files failed to upload`): the error it
+    logged names the cause."""
+    from dvc_objects.fs.local import LocalFileSystem
+
+    put_file = LocalFileSystem.put_file
+    remote = workdir / "remote"
+
+    def refused(self, from_file, to_info, *args, **kwargs):
+        if str(to_info).startswith(str(remote)):
+            raise PermissionError(13, "Permission denied", str(to_info))
+        return put_file(self, from_file, to_info, *args, **kwargs)
+
+    monkeypatch.setattr(LocalFileSystem, "put_file", refused)
+    dvc_project(workdir, remote=remote)
+    said = (
+        r"^mine.csv is tracked, but dvc push to team failed: 1 files failed to upload "
+        r"\(failed to transfer '[0-9a-f]{32}': \[Errno 13\] Permission denied: '.*/remote/"
+    )
+    with pytest.raises(DataError, match=said):
+        run("mine.csv", "label", [])
+
+
+def test_quiet_keeps_dvc_and_its_remote_clients_off_the_log_but_keeps_dvcs_errors(caplog):
+    caplog.set_level(logging.DEBUG)
+    dvc = logging.getLogger("dvc")
+    before = (dvc.handlers[:], dvc.propagate, dvc.level)
+    said: list[str] = []
+    with dvcremote.quiet(said):
+        logging.getLogger("aiobotocore.credentials").info("Found credentials in environment")
+        logging.getLogger("dvc.repo.scm_context").info("To track the changes with git, run:")
+        denied = PermissionError(13, "Permission denied")
+        logging.getLogger("dvc_data.hashfile.transfer").error("failed %s", "x", exc_info=denied)
+    assert caplog.records == []
+    assert said == ["failed x: [Errno 13] Permission denied"]
+    assert (dvc.handlers, dvc.propagate, dvc.level) == before
+
+
+def test_dvc_initialised_but_not_installed_is_said_and_nothing_tracked(
+    mixed, workdir, monkeypatch, caplog
+):
+    (workdir / ".dvc").mkdir()
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "dvc" else find_spec(name, *a)
+    )
+    assert not run("mine.csv", "label", []).tracked
+    assert "not installed in this environment: mine.csv is not tracked" in caplog.text
+    assert not (workdir / "mine.csv.dvc").exists()
+
+
+def test_dvc_is_imported_only_when_init_data_tracks():
+    code = (
+        "import sys; from mlops_toolkit.project import init_data;"
+        " from mlops_toolkit.data import dvcremote;"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] == 'dvc'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,67 @@ def _one_line(exc: Exception) -> str:
     return redact(" ".join(str(exc).split())[:300])
 
 
+# DVC's loggers: each has its own stdout/stderr handlers, installed when `dvc` is imported.
+DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects")
+# The loggers whose level decides whether DVC draws its progress bars.
+DVC_BAR_LOGGERS = ("dvc.progress", "dvc_data.callbacks")
+
+
+@contextmanager
+def quiet(said: list[str]) -> Iterator[None]:
+    """DVC's Python API as quiet as a `dvc --quiet` process: nothing on the terminal or in
+    the run's log, no progress bars.
+
+    In process DVC's log records would go to the handlers it installs at import and, through
+    the root logger, to the toolkit's too, as would its remote clients' (aiobotocore's "Found
+    credentials in environment variables") and their warnings. Here they go nowhere, but the
+    errors DVC logs are added to `said` (`failed to transfer '<md5>': [Errno 13] Permission
+    denied: ...`, which its exception, `UploadError('1 files failed to upload')`, lacks)."""
+    import logging
+    import warnings
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text = f"{text}: {record.exc_info[1]}"
+            said.append(text)
+
+    saved = []
+    for name in DVC_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate, logger.level))
+        logger.handlers, logger.propagate = [Keep(logging.ERROR)], False
+        logger.setLevel(logging.ERROR)
+    for name in DVC_BAR_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate, logger.level))
+        logger.setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    saved.append((root, root.handlers[:], root.propagate, root.level))
+    root.handlers = [logging.NullHandler()]  # not none: Python's last resort prints warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, handlers, propagate, level in saved:
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
+
+
+def reason(exc: BaseException, said: list[str]) -> str:
+    """One line for a failed call of DVC's Python API: its exception, and the first error it
+    logged (under `quiet`) where that says more. Any exception: in process a remote's client
+    raises its own (botocore's `EndpointConnectionError`, an `OSError`), as DVC's command layer
+    would have printed as `unexpected error - ...`."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    logged = " ".join(said[0].split()) if said else ""
+    if logged and logged not in text:
+        text = f"{text} ({logged})"
+    return redact(text[:300])
+
+
 def tracked(cwd: Path) -> list[Tracked]:
     """Every `.dvc` file under the working directory, with the paths it tracks."""
     import yaml  # here, not at the top: `--help` stays free of it

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,9 +102,7 @@ def _steps(
     _depend_on_source(Path("dvc.yaml"), source)
     outcome = Outcome(found, len(kept), dropped, diff_suites(old, suite) if old else [])
     shown.next(STEPS[4])
-    outcome.tracked = _dvc_add(source)
-    if outcome.tracked:
-        outcome.pushed_to = _dvc_push(source)
+    outcome.tracked, outcome.pushed_to = _dvc_track(source)
     shown.advance()
     return outcome
 
@@ -478,35 +477,63 @@ def _depend_on_source(path: Path, source: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _dvc_add(source: str) -> bool:
-    """`dvc add` a source inside the repository when DVC is initialised (else leave it)."""
-    import shutil
+def _dvc_track(source: str) -> tuple[bool, str | None]:
+    """`dvc add` a source inside the repository when DVC is initialised (else leave it), then
+    push it to the default DVC remote, if there is one (CI pulls it there): (tracked, remote).
+
+    Through DVC's Python API, in this process, as quiet as `dvc --quiet` was (data/dvcremote.py:
+    `quiet`): one import where each `dvc` process started an interpreter and DVC anew. The add is
+    all or nothing (the `.dvc` file and `.gitignore` as they were); a failed push leaves the
+    source tracked, and says so."""
+    import importlib.util
 
     path = Path(source)
     inside = not path.is_absolute() and ".." not in path.parts
-    if not (Path(".dvc").is_dir() and inside and shutil.which("dvc")):
-        return False
-    done = subprocess.run(
-        ["dvc", "add", "--quiet", source], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise DataError(f"dvc add {source}: {reason}")
-    return True
+    if not (Path(".dvc").is_dir() and inside):
+        return False, None
+    if importlib.util.find_spec("dvc") is None:
+        log.warning(
+            "DVC is initialised here but not installed in this environment: %s is not tracked "
+            "(pip install 'dvc[s3]', then run init-data again)",
+            source,
+        )
+        return False, None
+    from dvc.repo import Repo
+
+    from ..data import dvcremote
+
+    said: list[str] = []
+    with dvcremote.quiet(said), ExitStack() as stack:
+        try:
+            repo = stack.enter_context(Repo("."))
+            with _restored_on_failure([Path(f"{source}.dvc"), path.parent / ".gitignore"]):
+                repo.add([source])
+        except Exception as exc:
+            raise DataError(f"dvc add {source}: {dvcremote.reason(exc, said)}") from None
+        remote = repo.config["core"].get("remote")  # as `dvc remote default`: any level
+        if not remote:
+            return True, None
+        said.clear()
+        try:
+            repo.push([f"{source}.dvc"])
+        except Exception as exc:
+            raise DataError(
+                f"{source} is tracked, but dvc push to {remote} failed: "
+                f"{dvcremote.reason(exc, said)}"
+            ) from None
+    return True, remote
 
 
-def _dvc_push(source: str) -> str | None:
-    """Push the tracked source to the default DVC remote, if there is one (CI pulls it there)."""
-    found = subprocess.run(
-        ["dvc", "remote", "default"], capture_output=True, text=True, check=False
-    )
-    remote = found.stdout.strip()
-    if found.returncode != 0 or not remote:  # exit 1: "No default remote set"
-        return None
-    done = subprocess.run(
-        ["dvc", "push", "--quiet", f"{source}.dvc"], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise DataError(f"{source} is tracked, but dvc push to {remote} failed: {reason}")
-    return remote
+@contextmanager
+def _restored_on_failure(paths: list[Path]) -> Iterator[None]:
+    """Each (small) file as it was, or absent, when the block fails."""
+    before = {path: path.read_bytes() if path.is_file() else None for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, content in before.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+        raise
