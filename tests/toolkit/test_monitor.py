@@ -173,6 +173,21 @@ def test_windows_versions_and_environments_are_apart(store) -> None:
     assert report.first_prediction[("churn", "staging")] == pytest.approx(new[9].ts)
 
 
+def test_label_freshness_counts_the_whole_store_not_the_window(store) -> None:
+    """Labels that come back weeks late, and staleness of a model never labelled: both are read
+    over every prediction, not the window, so LabelsStale can pass a limit as long as it."""
+    month, recent = 30 * 24 * HOUR, HOUR / 2
+    old, old_truth = binary_rows(50, "3", age=month, seed=6)
+    new, _ = binary_rows(50, "3", age=recent, seed=7)
+    store.write_predictions(old + new)
+    report = quality.evaluate(store, "churn", CLASSIFIER, now=NOW)
+    assert report.first_prediction[("churn", "production")] == pytest.approx(old[0].ts)
+    assert ("churn", "production") not in report.last_label
+    label(store, old, old_truth, 50, delay=month - 60)  # a month late, a minute ago
+    report = quality.evaluate(store, "churn", CLASSIFIER, now=NOW)
+    assert report.last_label[("churn", "production")] == pytest.approx(NOW - 60)
+
+
 def test_several_classes_with_string_labels_and_regression(store, tmp_path) -> None:
     classes = ["Adelie", "Chinstrap", "Gentoo"]
     rng = np.random.default_rng(6)
@@ -258,6 +273,8 @@ def test_the_command_records_history_and_writes_reports(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"churn 3 (production) 1d: 120/200 labelled; measured {F1}" in result.stdout
+    # The default 7-day label delay outlives the 1-day window: said, in one line, not refused.
+    assert "warning: --label-delay 7d is longer than the longest --window 1d" in result.stdout
     assert f"BELOW THE GATE: {F1}" in result.stdout
     assert "degraded<<" in output.read_text() and "\ntrue\n" in output.read_text()
     report = json.loads((tmp_path / "reports/monitor/quality.json").read_text())

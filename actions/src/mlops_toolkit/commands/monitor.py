@@ -122,6 +122,16 @@ def _settings(args: argparse.Namespace):
     )
     if args.min_labels < 1:
         raise InputError(f"--min-labels {args.min_labels} must be at least 1")
+    delay = durations.seconds(args.label_delay, "--label-delay")
+    if delay > windows[-1][1]:
+        # Labels that take the whole delay come for predictions no window holds any more: they
+        # are never measured (LabelsStale still counts over the whole store). Said, not refused:
+        # labels that mostly come early with a long limit are a fair set-up.
+        print(
+            f"warning: --label-delay {args.label_delay} is longer than the longest --window "
+            f"{windows[-1][0]}: labels that take that long belong to predictions no window "
+            f"holds and are never measured; add --window {args.label_delay} to measure them"
+        )  # on stdout, with the run's other notes: stderr is kept for the one-line error
     gate = gate_config.load(args.gate_config)
     margins = {
         rule.metric: float(rule.max_regression)
@@ -153,7 +163,7 @@ def _settings(args: argparse.Namespace):
         confidence=gate.confidence,
         seed=gate.seed,
         min_labels=args.min_labels,
-        label_delay=durations.seconds(args.label_delay, "--label-delay"),
+        label_delay=delay,
         margins=margins,
         holdout=holdout,
     )

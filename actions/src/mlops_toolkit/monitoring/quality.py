@@ -115,6 +115,7 @@ def evaluate(
     now = time.time() if now is None else now
     longest = max(seconds for _, seconds in settings.windows)
     report = Report(now, settings, [], {}, {})
+    fresh: dict[str, dict[str, tuple[float, float | None]]] = {}
     for name, version, env in store.model_versions(model_name, since=now - longest):
         if environment and env != environment:
             continue
@@ -122,11 +123,14 @@ def evaluate(
         if not rows:
             continue
         key = (name, env)
-        labelled_at = [r.labelled_at for r in rows if r.labelled_at is not None]
-        if labelled_at:
-            report.last_label[key] = max(report.last_label.get(key, 0.0), max(labelled_at))
-        first = min(r.prediction.ts for r in rows)
-        report.first_prediction[key] = min(report.first_prediction.get(key, first), first)
+        # Over the whole store, not the window: a label may come weeks after its prediction,
+        # and with the window's own first prediction LabelsStale could never pass its limit.
+        if name not in fresh:
+            fresh[name] = store.freshness(name)
+        first, last_label = fresh[name].get(env, (min(r.prediction.ts for r in rows), None))
+        report.first_prediction[key] = first
+        if last_label is not None:
+            report.last_label[key] = last_label
         for label, seconds in settings.windows:
             inside = [r for r in rows if r.prediction.ts >= now - seconds]
             if inside:

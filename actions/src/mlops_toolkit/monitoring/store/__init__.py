@@ -147,6 +147,12 @@ class PredictionStore(ABC):
         """(model_name, model_version, environment) that have predictions since `since`."""
 
     @abstractmethod
+    def freshness(self, model_name: str) -> dict[str, tuple[float, float | None]]:
+        """Per environment of the model: (its first prediction's time, its newest label's time
+        or None), over every prediction the store holds, not a window: a label may arrive
+        weeks after its prediction, and staleness counts from the first prediction on."""
+
+    @abstractmethod
     def record_evaluations(self, rows: Iterable[Evaluation]) -> None:
         """Append rows to the evaluation history."""
 

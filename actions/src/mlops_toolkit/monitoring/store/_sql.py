@@ -402,6 +402,23 @@ class SQLStore(PredictionStore):
             cur.execute(sql, params)
             return [tuple(row) for row in cur.fetchall()]  # type: ignore[misc]
 
+    def freshness(self, model_name: str) -> dict[str, tuple[float, float | None]]:
+        first = self._sql(
+            "SELECT environment, MIN(ts) FROM {t}prediction_batches WHERE model_name = "
+            f"{self.placeholder} GROUP BY environment"
+        )
+        newest = self._sql(
+            "SELECT b.environment, MAX(l.labelled_at) FROM {t}labels l "
+            "JOIN {t}prediction_batches b ON b.batch_id = l.batch_id "
+            f"WHERE b.model_name = {self.placeholder} GROUP BY b.environment"
+        )
+        with self._doing("read label freshness") as cur:
+            cur.execute(first, (model_name,))
+            firsts = {env: float(ts) for env, ts in cur.fetchall()}
+            cur.execute(newest, (model_name,))
+            labelled = {env: float(ts) for env, ts in cur.fetchall()}
+        return {env: (ts, labelled.get(env)) for env, ts in firsts.items()}
+
     # -- evaluation history ----------------------------------------------------------------
     def record_evaluations(self, rows: Iterable[Evaluation]) -> None:
         values = [
