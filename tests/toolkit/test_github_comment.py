@@ -1,4 +1,5 @@
-"""The sticky pull-request comment against a loopback stand-in of GitHub's REST API."""
+"""The sticky pull-request comment against a loopback stand-in of GitHub's REST API (HTTP:
+pages, credentials, the CLI's subprocesses) and the in-memory GitHub (its logic)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from conftest import cli, run_gate
 from mlops_toolkit.ci import github
 from mlops_toolkit.ci import markdown as report
 from mlops_toolkit.errors import ToolkitError
+from support.fakes.github import FakeGitHub
 from support.github_api import GitHubStandIn
 
 REPO = "acme/churn"
@@ -36,13 +38,42 @@ def test_upsert_creates_once_then_updates_across_pages(gh):
     assert any("page=3" in p for p in pages)
 
 
-def test_markers_keep_models_apart(gh):
-    comments = github.GitHub(REPO, "test-token", gh.url)
-    comments.upsert_comment(3, "a", "gate:model-a")
-    comments.upsert_comment(3, "b", "gate:model-b")
-    comments.upsert_comment(3, "a2", "gate:model-a")
-    bodies = sorted(c["body"].split("\n", 1)[1] for c in gh.on(REPO, 3))
+def test_markers_keep_models_apart():
+    fake = FakeGitHub(REPO)
+    github.upsert_comment(fake, 3, "a", "gate:model-a")
+    github.upsert_comment(fake, 3, "b", "gate:model-b")
+    github.upsert_comment(fake, 3, "a2", "gate:model-a")
+    bodies = sorted(c["body"].split("\n", 1)[1] for c in fake.on(3))
     assert bodies == ["a2", "b"]
+
+
+def test_the_sticky_comment_goes_to_the_events_pull_request(tmp_path, monkeypatch):
+    """`sticky_comment` (gate, report): on the event's pull request, through `client()`; off a
+    pull request nothing is called."""
+    fake = FakeGitHub(REPO)
+    monkeypatch.setattr(github, "client", lambda: fake)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 9}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    fake.add_comment(9, "LGTM")
+    for version in ("1", "2"):
+        posted = github.sticky_comment(f"report v{version}", "gate:m")
+    assert posted is not None and posted["action"] == "updated"
+    assert [c["body"] for c in fake.on(9)] == ["LGTM", f"{github.marker('gate:m')}\nreport v2"]
+    assert github.sticky_comment("x", "gate:m", pr=12)["action"] == "created"
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    calls = len(fake.calls)
+    assert github.sticky_comment("x", "gate:m") is None and len(fake.calls) == calls
+
+
+def test_a_commits_pull_requests_through_the_environments_client(monkeypatch):
+    fake = FakeGitHub(REPO)
+    monkeypatch.setattr(github, "client", lambda: fake)
+    fake.associate("d" * 40, 21)
+    fake.associate("d" * 40, 30, merged=False)
+    fake.associate("d" * 40, 22)
+    assert github.pulls_for_commit("d" * 40) == [22, 21, 30]
+    assert github.pulls_for_commit("e" * 40) == []
 
 
 def test_bad_token_is_one_line_error(gh):

@@ -1,10 +1,12 @@
-"""The one sticky issue (e.g. drift) against the loopback stand-in of GitHub's REST API."""
+"""The one sticky issue (e.g. drift): its logic on the in-memory GitHub (tests/support/fakes/
+github.py), its pagination and errors against the loopback stand-in of GitHub's REST API."""
 
 from __future__ import annotations
 
 import pytest
 from mlops_toolkit.ci import github
 from mlops_toolkit.errors import ToolkitError
+from support.fakes.github import FakeGitHub
 from support.github_api import GitHubStandIn
 
 REPO = "acme/churn"
@@ -17,23 +19,31 @@ def gh():
         yield server
 
 
-def _open(client: github.GitHub, body: str, comment: str | None = "still drifting") -> dict:
-    return client.sticky_issue(
-        body, key=KEY, title="Data drift detected", label="drift", comment=comment
+@pytest.fixture
+def fake(monkeypatch) -> FakeGitHub:
+    """The in-memory repository, also the one `github.client()` hands out."""
+    repository = FakeGitHub(REPO)
+    monkeypatch.setattr(github, "client", lambda: repository)
+    return repository
+
+
+def _open(client: github.GitHubApi, body: str, comment: str | None = "still drifting") -> dict:
+    return github.upsert_issue(
+        client, body, key=KEY, title="Data drift detected", label="drift", comment=comment
     )
 
 
-def test_opens_one_issue_then_updates_it_and_comments(gh):
-    client = github.GitHub(REPO, "test-token", gh.url)
-    first = _open(client, "report day 1")
+def test_opens_one_issue_then_updates_it_and_comments(fake):
+    first = github.sticky_issue("report day 1", KEY, title="Data drift detected", label="drift")
     assert first["action"] == "created"
-    second = _open(client, "report day 2")
+    second = _open(fake, "report day 2")
     assert second["action"] == "updated" and second["number"] == first["number"]
-    issues = gh.issues_of(REPO)
+    issues = fake.issues_of()
     assert len(issues) == 1
     assert issues[0]["body"] == f"{github.marker(KEY)}\nreport day 2"
     assert [lb["name"] for lb in issues[0]["labels"]] == ["drift"]
-    assert [c["body"] for c in gh.on(REPO, first["number"])] == ["still drifting"]
+    assert [c["body"] for c in fake.on(first["number"])] == ["still drifting"]
+    assert [name for name, _ in fake.calls] == ["create_issue", "update_issue", "create_comment"]
 
 
 def test_found_by_marker_across_pages_not_by_title(gh):
@@ -50,19 +60,28 @@ def test_found_by_marker_across_pages_not_by_title(gh):
     assert gh.on(REPO, ours["number"]) == []
 
 
-def test_found_without_its_label_and_closed_ones_are_left_alone(gh):
-    closed = gh.add_issue(REPO, "t", github.marker(KEY), labels=("drift",), state="closed")
-    unlabelled = gh.add_issue(REPO, "t", f"{github.marker(KEY)}\nlabel removed")
-    result = _open(github.GitHub(REPO, "test-token", gh.url), "again")
+def test_found_without_its_label_and_closed_ones_are_left_alone(fake):
+    closed = fake.add_issue("t", github.marker(KEY), labels=("drift",), state="closed")
+    unlabelled = fake.add_issue("t", f"{github.marker(KEY)}\nlabel removed")
+    result = _open(fake, "again")
     assert result["number"] == unlabelled["number"] != closed["number"]
-    assert gh.issues[(REPO, closed["number"])]["body"] == github.marker(KEY)
+    assert fake.issues[closed["number"]]["body"] == github.marker(KEY)
 
 
-def test_other_keys_get_their_own_issue(gh):
+def test_other_keys_get_their_own_issue(fake):
+    a = _open(fake, "a")
+    b = github.upsert_issue(fake, "b", key="drift:other", title="t", label="drift")
+    assert a["number"] != b["number"] and len(fake.issues_of()) == 2
+
+
+def test_the_http_client_keeps_its_sticky_issue_method(gh):
+    """`GitHub.sticky_issue` (callers holding a GitHub) is the same logic over HTTP."""
     client = github.GitHub(REPO, "test-token", gh.url)
-    a = _open(client, "a")
-    b = client.sticky_issue("b", key="drift:other", title="t", label="drift")
-    assert a["number"] != b["number"] and len(gh.issues_of(REPO)) == 2
+    first = client.sticky_issue("a", key=KEY, title="t", label="drift", comment="again")
+    second = client.sticky_issue("b", key=KEY, title="t", label="drift", comment="again")
+    assert (first["action"], second["action"]) == ("created", "updated")
+    assert client.find_issue(github.marker(KEY), "drift")["number"] == first["number"]
+    assert [c["body"] for c in gh.on(REPO, first["number"])] == ["again"]
 
 
 def test_from_environment_and_errors_are_one_line(gh, monkeypatch):

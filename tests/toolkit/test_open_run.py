@@ -1,6 +1,7 @@
 """logs/open-run.json against a real MLflow server and real processes: a run whose process is
 alive is never ended by another command in the same checkout; once that process is killed, it
-is marked FAILED."""
+is marked FAILED. Where only the record's logic is the subject (a writer on another machine), the
+in-memory tracking store stands in for the server (tests/support/fakes/mlflow.py)."""
 
 from __future__ import annotations
 
@@ -85,20 +86,23 @@ def test_a_live_run_stays_running_and_a_killed_one_is_failed(mlflow_server, tmp_
     assert client.get_run(run_b).info.status == "FAILED" and not path.exists()
 
 
-def test_a_run_opened_on_another_machine(mlflow_server, tmp_path, monkeypatch):
+def test_a_run_opened_on_another_machine(tmp_path, monkeypatch):
     """Its pid means nothing here: left RUNNING with one line, except at the end of a CI job
     (the report step), whose earlier steps are over whichever container they ran in."""
-    from mlflow import MlflowClient
+    from mlops_toolkit.tracking import client as tracking
+    from support.fakes.mlflow import FakeMlflowClient
 
-    client = MlflowClient(mlflow_server.uri)
+    client = FakeMlflowClient()
+    uri = "http://tracking.example:5000"  # the record's server: `tracking.connect` is the fake
+    monkeypatch.setattr(tracking, "connect", lambda at=None: client if at == uri else None)
     run_id = client.create_run(client.create_experiment(f"elsewhere-{tmp_path.name}")).info.run_id
     path = tmp_path / "logs" / "open-run.json"
     path.parent.mkdir()
-    entry = {"run_id": run_id, "tracking_uri": mlflow_server.uri, "pid": str(os.getpid())}
+    entry = {"run_id": run_id, "tracking_uri": uri, "pid": str(os.getpid())}
     entry |= {"host": "runner-3", "machine": "runner-3|other-boot|pid:[1]", "process_start": "9"}
     path.write_text(json.dumps({"runs": [entry]}))
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    (line,) = open_run.end_orphans(path, uri=mlflow_server.uri)
+    (line,) = open_run.end_orphans(path, uri=uri)
     assert line.startswith(f"run {run_id} is open in pid {os.getpid()} on runner-3, which ")
     assert client.get_run(run_id).info.status == "RUNNING" and path.exists()
     # The report step waits for a server that does not answer, not for a run left alone.

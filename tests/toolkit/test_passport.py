@@ -395,3 +395,54 @@ def test_the_training_image_names_a_hosted_image_only_when_github_names_it(monke
     monkeypatch.delenv("ImageOS")
     monkeypatch.setenv("RUNNER_NAME", "gpu-box-1")
     assert runner_image().startswith("self-hosted runner gpu-box-1: Linux")
+
+
+def test_a_passport_is_published_through_the_tracking_interface(tmp_path, monkeypatch):
+    """publish() on the in-memory tracking store (tests/support/fakes/mlflow.py, held to a real
+    server by test_tracking_contract.py): the run's records and artifacts read, the three files
+    written beside the project's reports and logged under the run's passport/, and linked from
+    the version's description (the platform's, since the team wrote none)."""
+    from mlflow.entities import Metric, Param
+    from mlops_toolkit.registry import moves
+    from mlops_toolkit.tracking import client as tracking
+    from support.fakes.mlflow import FakeMlflowClient
+
+    fake = FakeMlflowClient()
+    monkeypatch.setattr(tracking, "connect", lambda uri=None: fake)
+    tags = {names.TAG_GIT_COMMIT: SHA, names.TAG_DATA_HASH: DATA_HASH, names.TAG_COMPUTE: "cpu"}
+    run_id = fake.create_run("0", tags=tags, run_name="train").info.run_id
+    fake.log_batch(run_id, [Metric("holdout_f1", 0.9612, 0, 0)], [Param("model.C", "1.0")])
+    roles = tmp_path / "roles.json"
+    roles.write_text(json.dumps({"numeric": ["mean radius"]}))
+    fake.log_artifact(run_id, str(roles))
+    fake.create_registered_model("tumours")
+    version = str(fake.create_model_version("tumours", f"runs:/{run_id}/model", run_id).version)
+    (tmp_path / "MODEL_CARD.md").write_text(CARD)
+    (tmp_path / "suite.json").write_text(json.dumps(SUITE))
+    (tmp_path / "reports").mkdir()
+    published = passport.publish(
+        model_name="tumours",
+        version=version,
+        run_id=run_id,
+        gate_path=tmp_path / "no-gate.json",
+        model_card=tmp_path / "MODEL_CARD.md",
+        suite_path=tmp_path / "suite.json",
+        out_dir=tmp_path / "reports" / "passport",
+    )
+    logged = {f.path for f in fake.list_artifacts(run_id, passport.ARTIFACT_DIR)}
+    assert logged == {f"passport/{f}" for f in (passport.MARKDOWN, passport.HTML, passport.FACTS)}
+    assert published.local == tmp_path / "reports" / "passport" and published.url == ""
+    html = Path(fake.download_artifacts(run_id, "passport/passport.html", str(tmp_path / "dl")))
+    assert html.read_text() == (published.local / passport.HTML).read_text()
+    facts = published.facts
+    assert (facts["lineage"]["run_id"], facts["lineage"]["git_commit"]) == (run_id, SHA)
+    assert facts["lineage"]["params"] == {"model.C": "1.0"} and facts["gate"] is None
+    assert {c["name"]: c["role"] for c in facts["data_contract"]["columns"]} == {
+        "mean radius": "numeric"
+    }
+    assert facts["data_contract"]["suite"]["name"] == "tumours"
+    description = fake.get_model_version("tumours", version).description
+    assert description.startswith(moves.DESCRIPTION_HEADER)
+    assert f"- **Passport**: `runs:/{run_id}/passport/passport.html` (gate not judged)" in (
+        description
+    )

@@ -1,12 +1,14 @@
 """The sweep's child runs on a real embedded MLflow store (SQLite): a batch written in one
 transaction reads back as MLflow's own three calls leave a run, and child runs still pending
-when a sweep dies are written by the next run of the study, from the study's journal."""
+when a sweep dies are written by the next run of the study, from the study's journal; the
+study's records also on the in-memory tracking store (the interface alone: the client's calls)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from mlops_toolkit import names
@@ -20,6 +22,21 @@ def client(tmp_path: Path):
     from mlflow import MlflowClient
 
     return MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+@pytest.fixture(params=["sqlite", "fake"])
+def store(request, tmp_path: Path, monkeypatch) -> tuple[Any, str]:
+    """(client, tracking URI): the embedded store, or the in-memory fake (tests/support/fakes/
+    mlflow.py) that `tracking.connect` hands the sweep; its URI only places the study's journal."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    if request.param == "sqlite":
+        return request.getfixturevalue("client"), uri
+    from mlops_toolkit.tracking import client as tracking
+    from support.fakes.mlflow import FakeMlflowClient
+
+    fake = FakeMlflowClient()
+    monkeypatch.setattr(tracking, "connect", lambda uri=None: fake)
+    return fake, uri
 
 
 def child(number: int, failed: bool = False) -> childruns.ChildRun:
@@ -104,9 +121,9 @@ def finished(value: float) -> object:
     )
 
 
-def test_child_runs_pending_at_a_crash_are_written_by_the_next_run(client, tmp_path, monkeypatch):
+def test_child_runs_pending_at_a_crash_are_written_by_the_next_run(store, monkeypatch):
     monkeypatch.setattr(trials.ChildWriter, "FLUSH_S", 3600.0)  # nothing flushed before the end
-    uri = client.tracking_uri
+    client, uri = store
     url = study.storage_url(uri)
     stored = study._open(project(), url, "s")
     experiment = client.create_experiment("exp-sweeps")
@@ -131,10 +148,11 @@ def test_child_runs_pending_at_a_crash_are_written_by_the_next_run(client, tmp_p
     assert client.get_run(parent).data.tags[names.TAG_SWEEP_BEST_RUN] == runs[1]
 
 
-def test_a_child_run_is_written_while_the_sweep_goes_on(client, monkeypatch):
+def test_a_child_run_is_written_while_the_sweep_goes_on(store, monkeypatch):
     """The batch is flushed FLUSH_S after its first trial, not only when the sweep ends."""
     monkeypatch.setattr(trials.ChildWriter, "FLUSH_S", 0.2)
-    url = study.storage_url(client.tracking_uri)
+    client, uri = store
+    url = study.storage_url(uri)
     stored = study._open(project(), url, "s")
     experiment = client.create_experiment("exp-sweeps")
     parent = trials.parent_run(client, experiment, stored, {})

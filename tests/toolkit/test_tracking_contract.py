@@ -1,5 +1,7 @@
 """One contract, two backends: the in-memory MLflow client (tests/support/fakes/mlflow.py) and a
-real `mlflow server` answer the toolkit alike (`tracking_backend`, tests/toolkit/conftest.py).
+real `mlflow server` answer the toolkit alike (`tracking_backend`, tests/toolkit/conftest.py):
+the registry, and what the toolkit reaches without a probe through `tracking.connect` (version
+descriptions, the sweep's experiments and runs, the passport's artifacts, open runs).
 
 The fake variant of each test runs in the fast tier, the real one in the full tier; a fake that
 drifts from MLflow fails here, before the fast tests built on it can mislead.
@@ -7,18 +9,25 @@ drifts from MLflow fails here, before the fast tests built on it can mislead.
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from pathlib import Path
 
 import pytest
+from conftest import TrackingBackend
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST as RESOURCE_MISSING
 from mlops_toolkit import names
 from mlops_toolkit.deploy import target as deploy_target
 from mlops_toolkit.errors import ToolkitError
 from mlops_toolkit.registry import moves as registry
+from mlops_toolkit.registry import passport
 from mlops_toolkit.registry.lock import lock_name, registry_lock
 from mlops_toolkit.tracking import client as tracking
+from mlops_toolkit.tracking import open_runs
 from mlops_toolkit.tracking.api import TrackingClient
+from mlops_toolkit.tuning import study, trials
 
 
 def production(backend, model_name: str) -> str | None:
@@ -250,3 +259,194 @@ def test_one_rollback_algorithm_image_first_then_the_alias(tracking_backend, mod
     with pytest.raises(ToolkitError, match=f"version {v2} has no recorded image"):
         deploy_target.rollback(RecordingTarget(), model_name=model_name, to=v2)
     assert production(tracking_backend, model_name) == v1
+
+
+# -- what the toolkit reaches through `tracking.connect(uri)`: no probe first (a local store, a
+# server the caller expects may be gone). The fixture serves the fake there too.
+
+
+@pytest.fixture
+def connected(tracking_backend, monkeypatch) -> TrackingBackend:
+    """The backend behind `tracking.connect` as well as `tracking.client`."""
+    if tracking_backend.kind == "fake":
+        monkeypatch.setattr(tracking, "connect", lambda uri=None: tracking_backend.client)
+    return tracking_backend
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_a_description_is_written_once_and_a_teams_own_is_kept(connected, model_name):
+    client = connected.client
+    version = connected.new_version(model_name)
+    assert not client.get_model_version(model_name, version).description  # None or ""
+    tags = {names.TAG_GIT_COMMIT: "a" * 40, f"{names.TAG_METRIC_PREFIX}f1": "0.91"}
+    registry.describe(model_name, version, tags, "run-1")  # through tracking.connect()
+    ours = client.get_model_version(model_name, version).description
+    assert ours.startswith(registry.DESCRIPTION_HEADER) and "| f1 | 0.91 |" in ours
+    registry.describe_with_passport(model_name, version, "run-1", ["- **Passport**: here"])
+    again = client.get_model_version(model_name, version).description
+    assert again.startswith(registry.DESCRIPTION_HEADER) and again.endswith("here\n")
+    updated = client.update_model_version(model_name, version, description="Written by us.")
+    assert (str(updated.version), updated.description) == (version, "Written by us.")
+    registry.describe(model_name, version, tags, "run-1", client=client)
+    assert client.get_model_version(model_name, version).description == "Written by us."
+    with pytest.raises(MlflowException) as caught:
+        client.update_model_version(model_name, "99", description="x")
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(ToolkitError, match=f"cannot describe {model_name} version 99"):
+        registry.describe(model_name, "99", tags, None, client=client)
+
+
+def test_an_experiment_is_found_by_name_and_created_once(tracking_backend):
+    client = tracking_backend.client
+    name = unique("sweeps")
+    assert client.get_experiment_by_name(name) is None
+    created = client.create_experiment(name)
+    found = client.get_experiment_by_name(name)
+    assert isinstance(created, str) and (found.experiment_id, found.name) == (created, name)
+    with pytest.raises(MlflowException) as caught:
+        client.create_experiment(name)
+    assert caught.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert study._experiment(client, name) == created  # the sweep's: found, not created again
+    assert study._experiment(client, f"{name}-2") != created
+
+
+def test_a_run_is_created_logged_renamed_and_ended(tracking_backend):
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = tracking_backend.client
+    experiment = client.create_experiment(unique("runs"))
+    made = client.create_run(experiment, start_time=1_000, tags={"k": "v"}, run_name="trial-1")
+    run_id = made.info.run_id
+    run = client.get_run(run_id)
+    info = run.info
+    assert (info.run_id, info.experiment_id, info.run_name) == (run_id, experiment, "trial-1")
+    assert (info.status, info.lifecycle_stage, info.start_time, info.end_time) == (
+        "RUNNING", "active", 1_000, None,
+    )  # fmt: skip
+    assert run.data.tags == {"k": "v", "mlflow.runName": "trial-1"}
+    assert client.create_run(experiment).info.run_name  # MLflow names an unnamed run
+    client.log_batch(
+        run_id,
+        metrics=[Metric("cv_f1", 0.5, 2_000, 1), Metric("cv_f1", 0.25, 1_500, 0)],
+        params=[Param("model.C", "0.1")],
+        tags=[RunTag("t", "u")],
+    )
+    client.set_tag(run_id, "n", 3)
+    data = client.get_run(run_id).data
+    assert data.metrics == {"cv_f1": 0.5}  # the latest step's, whatever the order logged
+    assert data.params == {"model.C": "0.1"}
+    assert {k: data.tags[k] for k in ("k", "t", "n")} == {"k": "v", "t": "u", "n": "3"}
+    client.set_terminated(run_id, "FAILED", 5_000)
+    assert (client.get_run(run_id).info.status, client.get_run(run_id).info.end_time) == (
+        "FAILED",
+        5_000,
+    )
+    client.update_run(run_id, status="RUNNING")  # a sweep's parent, continued
+    assert client.get_run(run_id).info.status == "RUNNING"
+    client.update_run(run_id, name="sweep-s")
+    renamed = client.get_run(run_id)
+    assert (renamed.info.run_name, renamed.data.tags["mlflow.runName"]) == ("sweep-s", "sweep-s")
+    client.set_terminated(run_id)
+    ended = client.get_run(run_id).info
+    assert ended.status == "FINISHED" and abs(ended.end_time / 1000 - time.time()) < 600
+    for missing in (
+        lambda: client.get_run("0" * 32),
+        lambda: client.set_terminated("0" * 32, "FAILED"),
+        lambda: client.create_run("987654321"),
+    ):
+        with pytest.raises(MlflowException) as caught:
+            missing()
+        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_runs_are_searched_by_tag_page_by_page(tracking_backend):
+    from types import SimpleNamespace
+
+    client = tracking_backend.client
+    experiment = client.create_experiment(unique("search"))
+    other = client.create_experiment(unique("search"))
+    parent = client.create_run(experiment, run_name="sweep-s").info.run_id
+    children = {
+        n: client.create_run(
+            experiment,
+            tags={names.TAG_SWEEP_PARENT: parent, names.TAG_SWEEP_TRIAL: str(n)},
+            run_name=f"trial-{n}",
+        ).info.run_id
+        for n in range(3)
+    }
+    client.create_run(experiment, tags={names.TAG_SWEEP_PARENT: "another", "x": "y"})
+    client.create_run(other, tags={names.TAG_SWEEP_PARENT: parent, names.TAG_SWEEP_TRIAL: "9"})
+    query = f"tags.`{names.TAG_SWEEP_PARENT}` = '{parent}'"
+    first = client.search_runs([experiment], query, max_results=2)
+    assert len(first) == 2 and first.token
+    rest = client.search_runs([experiment], query, max_results=2, page_token=first.token)
+    assert len(rest) == 1 and not rest.token
+    assert sorted(r.info.run_id for r in [*first, *rest]) == sorted(children.values())
+    assert [r.info.run_id for r in client.search_runs([experiment], "tags.x = 'y'")] != []
+    assert len(client.search_runs([experiment, other], query)) == 4
+    assert trials.written_trials(client, experiment, parent) == children
+    # The sweep's parent: the one the study recorded, RUNNING again; else a new one.
+    client.set_terminated(parent, "KILLED")
+    stored = SimpleNamespace(study_name="s", user_attrs={trials.PARENT_ATTR: parent})
+    stored.set_user_attr = stored.user_attrs.__setitem__
+    assert trials.parent_run(client, experiment, stored, {}) == parent
+    assert client.get_run(parent).info.status == "RUNNING"
+    stored.user_attrs[trials.PARENT_ATTR] = "0" * 32  # deleted meanwhile
+    fresh = trials.parent_run(client, experiment, stored, {"k": "v"})
+    assert fresh != parent and stored.user_attrs[trials.PARENT_ATTR] == fresh
+    assert client.get_run(fresh).info.run_name == "sweep-s"
+
+
+def test_artifacts_are_logged_listed_and_read_back(tracking_backend, tmp_path):
+    client = tracking_backend.client
+    run_id = client.create_run(client.create_experiment(unique("artifacts"))).info.run_id
+    files = {
+        passport.ROLES_ARTIFACT: json.dumps({"numeric": ["age"]}),
+        passport.VALIDATION_ARTIFACT: json.dumps({"success": True, "evaluated": 2}),
+        passport.IMPORTANCE_ARTIFACT: "feature,importance\nage,0.5\n",
+    }
+    for path, text in files.items():
+        local = tmp_path / "out" / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(text)
+        folder = str(Path(path).parent)
+        client.log_artifact(run_id, str(local), None if folder == "." else folder)
+    listed = {(f.path, f.is_dir) for f in client.list_artifacts(run_id)}
+    assert listed == {("roles.json", False), ("validation", True), ("plots", True)}
+    inner = [(f.path, f.is_dir) for f in client.list_artifacts(run_id, "validation")]
+    assert inner == [("validation/validation.json", False)]
+    assert client.list_artifacts(run_id, "nothing-here") == []
+    got = Path(client.download_artifacts(run_id, passport.ROLES_ARTIFACT, str(tmp_path / "dl")))
+    assert got.is_file() and got.is_relative_to(tmp_path / "dl")
+    assert json.loads(got.read_text()) == {"numeric": ["age"]}
+    found = passport._run_artifacts(client, run_id)  # what the passport reads of a run
+    assert found == {
+        passport.ROLES_ARTIFACT: {"numeric": ["age"]},
+        passport.VALIDATION_ARTIFACT: {"success": True, "evaluated": 2},
+        passport.IMPORTANCE_ARTIFACT: [{"feature": "age", "importance": "0.5"}],
+    }
+    with pytest.raises(MlflowException):
+        client.download_artifacts(run_id, "nothing-here.json", str(tmp_path / "dl"))
+
+
+def test_a_run_left_running_is_ended_and_one_that_ended_is_left(connected, tmp_path):
+    client = connected.client
+    experiment = client.create_experiment(unique("orphans"))
+    record = tmp_path / "logs" / "open-run.json"
+    record.parent.mkdir()
+    uri = tracking.tracking_uri()
+
+    def orphan(run_id: str) -> str:
+        record.write_text(json.dumps({"run_id": run_id, "tracking_uri": uri}))
+        return open_runs.end_orphan(record)
+
+    left = client.create_run(experiment).info.run_id
+    assert orphan(left) == f"run {left} was left RUNNING by a step cut off: marked FAILED"
+    assert client.get_run(left).info.status == "FAILED" and not record.exists()
+    done = client.create_run(experiment).info.run_id
+    client.set_terminated(done, "FINISHED")
+    assert orphan(done) == "" and client.get_run(done).info.status == "FINISHED"
+    assert orphan("0" * 32) == "" and not record.exists()  # deleted meanwhile: nothing to end

@@ -1,6 +1,7 @@
 """An in-memory MLflow tracking client: `mlops_toolkit.tracking.api.TrackingClient`.
 
-It keeps registered models, versions, aliases, tags and runs in dictionaries and fails the way
+It keeps registered models, versions, aliases, tags, experiments, runs and their artifacts in
+dictionaries and fails the way
 a real `mlflow server` does (MlflowException with its error_code): the contract tests
 (tests/toolkit/test_tracking_contract.py) hold both to the same behaviour. Only the methods of
 the interface exist, so code that reaches past it fails here first.
@@ -8,11 +9,14 @@ the interface exist, so code that reaches past it fails here first.
 
 from __future__ import annotations
 
+import itertools
 import re
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlflow.exceptions import MlflowException
@@ -38,6 +42,7 @@ class FakeVersion:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     creation_timestamp: int = field(default_factory=_now_ms)
+    description: str | None = None
 
 
 @dataclass
@@ -53,7 +58,11 @@ class FakeModel:
 @dataclass
 class FakeRunInfo:
     run_id: str
+    experiment_id: str = "0"
+    run_name: str | None = None
     status: str = "RUNNING"
+    lifecycle_stage: str = "active"
+    start_time: int | None = field(default_factory=_now_ms)
     end_time: int | None = None
 
 
@@ -68,6 +77,25 @@ class FakeRunData:
 class FakeRun:
     info: FakeRunInfo
     data: FakeRunData
+    inputs: Any = None  # MLflow's logged datasets (registry/passport.py reads them when there)
+    # Stored runs only: each metric's latest point (step, timestamp, value), as MLflow keeps it;
+    # the run's artifacts, path -> bytes.
+    latest: dict[str, tuple[int, int, float]] = field(default_factory=dict, repr=False)
+    artifacts: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class FakeExperiment:
+    experiment_id: str
+    name: str
+    lifecycle_stage: str = "active"
+
+
+@dataclass
+class FakeFileInfo:
+    path: str
+    is_dir: bool
+    file_size: int | None = None
 
 
 @dataclass
@@ -87,6 +115,32 @@ class FakePage(list):
 # MLflow's search grammar as the toolkit uses it: one `name = '...'`, `name = "..."` or
 # `name LIKE '...'` clause (registry/moves.py name_filter).
 _FILTER = re.compile(r"""^name\s+(=|LIKE|ILIKE)\s+(['"])(.*)\2$""", re.S)
+
+
+# MLflow's run search as the toolkit uses it (tuning/trials.py): `tags.<key> = '<value>'` (the
+# key in backquotes or bare; also params.), clauses joined by AND.
+_RUN_CLAUSE = re.compile(r"""^(tags|params)\.(`[^`]+`|[\w.]+)\s*=\s*(['"])(.*)\3$""", re.S)
+
+
+def _run_matcher(filter_string: str):
+    clauses = []
+    for clause in (
+        re.split(r"\s+and\s+", filter_string.strip(), flags=re.I) if filter_string else []
+    ):
+        found = _RUN_CLAUSE.match(clause.strip())
+        if found is None:
+            raise _error(f"Invalid filter '{filter_string}' (the fake knows tags. =)", INVALID)
+        kind, key, _, value = found.groups()
+        clauses.append((kind, key.strip("`"), value))
+
+    def matches(run: FakeRun) -> bool:
+        data = run.data
+        return all(getattr(data, kind).get(key) == value for kind, key, value in clauses)
+
+    return matches
+
+
+_NAMES = itertools.count(1)
 
 
 def _matcher(filter_string: str | None):
@@ -112,6 +166,7 @@ class FakeMlflowClient:
         self._models: dict[str, FakeModel] = {}
         self._runs: dict[str, FakeRun] = {}
         self._logged: dict[str, FakeLoggedModel] = {}
+        self._experiments: dict[str, FakeExperiment] = {"0": FakeExperiment("0", "Default")}
         self._mutex = threading.RLock()
 
     # -- test set-up (not part of the interface) -------------------------------------------
@@ -187,6 +242,7 @@ class FakeMlflowClient:
             dict(found.tags),
             aliases,
             found.creation_timestamp,
+            found.description,
         )
 
     def create_model_version(
@@ -215,6 +271,16 @@ class FakeMlflowClient:
             if alias not in model.aliases:
                 raise _error(f"Registered model alias {alias} not found.", INVALID)
             return self._view(model, model.versions[model.aliases[alias]])
+
+    def update_model_version(
+        self, name: str, version: str, description: str | None = None
+    ) -> FakeVersion:
+        with self._mutex:
+            model = self._model(name)
+            found = self._version(model, version)
+            if description is not None:
+                found.description = description
+            return self._view(model, found)
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: Any) -> None:
         with self._mutex:
@@ -247,6 +313,24 @@ class FakeMlflowClient:
         except KeyError:
             raise _error(f"Logged model with ID '{model_id}' not found", MISSING) from None
 
+    # -- experiments -----------------------------------------------------------------------
+    def get_experiment_by_name(self, name: str) -> FakeExperiment | None:
+        with self._mutex:
+            found = [e for e in self._experiments.values() if e.name == name]
+            return FakeExperiment(found[0].experiment_id, found[0].name) if found else None
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict | None = None
+    ) -> str:
+        if not name:
+            raise _error("Invalid experiment name: ''", INVALID)
+        with self._mutex:
+            if self.get_experiment_by_name(name) is not None:
+                raise _error(f"Experiment(name={name}) already exists.", EXISTS)
+            experiment_id = str(max(int(e) for e in self._experiments) + 1)
+            self._experiments[experiment_id] = FakeExperiment(experiment_id, name)
+            return experiment_id
+
     # -- runs ------------------------------------------------------------------------------
     def _run(self, run_id: str) -> FakeRun:
         try:
@@ -254,21 +338,121 @@ class FakeMlflowClient:
         except KeyError:
             raise _error(f"Run with id={run_id} not found", MISSING) from None
 
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> FakeRun:
+        with self._mutex:
+            if str(experiment_id) not in self._experiments:
+                raise _error(f"No Experiment with id={experiment_id} exists", MISSING)
+            run_id = uuid.uuid4().hex
+            name = run_name or f"fake-run-{next(_NAMES)}"  # MLflow: a random adjective-noun-n
+            tags = {**{k: str(v) for k, v in (tags or {}).items()}, "mlflow.runName": name}
+            info = FakeRunInfo(run_id, str(experiment_id), name, "RUNNING", "active")
+            info.start_time = start_time if start_time is not None else _now_ms()
+            self._runs[run_id] = FakeRun(info, FakeRunData(tags=tags))
+            return self.get_run(run_id)
+
     def get_run(self, run_id: str) -> FakeRun:
-        run = self._run(run_id)
-        data = FakeRunData(dict(run.data.metrics), dict(run.data.params), dict(run.data.tags))
-        return FakeRun(FakeRunInfo(run.info.run_id, run.info.status, run.info.end_time), data)
+        with self._mutex:
+            run = self._run(run_id)
+            data = FakeRunData(dict(run.data.metrics), dict(run.data.params), dict(run.data.tags))
+            info = FakeRunInfo(**vars(run.info))
+            return FakeRun(info, data, run.inputs)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        with self._mutex:
+            run = self._run(run_id)
+            if status:
+                run.info.status = status
+            if name:
+                run.info.run_name = name
+                run.data.tags["mlflow.runName"] = name
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str = "",
+        run_view_type: int = 1,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> FakePage:
+        matches = _run_matcher(filter_string)
+        wanted = {str(e) for e in experiment_ids}
+        with self._mutex:
+            found = [
+                self.get_run(run_id)
+                for run_id, run in self._runs.items()
+                if run.info.experiment_id in wanted and matches(run)
+            ]
+        # MLflow's default order: the latest started first.
+        found.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+        start = int(page_token or 0)
+        end = start + max_results
+        return FakePage(found[start:end], str(end) if end < len(found) else None)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self._run(run_id).data.tags[key] = str(value)
+        with self._mutex:
+            self._run(run_id).data.tags[key] = str(value)
 
     def log_batch(self, run_id: str, metrics=(), params=(), tags=(), **_: Any) -> None:
-        run = self._run(run_id)
-        run.data.metrics.update({m.key: m.value for m in metrics})
-        run.data.params.update({p.key: str(p.value) for p in params})
-        run.data.tags.update({t.key: str(t.value) for t in tags})
+        with self._mutex:
+            run = self._run(run_id)
+            for m in metrics:  # the latest: the greatest (step, timestamp, value), as MLflow
+                point = (int(m.step), int(m.timestamp), float(m.value))
+                if m.key not in run.latest or point > run.latest[m.key]:
+                    run.latest[m.key] = point
+                    run.data.metrics[m.key] = point[2]
+            run.data.params.update({p.key: str(p.value) for p in params})
+            run.data.tags.update({t.key: str(t.value) for t in tags})
 
-    def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
-        run = self._run(run_id)
-        run.info.status = status or "FINISHED"
-        run.info.end_time = _now_ms()
+    def set_terminated(
+        self, run_id: str, status: str | None = None, end_time: int | None = None
+    ) -> None:
+        with self._mutex:
+            run = self._run(run_id)
+            run.info.status = status or "FINISHED"
+            run.info.end_time = end_time if end_time is not None else _now_ms()
+
+    # -- artifacts -------------------------------------------------------------------------
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        source = Path(local_path)
+        with self._mutex:
+            run = self._run(run_id)
+            files = [source] if source.is_file() else sorted(source.rglob("*"))
+            for file in (f for f in files if f.is_file()):
+                inner = file.name if file == source else f"{source.name}/{file.relative_to(source)}"
+                key = f"{artifact_path.strip('/')}/{inner}" if artifact_path else inner
+                run.artifacts[key] = file.read_bytes()
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FakeFileInfo]:
+        prefix = f"{path.strip('/')}/" if path and path.strip("/") else ""
+        with self._mutex:
+            found: dict[str, FakeFileInfo] = {}
+            for key, content in self._run(run_id).artifacts.items():
+                if not key.startswith(prefix):
+                    continue
+                head, _, rest = key[len(prefix) :].partition("/")
+                entry = prefix + head
+                found[entry] = (
+                    FakeFileInfo(entry, True) if rest else FakeFileInfo(entry, False, len(content))
+                )
+            return [found[k] for k in sorted(found)]
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        path = path.strip("/")
+        with self._mutex:
+            stored = self._run(run_id).artifacts
+            chosen = {k: v for k, v in stored.items() if k == path or k.startswith(f"{path}/")}
+        if not chosen:
+            raise _error(f"No such file or directory: '{path}'", MISSING)
+        root = Path(dst_path or tempfile.mkdtemp(prefix="fake-artifacts-"))
+        for key, content in chosen.items():
+            target = root / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        return str(root / path)

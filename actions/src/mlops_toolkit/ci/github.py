@@ -5,6 +5,13 @@ What it does: find our pull-request comment or our issue by a hidden marker (fol
 list and open pull requests (retrain.yml's one retrain pull request).
 Markers, not titles: people edit titles, and a comment's author is shared by every workflow.
 
+Two layers: `GitHubApi` is the REST calls the toolkit makes on one repository (`GitHub`, over
+HTTP, satisfies it; so does the tests' in-memory fake, tests/support/fakes/github.py, and
+tests/toolkit/test_github_contract.py holds both to the same behaviour); the logic on top
+(the sticky comment and issue found by marker, a commit's pull requests merged first) is the
+functions below, typed against `GitHubApi`, so it runs the same on either. `client()` is the
+repository of the environment (tests swap it for the fake).
+
 Why not githubkit: it would bring httpx, anyio, hishel and 56 MB of generated schemas, and take
 over a second to import, for the few endpoints used here (docs/architecture.md, dependencies).
 What the client returns is typed instead (the TypedDicts below: the fields the platform reads;
@@ -18,9 +25,9 @@ import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, Protocol, TypedDict, cast, runtime_checkable
 from urllib.parse import quote
 
 from .. import names
@@ -67,6 +74,45 @@ class PostedComment(Comment):
 
 class PostedIssue(Issue):
     action: Literal["created", "updated"]
+
+
+@runtime_checkable
+class GitHubApi(Protocol):
+    """The REST calls the toolkit makes on one repository (`repo`: owner/name). Lists come
+    whole, page after page, lazily (a caller that finds what it looks for stops early); a failed
+    call is one line (ToolkitError "... answered <status>: <GitHub's message>"). Add a method
+    only together with its contract test (tests/toolkit/test_github_contract.py)."""
+
+    repo: str
+
+    # Comments of an issue or pull request (one numbering), oldest first.
+    def comments(self, number: int) -> Iterator[Comment]: ...
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def update_comment(self, comment_id: int, body: str) -> Comment: ...
+
+    # Open issues, and pull requests (GitHub's issues list holds both; a pull request has a
+    # `pull_request` key), those with `label` only when given.
+    def open_issues(self, label: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def create_issue(self, *, title: str, body: str, labels: list[str]) -> Issue: ...
+
+    def update_issue(self, number: int, *, body: str) -> Issue: ...
+
+    def add_labels(self, number: int, labels: list[str]) -> None: ...
+
+    # Pull requests.
+    def pull_requests(self, state: str = "open") -> Iterator[PullRequest]: ...
+
+    def create_pull_request(
+        self, *, title: str, head: str, base: str, body: str, draft: bool = False
+    ) -> PullRequest: ...
+
+    def commit_pull_requests(self, sha: str) -> Iterator[dict[str, Any]]: ...
+
+    # Events.
+    def dispatch(self, event_type: str, client_payload: dict) -> None: ...
 
 
 def marker(key: str) -> str:
@@ -170,74 +216,36 @@ class GitHub:
             items, url = self.call("GET", url)
             yield from items or []
 
-    # --- pull-request comments ------------------------------------------------------------
+    # --- GitHubApi ------------------------------------------------------------------------
 
-    def comments(self, number: int) -> list[Comment]:
-        return [cast(Comment, c) for c in self.pages(f"/issues/{number}/comments?per_page=100")]
-
-    def upsert_comment(self, number: int, body: str, key: str) -> PostedComment:
-        """Create the comment carrying our marker, or update it in place when it exists."""
-        tag = marker(key)
-        text = f"{tag}\n{body}"
+    def comments(self, number: int) -> Iterator[Comment]:
         for comment in self.pages(f"/issues/{number}/comments?per_page=100"):
-            if tag in (comment.get("body") or ""):
-                url = self.url(f"/issues/comments/{comment['id']}")
-                updated = self.call("PATCH", url, {"body": text})[0]
-                return cast(PostedComment, {"action": "updated", **updated})
-        url = self.url(f"/issues/{number}/comments")
-        created = self.call("POST", url, {"body": text})[0]
-        return cast(PostedComment, {"action": "created", **created})
+            yield cast(Comment, comment)
 
-    # --- the one open issue ---------------------------------------------------------------
+    def create_comment(self, number: int, body: str) -> Comment:
+        created, _ = self.call("POST", self.url(f"/issues/{number}/comments"), {"body": body})
+        return cast(Comment, created)
 
-    def find_issue(self, tag: str, label: str) -> Issue | None:
-        """The open issue whose body holds `tag`: among those labelled first, then all open.
+    def update_comment(self, comment_id: int, body: str) -> Comment:
+        url = self.url(f"/issues/comments/{comment_id}")
+        return cast(Comment, self.call("PATCH", url, {"body": body})[0])
 
-        The second pass finds our issue when the label was removed or could not be applied
-        (GitHub drops labels silently for tokens without triage rights).
-        """
-        for query in (f"state=open&labels={quote(label)}&per_page=100", "state=open&per_page=100"):
-            for issue in self.pages(f"/issues?{query}"):
-                if "pull_request" not in issue and tag in (issue.get("body") or ""):
-                    return cast(Issue, issue)
-        return None
-
-    def sticky_issue(
-        self,
-        body: str,
-        *,
-        key: str,
-        title: str,
-        label: str,
-        comment: str | None = None,
-        tag: str | None = None,
-    ) -> PostedIssue:
-        """Open the one issue carrying our marker, or update its body and comment on it."""
-        tag = tag or marker(key)
-        text = f"{tag}\n{body}"
-        found = self.find_issue(tag, label)
-        if found is None:
-            created, _ = self.call(
-                "POST", self.url("/issues"), {"title": title, "body": text, "labels": [label]}
-            )
-            return cast(PostedIssue, {"action": "created", **created})
-        number = int(found["number"])
-        updated, _ = self.call("PATCH", self.url(f"/issues/{number}"), {"body": text})
-        if comment:
-            self.call("POST", self.url(f"/issues/{number}/comments"), {"body": comment})
-        return cast(PostedIssue, {"action": "updated", **updated})
-
-    # --- events ----------------------------------------------------------------------------
-
-    def dispatch(self, event_type: str, client_payload: dict) -> None:
-        """A `repository_dispatch` event (GitHub answers 204): workflows `on:` it run."""
-        self.call(
-            "POST",
-            self.url("/dispatches"),
-            {"event_type": event_type, "client_payload": client_payload},
+    def open_issues(self, label: str | None = None) -> Iterator[dict[str, Any]]:
+        query = (
+            f"state=open&labels={quote(label)}&per_page=100" if label else "state=open&per_page=100"
         )
+        yield from self.pages(f"/issues?{query}")
 
-    # --- pull requests ---------------------------------------------------------------------
+    def create_issue(self, *, title: str, body: str, labels: list[str]) -> Issue:
+        payload = {"title": title, "body": body, "labels": labels}
+        return cast(Issue, self.call("POST", self.url("/issues"), payload)[0])
+
+    def update_issue(self, number: int, *, body: str) -> Issue:
+        return cast(Issue, self.call("PATCH", self.url(f"/issues/{number}"), {"body": body})[0])
+
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        """Label an issue or pull request (GitHub creates a label it does not know)."""
+        self.call("POST", self.url(f"/issues/{number}/labels"), {"labels": labels})
 
     def pull_requests(self, state: str = "open") -> Iterator[PullRequest]:
         """Pull requests (`open`, `closed` or `all`), newest first, page after page: a caller
@@ -254,17 +262,103 @@ class GitHub:
         created, _ = self.call("POST", self.url("/pulls"), payload)
         return cast(PullRequest, created)
 
-    def add_labels(self, number: int, labels: list[str]) -> None:
-        """Label an issue or pull request (GitHub creates a label it does not know)."""
-        self.call("POST", self.url(f"/issues/{number}/labels"), {"labels": labels})
+    def commit_pull_requests(self, sha: str) -> Iterator[dict[str, Any]]:
+        """The pull requests a commit belongs to (each with `merged_at`, None until merged)."""
+        yield from self.pages(f"/commits/{sha}/pulls?per_page=100")
 
-    # --- commits ---------------------------------------------------------------------------
+    def dispatch(self, event_type: str, client_payload: dict) -> None:
+        """A `repository_dispatch` event (GitHub answers 204): workflows `on:` it run."""
+        self.call(
+            "POST",
+            self.url("/dispatches"),
+            {"event_type": event_type, "client_payload": client_payload},
+        )
+
+    # --- the logic below, as methods (callers that hold a GitHub) --------------------------
+
+    def upsert_comment(self, number: int, body: str, key: str) -> PostedComment:
+        return upsert_comment(self, number, body, key)
+
+    def find_issue(self, tag: str, label: str) -> Issue | None:
+        return find_issue(self, tag, label)
+
+    def sticky_issue(
+        self,
+        body: str,
+        *,
+        key: str,
+        title: str,
+        label: str,
+        comment: str | None = None,
+        tag: str | None = None,
+    ) -> PostedIssue:
+        return upsert_issue(self, body, key=key, title=title, label=label, comment=comment, tag=tag)
 
     def pulls_for_commit(self, sha: str) -> list[int]:
-        """Numbers of the pull requests a commit belongs to (merged ones first, newest first)."""
-        pulls = list(self.pages(f"/commits/{sha}/pulls?per_page=100"))
-        pulls.sort(key=lambda p: (p.get("merged_at") is None, -int(p["number"])))
-        return [int(p["number"]) for p in pulls]
+        return merged_first(self.commit_pull_requests(sha))
+
+
+# --- the toolkit's logic, on any GitHubApi ----------------------------------------------------
+
+
+def upsert_comment(api: GitHubApi, number: int, body: str, key: str) -> PostedComment:
+    """Create the comment carrying our marker, or update it in place when it exists."""
+    tag = marker(key)
+    text = f"{tag}\n{body}"
+    for comment in api.comments(number):
+        if tag in (comment.get("body") or ""):
+            updated = api.update_comment(int(comment["id"]), text)
+            return cast(PostedComment, {"action": "updated", **updated})
+    created = api.create_comment(number, text)
+    return cast(PostedComment, {"action": "created", **created})
+
+
+def find_issue(api: GitHubApi, tag: str, label: str) -> Issue | None:
+    """The open issue whose body holds `tag`: among those labelled first, then all open.
+
+    The second pass finds our issue when the label was removed or could not be applied
+    (GitHub drops labels silently for tokens without triage rights).
+    """
+    for wanted in (label, None):
+        for issue in api.open_issues(wanted):
+            if "pull_request" not in issue and tag in (issue.get("body") or ""):
+                return cast(Issue, issue)
+    return None
+
+
+def upsert_issue(
+    api: GitHubApi,
+    body: str,
+    *,
+    key: str,
+    title: str,
+    label: str,
+    comment: str | None = None,
+    tag: str | None = None,
+) -> PostedIssue:
+    """Open the one issue carrying our marker, or update its body and comment on it."""
+    tag = tag or marker(key)
+    text = f"{tag}\n{body}"
+    found = find_issue(api, tag, label)
+    if found is None:
+        created = api.create_issue(title=title, body=text, labels=[label])
+        return cast(PostedIssue, {"action": "created", **created})
+    number = int(found["number"])
+    updated = api.update_issue(number, body=text)
+    if comment:
+        api.create_comment(number, comment)
+    return cast(PostedIssue, {"action": "updated", **updated})
+
+
+def merged_first(pulls: Iterable[dict[str, Any]]) -> list[int]:
+    """Pull request numbers, the merged ones first, newest (highest number) first in each."""
+    ordered = sorted(pulls, key=lambda p: (p.get("merged_at") is None, -int(p["number"])))
+    return [int(p["number"]) for p in ordered]
+
+
+def client() -> GitHubApi:
+    """The repository of the environment (GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL)."""
+    return GitHub.from_env()
 
 
 def _message(exc: urllib.error.HTTPError) -> str:
@@ -284,7 +378,7 @@ def sticky_comment(body: str, key: str, pr: str | int | None = None) -> PostedCo
     number = pull_request_number(pr)
     if number is None:
         return None
-    return GitHub.from_env().upsert_comment(number, body, key)
+    return upsert_comment(client(), number, body, key)
 
 
 def sticky_issue(
@@ -297,11 +391,9 @@ def sticky_issue(
     tag: str | None = None,
 ) -> PostedIssue:
     """The repository's one open issue for `key` (e.g. drift), opened or updated from env."""
-    return GitHub.from_env().sticky_issue(
-        body, key=key, title=title, label=label, comment=comment, tag=tag
-    )
+    return upsert_issue(client(), body, key=key, title=title, label=label, comment=comment, tag=tag)
 
 
 def pulls_for_commit(sha: str) -> list[int]:
     """Numbers of the pull requests a commit belongs to (merged ones first)."""
-    return GitHub.from_env().pulls_for_commit(sha)
+    return merged_first(client().commit_pull_requests(sha))

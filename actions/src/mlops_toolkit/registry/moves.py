@@ -195,7 +195,7 @@ def _register(
                 client.set_model_version_tag(model_name, version.version, key, value)
         if alias:
             client.set_registered_model_alias(model_name, alias, version.version)
-        describe(model_name, str(version.version), {**version.tags, **tags}, run_id)
+        describe(model_name, str(version.version), {**version.tags, **tags}, run_id, client=client)
     return {
         "model_name": model_name,
         "version": version.version,
@@ -261,11 +261,10 @@ def describe(
     tags: dict[str, str],
     run_id: str | None,
     passport: list[str] | None = None,
+    client: TrackingClient | None = None,
 ) -> None:
     """Fill the version's description, unless the team wrote their own (ours is replaced)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
+    client = client or tracking.connect()
     try:
         current = client.get_model_version(model_name, version).description or ""
         if current and not current.startswith(DESCRIPTION_HEADER):
@@ -280,13 +279,16 @@ def describe(
 
 
 def describe_with_passport(
-    model_name: str, version: str, run_id: str | None, passport: list[str]
+    model_name: str,
+    version: str,
+    run_id: str | None,
+    passport: list[str],
+    client: TrackingClient | None = None,
 ) -> None:
     """The description again, from the version's tags as they are now, with its passport."""
-    from mlflow import MlflowClient
-
-    tags = dict(MlflowClient().get_model_version(model_name, version).tags or {})
-    describe(model_name, version, tags, run_id, passport)
+    client = client or tracking.connect()
+    tags = dict(client.get_model_version(model_name, version).tags or {})
+    describe(model_name, version, tags, run_id, passport, client)
 
 
 def _same_run(client: TrackingClient, name: str, version: str, run_id: str | None) -> bool:

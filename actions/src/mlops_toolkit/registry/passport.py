@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import contracts, names
 from ..errors import ToolkitError
+from ..tracking.api import TrackingClient
 
 SCHEMA = "mlops.passport/1"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -72,9 +73,9 @@ def publish(
     """Build the version's passport, write it to `out_dir`, log it to the run and link it from
     the version's description: what every registration does (`register` in CI, a project's
     evaluate through project.runs.register)."""
-    from mlflow import MlflowClient
+    from ..tracking import client as tracking
 
-    client = MlflowClient(tracking_uri=tracking_uri or None)
+    client = tracking.connect(tracking_uri)
     try:
         run = client.get_run(run_id)
         artifacts = _run_artifacts(client, run_id)
@@ -110,7 +111,7 @@ def publish(
     )
     from .moves import describe_with_passport  # the tracking client: only when publishing
 
-    describe_with_passport(model_name, version, run_id, summary_lines(published))
+    describe_with_passport(model_name, version, run_id, summary_lines(published), client)
     return published
 
 
@@ -445,7 +446,7 @@ def _kwargs_text(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(rest.items()))
 
 
-def _run_artifacts(client: Any, run_id: str) -> dict[str, Any]:
+def _run_artifacts(client: TrackingClient, run_id: str) -> dict[str, Any]:
     """The run's roles.json, validation report and importance table (absent ones left out)."""
     wanted = (ROLES_ARTIFACT, VALIDATION_ARTIFACT, IMPORTANCE_ARTIFACT)
     present = set()

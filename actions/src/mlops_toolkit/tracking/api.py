@@ -1,6 +1,7 @@
 """The part of MLflow's client the toolkit uses, as one typed interface.
 
-`mlflow.MlflowClient` satisfies it (the real adapter, from `client.client()`); the tests' in-memory
+`mlflow.MlflowClient` satisfies it (the real adapter: `client.client()` once the server answers,
+`client.connect(uri)` without that probe); the tests' in-memory
 stand-in (tests/support/fakes/mlflow.py) satisfies it too, and one set of contract tests runs
 against both (tests/toolkit/test_tracking_contract.py), so code typed against `TrackingClient`
 behaves the same on either. Errors are `mlflow.exceptions.MlflowException` with MLflow's
@@ -21,6 +22,7 @@ class ModelVersionLike(Protocol):
     run_id: str | None
     source: str
     tags: dict[str, str]
+    description: str | None  # None or "" when unset
 
 
 class RegisteredModelLike(Protocol):
@@ -31,11 +33,17 @@ class RegisteredModelLike(Protocol):
 
 class RunInfoLike(Protocol):
     run_id: str
-    status: str
+    experiment_id: str
+    run_name: str | None
+    status: str  # RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
+    lifecycle_stage: str  # "active" or "deleted"
+    start_time: int | None  # milliseconds since the epoch
+    end_time: int | None
 
 
 class RunDataLike(Protocol):
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # each key's latest value
+    params: dict[str, str]
     tags: dict[str, str]
 
 
@@ -46,6 +54,18 @@ class RunLike(Protocol):
 
 class LoggedModelLike(Protocol):
     source_run_id: str | None
+
+
+class ExperimentLike(Protocol):
+    experiment_id: str
+    name: str
+
+
+class FileInfoLike(Protocol):
+    """One entry of a run's artifacts: `path` from the run's artifact root ("a/b.json")."""
+
+    path: str
+    is_dir: bool
 
 
 class Page(Protocol):
@@ -84,6 +104,10 @@ class TrackingClient(Protocol):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersionLike: ...
 
+    def update_model_version(
+        self, name: str, version: str, description: str | None = None
+    ) -> ModelVersionLike: ...
+
     def set_model_version_tag(self, name: str, version: str, key: str, value: Any) -> None: ...
 
     def search_model_versions(
@@ -96,8 +120,37 @@ class TrackingClient(Protocol):
 
     def get_logged_model(self, model_id: str) -> LoggedModelLike: ...
 
+    # Experiments (the sweep's, tuning/study.py).
+    def get_experiment_by_name(self, name: str) -> ExperimentLike | None: ...
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str: ...
+
     # Runs.
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> RunLike: ...
+
     def get_run(self, run_id: str) -> RunLike: ...
+
+    def update_run(
+        self, run_id: str, status: str | None = None, name: str | None = None
+    ) -> None: ...
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str = "",
+        run_view_type: int = ...,
+        max_results: int = ...,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> Page: ...
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None: ...
 
@@ -109,4 +162,15 @@ class TrackingClient(Protocol):
         tags: Sequence[Any] = (),
     ) -> None: ...
 
-    def set_terminated(self, run_id: str, status: str | None = None) -> None: ...
+    def set_terminated(
+        self, run_id: str, status: str | None = None, end_time: int | None = None
+    ) -> None: ...
+
+    # A run's artifacts (the model passport, registry/passport.py).
+    def log_artifact(
+        self, run_id: str, local_path: str, artifact_path: str | None = None
+    ) -> None: ...
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfoLike]: ...
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str: ...

@@ -34,10 +34,18 @@ def check_server() -> str:
 
 def client() -> TrackingClient:
     """The real adapter of TrackingClient (tracking/api.py), once the server answers."""
+    check_server()
+    return connect(tracking_uri())
+
+
+def connect(uri: str | None = None) -> TrackingClient:
+    """The real adapter of TrackingClient for `uri` (MLflow's default URI when empty), without
+    probing the server first: for a local store (sqlite:///, a folder), for callers that meet a
+    dead server themselves (open_runs), and for calls that follow one that probed. Tests swap
+    this and `client` for the in-memory fake."""
     from mlflow import MlflowClient
 
-    check_server()
-    return MlflowClient(tracking_uri=tracking_uri())
+    return MlflowClient(tracking_uri=uri or None)
 
 
 def is_missing(exc: BaseException) -> bool:

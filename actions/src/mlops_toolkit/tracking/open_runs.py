@@ -122,15 +122,14 @@ def _sweep(path: Path, uri: str | None, job_over: bool, by: str) -> tuple[list[s
 
 def _end(entry: dict[str, str], by: str) -> tuple[bool, str]:
     """Mark the run FAILED if it is RUNNING: (it is over now, the line to say or '')."""
-    from . import client as tracking  # noqa: F401 - its bounded retries: a dead server answers in seconds
+    from . import client as tracking  # its bounded retries: a dead server answers in seconds
     from .probe import scrub_known_secrets
 
     run_id = str(entry["run_id"])
     try:
-        from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        client = MlflowClient(str(entry["tracking_uri"]))
+        client = tracking.connect(str(entry["tracking_uri"]))
         try:
             status = client.get_run(run_id).info.status
         except MlflowException as exc:

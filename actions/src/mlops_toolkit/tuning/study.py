@@ -22,13 +22,16 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import names
 from ..core import progress
 from ..errors import InputError, ToolkitError
 from . import objective, trials
 from .factory import Project
+
+if TYPE_CHECKING:  # tuning reaches tracking at run time only (tests/toolkit/test_layout.py)
+    from ..tracking.api import TrackingClient
 
 log = logging.getLogger(__name__)
 STORE_FILE = "sweeps.journal"
@@ -114,7 +117,8 @@ def _is_journal(url: str) -> bool:
 def run(project: Project, settings: Settings, tracking_uri: str, experiment: str) -> Outcome:
     """Run (or continue) the study to ``settings.trials`` finished trials; the best one."""
     import optuna
-    from mlflow import MlflowClient
+
+    from ..tracking import client as tracking
 
     if settings.trials < 1:
         raise InputError(f"--trials must be at least 1, got {settings.trials}")
@@ -124,7 +128,8 @@ def run(project: Project, settings: Settings, tracking_uri: str, experiment: str
     url = storage_url(tracking_uri, settings.storage)
     name = settings.study or f"{experiment}-{project.metric}"
     study = _open(project, url, name)
-    client = MlflowClient(tracking_uri)
+    # The interface; on MLflow's SQL store childruns.sink also reaches past it (one transaction).
+    client = tracking.connect(tracking_uri)
     experiment_id = _experiment(client, settings.experiment or f"{experiment}-sweeps")
     parent = trials.parent_run(client, experiment_id, study, _parent_tags(project, name))
     finished = study.get_trials(deepcopy=False)  # every one finished: see _fail_interrupted
@@ -254,7 +259,7 @@ def _counted(finished: list[Any]) -> int:
     return sum(1 for t in finished if not t.user_attrs.get(INTERRUPTED_ATTR))
 
 
-def _experiment(client: Any, name: str) -> str:
+def _experiment(client: TrackingClient, name: str) -> str:
     found = client.get_experiment_by_name(name)
     return found.experiment_id if found else client.create_experiment(name)
 
