@@ -238,7 +238,8 @@ class RegisteredFile(_Contract):
 @dataclass(frozen=True)
 class ValidationReport(_Contract):
     """reports/validation.json: the project's data validation, written by its `validate-data`
-    step (the template's data/validate.py), read by the toolkit's validate-data and report."""
+    command (mlops_toolkit.project.expectations), read by the toolkit's validate-data, report
+    and the model passport."""
 
     SCHEMA: ClassVar[str] = "mlops.validation/1"
     PATH: ClassVar[Path] = Path(names.VALIDATION_JSON)

@@ -151,7 +151,9 @@ def validate(data: str | Path, suite_path: str | Path, report_dir: str | Path) -
     summary["missing_columns"] = missing
     summary["html"] = str(report_dir / "validation.html")
     summary["data_docs"] = str(report_dir / "data_docs" / "index.html")
-    contracts.ValidationReport.build(summary).write(report_dir / "validation.json")
+    contracts.ValidationReport.build(summary).write(
+        report_dir / contracts.ValidationReport.PATH.name
+    )
     docs = report_dir / "data_docs"
     datadocs.offline(docs)
     pages = datadocs.validation_pages(docs, report_dir)

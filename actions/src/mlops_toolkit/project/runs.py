@@ -204,7 +204,7 @@ def log_validation(report_dir: str | Path) -> None:
     """validate-data's reports (validation.json, validation.html) under the run's `validation`."""
     import mlflow
 
-    for name in ("validation.json", "validation.html"):
+    for name in (contracts.ValidationReport.PATH.name, "validation.html"):
         report = Path(report_dir) / name
         if report.is_file():
             mlflow.log_artifact(str(report), "validation")

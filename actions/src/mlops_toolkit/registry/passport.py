@@ -41,7 +41,7 @@ CARD_SECTION = "Intended use and limits"
 SUITE = Path("expectations") / "dataset.json"  # the project's suite (params.yaml validation.suite)
 # What the project's runs log (the template's train and evaluate, project/plots.py).
 ROLES_ARTIFACT = "roles.json"
-VALIDATION_ARTIFACT = "validation/validation.json"
+VALIDATION_ARTIFACT = f"validation/{contracts.ValidationReport.PATH.name}"
 IMPORTANCE_ARTIFACT = "plots/feature_importance.csv"
 HOLDOUT_PREFIX = "holdout_"
 TOP_FEATURES = 15
