@@ -8,6 +8,7 @@ import sys
 import pytest
 import yaml
 from conftest import REPO
+from mlops_toolkit import metrics as registry
 from mlops_toolkit.gate import config as gate_config
 
 CASES = [("classification", m) for m in ("f1", "roc_auc", "accuracy")] + [
@@ -39,6 +40,13 @@ def test_generated_gate_config_is_valid(task, metric, tmp_path):
     # Unit-independent: no absolute threshold in the sample's units, the naive model instead.
     assert cfg.primary.max_regression is not None and cfg.primary.threshold is None
     assert cfg.baseline is not None and 0 < cfg.baseline.min_improvement < 1
+    # The margins are the registry's defaults (metrics.py, the one place they are set).
+    assert cfg.baseline.min_improvement == registry.BASELINE_MIN_IMPROVEMENT
+    if not registry.get(metric).relative_margin:
+        assert cfg.primary.max_regression == registry.PRIMARY_MAX_REGRESSION
+    for guard in cfg.guards:
+        if not registry.get(guard.metric).relative_margin:
+            assert guard.max_regression == registry.GUARD_MAX_REGRESSION
     # The commented responsible-AI example parses once uncommented (it cannot rot unseen).
     assert cfg.slices is None and cfg.robustness is None
     text = next(tmp_path.glob("*/gate.yaml")).read_text()

@@ -177,6 +177,15 @@ def _blocks_r2(s: Any) -> Any:
         return 1.0 - sse / (syy - sy * sy / count)
 
 
+# The gate's defaults, written into a new project's gate.yaml (and by init-data): how far a
+# candidate may fall behind production, in metric points, as the primary metric or as a guard
+# (a metric with units instead gets a share of its target's spread: RELATIVE_MARGIN_OF_STD of
+# the standard deviation); how far it must beat the naive model (BASELINE_MIN_IMPROVEMENT).
+PRIMARY_MAX_REGRESSION = 0.01
+GUARD_MAX_REGRESSION = 0.02
+RELATIVE_MARGIN_OF_STD = 0.01
+BASELINE_MIN_IMPROVEMENT = 0.05
+
 _C, _R = CLASSIFICATION, REGRESSION
 REGISTRY: dict[str, Metric] = {
     m.name: m

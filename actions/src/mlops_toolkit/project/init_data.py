@@ -445,7 +445,7 @@ def _point_gate(path: Path, target: str, values: pd.Series | None) -> None:
     metric = ((yaml.safe_load(text) or {}).get("primary") or {}).get("metric")
     # A metric with units (an error): the margin is a share of the target's spread.
     if values is not None and metric in registry.names() and registry.get(metric).relative_margin:
-        margin = float(f"{0.01 * float(values.std()):.3g}")
+        margin = float(f"{registry.RELATIVE_MARGIN_OF_STD * float(values.std()):.3g}")
         text = re.sub(
             r"^(primary:\n(?:  [^\n]*\n)*?  max_regression: )[^\n]*",
             lambda m: f"{m.group(1)}{margin:g}",
