@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 from mlops_toolkit.errors import InputError
+from mlops_toolkit.project import sweep_space as space
 from mlops_toolkit.project.params import ConfigError
-from mlops_toolkit.tuning import paramsfile, space, study
-from mlops_toolkit.tuning.space import SweepParams
+from mlops_toolkit.project.sweep_space import SweepParams
+from mlops_toolkit.tuning import paramsfile, study
 
 
 def test_a_space_reads_as_typed_dimensions_in_file_order():

@@ -34,6 +34,9 @@ V1_PATHS = {
     "redact": "core.redact",
     "strictyaml": "core.strictyaml",
     "sshsetup": "deploy.ssh",
+    # The sweep section is params.yaml's, so the project API's (API 1.4); config.py of projects
+    # generated before imports it from tuning.
+    "tuning.space": "project.sweep_space",
 }
 
 

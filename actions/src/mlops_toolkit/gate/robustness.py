@@ -205,7 +205,7 @@ def _params(path: Path) -> dict:
 
 def _numeric(roles: dict, features: Any) -> list[str]:
     """params.yaml's role of each holdout column, else the role training would infer."""
-    from ..project import roles as inference  # pandas only; what `train` infers for unlisted
+    from ..data import column_roles as inference  # what `train` infers for unlisted ones
 
     listed = {c: role for role, columns in roles.items() for c in (columns or ())}
     return [

@@ -283,6 +283,14 @@ def expected_auc(p) -> float:
 # --- outputs ---------------------------------------------------------------------------------
 
 
+# History rows beside the metrics' own: how much was labelled and how late, and how far the
+# estimate was off where labels arrived (`<metric>` + ESTIMATE_ERROR, estimate - measured).
+COVERAGE = "label_coverage"
+DELAY_P50 = "label_delay_p50_seconds"
+DELAY_P90 = "label_delay_p90_seconds"
+ESTIMATE_ERROR = ":estimate_error"
+
+
 def history_rows(report: Report) -> list[Evaluation]:
     rows = []
     for f in report.figures:
@@ -293,12 +301,20 @@ def history_rows(report: Report) -> list[Evaluation]:
             environment=f.environment,
             window=f.window,
         )
+        rows.append(Evaluation(**base, metric=COVERAGE, value=f.coverage, n=f.predictions))
+        for name, delay in ((DELAY_P50, f.delay_p50), (DELAY_P90, f.delay_p90)):
+            if delay is not None:
+                rows.append(Evaluation(**base, metric=name, value=delay, n=f.labelled))
         for metric, m in f.measured.items():
             rows.append(Evaluation(**base, metric=metric, value=m.value, lower=m.lower,
                                    upper=m.upper, n=f.labelled))  # fmt: skip
         for metric, value in f.estimated.items():
             rows.append(
                 Evaluation(**base, metric=metric, value=value, n=f.predictions, estimated=True)
+            )
+        for metric, error in f.estimate_error.items():
+            rows.append(
+                Evaluation(**base, metric=metric + ESTIMATE_ERROR, value=error, n=f.labelled)
             )
     return rows
 

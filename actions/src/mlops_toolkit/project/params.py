@@ -1,7 +1,7 @@
 """params.yaml: strict YAML into typed sections, one line per error with the key and the reason.
 
 A project declares its `Params` as a frozen dataclass of sections: the platform's sections below
-(data, split, validation, mlflow, drift, and `SweepParams`, tuning.space's sweep section, read
+(data, split, validation, mlflow, drift, and `SweepParams`, sweep_space.py's sweep section, read
 from here since API 1.4) and its own (model, train, evaluate ...). `load` reads the file,
 applies dotted overrides and builds the tree through pydantic v2 models derived from these
 dataclasses (params_schema, imported only by `load`, so importing this module stays light):
@@ -186,10 +186,10 @@ def check_gate(path: Path, task: str, target: str) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """`SweepParams` (API 1.4): tuning.space's section, which imports ConfigError from here, so
-    it is imported when first asked for rather than at the top (either module may load first)."""
+    """`SweepParams` (API 1.4): the sweep section (sweep_space.py), which imports ConfigError
+    from here, so it is imported when first asked for rather than at the top."""
     if name == "SweepParams":
-        from ..tuning.space import SweepParams
+        from .sweep_space import SweepParams
 
         return SweepParams
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

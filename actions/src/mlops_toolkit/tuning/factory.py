@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..project import roles as roles_
 from ..project import tables
 from ..project.params import ConfigError
-from .space import Dimension, SweepParams
+from ..project.sweep_space import Dimension, SweepParams
 
 # `<slug> = "<package>.cli:main"` in the project's [project.scripts].
 SCRIPT = re.compile(r"""^\s*["']?[\w.-]+["']?\s*=\s*["']([A-Za-z_][\w]*)\.cli:main["']""", re.M)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import metrics
-from ..project.params import ConfigError
+from .params import ConfigError
 
 RANGE_KEYS = ("low", "high", "log", "step")
 MIN_FOLDS, MAX_FOLDS = 2, 20
