@@ -287,6 +287,13 @@ def test_the_command_records_history_and_writes_reports(tmp_path) -> None:
     assert {(F1, False), (F1, True), (ACCURACY, False), (ACCURACY, True)} <= measured
     f1 = next(e for e in history if e.metric == F1 and not e.estimated)
     assert f1.n == 120 and f1.window == "1d" and f1.lower < f1.value < f1.upper
+    # Coverage, delay and the estimate's error are history too, as the report gives them.
+    figures = report["figures"][0]
+    kept = {e.metric: e for e in history}
+    assert kept[quality.COVERAGE].value == pytest.approx(120 / 200)
+    assert kept[quality.DELAY_P50].value == pytest.approx(60, abs=1)
+    error = kept[F1 + quality.ESTIMATE_ERROR]
+    assert error.value == pytest.approx(figures["estimate_error"][F1]) and error.n == 120
 
 
 @pytest.mark.parametrize(
