@@ -14,6 +14,7 @@ from mlops_toolkit.contracts import (
     GateModel,
     OpenRun,
     OpenRunsFile,
+    PrepareFile,
     RegisteredFile,
     RetrainDataFile,
     RunFile,
@@ -64,6 +65,7 @@ OPEN_RUNS = OpenRunsFile([OpenRun("r1", "http://127.0.0.1:5000", "42", "h", "h|b
 
 # One value of each contract, and an unversioned file as projects before versioning wrote it.
 EXAMPLES = [
+    (PrepareFile(398, 8), {"rows": 398, "dropped_missing_target": 8}),
     (RunFile("abc", "models:/m-123", "tumor", None), {"run_id": "abc", "model_uri": "u"}),
     (
         RegisteredFile("r", "m", "3"),

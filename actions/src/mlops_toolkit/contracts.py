@@ -201,6 +201,19 @@ def _version_as_text(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class PrepareFile(_Contract):
+    """reports/prepare.json: the rows `prepare-data` kept and those it dropped for a missing
+    target, read by `train` (which logs the count to MLflow); a DVC output."""
+
+    SCHEMA: ClassVar[str] = "mlops.prepare/1"
+    PATH: ClassVar[Path] = Path("reports") / "prepare.json"
+    MISSING: ClassVar[str] = "no prepare-data report (run the prepare-data step)"
+
+    rows: int
+    dropped_missing_target: int = 0
+
+
+@dataclass(frozen=True)
 class RunFile(_Contract):
     """reports/run.json: the last training run, written by `train` only (a DVC output)."""
 
@@ -469,4 +482,12 @@ class PredictionBatch:
         return [f"{self.batch_id}{i:06x}" for i in range(len(self.predictions))]
 
 
-CONTRACTS = (RunFile, RegisteredFile, ValidationReport, GateFile, OpenRunsFile, RetrainDataFile)
+CONTRACTS = (
+    PrepareFile,
+    RunFile,
+    RegisteredFile,
+    ValidationReport,
+    GateFile,
+    OpenRunsFile,
+    RetrainDataFile,
+)

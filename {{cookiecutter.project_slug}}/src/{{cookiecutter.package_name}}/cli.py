@@ -26,12 +26,10 @@ PROJECT = frame.Project(
     load_params=load_params,
     level_env="{{ cookiecutter.package_name | upper }}_LOG_LEVEL",
 )
-# What prepare-data dropped, for train to count in MLflow.
-PREPARE_REPORT = Path("reports") / "prepare.json"
 
 
 def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
-    import json
+    from mlops_toolkit import contracts
 
     from .data.load import drop_missing_target, load_source, write_csv
     from .data.split import split
@@ -48,10 +46,8 @@ def cmd_prepare_data(args: argparse.Namespace, log_file: Path) -> int:
     frame_, dropped = drop_missing_target(load_source(data.source, target), target)
     if dropped:
         log.warning("dropped %d row(s) whose target %s is missing", dropped, target)
-    PREPARE_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    PREPARE_REPORT.write_text(
-        json.dumps({"rows": len(frame_), "dropped_missing_target": dropped}, indent=2) + "\n"
-    )
+    # What prepare-data dropped, for train to count in MLflow (contracts.PrepareFile).
+    contracts.PrepareFile.build({"rows": len(frame_), "dropped_missing_target": dropped}).write()
     write_csv(frame_, data.raw)
     split_ = config.split
     train, holdout = split(frame_, target, split_.holdout_fraction, split_.seed, split_.stratify)

@@ -17,7 +17,6 @@ from . import metrics
 
 log = logging.getLogger(__name__)
 METRICS_FILE = Path("metrics") / "train.json"
-PREPARE_REPORT = Path("reports") / "prepare.json"
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,11 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
 
 def _dropped_rows() -> int | None:
     """Rows prepare-data dropped for a missing target (None when it left no report)."""
-    import json
+    from mlops_toolkit import contracts
 
-    if not PREPARE_REPORT.is_file():
+    if not contracts.PrepareFile.PATH.is_file():
         return None
-    return int(json.loads(PREPARE_REPORT.read_text()).get("dropped_missing_target", 0))
+    return contracts.PrepareFile.read().dropped_missing_target
 
 
 def _logged_params(params: Params) -> dict[str, object]:
