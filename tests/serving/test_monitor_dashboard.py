@@ -265,3 +265,16 @@ def test_the_interval_is_a_band_and_the_estimate_is_named_so(project: Path) -> N
     rows = [p for p in dashboard["panels"] if p["type"] == "row"]
     assert any(r.get("repeat") == "model_version" for r in rows)
     assert "ESTIMATE" in live["description"]
+
+
+def test_every_serving_alert_has_its_series_on_the_dashboard(project: Path) -> None:
+    """What alerts.yml warns about can be looked at: each serving metric a rule reads is drawn."""
+    import re
+
+    import yaml
+
+    rules = yaml.safe_load((project / "monitoring" / "alerts.yml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"] if g["name"] != "model-quality"]
+    wanted = {m for e in exprs for m in re.findall(r"model_serving_[a-z_]+", e)}
+    drawn = " ".join(_queries(_dashboard(project, "model-serving"))[0])
+    assert wanted and {m for m in wanted if m.removesuffix("_bucket") not in drawn} == set()
