@@ -130,6 +130,10 @@ ALERT_STORE_DROPPING = "PredictionStoreDropping"  # the server lost rows for the
 EVENT_RETRAIN = "model-retrain"
 ENV_RELAY_TOKEN = "MLOPS_RELAY_TOKEN"
 ENV_PUSHGATEWAY_URL = "MLOPS_PUSHGATEWAY_URL"
+# Sign-in to a Pushgateway behind an authenticating proxy: basic auth, or a bearer token.
+ENV_PUSHGATEWAY_USERNAME = "MLOPS_PUSHGATEWAY_USERNAME"
+ENV_PUSHGATEWAY_PASSWORD = "MLOPS_PUSHGATEWAY_PASSWORD"
+ENV_PUSHGATEWAY_TOKEN = "MLOPS_PUSHGATEWAY_TOKEN"
 # Sweeps (tuning/): the parent run of a study and its child runs, one per trial (the parent's id
 # is MLflow's own mlflow.parentRunId too, so the UI nests them), and the study's storage URL
 # when the tracking store is a server (sqlite:///PATH or postgresql://...).

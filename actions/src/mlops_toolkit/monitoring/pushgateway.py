@@ -28,9 +28,9 @@ from ..core.redact import redact
 from ..errors import InputError, ToolkitError
 
 ENV_URL = names.ENV_PUSHGATEWAY_URL
-ENV_USERNAME = "MLOPS_PUSHGATEWAY_USERNAME"
-ENV_PASSWORD = "MLOPS_PUSHGATEWAY_PASSWORD"
-ENV_TOKEN = "MLOPS_PUSHGATEWAY_TOKEN"
+ENV_USERNAME = names.ENV_PUSHGATEWAY_USERNAME
+ENV_PASSWORD = names.ENV_PUSHGATEWAY_PASSWORD
+ENV_TOKEN = names.ENV_PUSHGATEWAY_TOKEN
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DETAIL_CHARS = 200  # of the Pushgateway's (or its proxy's) answer quoted in an error
 
