@@ -203,7 +203,8 @@ def test_cruft_update_from_the_flat_layout_onto_the_project_api(tmp_path):
     # team left it (docs/upgrading.md), the unchanged platform copies are gone.
     assert rejected == [] and conflicted == [], said
     assert (package / "logs.py").read_text().count('"botocore"') == 1
-    assert not (package / "tracking.py").exists() and not (package / "data" / "roles.py").exists()
+    gone = not (package / "tracking.py").exists() and not (package / "data" / "roles.py").exists()
+    assert gone, said
     assert "mlops_toolkit.project" in (package / "cli.py").read_text()
     assert "    C: 0.5\n" in (project / "params.yaml").read_text()
     assert (package / "ours.py").is_file()
