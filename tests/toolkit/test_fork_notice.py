@@ -63,7 +63,9 @@ def test_the_fork_comment_replaces_nothing_but_our_own(gh, tmp_path):
     """The marker is the model report's: a pull request pushed here later updates the same
     comment; another model's comment on the same pull request is left alone."""
     env = {**_event(tmp_path, 3, "stranger/churn"), "GITHUB_API_URL": gh.url}
-    github.GitHub(REPO, "test-token", gh.url).upsert_comment(3, "other", "report:other-model")
+    github.upsert_comment(
+        github.GitHub(REPO, "test-token", gh.url), 3, "other", "report:other-model"
+    )
     assert cli("report", "--fork", "--model-name", "m", env=env).returncode == 0
     bodies = [c["body"] for c in gh.on(REPO, 3)]
     assert len(bodies) == 2 and bodies[0].endswith("\nother"), bodies

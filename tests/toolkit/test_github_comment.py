@@ -27,9 +27,9 @@ def test_upsert_creates_once_then_updates_across_pages(gh):
     for i in range(230):  # our comment will land on page 3 of 100
         gh.add(REPO, 7, f"chatter {i}")
     comments = github.GitHub(REPO, "test-token", gh.url)
-    first = comments.upsert_comment(7, "report v1", "gate:m")
+    first = github.upsert_comment(comments, 7, "report v1", "gate:m")
     assert first["action"] == "created"
-    second = comments.upsert_comment(7, "report v2", "gate:m")
+    second = github.upsert_comment(comments, 7, "report v2", "gate:m")
     assert second["action"] == "updated" and second["id"] == first["id"]
     ours = [c for c in gh.on(REPO, 7) if github.marker("gate:m") in c["body"]]
     assert len(ours) == 1 and ours[0]["body"].endswith("report v2")
@@ -79,7 +79,7 @@ def test_a_commits_pull_requests_through_the_environments_client(monkeypatch):
 def test_bad_token_is_one_line_error(gh):
     comments = github.GitHub(REPO, "wrong", gh.url)
     with pytest.raises(ToolkitError, match="401: Bad credentials"):
-        comments.upsert_comment(1, "x", "k")
+        github.upsert_comment(comments, 1, "x", "k")
 
 
 def test_pull_request_number_from_event(tmp_path, monkeypatch):

@@ -74,13 +74,13 @@ def test_other_keys_get_their_own_issue(fake):
     assert a["number"] != b["number"] and len(fake.issues_of()) == 2
 
 
-def test_the_http_client_keeps_its_sticky_issue_method(gh):
-    """`GitHub.sticky_issue` (callers holding a GitHub) is the same logic over HTTP."""
+def test_the_sticky_issue_over_http(gh):
+    """`upsert_issue` and `find_issue` on the HTTP client: the same logic as on the fake."""
     client = github.GitHub(REPO, "test-token", gh.url)
-    first = client.sticky_issue("a", key=KEY, title="t", label="drift", comment="again")
-    second = client.sticky_issue("b", key=KEY, title="t", label="drift", comment="again")
+    first = github.upsert_issue(client, "a", key=KEY, title="t", label="drift", comment="again")
+    second = github.upsert_issue(client, "b", key=KEY, title="t", label="drift", comment="again")
     assert (first["action"], second["action"]) == ("created", "updated")
-    assert client.find_issue(github.marker(KEY), "drift")["number"] == first["number"]
+    assert github.find_issue(client, github.marker(KEY), "drift")["number"] == first["number"]
     assert [c["body"] for c in gh.on(REPO, first["number"])] == ["again"]
 
 

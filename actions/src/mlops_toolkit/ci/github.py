@@ -274,29 +274,6 @@ class GitHub:
             {"event_type": event_type, "client_payload": client_payload},
         )
 
-    # --- the logic below, as methods (callers that hold a GitHub) --------------------------
-
-    def upsert_comment(self, number: int, body: str, key: str) -> PostedComment:
-        return upsert_comment(self, number, body, key)
-
-    def find_issue(self, tag: str, label: str) -> Issue | None:
-        return find_issue(self, tag, label)
-
-    def sticky_issue(
-        self,
-        body: str,
-        *,
-        key: str,
-        title: str,
-        label: str,
-        comment: str | None = None,
-        tag: str | None = None,
-    ) -> PostedIssue:
-        return upsert_issue(self, body, key=key, title=title, label=label, comment=comment, tag=tag)
-
-    def pulls_for_commit(self, sha: str) -> list[int]:
-        return merged_first(self.commit_pull_requests(sha))
-
 
 # --- the toolkit's logic, on any GitHubApi ----------------------------------------------------
 
