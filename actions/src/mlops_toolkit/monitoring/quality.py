@@ -27,6 +27,7 @@ from typing import Any
 from .. import metrics as registry
 from .. import names
 from ..errors import ToolkitError
+from . import pushgateway
 from .store import Evaluation, Joined, PredictionStore
 
 PUSH_JOB = "model-quality"
@@ -413,13 +414,11 @@ def groups(report: Report) -> list[tuple[str, str]]:
     return sorted({(f.model_name, f.environment) for f in report.figures})
 
 
-def push(target: Any, model_name: str, environment: str, text: str, timeout: float = 10) -> None:
-    """PUT one (model, environment) group to the Pushgateway (`target`: a pushgateway.Target or
-    a URL): it replaces what the last push of the group held."""
-    from . import pushgateway
-
-    if isinstance(target, str):
-        target = pushgateway.Target.resolve(target)
+def push(
+    target: pushgateway.Target, model_name: str, environment: str, text: str, timeout: float = 10
+) -> None:
+    """PUT one (model, environment) group to the Pushgateway: it replaces what the last push of
+    the group held."""
     labels = {"model_name": model_name, "environment": environment}
     pushgateway.push(target, PUSH_JOB, labels, text, timeout=timeout)
 
