@@ -128,7 +128,7 @@ def _config(cwd: Path) -> Any:
     try:
         return Config(dvc_dir=str(cwd / ".dvc"))
     except ConfigError as exc:
-        raise InputError(f"DVC configuration of {cwd}: {_one_line(exc)}") from None
+        raise InputError(f"DVC configuration of {cwd}: {one_line(exc)}") from None
 
 
 @contextmanager
@@ -140,11 +140,46 @@ def _editing(cwd: Path, what: str) -> Iterator[dict[str, Any]]:
         with _config(cwd).edit("local") as conf:
             yield conf
     except ConfigError as exc:
-        raise InputError(f"{what}: {_one_line(exc)}") from None
+        raise InputError(f"{what}: {one_line(exc)}") from None
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     return redact(" ".join(str(exc).split())[:300])
+
+
+@contextmanager
+def restored_on_failure(paths: list[Path], moved: Path | None = None) -> Iterator[None]:
+    """Each path as it was (or absent) when the block fails: what a DVC add (init-data's,
+    retrain-data's) must not leave half-done. `moved`, which the block replaces by another file
+    (a new inode), is kept by a hard link, not a copy: it may be large. The others (written in
+    place by DVC, perhaps) are copied."""
+    saved: list[tuple[Path, Path | None]] = []
+    for path in paths:
+        if not path.exists():
+            saved.append((path, None))
+            continue
+        keep = path.with_name(f".{path.name}.before")
+        keep.unlink(missing_ok=True)
+        try:
+            if path != moved:
+                raise OSError("copy")
+            os.link(path, keep)
+        except OSError:
+            shutil.copy2(path, keep)
+        saved.append((path, keep))
+    try:
+        yield
+    except BaseException:
+        for path, keep in saved:
+            if keep is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(keep, path)
+        raise
+    else:
+        for _, keep in saved:
+            if keep is not None:
+                keep.unlink(missing_ok=True)
 
 
 # DVC's loggers: each has its own stdout/stderr handlers, installed when `dvc` is imported.

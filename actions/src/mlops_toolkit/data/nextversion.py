@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ToolkitError
+from . import dvcremote
 
 ID_COLUMN = "prediction_id"
 IDS_SUFFIX = ".prediction_ids.csv"
@@ -125,7 +125,7 @@ def extend(data: Path, rows: Sequence[LabelledRow], target: str, *, root: Path) 
         _write_ids(ids_file, tmp_ids, seen, new)
         dvc_files = [str(data) + ".dvc", str(ids_file) + ".dvc"]
         keep = [data, ids_file, *map(Path, dvc_files), data.parent / ".gitignore"]
-        with _restored_on_failure(keep, moved=data):
+        with dvcremote.restored_on_failure(keep, moved=data):
             os.replace(tmp_data, data)
             os.replace(tmp_ids, ids_file)
             dvc_add([data, ids_file], root)
@@ -272,44 +272,6 @@ def dvc_add(paths: list[Path], root: Path) -> None:
             repo.scm_context.quiet = True  # no "To track the changes with git" advice: we do
             repo.add([str(p.resolve()) for p in paths])
     except DvcException as exc:
-        raise ToolkitError(f"dvc add {' '.join(map(str, paths))}: {_one_line(exc)}") from None
-
-
-def _one_line(exc: Exception) -> str:
-    from ..core.redact import redact
-
-    return redact(" ".join(str(exc).split())[:300])
-
-
-@contextmanager
-def _restored_on_failure(paths: list[Path], moved: Path) -> Iterator[None]:
-    """Each path as it was (or absent) when the block fails. `moved`, which the block replaces
-    by another file (a new inode), is kept by a hard link, not a copy: it may be large. The
-    others (written in place by DVC, perhaps) are copied."""
-    saved: list[tuple[Path, Path | None]] = []
-    for path in paths:
-        if not path.exists():
-            saved.append((path, None))
-            continue
-        keep = path.with_name(f".{path.name}.before")
-        keep.unlink(missing_ok=True)
-        try:
-            if path != moved:
-                raise OSError("copy")
-            os.link(path, keep)
-        except OSError:
-            shutil.copy2(path, keep)
-        saved.append((path, keep))
-    try:
-        yield
-    except BaseException:
-        for path, keep in saved:
-            if keep is None:
-                path.unlink(missing_ok=True)
-            else:
-                os.replace(keep, path)
-        raise
-    else:
-        for _, keep in saved:
-            if keep is not None:
-                keep.unlink(missing_ok=True)
+        raise ToolkitError(
+            f"dvc add {' '.join(map(str, paths))}: {dvcremote.one_line(exc)}"
+        ) from None

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -506,7 +505,7 @@ def _dvc_track(source: str) -> tuple[bool, str | None]:
     with dvcremote.quiet(said), ExitStack() as stack:
         try:
             repo = stack.enter_context(Repo("."))
-            with _restored_on_failure([Path(f"{source}.dvc"), path.parent / ".gitignore"]):
+            with dvcremote.restored_on_failure([Path(f"{source}.dvc"), path.parent / ".gitignore"]):
                 repo.add([source])
         except Exception as exc:
             raise DataError(f"dvc add {source}: {dvcremote.reason(exc, said)}") from None
@@ -522,18 +521,3 @@ def _dvc_track(source: str) -> tuple[bool, str | None]:
                 f"{dvcremote.reason(exc, said)}"
             ) from None
     return True, remote
-
-
-@contextmanager
-def _restored_on_failure(paths: list[Path]) -> Iterator[None]:
-    """Each (small) file as it was, or absent, when the block fails."""
-    before = {path: path.read_bytes() if path.is_file() else None for path in paths}
-    try:
-        yield
-    except BaseException:
-        for path, content in before.items():
-            if content is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_bytes(content)
-        raise
