@@ -115,6 +115,35 @@ def test_bad_feedback_is_one_clear_answer(served, label, status, words) -> None:
     assert answer[0] == status and words in answer[1]["message"], answer[1]
 
 
+def test_feedback_with_every_kind_of_problem_names_them_all(served, store_url) -> None:
+    """One 422 answer lists duplicates, unknown ids and a wrong type (MLflow's error_code and
+    message kept, `problems` added) and stores none of the body's labels."""
+    body = _post(served, "/invocations", {"dataframe_split": _split(_rows(2))})[1]
+    ids, predicted = body["prediction_ids"], body["predictions"]
+    assert served.app.store.flush(10)
+    labels = [
+        {"prediction_id": ids[0], "label": predicted[0]},
+        {"prediction_id": ids[0], "label": predicted[0]},
+        {"prediction_id": "f" * 32, "label": 1},
+        {"prediction_id": ids[1], "label": "malignant"},
+    ]
+    status, answer, _ = _post(served, "/feedback", labels, token=TOKEN)
+    assert status == 422 and answer["error_code"] == "BAD_REQUEST", answer
+    lines = answer["message"].splitlines()
+    assert len(lines) == 3, lines
+    words = ["more than once", "not in the store", "wrong type"]
+    assert all(w in line for w, line in zip(words, lines, strict=True)), lines
+    assert [(p["kind"], p["rows"], p["examples"]) for p in answer["problems"]] == [
+        ("duplicate_ids", 2, [ids[0]]),
+        ("unknown_ids", 1, ["f" * 32]),
+        ("wrong_type", 1, [ids[1]]),
+    ]
+    assert [p["message"] for p in answer["problems"]] == lines
+    with open_store(store_url) as store:
+        joined = store.read_joined("cancer", "4", environment="staging")
+    assert not any(j.labelled for j in joined if j.prediction.prediction_id in ids)
+
+
 def test_a_locked_store_drops_counted_rows_and_never_holds_a_request(clf, tmp_path) -> None:
     """Another connection holds the SQLite file's write lock: the server answers every request,
     keeps at most `store_queue_rows` rows, counts the rest as dropped, and writes what it kept

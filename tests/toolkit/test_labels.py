@@ -33,10 +33,11 @@ def _csv(path: Path, rows: list[tuple[str, str]], header: str = "prediction_id,l
     return path
 
 
-def _labels(url: str, path: Path, tmp_path: Path):
+def _labels(url: str, path: Path, tmp_path: Path, **env: str):
     out = tmp_path / "github_output"
     out.write_text("")
-    result = cli("labels", "--file", str(path), "--store", url, env={"GITHUB_OUTPUT": str(out)})
+    env = {"GITHUB_OUTPUT": str(out), **env}
+    result = cli("labels", "--file", str(path), "--store", url, env=env)
     return result, outputs(out)
 
 
@@ -115,3 +116,42 @@ def test_bad_files_end_in_one_line_and_load_nothing(tmp_path, problem, words) ->
     assert written == {}
     with open_store(url) as store:
         assert not any(j.labelled for j in store.read_joined(model))
+
+
+def test_every_kind_of_problem_gets_its_line_in_one_run(tmp_path) -> None:
+    """Duplicates, unknown ids and a wrong type in one file: three annotations (and three
+    lines in the failure log) in one run, exit 1, and the store as it was."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    model, ids = _logged(url, [1, 0, 1])
+    before, _ = _labels(url, _csv(tmp_path / "before.csv", [(ids[2], "1")]), tmp_path)
+    assert before.returncode == 0, before.stderr
+    rows = [
+        (ids[0], "1"),
+        (ids[0], "1"),  # a duplicate
+        ("f" * 32, "0"),  # not in the store
+        (ids[1], "churned"),  # not an integer
+        (ids[2], "0"),  # would correct the label above: must not
+    ]
+    failures = tmp_path / "failures.log"
+    result, written = _labels(
+        url,
+        _csv(tmp_path / "labels.csv", rows),
+        tmp_path,
+        GITHUB_ACTIONS="true",
+        MLOPS_FAILURE_LOG=str(failures),
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert all(line.startswith("::error title=mlops-toolkit labels::") for line in lines), lines
+    expected = [
+        ("appear more than once, in 2 rows", ids[0]),
+        ("1 of 5 prediction id(s) are not in the store", "f" * 32),
+        ("1 label(s) of the wrong type", f"{ids[1]} has 'churned'"),
+    ]
+    for line, (words, example) in zip(lines, expected, strict=True):
+        assert words in line and example in line, line
+    assert len(failures.read_text().splitlines()) == 3
+    assert written == {}
+    with open_store(url) as store:
+        assert [j.label for j in store.read_joined(model)] == [None, None, 1]

@@ -116,6 +116,38 @@ def test_bad_labels_are_refused_whole(store_url, model, bad, error, words) -> No
         assert not any(j.labelled for j in store.read_joined(model))  # nothing half-done
 
 
+def test_every_kind_of_bad_label_is_named_at_once(store_url, model) -> None:
+    """One refusal, one line per kind, in a fixed order; nothing written, the label already
+    there kept. Unknown ids among other problems are no longer UnknownPredictions (HTTP 404)."""
+    rows = _predictions(model, 4)
+    first, second, third, fourth = (r.prediction_id for r in rows)
+    bad = [
+        Label(first, 1),
+        Label(first, 1),
+        Label("0" * 32, 1),
+        Label(second, "churned"),
+        Label(third, None),
+        Label(fourth, 0),  # a correction of the label below, which must not happen
+    ]
+    with open_store(store_url) as store:
+        store.write_predictions(rows)
+        store.write_labels([Label(fourth, 1)])
+        with pytest.raises(LabelError) as caught:
+            store.write_labels(bad)
+        assert [j.label for j in store.read_joined(model)] == [None, None, None, 1]
+    assert not isinstance(caught.value, UnknownPredictions)
+    lines = str(caught.value).splitlines()
+    assert [p.line for p in caught.value.problems] == lines
+    assert [(p.kind, p.rows) for p in caught.value.problems] == [
+        ("duplicate_ids", 2),
+        ("unknown_ids", 1),
+        ("empty_labels", 1),
+        ("wrong_type", 1),
+    ]
+    assert "more than once" in lines[0] and "not in the store" in lines[1], lines
+    assert "empty" in lines[2] and "wrong type" in lines[3], lines
+
+
 def test_reads_filter_by_version_environment_and_window(store_url, model) -> None:
     with open_store(store_url) as store:
         store.write_predictions(_predictions(model, 2, "1", "staging", ts=1000.0))

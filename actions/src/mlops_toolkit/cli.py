@@ -93,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     except (SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # every failure becomes one line and an exit code
-        code, message, unexpected = errors.outcome(exc)
+        code, _, unexpected = errors.outcome(exc)
         if unexpected and os.environ.get(errors.DEBUG_ENV):
             traceback.print_exc()
-        _error(args.command_name, message)
+        for line in errors.report_lines(exc):
+            _error(args.command_name, line)
         return code
 
 

@@ -34,6 +34,12 @@ class ToolkitError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """What the failure reports, one line each: the message on one line. An error that
+        names several independent problems (labels refused for duplicates and unknown ids at
+        once) gives one line for each, so that one fix of the input can cover them all."""
+        return [one_line(str(self))]
+
 
 class InputError(ToolkitError):
     """Bad data or input: a missing file, invalid JSON, a wrong value."""
@@ -71,9 +77,10 @@ def raise_on_sigterm() -> None:
 
 
 def outcome(exc: BaseException) -> tuple[int, str, bool]:
-    """(exit code, one-line message, whether it is unexpected) for any exception."""
+    """(exit code, one-line message, whether it is unexpected) for any exception; the message
+    of a ToolkitError that reports several lines is its last (`report_lines` gives them all)."""
     if isinstance(exc, ToolkitError):
-        return exc.exit_code, one_line(str(exc)), False
+        return exc.exit_code, exc.lines()[-1], False
     if isinstance(exc, Terminated):
         return EXIT_TERMINATED, "terminated (SIGTERM)", False
     if isinstance(exc, KeyboardInterrupt):
@@ -81,6 +88,12 @@ def outcome(exc: BaseException) -> tuple[int, str, bool]:
     lines = str(exc).strip().splitlines()
     first = one_line(lines[0])[:300] if lines else ""
     return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {first}".rstrip(": "), True
+
+
+def report_lines(exc: BaseException) -> list[str]:
+    """Every line a failure reports: `outcome`'s message, after the lines before it."""
+    before = exc.lines()[:-1] if isinstance(exc, ToolkitError) else []
+    return [*before, outcome(exc)[1]]
 
 
 def one_line(text: str) -> str:

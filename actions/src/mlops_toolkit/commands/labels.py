@@ -2,7 +2,8 @@
 
 Labels arrive late and in batches (a churn is known a month on, a fraud when it is charged
 back). All or nothing: a duplicated id, an id the store does not hold, an empty label or one of
-the wrong type ends in one line and loads nothing; loading the same file again changes nothing
+the wrong type fails the load and loads nothing, with one line for each kind found (all of them
+in one run, so one fix of the file covers them); loading the same file again changes nothing
 (its rows count as unchanged). A `labelled_at` column (epoch seconds or ISO 8601) is optional;
 without it the labels are dated now.
 """
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     labels = read_labels(args.file, args.label_column)
     with open_store(args.store or None) as store:
+        # A refusal names every kind of problem, one line each (LabelProblems.lines).
         counts = store.write_labels(labels)
         where = store.url
     line = (

@@ -215,7 +215,7 @@ class ScoringApp:
             counts = await loop.run_in_executor(None, self.feedback.load, raw)
         except FeedbackError as exc:
             code = "BAD_REQUEST" if exc.status < 500 else "INTERNAL_ERROR"
-            return exc.status, _error(code, exc.message)
+            return exc.status, _error(code, exc.message, **exc.extra)
         return 200, orjson.dumps(counts)
 
     async def _score(
@@ -315,9 +315,9 @@ class ScoringApp:
         return status, _error(code, message), None
 
 
-def _error(code: str, message: str) -> bytes:
-    # MLflow's error shape, so MLflow clients show the message.
-    return orjson.dumps({"error_code": code, "message": message})
+def _error(code: str, message: str, **extra: Any) -> bytes:
+    # MLflow's error shape, so MLflow clients show the message; `extra` only adds entries.
+    return orjson.dumps({"error_code": code, "message": message, **extra})
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes:

@@ -4,8 +4,11 @@ Authenticated by a bearer token from the environment (`MLOPS_FEEDBACK_TOKEN`; un
 is off). The body is one label or several:
 `{"prediction_id": "...", "label": 1}`, `{"labels": [{...}, ...]}` or `[{...}, ...]`, each with
 an optional `labelled_at` (epoch seconds; default: now). All or nothing, as the `labels`
-command: 200 with the counts, 401 without the right token, 404 for an id the store does not
-hold, 422 for a duplicate, an empty label or one of the wrong type, 503 when the store is down.
+command: 200 with the counts, 401 without the right token, 404 when the only problem is ids the
+store does not hold, 422 for a duplicate, an empty label or one of the wrong type (with or
+without unknown ids), 503 when the store is down. A refused body's answer names every kind of
+problem found: `message` has one line each, and `problems` one entry each (`kind`, `rows`,
+`examples`: the first few ids, `message`: that kind's line).
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ from ..monitoring.store import (
     UnknownPredictions,
     open_store,
 )
+from ..monitoring.store.label_checks import LabelProblems
 from .settings import ENV_FEEDBACK_TOKEN, ENV_STORE, Settings
 
 
 class FeedbackError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.extra = extra or {}  # entries the answer carries beside error_code and message
 
 
 class Feedback:
@@ -63,10 +68,8 @@ class Feedback:
                 if self._store is None:
                     self._store = open_store(self.url, timeout=10.0)
                 counts = self._store.write_labels(labels)
-            except UnknownPredictions as exc:
-                raise FeedbackError(404, str(exc)) from None
             except LabelError as exc:
-                raise FeedbackError(422, str(exc)) from None
+                raise _refused(exc) from None
             except StoreError as exc:
                 if self._store is not None:
                     self._store.close()
@@ -79,6 +82,15 @@ class Feedback:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+
+def _refused(exc: LabelError) -> FeedbackError:
+    """The answer to labels the store refused: 404 for unknown ids alone (sent again once the
+    predictions are stored, they pass), 422 when anything else is wrong too."""
+    status = 404 if isinstance(exc, UnknownPredictions) else 422
+    if not isinstance(exc, LabelProblems):
+        return FeedbackError(status, str(exc))
+    return FeedbackError(status, str(exc), {"problems": [p.as_json() for p in exc.problems]})
 
 
 def parse(raw: bytes) -> list[Label]:

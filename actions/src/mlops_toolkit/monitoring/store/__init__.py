@@ -123,10 +123,11 @@ class PredictionStore(ABC):
 
     @abstractmethod
     def write_labels(self, labels: Sequence[Label]) -> LabelCounts:
-        """Store labels, all or nothing. Raises LabelError (one line, nothing written) for a
-        duplicate id in `labels`, an id the store does not hold, or a label whose type does not
-        match its prediction's (a string for a model that predicts numbers, ...). Idempotent:
-        the same label again counts as unchanged."""
+        """Store labels, all or nothing. Raises LabelError (nothing written; one line for each
+        kind found, label_checks.LabelProblems) for a duplicate id in `labels`, an id the store
+        does not hold, an empty label, or a label whose type does not match its prediction's (a
+        string for a model that predicts numbers, ...). Idempotent: the same label again counts
+        as unchanged."""
 
     @abstractmethod
     def read_joined(

@@ -306,12 +306,11 @@ class SQLStore(PredictionStore):
     def write_labels(self, labels: Sequence[Label]) -> LabelCounts:
         if not labels:
             return LabelCounts()
-        checks.check_duplicates(labels)
         ids = [label.prediction_id for label in labels]
         with self._doing("write labels") as cur:
             predictions = self._predictions_of(cur, ids)
-            checks.check_known(labels, predictions)
-            labels = checks.coerce_all(labels, predictions)
+            # Every check at once, before any write: a refusal names each kind of problem.
+            labels = checks.checked(labels, predictions)
             existing = self._labels_of(cur, ids)
             new = [x for x in labels if x.prediction_id not in existing]
             changed = [
