@@ -39,3 +39,26 @@ def test_drift_html_escapes_the_datas_column_names_and_markdown_does_not():
     assert "<td>&lt;b&gt;income&lt;/b&gt;</td>" in html and "<b>income" not in html
     assert "<tr class=drift>" in html  # the template's own markup is not escaped
     assert "| <b>income</b> | numeric | 0.5000 | ks |" in drift.to_markdown(report)
+
+
+def test_every_template_is_package_data():
+    """A template not matched by actions/pyproject.toml's package-data renders from a checkout
+    and fails from the wheel (the actions' install, the serving image)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import mlops_toolkit
+
+    src = Path(mlops_toolkit.__file__).parent
+    pyproject = src.parents[1] / "pyproject.toml"
+    shipped = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    found = sorted(src.rglob("*.j2"))
+    assert {p.parent.parent.name for p in found} >= {"ci", "registry", "tuning", "commands"}
+    missing = []
+    for template in found:
+        package = ".".join(template.parent.parent.relative_to(src.parent).parts)
+        inside = template.relative_to(template.parent.parent).as_posix()
+        if not any(fnmatch.fnmatch(inside, glob) for glob in shipped.get(package, [])):
+            missing.append(inside if package == "mlops_toolkit" else f"{package}: {inside}")
+    assert missing == []

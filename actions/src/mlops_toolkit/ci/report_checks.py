@@ -9,6 +9,9 @@ saying what was seen (the slice, its value, the gap), then the slice table and t
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+TEMPLATES = Path(__file__).with_name("templates")  # responsible.md.j2, package data
 
 
 def _num(value: object) -> str:
@@ -22,25 +25,35 @@ def _cell(value: object) -> str:
 
 
 def section(verdict: dict) -> str:
-    """The Markdown section, or '' when the verdict has no responsible-AI checks."""
+    """The Markdown section (templates/responsible.md.j2), or '' when the verdict has no
+    responsible-AI checks."""
     checks = verdict.get("responsible")
     if not checks:
         return ""
-    level = f"{verdict.get('bootstrap', {}).get('confidence', 0.95):.0%}"
-    lines = ["", "### Responsible-AI checks", ""]
-    failed = [c for c in checks["checks"] if not c["passed"]]
-    lines += [f"**FAILED:** {_cell(c['detail'] or c['name'])}" for c in failed]
-    if failed:
-        lines.append("")
-    if checks["slices"]:
-        lines += [f"| slice | rows | metric | value | {level} CI |", "|---|---:|---|---:|---:|"]
-        for row in checks["slices"]:
-            ci = "n/a" if not row["ci"] else f"[{_num(row['ci'][0])}, {_num(row['ci'][1])}]"
-            rows = f"{row['rows']:,}" + ("" if row["judged"] else " (not judged)")
-            lines.append(
-                f"| {_cell(row['column'])} = {_cell(row['slice'])} | {rows} | {row['metric']} "
-                f"| {_num(row['value'])} | {ci} |"
-            )
-        lines.append("")
-    lines += [f"- {_cell(note)}" for note in checks["notes"]]
-    return "\n".join(lines) + "\n"
+    from ..core import templates  # jinja2 on the first render only: `--help` stays instant
+
+    # The folder's environment is shared with ci/markdown.py: the values come ready-made (no
+    # filter of ours), so a direct call needs none of the gate report's filters either.
+    return (
+        templates.environment(TEMPLATES)
+        .get_template("responsible.md.j2")
+        .render(
+            level=f"{verdict.get('bootstrap', {}).get('confidence', 0.95):.0%}",
+            failed=[_cell(c["detail"] or c["name"]) for c in checks["checks"] if not c["passed"]],
+            slices=[_slice_row(row) for row in checks["slices"]],
+            notes=[_cell(note) for note in checks["notes"]],
+        )
+    )
+
+
+def _slice_row(row: dict) -> dict:
+    ci = "n/a" if not row["ci"] else f"[{_num(row['ci'][0])}, {_num(row['ci'][1])}]"
+    return {
+        "column": _cell(row["column"]),
+        "slice": _cell(row["slice"]),
+        "rows": row["rows"],
+        "judged": row["judged"],
+        "metric": row["metric"],
+        "value": _num(row["value"]),
+        "ci": ci,
+    }

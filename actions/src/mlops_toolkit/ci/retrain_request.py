@@ -29,6 +29,7 @@ from .github import GitHub, PullRequest, marker
 BRANCH_PREFIX = "retrain/"
 LABEL = "retrain"
 MARKER = marker("retrain")
+TEMPLATES = Path(__file__).with_name("templates")  # retrain_pr.md.j2, package data
 MAX_BODY = 60_000  # GitHub refuses a body over 65,536 characters
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
@@ -139,35 +140,37 @@ def body(
     gate_passed: bool | None,
     run_url: str = "",
 ) -> str:
-    """The pull request's body: why (the alert), what changed (the data), the gate's report."""
-    parts = [MARKER, f"## Retrain {model_name}", "", _why(alert), "", "### Data", ""]
-    parts += _data_lines(data)
-    parts += ["", "### Gate against production", ""]
-    if gate_passed is False:
-        parts += [
-            "> [!WARNING]",
-            "> The candidate did **not** pass the gate: merging will not release it (the "
-            "release gates again). This pull request is a draft for the team to look at.",
-            "",
-        ]
-    parts.append(gate_report.strip() or "_No gate report: the job failed before the gate._")
-    parts += [
-        "",
-        "Merging goes through the normal release: the candidate registered from this pull "
-        "request is gated again against production, then staged and deployed.",
-    ]
-    if run_url:
-        parts += ["", f"Workflow run: {run_url}"]
-    text = "\n".join(parts) + "\n"
+    """The pull request's body: why (the alert), what changed (the data), the gate's report;
+    laid out by templates/retrain_pr.md.j2."""
+    reason = alert.get("reason") or alert.get("summary")  # workflow_dispatch: its inputs
+    text = _render(
+        "retrain_pr.md.j2",
+        marker=MARKER,
+        model_name=model_name,
+        alert_rows=_alert_rows(alert),
+        reason=_cell(reason) if reason else "",
+        data=_data_facts(data),
+        gate_report=gate_report.strip(),
+        gate_passed=gate_passed,
+        run_url=run_url,
+    )
     if len(text) > MAX_BODY:
         text = text[: MAX_BODY - 200] + "\n\n_(cut: the whole report is in the run's artifacts)_\n"
     return text
 
 
-def _why(alert: dict[str, Any]) -> str:
-    if not alert.get("alert"):  # workflow_dispatch: its inputs (reason, environment)
-        reason = alert.get("reason") or alert.get("summary")
-        return "Started by hand (workflow_dispatch)" + (f": {_cell(reason)}" if reason else ".")
+def _render(name: str, **context: Any) -> str:
+    # The folder's environment is shared with ci/markdown.py: the values come ready-made (no
+    # filter of ours), so neither module's filters can shadow the other's.
+    from ..core import templates
+
+    return templates.environment(TEMPLATES).get_template(name).render(**context)
+
+
+def _alert_rows(alert: dict[str, Any]) -> list[tuple[str, str]]:
+    """The alert's facts as table cells; none for a run started by hand."""
+    if not alert.get("alert"):
+        return []
     rows = [
         ("alert", alert.get("alert")),
         ("model version", alert.get("model_version")),
@@ -178,26 +181,27 @@ def _why(alert: dict[str, Any]) -> str:
         ("fingerprint", alert.get("fingerprint")),
         ("source", alert.get("url")),
     ]
-    lines = ["### The alert that caused it", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in rows if v]
-    return "\n".join(lines)
+    return [(key, _cell(value)) for key, value in rows if value]
 
 
-def _data_lines(data: dict[str, Any]) -> list[str]:
-    lines = [
-        f"- {data.get('rows_added', 0)} labelled row(s) added to `{data.get('data', '?')}` "
-        f"({data.get('rows_before', 0)} before; {data.get('already', 0)} labelled row(s) "
-        "were in it already)",
-        f"- labelled between {_iso(data.get('label_from'))} and {_iso(data.get('label_to'))}; "
-        f"scored between {_iso(data.get('scored_from'))} and {_iso(data.get('scored_to'))}",
-        f"- new DVC version: {', '.join(f'`{p}`' for p in data.get('dvc_files', []))}",
-    ]
-    if data.get("left_empty"):
-        lines.append(
-            "- left empty in the new rows (not model inputs): "
-            + ", ".join(f"`{c}`" for c in data["left_empty"])
-        )
-    return lines
+def _data_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """retrain-data's summary as the body shows it: dates in UTC, files as inline code."""
+    return {
+        "rows_added": data.get("rows_added", 0),
+        "data": data.get("data", "?"),
+        "rows_before": data.get("rows_before", 0),
+        "already": data.get("already", 0),
+        "label_from": _iso(data.get("label_from")),
+        "label_to": _iso(data.get("label_to")),
+        "scored_from": _iso(data.get("scored_from")),
+        "scored_to": _iso(data.get("scored_to")),
+        "dvc_files": _codes(data.get("dvc_files", [])),
+        "left_empty": _codes(data.get("left_empty") or []),
+    }
+
+
+def _codes(items: Iterable[Any]) -> str:
+    return ", ".join(f"`{item}`" for item in items)
 
 
 def _cell(value: Any) -> str:

@@ -19,6 +19,8 @@ from ..ci import actions as ghactions
 from ..errors import ToolkitError
 from . import options
 
+TEMPLATES = Path(__file__).with_name("templates")  # doctor.md.j2, package data
+
 if TYPE_CHECKING:  # the checks import urllib, http.client and ssl: only when doctor runs
     from ..checks import environment as doctor
 
@@ -123,12 +125,12 @@ def collect_team(args: argparse.Namespace) -> list[doctor.Result]:
 
 
 def render(results: list[doctor.Result]) -> str:
-    """A Markdown table: readable in a terminal and in the job summary."""
-    rows = ["| check | status | required | detail |", "|---|---|---|---|"]
-    for r in results:
-        detail = r.detail.replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| {r.check} | {r.status} | {'yes' if r.required else 'no'} | {detail} |")
-    return "\n".join(rows)
+    """A Markdown table (templates/doctor.md.j2): readable in a terminal and in the job
+    summary. Without the template's last newline: print() and the summary add their own."""
+    from ..core import templates  # jinja2 on the first render only: `--help` stays instant
+
+    table = templates.environment(TEMPLATES).get_template("doctor.md.j2").render(results=results)
+    return table.removesuffix("\n")
 
 
 def scrub(text: str) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from .. import names
 from ..errors import ToolkitError
@@ -206,6 +207,8 @@ def _register(
 
 
 DESCRIPTION_HEADER = "Registered by the platform (mlops-toolkit register)."
+# description.md.j2 (package data), in the folder of the passport's templates
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def gate_detail(summary: str) -> str:
@@ -224,35 +227,32 @@ def description(
     """The version's description in MLflow's UI (Markdown), from the lineage tags it carries:
     the run, commit and pull request, the data version, the run's metrics, the gate's decision;
     `passport`: its lines (registry/passport.py summary_lines), the link to the full document."""
-    commit = tags.get(names.TAG_GIT_COMMIT, "")
-    pull = tags.get(names.TAG_PULL_REQUEST)
-    data = tags.get(names.TAG_DATA_VERSION) or tags.get(names.TAG_DATA_HASH) or "not recorded"
-    passed = tags.get(names.TAG_GATE_PASSED)
-    gate = "not judged at registration"
-    if passed is not None:
-        verdict = "passed" if passed == "true" else "failed"
-        mode = tags.get(names.TAG_GATE_MODE, "")
-        summary = gate_detail(tags.get(names.TAG_GATE_SUMMARY, ""))
-        gate = f"{verdict}{f' ({mode})' if mode else ''}{f': {summary}' if summary else ''}"
-    lines = [
-        DESCRIPTION_HEADER,
-        "",
-        f"- **Model**: {model_name} version {version}, run `{run_id or 'unknown'}`",
-        (f"- **Code**: commit `{commit[:12]}`" if commit else "- **Code**: commit not recorded")
-        + (f", pull request #{pull}" if pull else ""),
-        f"- **Data version**: `{data}`",
-        f"- **Gate**: {gate}",
-        *(passport or []),
-    ]
-    found = sorted(
+    from ..core import templates  # jinja2 on the first render only: `--help` stays instant
+
+    metrics = sorted(
         (key.removeprefix(names.TAG_METRIC_PREFIX), value)
         for key, value in tags.items()
         if key.startswith(names.TAG_METRIC_PREFIX)
     )
-    if found:
-        lines += ["", "| metric | value |", "|---|---|"]
-        lines += [f"| {metric} | {value} |" for metric, value in found]
-    return "\n".join(lines) + "\n"
+    data = tags.get(names.TAG_DATA_VERSION) or tags.get(names.TAG_DATA_HASH) or "not recorded"
+    return (
+        templates.environment(TEMPLATES)
+        .get_template("description.md.j2")
+        .render(
+            header=DESCRIPTION_HEADER,
+            model_name=model_name,
+            version=version,
+            run_id=run_id,
+            commit=tags.get(names.TAG_GIT_COMMIT, ""),
+            pull=tags.get(names.TAG_PULL_REQUEST),
+            data=data,
+            passed=tags.get(names.TAG_GATE_PASSED),
+            mode=tags.get(names.TAG_GATE_MODE, ""),
+            summary=gate_detail(tags.get(names.TAG_GATE_SUMMARY, "")),
+            passport=passport or [],
+            metrics=metrics,
+        )
+    )
 
 
 def describe(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BRANCH_PREFIX = "sweep/"
 MARKER = gh.marker("sweep")
+TEMPLATES = Path(__file__).with_name("templates")  # sweep_pr.md.j2, package data
 
 
 def branch_name(outcome: Outcome) -> str:
@@ -62,18 +63,17 @@ def title(outcome: Outcome) -> str:
 
 
 def body(outcome: Outcome, params_path: Path) -> str:
-    rows = "\n".join(
-        f"| `{key}` | `{json.dumps(value)}` |" for key, value in sorted(outcome.best_params.items())
-    )
-    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(outcome.counts.items()))
+    """The pull request's body, laid out by templates/sweep_pr.md.j2 (package data)."""
+    from ..core import templates  # jinja2 on the first render only: `--help` stays instant
+
     return (
-        f"{MARKER}\n## Sweep `{outcome.study}`\n\n"
-        f"The best trial's values, written into `model.params` of `{params_path}`:\n\n"
-        f"| parameter | value |\n|---|---|\n{rows}\n\n"
-        f"- {outcome.metric}: {outcome.best_value:.4f} ({outcome.direction}), mean over the "
-        "training split's cross-validation folds: the holdout was not used.\n"
-        f"- Trials: {states}.\n"
-        f"- MLflow: parent run `{outcome.parent_run_id}`, one child run per trial.\n\n"
-        "This pull request trains and gates the model as any other: the gate against "
-        "production decides.\n"
+        templates.environment(TEMPLATES)
+        .get_template("sweep_pr.md.j2")
+        .render(
+            marker=MARKER,
+            outcome=outcome,
+            params_path=params_path,
+            params=[(key, json.dumps(value)) for key, value in sorted(outcome.best_params.items())],
+            states=", ".join(f"{n} {s.lower()}" for s, n in sorted(outcome.counts.items())),
+        )
     )
