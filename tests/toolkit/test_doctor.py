@@ -1,7 +1,9 @@
-"""`mlops-toolkit doctor` against real MLflow servers (plain and basic-auth), DVC and Docker."""
+"""`mlops-toolkit doctor` against real MLflow servers (plain and basic-auth), DVC and Docker; its
+registry and artifact probe also on the in-memory MLflow client (fast tier)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from urllib.parse import quote
 
@@ -180,6 +182,71 @@ def test_docker_host_and_registry_login_never_show_the_password(tmp_path):
     table = rows(result.stdout)
     assert table["docker host"][0] == "FAIL" and dead in table["docker host"][2]
     assert table["image registry"][0] == "skip"
+
+
+# --- the registry and artifact probe on the in-memory client (tracking.connect) ----------------
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """The in-memory client behind `tracking.connect`; `fake.made`: the models it registered."""
+    from mlops_toolkit.tracking import client as tracking
+    from support.fakes.mlflow import FakeMlflowClient
+
+    client = FakeMlflowClient()
+    monkeypatch.setattr(tracking, "connect", lambda uri=None: client)
+    client.made = []
+    create = client.create_registered_model
+
+    def recorded(name, *args, **kwargs):
+        client.made.append(name)
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(client, "create_registered_model", recorded)
+    return client
+
+
+def probe_leftovers(fake) -> tuple[list[str], list[str]]:
+    """(the probe runs' lifecycle stages, the probe models still registered)."""
+    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
+    from mlops_toolkit.checks import environment
+
+    experiment = fake.get_experiment_by_name(environment.DOCTOR_EXPERIMENT)
+    found = fake.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
+    kept = []
+    for name in fake.made:
+        with contextlib.suppress(MlflowException):
+            kept.append(fake.get_registered_model(name).name)
+    return [r.info.lifecycle_stage for r in found], kept
+
+
+def test_the_probe_round_trips_registers_and_cleans_up(fake):
+    from mlops_toolkit.checks import environment
+
+    for _ in range(2):  # the second finds the doctor's experiment
+        artifacts, registry = environment.registry_and_artifacts("http://mlflow.invalid", "m")
+        assert artifacts.status == "ok" and "fake-artifacts:/" in artifacts.detail
+        assert (registry.status, registry.detail) == (
+            "ok", "created version 1, set an alias, deleted",
+        )  # fmt: skip
+    assert len(fake.made) == 2 and all(m.startswith("mlops-doctor.m.") for m in fake.made)
+    assert probe_leftovers(fake) == (["deleted", "deleted"], [])
+
+
+def test_a_refused_version_fails_the_registry_and_still_cleans_up(fake, monkeypatch):
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
+    from mlops_toolkit.checks import environment
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("Permission denied for model versions", PERMISSION_DENIED)
+
+    monkeypatch.setattr(fake, "create_model_version", refuse)
+    artifacts, registry = environment.registry_and_artifacts("http://mlflow.invalid", "m")
+    assert artifacts.status == "ok" and registry.status == "FAIL"
+    assert registry.detail.startswith("mlops-doctor.m.") and "Permission denied" in registry.detail
+    assert probe_leftovers(fake) == (["deleted"], [])
 
 
 # --- strict: what CI needs, named --------------------------------------------------------------

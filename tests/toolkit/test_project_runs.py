@@ -1,7 +1,8 @@
 """mlops_toolkit.project.runs against a real `mlflow server`: MLflow 3 done right. The experiment
 is marked classic ML, a new run is named after its pull request or branch and short sha, the
 train and holdout tables are run inputs (digest = DVC's MD5, source = their path, DVC facts
-when tracked) and validate-data's reports are logged."""
+when tracked) and validate-data's reports are logged. The experiment kind and a model's identity
+also run on the in-memory client (`fake`), in the fast tier."""
 
 from __future__ import annotations
 
@@ -69,6 +70,40 @@ def test_a_kind_the_team_chose_is_left_alone(tracked):
     assert MlflowClient().get_experiment(experiment_id).tags["mlflow.experimentKind"] == (
         "forecasting"
     )
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """The in-memory client behind `tracking.connect`, where runs.py finds its client."""
+    from mlops_toolkit.tracking import client as tracking
+    from support.fakes.mlflow import FakeMlflowClient
+
+    client = FakeMlflowClient()
+    monkeypatch.setattr(tracking, "connect", lambda uri=None: client)
+    return client
+
+
+def test_the_experiment_is_marked_classic_ml_once_and_a_teams_kind_kept(fake):
+    from mlflow.exceptions import MlflowException
+
+    ours, theirs = fake.create_experiment("ours"), fake.create_experiment("theirs")
+    fake.set_experiment_tag(theirs, runs.EXPERIMENT_KIND_TAG, "forecasting")
+    for experiment_id in (ours, ours, theirs):
+        runs.mark_experiment_kind(experiment_id)
+    assert fake.get_experiment(ours).tags == {runs.EXPERIMENT_KIND_TAG: runs.EXPERIMENT_KIND}
+    assert fake.get_experiment(theirs).tags == {runs.EXPERIMENT_KIND_TAG: "forecasting"}
+    with pytest.raises(MlflowException):  # an experiment deleted meanwhile: MLflow's error
+        runs.mark_experiment_kind("987654321")
+
+
+def test_an_alias_uri_names_the_version_it_points_at(fake):
+    fake.create_registered_model("churn")
+    run_id = fake.add_run()
+    for _ in range(2):
+        fake.create_model_version("churn", f"runs:/{run_id}/model", run_id)
+    fake.set_registered_model_alias("churn", "champion", "1")
+    assert runs.model_identity("models:/churn@champion", "other") == ("churn", "1")
+    assert runs.model_identity("models:/churn/2", "other") == ("churn", "2")
 
 
 def test_a_push_run_is_named_after_its_branch(tracked, monkeypatch):

@@ -450,3 +450,46 @@ def test_a_run_left_running_is_ended_and_one_that_ended_is_left(connected, tmp_p
     client.set_terminated(done, "FINISHED")
     assert orphan(done) == "" and client.get_run(done).info.status == "FINISHED"
     assert orphan("0" * 32) == "" and not record.exists()  # deleted meanwhile: nothing to end
+
+
+def test_an_experiments_tags_are_written_and_read_back(tracking_backend):
+    client = tracking_backend.client
+    name = unique("kinds")
+    experiment = client.create_experiment(name, tags={"team": "churn"})
+    found = client.get_experiment(experiment)
+    assert (found.experiment_id, found.name, found.tags.get("team")) == (experiment, name, "churn")
+    assert "mlflow.experimentKind" not in found.tags  # MLflow sets no kind on its own
+    client.set_experiment_tag(experiment, "mlflow.experimentKind", "forecasting")
+    client.set_experiment_tag(experiment, "n", 3)
+    tags = client.get_experiment_by_name(name).tags
+    assert (tags["mlflow.experimentKind"], tags["n"]) == ("forecasting", "3")
+    found.tags["team"] = "changed"  # a copy: nothing stored changes
+    assert client.get_experiment(experiment).tags["team"] == "churn"
+    for missing in (
+        lambda: client.get_experiment("987654321"),
+        lambda: client.set_experiment_tag("987654321", "k", "v"),
+    ):
+        with pytest.raises(MlflowException) as caught:
+            missing()
+        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_a_deleted_run_reads_back_deleted_and_leaves_searches(tracking_backend):
+    from mlflow.entities import ViewType
+
+    client = tracking_backend.client
+    experiment = client.create_experiment(unique("deleted"))
+    run_id = client.create_run(experiment, tags={"k": "v"}).info.run_id
+    kept = client.create_run(experiment, tags={"k": "v"}).info.run_id
+    where = client.get_run(run_id).info.artifact_uri
+    assert isinstance(where, str) and run_id in where  # the doctor names it
+    client.delete_run(run_id)
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment], "tags.k = 'v'")] == [kept]
+    everything = client.search_runs([experiment], run_view_type=ViewType.ALL)
+    assert sorted(r.info.run_id for r in everything) == sorted([run_id, kept])
+    deleted = client.search_runs([experiment], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [run_id]
+    with pytest.raises(MlflowException) as caught:
+        client.delete_run("0" * 32)
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"

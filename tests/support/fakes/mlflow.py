@@ -64,6 +64,12 @@ class FakeRunInfo:
     lifecycle_stage: str = "active"
     start_time: int | None = field(default_factory=_now_ms)
     end_time: int | None = None
+    artifact_uri: str = ""  # the store's own scheme, as MLflow's mlflow-artifacts:/...
+
+    def __post_init__(self) -> None:
+        self.artifact_uri = self.artifact_uri or (
+            f"fake-artifacts:/{self.experiment_id}/{self.run_id}/artifacts"
+        )
 
 
 @dataclass
@@ -89,6 +95,11 @@ class FakeExperiment:
     experiment_id: str
     name: str
     lifecycle_stage: str = "active"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def view(self) -> FakeExperiment:
+        """A copy, as the real client hands out: changing it changes nothing stored."""
+        return FakeExperiment(self.experiment_id, self.name, self.lifecycle_stage, dict(self.tags))
 
 
 @dataclass
@@ -314,10 +325,24 @@ class FakeMlflowClient:
             raise _error(f"Logged model with ID '{model_id}' not found", MISSING) from None
 
     # -- experiments -----------------------------------------------------------------------
+    def _experiment(self, experiment_id: str) -> FakeExperiment:
+        try:
+            return self._experiments[str(experiment_id)]
+        except KeyError:
+            raise _error(f"No Experiment with id={experiment_id} exists", MISSING) from None
+
+    def get_experiment(self, experiment_id: str) -> FakeExperiment:
+        with self._mutex:
+            return self._experiment(experiment_id).view()
+
     def get_experiment_by_name(self, name: str) -> FakeExperiment | None:
         with self._mutex:
             found = [e for e in self._experiments.values() if e.name == name]
-            return FakeExperiment(found[0].experiment_id, found[0].name) if found else None
+            return found[0].view() if found else None
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        with self._mutex:
+            self._experiment(experiment_id).tags[key] = str(value)
 
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict | None = None
@@ -328,7 +353,8 @@ class FakeMlflowClient:
             if self.get_experiment_by_name(name) is not None:
                 raise _error(f"Experiment(name={name}) already exists.", EXISTS)
             experiment_id = str(max(int(e) for e in self._experiments) + 1)
-            self._experiments[experiment_id] = FakeExperiment(experiment_id, name)
+            kept = {k: str(v) for k, v in (tags or {}).items()}
+            self._experiments[experiment_id] = FakeExperiment(experiment_id, name, tags=kept)
             return experiment_id
 
     # -- runs ------------------------------------------------------------------------------
@@ -383,11 +409,15 @@ class FakeMlflowClient:
     ) -> FakePage:
         matches = _run_matcher(filter_string)
         wanted = {str(e) for e in experiment_ids}
+        # MLflow's ViewType: 1 ACTIVE_ONLY, 2 DELETED_ONLY, 3 ALL.
+        stages = {1: {"active"}, 2: {"deleted"}}.get(run_view_type, {"active", "deleted"})
         with self._mutex:
             found = [
                 self.get_run(run_id)
                 for run_id, run in self._runs.items()
-                if run.info.experiment_id in wanted and matches(run)
+                if run.info.experiment_id in wanted
+                and run.info.lifecycle_stage in stages
+                and matches(run)
             ]
         # MLflow's default order: the latest started first.
         found.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
@@ -417,6 +447,10 @@ class FakeMlflowClient:
             run = self._run(run_id)
             run.info.status = status or "FINISHED"
             run.info.end_time = end_time if end_time is not None else _now_ms()
+
+    def delete_run(self, run_id: str) -> None:
+        with self._mutex:
+            self._run(run_id).info.lifecycle_stage = "deleted"  # MLflow's soft delete
 
     # -- artifacts -------------------------------------------------------------------------
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:

@@ -15,12 +15,15 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import names
 from ..compute import gpu
 from ..errors import ToolkitError
 from ..tracking import probe as tracking_check
+
+if TYPE_CHECKING:
+    from ..tracking.api import TrackingClient
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 DOCTOR_EXPERIMENT = "mlops-doctor"
@@ -72,11 +75,10 @@ class Probe:
     """One throw-away run (artifact round trip) and registered model (version + alias)."""
 
     def __init__(self, uri: str, model_name: str):
-        from mlflow import MlflowClient
+        # The platform's adapter: bounded retries and quiet downloads come with it.
+        from ..tracking import client as tracking_client
 
-        from ..tracking import client as tracking  # noqa: F401 - its bounded retries and quiet downloads
-
-        self.client: Any = MlflowClient(tracking_uri=uri)
+        self.client: TrackingClient = tracking_client.connect(uri)
         suffix = uuid.uuid4().hex[:8]
         self.model = f"{DOCTOR_MODEL_PREFIX}{model_name or 'probe'}.{suffix}"
         self.run_id: str | None = None

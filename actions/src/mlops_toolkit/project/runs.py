@@ -18,11 +18,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import contracts, names
 from ..tracking import open_runs
 from ..tracking import probe as tracking_check
+
+if TYPE_CHECKING:
+    from ..tracking.api import TrackingClient
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +121,19 @@ def open_run(uri: str, **start: Any) -> Iterator[Any]:
     open_runs.remove(run.info.run_id, OPEN_RUN_FILE)
 
 
-def mark_experiment_kind(experiment_id: str) -> None:
-    """Tag the experiment as classic ML once; a kind the team chose is left alone."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
+def mark_experiment_kind(experiment_id: str, client: TrackingClient | None = None) -> None:
+    """Tag the experiment as classic ML once; a kind the team chose is left alone. `client`:
+    the store MLflow points at (`connect`) unless given."""
+    client = _tracking_client() if client is None else client
     if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+def _tracking_client() -> TrackingClient:
+    """The platform's adapter on the URI `connect` set (mlflow.set_tracking_uri)."""
+    from ..tracking import client as tracking
+
+    return tracking.connect()
 
 
 def run_name() -> str | None:
@@ -263,13 +272,11 @@ def model_identity(uri: str, registered_name: str) -> tuple[str, str | None]:
     a logged model's models:/m-...) is the project's registered model at the version `evaluate`
     registered, if any.
     """
-    from mlflow import MlflowClient
-
     ref = uri.removeprefix("models:/")
     if ref != uri and not ref.startswith("m-"):
         name, sep, alias = ref.partition("@")
         if sep:
-            return name, str(MlflowClient().get_model_version_by_alias(name, alias).version)
+            return name, str(_tracking_client().get_model_version_by_alias(name, alias).version)
         name, _, version = ref.rpartition("/")
         return name, version
     try:

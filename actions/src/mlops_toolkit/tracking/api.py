@@ -39,6 +39,7 @@ class RunInfoLike(Protocol):
     lifecycle_stage: str  # "active" or "deleted"
     start_time: int | None  # milliseconds since the epoch
     end_time: int | None
+    artifact_uri: str  # where the run's artifacts live (the doctor's round trip names it)
 
 
 class RunDataLike(Protocol):
@@ -59,6 +60,7 @@ class LoggedModelLike(Protocol):
 class ExperimentLike(Protocol):
     experiment_id: str
     name: str
+    tags: dict[str, str]  # mlflow.experimentKind among them once set (project/runs.py)
 
 
 class FileInfoLike(Protocol):
@@ -120,8 +122,13 @@ class TrackingClient(Protocol):
 
     def get_logged_model(self, model_id: str) -> LoggedModelLike: ...
 
-    # Experiments (the sweep's, tuning/study.py).
+    # Experiments (the sweep's, tuning/study.py; the doctor's, checks/environment.py; the
+    # project's kind, project/runs.py). A missing id raises RESOURCE_DOES_NOT_EXIST.
+    def get_experiment(self, experiment_id: str) -> ExperimentLike: ...
+
     def get_experiment_by_name(self, name: str) -> ExperimentLike | None: ...
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None: ...
 
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
@@ -165,6 +172,10 @@ class TrackingClient(Protocol):
     def set_terminated(
         self, run_id: str, status: str | None = None, end_time: int | None = None
     ) -> None: ...
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft delete: get_run still answers, with lifecycle_stage "deleted"."""
+        ...
 
     # A run's artifacts (the model passport, registry/passport.py).
     def log_artifact(
