@@ -3,7 +3,8 @@
 No cluster runs here: the overlays are built with `kubectl kustomize`, the built-in kinds are
 validated by kubernetes-validate in strict mode against two Kubernetes versions, and the
 ServiceMonitor (a Prometheus Operator CRD, unknown to kubernetes-validate) against the
-operator's own v1 schema (cloudcoil's models generated from the CRD), unknown keys rejected.
+operator's own v1 schema (cloudcoil's models generated from the CRD), unknown keys rejected; so
+is the PrometheusRule the deploy builds from monitoring/alerts.yml and the rendered ServiceMonitor.
 The release and rollback drive them through the toolkit (deploy/kubernetes.py, whose calls are
 tested against a recorded kubectl stand-in in tests/toolkit/test_kubernetes_target.py); here the
 image the toolkit writes into an overlay is rendered by kustomize itself.
@@ -130,6 +131,38 @@ def test_service_monitor_matches_its_crd_schema_and_the_service(rendered, stage)
             replacement = rule.get("replacement", "$1").replace("$", "\\")
             labels[rule["targetLabel"]] = found.expand(replacement)
     assert labels["environment"] == stage and labels["job"] == "model-serving"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_prometheus_rule_matches_its_crd_schema_and_carries_alerts_yml(
+    project, rendered, stage
+):
+    """What the deploy applies (deploy/kubernetes.py, before the overlay): every group of the
+    generated monitoring/alerts.yml, the rules' one home, as spec.groups, named and labelled as
+    the stage's ServiceMonitor, valid for the Operator's v1 PrometheusRule schema."""
+    import json
+
+    from cloudcoil.models.prometheus_operator.v1 import PrometheusRule
+    from mlops_toolkit.deploy.kubernetes import alert_groups, prometheus_rule
+
+    monitor = by_kind(rendered[stage])["ServiceMonitor"]
+    rules = project / "monitoring" / "alerts.yml"
+    raw = json.loads(json.dumps(prometheus_rule(alert_groups(rules), monitor)))  # as kubectl reads
+    model = PrometheusRule.model_validate(raw)
+    # The models ignore unknown keys: a round trip that loses one means it is not in the CRD.
+    assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == raw
+    assert raw["spec"]["groups"] == yaml.safe_load(rules.read_text())["groups"]
+    assert [g["name"] for g in raw["spec"]["groups"]] == [
+        "model-serving",
+        "prediction-store",
+        "model-quality",
+    ]
+    assert raw["metadata"] == {
+        "name": monitor["metadata"]["name"],
+        "labels": monitor["metadata"]["labels"],
+    }
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"  # the Operator's selector
+    assert "namespace" not in raw["metadata"]  # kubectl -n: the stage's namespace
 
 
 def test_the_workflows_deploy_and_roll_back_through_the_toolkit(project):

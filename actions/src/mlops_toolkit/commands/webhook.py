@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from .. import names
 from ..ci import actions as ghactions
+from ..core import annotations
 from ..errors import InputError
 from . import options
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except webhooks.WebhooksUnsupported as exc:
         if not args.skip_unsupported:
             raise
-        _warn(str(exc))
+        annotations.warning(str(exc), title="mlops-toolkit webhook")
         ghactions.set_outputs({"status": "unsupported", "webhook-id": ""})
         return 0
     ghactions.set_outputs({"status": outcome.action, "webhook-id": outcome.webhook_id})
@@ -73,10 +73,3 @@ def run(args: argparse.Namespace) -> int:
         f"of `{args.model_name}` go to {shown} (HMAC-signed with `{args.secret_env}`).\n"
     )
     return 0
-
-
-def _warn(message: str) -> None:
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::warning title=mlops-toolkit webhook::{message}", file=sys.stderr)
-    else:
-        print(f"mlops-toolkit webhook: warning: {message}", file=sys.stderr)

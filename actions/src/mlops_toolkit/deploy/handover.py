@@ -9,12 +9,11 @@ only on Docker's schedule). No port is ever without a listener, and no proxy is 
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from typing import Any
 
+from ..core import annotations
 from ..errors import ToolkitError
 from ..tracking import client as tracking
 from . import dockerhost
@@ -29,13 +28,7 @@ PORT_MODE_COST = (
 
 def warn_port_swap() -> None:
     """A docker deploy on a published port says what it costs, in the step's output."""
-    on_actions = bool(os.environ.get("GITHUB_ACTIONS"))
-    print(
-        f"::warning title=publish ingress::{PORT_MODE_COST}"
-        if on_actions
-        else f"warning: {PORT_MODE_COST}",
-        file=sys.stderr,
-    )
+    annotations.warning(PORT_MODE_COST, title="publish ingress")
 
 
 def host_network_problem(info: dict) -> str | None:

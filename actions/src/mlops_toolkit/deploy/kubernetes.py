@@ -10,6 +10,13 @@ Deployment, undone by it when the rollout fails.
    as for the other targets.
 Any failure runs `kubectl rollout undo` (back to the previous ReplicaSet) and fails the step.
 
+The alert rules reach an in-cluster Prometheus (the Prometheus Operator's) as the PrometheusRule
+`<app>`, built on each deploy from monitoring/alerts.yml, their one home (promtool-tested there;
+kustomize cannot embed a file's content in a CRD field, so no manifest copies them): its `groups`
+as spec.groups, named and labelled as the overlay's ServiceMonitor (so the Prometheus that
+selects the scrape selects the rules), applied on stdin before the overlay. A cluster without the
+PrometheusRule CRD gets one warning line and the deploy goes on.
+
 kubectl is driven as a program: the runner needs kubectl and a kubeconfig (the KUBECONFIG
 secret's content in KUBECONFIG_DATA, written under $RUNNER_TEMP, or KUBECONFIG). Tested
 against a recorded kubectl stand-in (tests/toolkit/test_kubernetes_target.py), not a cluster:
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from ..core import annotations
 from ..errors import ToolkitError
 from . import verify
 from .target import PASSED_TO_SERVER, Deployed, Options, Release, serving_env
@@ -35,6 +43,9 @@ from .target import PASSED_TO_SERVER, Deployed, Options, Release, serving_env
 PLACEHOLDER = "model-server"  # the image name the base manifests use, set per stage here
 KUBECONFIG_DATA = "KUBECONFIG_DATA"
 REVISION = "deployment.kubernetes.io/revision"
+ALERT_RULES = Path("monitoring/alerts.yml")  # the rules' one home, from the repository's root
+OPERATOR_API = "monitoring.coreos.com/v1"
+NO_RULE_CRD = 'no matches for kind "PrometheusRule"'  # kubectl's answer where no CRD serves it
 
 
 def split_image(image: str) -> dict:
@@ -84,6 +95,49 @@ def kubeconfig_env() -> dict[str, str]:
     return env
 
 
+def alert_groups(path: Path) -> list[dict] | None:
+    """The rule groups of a Prometheus rule file (monitoring/alerts.yml); None without the file.
+    A file that is there but unreadable fails the deploy before the cluster is touched: shipping
+    no alerts silently is what the PrometheusRule exists to prevent."""
+    import yaml
+
+    if not path.is_file():
+        return None
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ToolkitError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    groups = doc.get("groups") if isinstance(doc, dict) else None
+    if not isinstance(groups, list) or not groups:
+        raise ToolkitError(f"{path} has no rule groups (a `groups:` list)")
+    return groups
+
+
+def service_monitor(rendered: str) -> dict | None:
+    """The ServiceMonitor among the overlay's rendered manifests (`kubectl kustomize`), if any."""
+    import yaml
+
+    docs = yaml.safe_load_all(rendered)
+    return next(
+        (d for d in docs if isinstance(d, dict) and d.get("kind") == "ServiceMonitor"), None
+    )
+
+
+def prometheus_rule(groups: list[dict], monitor: dict) -> dict:
+    """The PrometheusRule carrying ``groups``, named and labelled as ``monitor``: an Operator's
+    ruleSelector and serviceMonitorSelector usually match the same label (kube-prometheus-stack:
+    `release: <its release>`), so the label a team gives the ServiceMonitor selects both. No
+    namespace: kubectl's -n puts it beside the stage's other objects."""
+    meta = monitor.get("metadata") or {}
+    metadata = {"name": meta["name"], "labels": dict(meta.get("labels") or {})}
+    return {
+        "apiVersion": OPERATOR_API,
+        "kind": "PrometheusRule",
+        "metadata": metadata,
+        "spec": {"groups": groups},
+    }
+
+
 @dataclass
 class KubernetesTarget:
     """A stage as the Deployment `<app>` in namespace `<app>-<stage>`, from its overlay."""
@@ -95,6 +149,7 @@ class KubernetesTarget:
     url: str = ""  # where the runner reaches the stage, if it can (an Ingress, a LoadBalancer)
     kubectl: str = "kubectl"
     kind: str = "kubernetes"
+    alert_rules: Path = ALERT_RULES
 
     def _run(
         self, *args: str, timeout_s: float = 60, namespaced: bool = True, stdin: str | None = None
@@ -173,14 +228,46 @@ class KubernetesTarget:
         }
         self._run("apply", "-f", "-", stdin=json.dumps(secret))
 
+    def _prometheus_rule(self) -> dict | None:
+        """The PrometheusRule of this deploy, built before the cluster is touched (a broken
+        alerts.yml or overlay fails first); None where there is nothing to apply."""
+        groups = alert_groups(self.alert_rules)
+        if groups is None:
+            print(f"no {self.alert_rules}: no PrometheusRule applied")
+            return None
+        # Local (no cluster): the ServiceMonitor as the overlay makes it, its name and labels.
+        monitor = service_monitor(self._run("kustomize", str(self.overlay), namespaced=False))
+        if monitor is None:  # removed where the Operator does not run: its rules go too
+            print(f"no ServiceMonitor in {self.overlay}: no PrometheusRule applied")
+            return None
+        return prometheus_rule(groups, monitor)
+
+    def _apply_rule(self, rule: dict | None) -> None:
+        """The rules applied before the overlay, so a rule the cluster refuses (its admission
+        webhook, RBAC) fails the deploy before any pod changes. Only a missing CRD is let go:
+        that cluster runs no Operator to read the rules."""
+        if rule is None:
+            return
+        try:
+            self._run("apply", "-f", "-", stdin=json.dumps(rule))
+        except ToolkitError as exc:
+            if NO_RULE_CRD not in str(exc):
+                raise
+            annotations.warning(
+                f"the cluster has no PrometheusRule CRD ({OPERATOR_API}): {self.alert_rules} "
+                "not applied, no alert fires from an in-cluster Prometheus; the deploy goes on"
+            )
+
     def deploy(self, release: Release) -> Deployed:
         payload = None
         if self.url:  # the smoke request needs a way in; without one, readiness is the check
             payload = verify.smoke_request(release.model_name, release.model_version, release.smoke)
+        rule = self._prometheus_rule()
         before = self._deployment()
         previous = _image_of(before) if before else ""
         set_image(self.overlay, release.image)
         self._serving_secret()
+        self._apply_rule(rule)
         # The overlay sets its own namespace (kustomization.yaml): no -n here.
         self._run("apply", "-k", str(self.overlay), timeout_s=120, namespaced=False)
         try:
