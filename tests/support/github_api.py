@@ -22,15 +22,24 @@ open pull request, as GitHub answers), POST /repos/{o}/{r}/issues/{n}/labels (`a
 `merge_pull`, `pull_requests_of` for tests). A pull request is an issue too (one numbering).
 Requires `Authorization: Bearer|token <token>`; answers 401/404/422 like GitHub does. The
 repositories in `public` answer the two ref reads without a token, as public ones do.
+Each repository's issues, pull requests, comments and commits' pull requests are a
+`RepositoryState` (tests/support/github_state.py, the in-memory fake's state too); the helpers
+here (add, add_issue, add_pull, associate, merge_pull, on, issues_of, pull_requests_of) are its,
+with the repository first. Issue numbers (from 101) and comment and runner ids (from 1001) run
+across repositories; a comment is found by its id alone, whichever repository the path names.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
+
+from support.github_state import RepositoryState, public_comment
 
 LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 ONE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
@@ -52,13 +61,39 @@ SETTINGS = re.compile(
 )
 
 
+class _Issues(Mapping):
+    """Every repository's issues and pull requests by (repo, number), in the order they were
+    opened: a view of the stand-in's `RepositoryState`s (tests read and edit them through it)."""
+
+    def __init__(self, repos: dict[str, RepositoryState]):
+        self._repos = repos
+
+    def __getitem__(self, key: tuple[str, int]) -> dict:
+        repo, number = key
+        state = self._repos.get(repo)
+        if state is None:
+            raise KeyError(key)
+        return state.issues[number]
+
+    def _keys(self) -> list[tuple[str, int]]:
+        keys = [(s.repo, n) for s in list(self._repos.values()) for n in list(s.issues)]
+        return sorted(keys, key=lambda key: key[1])
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+
 class GitHubStandIn:
     def __init__(self, token: str = "test-token"):
         self.token = token
-        self.comments: dict[int, dict] = {}  # id -> comment
+        # repo -> its issues, pull requests, comments and commits' pull requests; the numbers and
+        # ids run across repositories (comment and runner ids from one counter)
+        self.repos: dict[str, RepositoryState] = {}
+        self.issues = _Issues(self.repos)  # (repo, number) -> issue or pull request
         self.requests: list[tuple[str, str]] = []
-        self.pulls: dict[tuple[str, str], list[dict]] = {}  # (repo, sha) -> pull requests
-        self.issues: dict[tuple[str, int], dict] = {}  # (repo, number) -> issue
         self.refs: dict[tuple[str, str], str] = {}  # (repo, "refs/tags/v1") -> sha
         self.releases: dict[tuple[str, str], dict] = {}  # (repo, tag) -> release
         self.runners: dict[str, list[dict]] = {}  # repo -> self-hosted runners
@@ -66,9 +101,9 @@ class GitHubStandIn:
         self.public: set[str] = set()  # repositories whose refs read without a token
         # (repo, where, "variables"|"secrets") -> names; where: actions/, environments/<env>/...
         self.settings: dict[tuple[str, str, str], set[str]] = {}
-        self._next = 1000
-        self._next_issue = 100
-        self._lock = threading.Lock()
+        self._ids = itertools.count(1001)
+        self._numbers = itertools.count(101)
+        self._lock = threading.RLock()
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -82,108 +117,65 @@ class GitHubStandIn:
         self.server.shutdown()
         self.server.server_close()
 
-    def add(self, repo: str, number: int, body: str, user: str = "someone") -> dict:
+    def state_of(self, repo: str) -> RepositoryState:
+        """The state of `repo` (an empty one the first time)."""
         with self._lock:
-            self._next += 1
-            comment = {
-                "id": self._next,
-                "body": body,
-                "user": {"login": user},
-                "repo": repo,
-                "issue": number,
-                "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{self._next}",
-            }
-            self.comments[self._next] = comment
-            return comment
+            if repo not in self.repos:
+                self.repos[repo] = RepositoryState(
+                    repo,
+                    pulls_url=f"{self.url}/repos/{repo}/pulls",
+                    numbers=self._numbers,
+                    ids=self._ids,
+                    lock=self._lock,
+                )
+            return self.repos[repo]
+
+    def comment(self, comment_id: int) -> dict | None:
+        """Comment `comment_id` of any repository (PATCH .../issues/comments/{id} finds it so)."""
+        with self._lock:
+            states = list(self.repos.values())
+        return next(
+            (s.comments_by_id[comment_id] for s in states if comment_id in s.comments_by_id), None
+        )
+
+    # -- set-up and reads of one repository: RepositoryState's, `repo` first ---------------
+    def add(self, repo: str, number: int, body: str, user: str = "someone") -> dict:
+        return self.state_of(repo).add_comment(number, body, user)
 
     def associate(self, repo: str, sha: str, number: int, merged: bool = True) -> None:
         """Make ``sha`` a commit of pull request ``number`` (as a merge does)."""
-        merged_at = "2026-01-01T00:00:00Z" if merged else None
-        pull = {
-            "number": number,
-            "state": "closed" if merged else "open",
-            "merged_at": merged_at,
-            "html_url": f"https://github.com/{repo}/pull/{number}",
-        }
-        with self._lock:
-            self.pulls.setdefault((repo, sha), []).append(pull)
+        self.state_of(repo).associate(sha, number, merged)
 
-    def add_issue(
-        self,
-        repo: str,
-        title: str,
-        body: str,
-        labels: tuple[str, ...] = (),
-        state: str = "open",
-        pull_request: bool = False,
-    ) -> dict:
-        """An issue (or, with pull_request, a pull request as the issues list shows it)."""
-        with self._lock:
-            self._next_issue += 1
-            number = self._next_issue
-            kind = "pull" if pull_request else "issues"
-            issue = {
-                "number": number,
-                "title": title,
-                "body": body,
-                "state": state,
-                "labels": [{"name": name} for name in labels],
-                "html_url": f"https://github.com/{repo}/{kind}/{number}",
-            }
-            if pull_request:
-                issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
-            self.issues[(repo, number)] = issue
-            return issue
+    def add_issue(self, repo: str, *args, **kwargs) -> dict:
+        """An issue: RepositoryState.add_issue(title, body, labels=(), state="open",
+        pull_request=False)."""
+        return self.state_of(repo).add_issue(*args, **kwargs)
 
-    def add_pull(
-        self,
-        repo: str,
-        head: str,
-        title: str = "a pull request",
-        body: str = "",
-        *,
-        base: str = "main",
-        created_at: str | None = None,
-        state: str = "open",
-        labels: tuple[str, ...] = (),
-        draft: bool = False,
-    ) -> dict:
-        """A pull request of branch `head` (created now unless `created_at`, ISO 8601 UTC)."""
-        import time
-
-        pull = self.add_issue(repo, title, body, labels, state=state, pull_request=True)
-        with self._lock:
-            pull["head"] = {"ref": head, "repo": {"full_name": repo}}
-            pull["base"] = {"ref": base}
-            pull["draft"] = draft
-            pull["merged_at"] = None
-            pull["created_at"] = created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        return pull
+    def add_pull(self, repo: str, *args, **kwargs) -> dict:
+        """A pull request: RepositoryState.add_pull(head, title="a pull request", body="", *,
+        base="main", created_at=None, state="open", labels=(), draft=False)."""
+        return self.state_of(repo).add_pull(*args, **kwargs)
 
     def merge_pull(self, repo: str, number: int, sha: str) -> dict:
         """Close pull request `number` as merged, `sha` its merge commit (commits/{sha}/pulls)."""
-        pull = self.issues[(repo, number)]
-        with self._lock:
-            pull["state"] = "closed"
-            pull["merged_at"] = "2026-01-01T00:00:00Z"
-            self.pulls.setdefault((repo, sha), []).append(pull)
-        return pull
+        return self.state_of(repo).merge_pull(number, sha)
 
     def pull_requests_of(self, repo: str, state: str = "open") -> list[dict]:
-        return [
-            i
-            for (r, _), i in sorted(self.issues.items())
-            if r == repo and "pull_request" in i and state in ("all", i["state"])
-        ]
+        return self.state_of(repo).pull_requests_of(state)
+
+    def issues_of(self, repo: str, state: str = "open") -> list[dict]:
+        return self.state_of(repo).issues_of(state)
+
+    def on(self, repo: str, number: int) -> list[dict]:
+        return self.state_of(repo).on(number)
 
     def add_runner(
         self, repo: str, name: str, labels: tuple[str, ...], status: str = "online"
     ) -> dict:
         """A self-hosted runner of `repo`, as GET .../actions/runners lists it."""
         with self._lock:
-            self._next += 1
             runner = {
-                "id": self._next,
+                "id": next(self._ids),
                 "name": name,
                 "os": "Linux",
                 "status": status,
@@ -206,20 +198,6 @@ class GitHubStandIn:
                 return self.refs[(repo, name)]
         shas = [sha for (r, _), sha in self.refs.items() if r == repo]
         return next((sha for sha in shas if len(ref) >= 7 and sha.startswith(ref)), None)
-
-    def issues_of(self, repo: str, state: str = "open") -> list[dict]:
-        return [
-            i
-            for (r, _), i in sorted(self.issues.items())
-            if r == repo and "pull_request" not in i and state in ("all", i["state"])
-        ]
-
-    def on(self, repo: str, number: int) -> list[dict]:
-        return [
-            c
-            for c in sorted(self.comments.values(), key=lambda c: c["id"])
-            if c["repo"] == repo and c["issue"] == number
-        ]
 
     def _handler(self):
         outer = self
@@ -283,16 +261,16 @@ class GitHubStandIn:
                     return self._send(200, {"total_count": len(found), "runners": found})
                 pulls = PULLS.match(url.path)
                 if pulls:
-                    key = (f"{pulls[1]}/{pulls[2]}", pulls[3])
-                    return self._send(200, outer.pulls.get(key, []))
+                    commit_pulls = outer.state_of(f"{pulls[1]}/{pulls[2]}").commit_pulls_of(
+                        pulls[3]
+                    )
+                    return self._send(200, commit_pulls)
                 query = parse_qs(url.query)
                 pull_list = PULL_LIST.match(url.path)
                 if pull_list:
                     repo = f"{pull_list[1]}/{pull_list[2]}"
                     state = query.get("state", ["open"])[0]
-                    found = outer.pull_requests_of(repo, state)
-                    found.sort(key=lambda p: (p["created_at"], p["number"]), reverse=True)
-                    return self._page(url, query, found)
+                    return self._page(url, query, outer.state_of(repo).newest_pulls(state))
                 issues = ISSUES.match(url.path)
                 if issues:
                     return self._page(url, query, self._issues(f"{issues[1]}/{issues[2]}", query))
@@ -300,8 +278,7 @@ class GitHubStandIn:
                 if not m:
                     return self._send(404, {"message": "Not Found"})
                 items = outer.on(f"{m[1]}/{m[2]}", int(m[3]))
-                public = [{k: v for k, v in c.items() if k not in ("repo", "issue")} for c in items]
-                return self._page(url, query, public)
+                return self._page(url, query, [public_comment(c) for c in items])
 
             def _public_ref(self, path: str) -> bool:
                 match = COMMIT.match(path) or GIT_REF.match(path)
@@ -332,14 +309,7 @@ class GitHubStandIn:
             def _issues(self, repo: str, query: dict) -> list[dict]:
                 state = query.get("state", ["open"])[0]
                 wanted = [w for w in query.get("labels", [""])[0].split(",") if w]
-                found = [
-                    i
-                    for (r, _), i in sorted(outer.issues.items())
-                    if r == repo and state in ("all", i["state"])
-                ]
-                return [
-                    i for i in found if all(w in {lb["name"] for lb in i["labels"]} for w in wanted)
-                ]
+                return outer.state_of(repo).listed(state, wanted)
 
             def _page(self, url, query: dict, items: list[dict]):
                 """One page of a list, with GitHub's Link header (other query keys kept)."""
@@ -390,7 +360,7 @@ class GitHubStandIn:
                 if data is None:
                     return
                 c = outer.add(f"{m[1]}/{m[2]}", int(m[3]), data["body"], user="github-actions")
-                return self._send(201, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+                return self._send(201, public_comment(c))
 
             def do_PATCH(self):
                 outer.requests.append(("PATCH", self.path))
@@ -420,14 +390,14 @@ class GitHubStandIn:
                             outer.issues[key][field] = data[field]
                     return self._send(200, outer.issues[key])
                 m = ONE.match(path)
-                if not m or int(m[3]) not in outer.comments:
+                c = outer.comment(int(m[3])) if m else None
+                if c is None:
                     return self._send(404, {"message": "Not Found"})
                 data = self._body()
                 if data is None:
                     return
-                c = outer.comments[int(m[3])]
                 c["body"] = data["body"]
-                return self._send(200, {k: v for k, v in c.items() if k not in ("repo", "issue")})
+                return self._send(200, public_comment(c))
 
             def _create_pull(self, match):
                 data = self._body(required="title")
@@ -437,7 +407,7 @@ class GitHubStandIn:
                 head, base = data.get("head"), data.get("base")
                 if not isinstance(head, str) or not head or not isinstance(base, str) or not base:
                     return self._send(422, {"message": "Validation Failed"})
-                if any(p["head"]["ref"] == head for p in outer.pull_requests_of(repo)):
+                if outer.state_of(repo).has_open_pull(head):
                     message = f"A pull request already exists for {match[1]}:{head}."
                     return self._send(422, {"message": "Validation Failed", "errors": [message]})
                 pull = outer.add_pull(
