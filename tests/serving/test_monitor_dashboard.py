@@ -97,11 +97,29 @@ def _serving_series(tmp_path: Path) -> list[tuple[str, dict[str, str]]]:
     report.write_text(
         json.dumps(
             {
+                "generated_at": "2001-09-09T01:46:40Z",
                 "timestamp": 1e9,
+                "rows": {"reference": 400, "current": 100},
                 "drift_detected": False,
                 "thresholds": {"psi": 0.2, "p_value": 0.01},
-                "features": {"a": {"psi": 0.1, "test": "ks", "p_value": 0.5, "drifted": False}},
-                "prediction": {"psi": 0.05, "test": "ks", "p_value": 0.6, "drifted": False},
+                "bins": 10,
+                "features": {
+                    "a": {
+                        "kind": "numeric",
+                        "psi": 0.1,
+                        "test": "ks",
+                        "p_value": 0.5,
+                        "drifted": False,
+                    }
+                },
+                "prediction": {
+                    "kind": "numeric",
+                    "psi": 0.05,
+                    "test": "ks",
+                    "p_value": 0.6,
+                    "drifted": False,
+                },
+                "drifted_features": [],
             }
         )
     )

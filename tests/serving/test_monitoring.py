@@ -134,11 +134,23 @@ def test_every_metric_in_alerts_and_dashboard_is_exposed(project: Path, tmp_path
     report.write_text(
         json.dumps(
             {
+                "generated_at": "1970-01-01T00:00:01Z",
                 "timestamp": 1.0,
+                "rows": {"reference": 400, "current": 100},
                 "drift_detected": False,
                 "thresholds": {"psi": 0.2, "p_value": 0.01},
-                "features": {"a": {"psi": 0.1, "test": "ks", "p_value": 0.5, "drifted": False}},
+                "bins": 10,
+                "features": {
+                    "a": {
+                        "kind": "numeric",
+                        "psi": 0.1,
+                        "test": "ks",
+                        "p_value": 0.5,
+                        "drifted": False,
+                    }
+                },
                 "prediction": None,
+                "drifted_features": [],
             }
         )
     )

@@ -37,14 +37,30 @@ def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     report.write_text(
         json.dumps(
             {
+                "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "timestamp": time.time(),
+                "rows": {"reference": 400, "current": 100},
                 "drift_detected": True,
                 "thresholds": {"psi": 0.2, "p_value": 0.01},
+                "bins": 10,
                 "features": {
-                    "mean area": {"psi": 0.9, "test": "ks", "p_value": 1e-9, "drifted": True},
-                    "mean radius": {"psi": 0.05, "test": "ks", "p_value": 0.6, "drifted": False},
+                    "mean area": {
+                        "kind": "numeric",
+                        "psi": 0.9,
+                        "test": "ks",
+                        "p_value": 1e-9,
+                        "drifted": True,
+                    },
+                    "mean radius": {
+                        "kind": "numeric",
+                        "psi": 0.05,
+                        "test": "ks",
+                        "p_value": 0.6,
+                        "drifted": False,
+                    },
                 },
                 "prediction": None,
+                "drifted_features": ["mean area"],
             }
         )
     )

@@ -546,13 +546,29 @@ def test_last_drift_report_is_exposed_as_metrics(clf, tmp_path: Path) -> None:
         report.write_text(
             json.dumps(
                 {
+                    "generated_at": "2023-11-14T22:13:20Z",
                     "timestamp": 1700000000,
+                    "rows": {"reference": 400, "current": 100},
                     "drift_detected": True,
-                    "thresholds": {"psi": 0.2},
+                    "thresholds": {"psi": 0.2, "p_value": 0.01},
+                    "bins": 10,
                     "features": {
-                        "mean area": {"psi": 0.7, "test": "ks", "p_value": 0.001, "drifted": True}
+                        "mean area": {
+                            "kind": "numeric",
+                            "psi": 0.7,
+                            "test": "ks",
+                            "p_value": 0.001,
+                            "drifted": True,
+                        }
                     },
-                    "prediction": {"psi": 0.05, "test": "chi2", "p_value": 0.4, "drifted": False},
+                    "prediction": {
+                        "kind": "categorical",
+                        "psi": 0.05,
+                        "test": "chi2",
+                        "p_value": 0.4,
+                        "drifted": False,
+                    },
+                    "drifted_features": ["mean area"],
                 }
             )
         )

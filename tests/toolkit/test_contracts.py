@@ -9,16 +9,33 @@ import re
 import pytest
 from mlops_toolkit import contracts
 from mlops_toolkit.contracts import (
+    ColumnDrift,
+    ConceptDrift,
     ContractError,
+    DataDriftReport,
+    DriftPush,
+    DriftRows,
+    DriftThresholds,
+    EnvironmentDrift,
+    GateBaseline,
+    GateBootstrap,
     GateFile,
+    GateMetric,
     GateModel,
+    LiveDriftReport,
+    MeasuredMetric,
     OpenRun,
     OpenRunsFile,
     PrepareFile,
+    QualityFigures,
+    QualityReport,
+    QualitySettings,
     RegisteredFile,
     RetrainDataFile,
     RunFile,
     ValidationReport,
+    VerdictCheck,
+    VersionQuality,
 )
 
 GATE = GateFile(
@@ -29,10 +46,14 @@ GATE = GateFile(
     rows=120,
     primary_metric="roc_auc",
     direction="maximize",
-    bootstrap={"resamples": 200, "confidence": 0.95, "seed": 7},
-    checks=[{"name": "roc_auc ≥ 0.8", "passed": False, "value": 0.71}],
-    metrics={"roc_auc": {"candidate": 0.71, "candidate_ci": [0.6, 0.8]}},
+    bootstrap=GateBootstrap(resamples=200, confidence=0.95, seed=7),
+    checks=[VerdictCheck("roc_auc ≥ 0.8", False, 0.71), VerdictCheck("roc_auc gap", True)],
+    metrics={
+        "roc_auc": GateMetric(0.71, [0.6, 0.8], 0.74, [0.65, 0.82], -0.03, [-0.08, 0.01]),
+        "f1": GateMetric(0.6, [0.5, 0.7], 0.6, [0.5, 0.7], 0.0, [-0.02, 0.02]),
+    },
     production=GateModel("models:/m/3", "def", "3"),
+    baseline=GateBaseline("majority class 'no'", 0.5, 0.21, [0.15, 0.27], 0.05),
     timings_s={"score": 0.25},
 )
 VALIDATION = ValidationReport(
@@ -62,6 +83,115 @@ RETRAIN_DATA = RetrainDataFile(
     label_to=1764900000.5,
 )
 OPEN_RUNS = OpenRunsFile([OpenRun("r1", "http://127.0.0.1:5000", "42", "h", "h|b|ns", "99")])
+# What drift.py's compare() gives for a numeric, a categorical and an empty column.
+NUMERIC = {"kind": "numeric", "psi": 0.41, "test": "ks", "statistic": 0.3, "p_value": 1e-6,
+           "drifted": True, "reference_mean": 3.5, "current_mean": 5.25}  # fmt: skip
+CATEGORICAL = {"unseen_rows": 4, "unseen_categories": ["zz"], "kind": "categorical",
+               "psi": 0.01, "test": "chi2", "statistic": 1.5, "p_value": 0.4, "drifted": False,
+               "reference_mean": None, "current_mean": None}  # fmt: skip
+EMPTY = {"kind": "numeric", "psi": None, "test": None, "statistic": None, "p_value": None,
+         "drifted": False, "note": "no values to compare"}  # fmt: skip
+# A data-drift report as drift.py wrote drift.json before versioning (no schema, no means on
+# an empty column).
+OLD_DATA_DRIFT = {
+    "generated_at": "2026-12-04T11:00:00Z",
+    "timestamp": 1796382000.5,
+    "rows": {"reference": 400, "current": 120},
+    "thresholds": {"psi": 0.2, "p_value": 0.01},
+    "bins": 10,
+    "features": {"age": NUMERIC, "plan": CATEGORICAL, "notes": EMPTY},
+    "prediction": {**NUMERIC, "drifted": False},
+    "drifted_features": ["age"],
+    "drift_detected": True,
+}
+DATA_DRIFT = DataDriftReport.from_dict(OLD_DATA_DRIFT)
+LIVE_VERSION = {"model_version": "3", "predictions": 120, "labelled": 80,
+                "measured": {"f1": {"value": 0.61, "lower": 0.55, "upper": 0.66}},
+                "limits": {"f1": 0.7, "roc_auc": None}, "degraded": ["f1"]}  # fmt: skip
+OLD_LIVE_DRIFT = {
+    "source": "prediction store",
+    "model_name": "churn",
+    "window": "7d",
+    "since": 1795777200.5,
+    "until": 1796382000.5,
+    "generated_at": "2026-12-04T11:00:00Z",
+    "timestamp": 1796382000.5,
+    "environments": {
+        "staging": {"rows": 0, "data": None, "concept": None, "kinds": []},
+        "production": {
+            "rows": 120,
+            "data": {**OLD_DATA_DRIFT, "not_served": ["customer_id"]},
+            "concept": {
+                "judged": True,
+                "why_not": "",
+                "min_labels": 50,
+                "versions": [LIVE_VERSION],
+                "drifted": True,
+            },
+            "kinds": ["data", "concept"],
+            "paths": {"json": "reports/drift/production/drift.json"},
+        },
+    },
+    "kinds": ["data", "concept"],
+    "drift_detected": True,
+    "rows": {"staging": 0, "production": 120},
+    "pushgateway": {
+        "url": "http://pg:9091",
+        "job": "model-drift",
+        "pushed": ["staging"],
+        "error": "HTTP 503 from http://pg:9091",
+    },
+}
+LIVE_DRIFT = LiveDriftReport.from_dict(OLD_LIVE_DRIFT)
+OLD_QUALITY = {
+    "ts": 1796382000.5,
+    "settings": {
+        "windows": ["1d", "7d"],
+        "task": "classification",
+        "resamples": 1000,
+        "confidence": 0.95,
+        "seed": 42,
+        "min_labels": 50,
+        "label_delay": 604800.0,
+        "margins": {"f1": 0.05},
+        "holdout": {"f1": 0.8},
+        "thresholds": {"f1": 0.75},
+    },
+    "figures": [
+        {
+            "model_name": "churn",
+            "model_version": "3",
+            "environment": "production",
+            "window": "1d",
+            "predictions": 100,
+            "labelled": 60,
+            "coverage": 0.6,
+            "delay_p50": 3600.0,
+            "delay_p90": 7200.0,
+            "measured": {"f1": {"value": 0.7, "lower": 0.6, "upper": 0.74}},
+            "estimated": {"f1": 0.72},
+            "estimate_error": {"f1": 0.02},
+            "degraded": ["f1"],
+        },
+        {
+            "model_name": "churn",
+            "model_version": "4",
+            "environment": "staging",
+            "window": "1d",
+            "predictions": 5,
+            "labelled": 0,
+            "coverage": 0.0,
+            "delay_p50": None,
+            "delay_p90": None,
+            "measured": {},
+            "estimated": {},
+            "estimate_error": {},
+            "degraded": [],
+        },
+    ],
+    "last_label": {"churn/production": 1796381000.0},
+}
+QUALITY = QualityReport.from_dict(OLD_QUALITY)
 
 # One value of each contract, and an unversioned file as projects before versioning wrote it.
 EXAMPLES = [
@@ -75,7 +205,24 @@ EXAMPLES = [
     (GATE, {k: v for k, v in GATE.to_dict().items() if k not in ("schema", "timings_s")}),
     (OPEN_RUNS, {"run_id": "r", "tracking_uri": "http://127.0.0.1:5000"}),
     (RETRAIN_DATA, {k: v for k, v in RETRAIN_DATA.to_dict().items() if k != "schema"}),
+    (DATA_DRIFT, OLD_DATA_DRIFT),
+    (LIVE_DRIFT, OLD_LIVE_DRIFT),
+    (QUALITY, OLD_QUALITY),
 ]
+
+
+def _gate(section: str) -> dict:
+    return GATE.to_dict()[section]
+
+
+def _live(**production: object) -> dict:
+    """OLD_LIVE_DRIFT with production's `data` or its concept's `versions` replaced."""
+    env = dict(OLD_LIVE_DRIFT["environments"]["production"])
+    if "data" in production:
+        env["data"] = production["data"]
+    if "versions" in production:
+        env["concept"] = {**env["concept"], "versions": production["versions"]}
+    return {**OLD_LIVE_DRIFT, "environments": {"production": env}}
 
 
 def test_every_contract_has_an_example():
@@ -186,6 +333,119 @@ def test_older_files_are_brought_to_version_1():
             json.dumps({**GATE.to_dict(), "timings_s": {"score": "1s"}}),
             "x.json: timings_s.score must be a number, not a string",
         ),
+        # gate.json's sections, typed: a wrong value inside one names its path
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "bootstrap": {**_gate("bootstrap"), "resamples": "1k"}}),
+            "x.json: bootstrap.resamples must be an integer, not a string",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "checks": [{"name": "r", "passed": "yes"}]}),
+            "x.json: checks[0].passed must be true or false, not a string",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "metrics": {"f1": {"candidate_ci": [0.1, 0.2]}}}),
+            "x.json: metrics.f1 lacks candidate",
+        ),
+        (
+            GateFile,
+            json.dumps(
+                {
+                    **GATE.to_dict(),
+                    "metrics": {
+                        "f1": {
+                            "candidate": 0.5,
+                            "candidate_ci": [0.1, 0.2],
+                            "production_ci": "wide",
+                        }
+                    },
+                }
+            ),
+            "x.json: metrics.f1.production_ci must be a list or null, not a string",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "baseline": {**_gate("baseline"), "required": "5%"}}),
+            "x.json: baseline.required must be a number, not a string",
+        ),
+        (
+            GateFile,
+            json.dumps({**GATE.to_dict(), "schema": "mlops.gate/2"}),
+            "schema mlops.gate/2 is not mlops.gate/1",
+        ),
+        # drift.json of one batch (drift.py) and of the prediction store (drift_live.py)
+        (
+            DataDriftReport,
+            json.dumps({**OLD_DATA_DRIFT, "schema": "mlops.data-drift/2"}),
+            "schema mlops.data-drift/2 is not mlops.data-drift/1",
+        ),
+        (
+            DataDriftReport,
+            json.dumps({**OLD_DATA_DRIFT, "features": {"age": {**NUMERIC, "psi": "high"}}}),
+            "x.json: features.age.psi must be a number or null, not a string",
+        ),
+        (
+            DataDriftReport,
+            json.dumps({**OLD_DATA_DRIFT, "rows": {"reference": 400, "current": "120"}}),
+            "x.json: rows.current must be an integer, not a string",
+        ),
+        (
+            DataDriftReport,
+            json.dumps({**OLD_DATA_DRIFT, "prediction": {"drifted": True}}),
+            "x.json: prediction lacks kind",
+        ),
+        (
+            LiveDriftReport,
+            json.dumps({**OLD_LIVE_DRIFT, "schema": "mlops.live-drift/2"}),
+            "schema mlops.live-drift/2 is not mlops.live-drift/1",
+        ),
+        (
+            LiveDriftReport,
+            json.dumps(_live(versions=[{**LIVE_VERSION, "labelled": "80"}])),
+            "x.json: environments.production.concept.versions[0].labelled must be an integer, "
+            "not a string",
+        ),
+        (
+            LiveDriftReport,
+            json.dumps(
+                _live(data={**OLD_DATA_DRIFT, "features": {"age": {**NUMERIC, "drifted": 1}}})
+            ),
+            "x.json: environments.production.data.features.age.drifted must be true or false, "
+            "not an integer",
+        ),
+        (
+            LiveDriftReport,
+            json.dumps({**OLD_LIVE_DRIFT, "pushgateway": {"url": "u", "job": "j", "pushed": {}}}),
+            "x.json: pushgateway.pushed must be a list, not an object",
+        ),
+        # quality.json (monitor)
+        (
+            QualityReport,
+            json.dumps({**OLD_QUALITY, "schema": "mlops.quality/2"}),
+            "schema mlops.quality/2 is not mlops.quality/1",
+        ),
+        (
+            QualityReport,
+            json.dumps(
+                {
+                    **OLD_QUALITY,
+                    "figures": [
+                        {
+                            **OLD_QUALITY["figures"][0],
+                            "measured": {"f1": {"value": 0.7, "lower": "low", "upper": 0.8}},
+                        }
+                    ],
+                }
+            ),
+            "x.json: figures[0].measured.f1.lower must be a number, not a string",
+        ),
+        (
+            QualityReport,
+            json.dumps({**OLD_QUALITY, "settings": {**OLD_QUALITY["settings"], "windows": "1d"}}),
+            "x.json: settings.windows must be a list, not a string",
+        ),
         (OpenRunsFile, '{"runs": [{"run_id": "r"}]}', "x.json: runs[0] lacks tracking_uri"),
         (OpenRunsFile, '{"runs": {"run_id": "r"}}', "x.json: runs must be a list, not an object"),
         (
@@ -221,6 +481,9 @@ def test_a_writer_cannot_add_a_field_the_contract_lacks():
             "validation.json: no validation report yet (run the validate-data step)",
         ),
         (GateFile, "gate.json: no gate verdict (run the gate step)"),
+        (DataDriftReport, "drift.json: no drift report (run the drift step)"),
+        (LiveDriftReport, "drift.json: no drift report (run the drift step)"),
+        (QualityReport, "quality.json: no live-quality report (run the monitor step)"),
     ],
 )
 def test_a_missing_file_says_what_to_run(tmp_path, contract, line):
@@ -235,6 +498,121 @@ def test_every_contract_has_a_documented_path_and_schema():
     for contract in contracts.CONTRACTS:
         assert f"`{contract.PATH.as_posix()}`" in doc
         assert contract.SCHEMA in doc
+
+
+def _verdict(mode: str) -> dict:
+    """What gate/verdict.py writes: production's figures only in compare mode."""
+    compare = mode == "compare"
+    metric = {"candidate": 0.8, "candidate_ci": [0.7, 0.9]}
+    if compare:
+        metric |= {"production": 0.78, "production_ci": [0.7, 0.85]}
+        metric |= {"improvement": 0.02, "improvement_ci": [-0.01, 0.05]}
+    return {
+        "passed": True,
+        "mode": mode,
+        "decision_rule": "r",
+        "reason": None,
+        "candidate": {"uri": "runs:/abc/model", "run_id": "abc", "version": None},
+        "production": {"uri": "models:/m/3", "run_id": "d", "version": "3"} if compare else None,
+        "rows": 100,
+        "primary_metric": "f1",
+        "direction": "maximize",
+        "bootstrap": {"resamples": 1000, "confidence": 0.95, "seed": 42},
+        "checks": [{"name": "f1 ≥ 0.7", "passed": True, "value": 0.8}],
+        "metrics": {"f1": metric},
+        "baseline": {
+            "model": "majority class 'no'",
+            "value": 0.5,
+            "improvement": 0.3,
+            "improvement_ci": [0.2, 0.4],
+            "required": 0.05,
+        },
+        "responsible": None,
+        "timings_s": {"predict_candidate": 0.5},
+    }
+
+
+@pytest.mark.parametrize("mode", ["compare", "bootstrap"])
+def test_gate_json_keeps_its_shape_with_typed_sections(tmp_path, mode):
+    """The sections are typed, the file is as before: the report's and the passport's
+    templates read the same keys (no production figures in bootstrap mode, not even null)."""
+    verdict = _verdict(mode)
+    built = GateFile.build(verdict)
+    assert built.to_dict() == {"schema": GateFile.SCHEMA, **verdict}
+    assert built.bootstrap == GateBootstrap(1000, 0.95, 42)
+    assert built.checks == [VerdictCheck("f1 ≥ 0.7", True, 0.8)]
+    assert built.baseline is not None and built.baseline.required == 0.05
+    assert (built.metrics["f1"].production is None) is (mode == "bootstrap")
+    read = GateFile.read(built.write(tmp_path / "gate.json"))
+    assert read == built and read.to_dict() == built.to_dict()
+
+
+def test_drift_reports_read_back_as_written():
+    """An unversioned drift.json reads as version 1 and is written back the same, but for the
+    means of an empty column, now null as a categorical column's are."""
+    means = {"reference_mean": None, "current_mean": None}
+    old = {**OLD_DATA_DRIFT, "features": {**OLD_DATA_DRIFT["features"], "notes": EMPTY | means}}
+    assert DATA_DRIFT.to_dict() == {"schema": DataDriftReport.SCHEMA, **old}
+    assert DATA_DRIFT.features["plan"] == ColumnDrift(
+        unseen_rows=4, unseen_categories=["zz"], kind="categorical", psi=0.01, test="chi2",
+        statistic=1.5, p_value=0.4, drifted=False,
+    )  # fmt: skip
+    assert DATA_DRIFT.rows == DriftRows(400, 120)
+    assert DATA_DRIFT.thresholds == DriftThresholds(0.2, 0.01)
+    assert "not_served" not in DATA_DRIFT.to_dict()  # only on the prediction store
+    production = LIVE_DRIFT.environments["production"]
+    assert isinstance(production, EnvironmentDrift) and production.data is not None
+    assert production.data.not_served == ["customer_id"]
+    concept = production.concept
+    assert isinstance(concept, ConceptDrift)
+    assert concept.versions[0] == VersionQuality(
+        "3", 120, 80, {"f1": MeasuredMetric(0.61, 0.55, 0.66)}, {"f1": 0.7, "roc_auc": None},
+        ["f1"],
+    )  # fmt: skip
+    assert LIVE_DRIFT.pushgateway == DriftPush(
+        "http://pg:9091", "model-drift", ["staging"], "HTTP 503 from http://pg:9091"
+    )
+    live = LIVE_DRIFT.to_dict()
+    assert live["environments"]["staging"] == OLD_LIVE_DRIFT["environments"]["staging"]
+    assert live["environments"]["production"]["data"] == {**old, "not_served": ["customer_id"]}
+    without_push = {k: v for k, v in OLD_LIVE_DRIFT.items() if k != "pushgateway"}
+    assert "pushgateway" not in LiveDriftReport.from_dict(without_push).to_dict()
+
+
+def test_quality_json_reads_back_as_written():
+    assert QUALITY.to_dict() == {"schema": QualityReport.SCHEMA, **OLD_QUALITY}
+    assert QUALITY.settings == QualitySettings(
+        ["1d", "7d"], "classification", 1000, 0.95, 42, 50, 604800.0, {"f1": 0.05},
+        {"f1": 0.8}, {"f1": 0.75},
+    )  # fmt: skip
+    assert QUALITY.figures[1] == QualityFigures("churn", "4", "staging", "1d", 5, 0, 0.0)
+    assert QUALITY.figures[0].measured["f1"] == MeasuredMetric(0.7, 0.6, 0.74)
+
+
+def test_read_drift_tells_the_two_drift_reports_apart(tmp_path):
+    """drift-issue reads the drift.json beside the Markdown: either writer's, by its schema
+    (an unversioned one by its shape)."""
+    for value, old in ((DATA_DRIFT, OLD_DATA_DRIFT), (LIVE_DRIFT, OLD_LIVE_DRIFT)):
+        assert contracts.read_drift(value.write(tmp_path / "drift.json")) == value
+        (tmp_path / "old.json").write_text(json.dumps(old))
+        assert type(contracts.read_drift(tmp_path / "old.json")) is type(value)
+    newer = {**OLD_LIVE_DRIFT, "schema": "mlops.live-drift/2"}
+    (tmp_path / "newer.json").write_text(json.dumps(newer))
+    with pytest.raises(
+        ContractError, match=r"schema mlops\.live-drift/2 is not mlops\.live-drift/1"
+    ):
+        contracts.read_drift(tmp_path / "newer.json")
+    with pytest.raises(ContractError, match=r"none.json: no drift report \(run the drift step\)"):
+        contracts.read_drift(tmp_path / "none.json")
+
+
+def test_a_drift_report_is_strict_json(tmp_path):
+    """jq and Prometheus' readers take no NaN: a writer's NaN is one line, and no file."""
+    report = {**OLD_DATA_DRIFT, "features": {"age": {**NUMERIC, "p_value": float("nan")}}}
+    with pytest.raises(ContractError) as caught:
+        DataDriftReport.build(report).write(tmp_path / "drift.json")
+    assert "drift.json: Out of range float values are not JSON compliant" in str(caught.value)
+    assert "\n" not in str(caught.value) and not list(tmp_path.iterdir())
 
 
 # -- the prediction log (a stream of records, not a file: contracts.PredictionRecord) ----------

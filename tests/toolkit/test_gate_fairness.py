@@ -178,7 +178,7 @@ def test_a_gate_file_without_the_section_still_reads(tmp_path):
         "rows": 3,
         "primary_metric": "m",
         "direction": "maximize",
-        "bootstrap": {},
+        "bootstrap": {"resamples": 1000, "confidence": 0.95, "seed": 42},
         "checks": [],
         "metrics": {},
     }

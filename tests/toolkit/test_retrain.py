@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import cli, outputs
 from mlops_toolkit.ci import retrain_request
-from mlops_toolkit.contracts import GateFile, GateModel
+from mlops_toolkit.contracts import GateBootstrap, GateFile, GateModel
 from mlops_toolkit.monitoring.store import Label, Prediction, new_ids, open_store
 from support.github_api import GitHubStandIn
 
@@ -439,7 +439,7 @@ def test_open_pushes_data_and_branch_and_opens_one_pull_request(project, tmp_pat
             rows=40,
             primary_metric="f1",
             direction="maximize",
-            bootstrap={},
+            bootstrap=GateBootstrap(1000, 0.95, 42),
             checks=[],
             metrics={},
         ).write(gate / "gate.json")

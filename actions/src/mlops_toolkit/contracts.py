@@ -16,11 +16,12 @@ Imports nothing heavy: the project's commands and the actions read these files.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import types
 import typing
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -40,35 +41,28 @@ class _Contract:
     SCHEMA: ClassVar[str]  # "<name>/<major>"
     PATH: ClassVar[Path]
     MISSING: ClassVar[str]  # what a missing file means, and what to run
+    ALLOW_NAN: ClassVar[bool] = True  # False: NaN or infinity is refused (strict JSON)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.SCHEMA, **asdict(self)}
+        return {"schema": self.SCHEMA, **_plain(self)}
 
     def write(self, path: Path | str | None = None) -> Path:
         """The file, replaced whole (a reader never sees half of it)."""
         target = Path(path or self.PATH)
+        try:
+            text = json.dumps(self.to_dict(), indent=2, allow_nan=self.ALLOW_NAN)
+        except ValueError as exc:  # NaN or infinity where the file is strict JSON
+            raise ContractError(f"{target}: {exc}") from None
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        temporary.write_text(text + "\n", encoding="utf-8")
         temporary.replace(target)
         return target
 
     @classmethod
     def read(cls: type[T], path: Path | str | None = None) -> T:
         source = Path(path or cls.PATH)
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ContractError(f"{source}: {cls.MISSING}") from None
-        except json.JSONDecodeError as exc:
-            raise ContractError(
-                f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno})"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise ContractError(f"{source} cannot be read ({exc})") from None
-        if not isinstance(data, dict):
-            raise ContractError(f"{source} must hold a JSON object")
-        return cls.from_dict(data, source)
+        return cls.from_dict(load(source, cls.MISSING), source)
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any], source: Path | str = "") -> T:
@@ -87,6 +81,43 @@ class _Contract:
     def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
         """An unversioned file (written before this module) in version 1's shape."""
         return data
+
+
+def load(source: Path, missing: str) -> dict[str, Any]:
+    """A contract file's JSON object; ContractError (`missing` when there is no file)."""
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"{source}: {missing}") from None
+    except json.JSONDecodeError as exc:
+        raise ContractError(
+            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ContractError(f"{source} cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"{source} must hold a JSON object")
+    return data
+
+
+# A field's metadata: the field is left out of the file while it holds its default, as its
+# writer always did (a gate metric's production figures in bootstrap mode, a column's note).
+WHEN_SET: dict[str, Any] = {"mlops.written": "when set"}
+
+
+def _plain(value: Any) -> Any:
+    """`asdict`, less the fields written only when set (WHEN_SET) that are not."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {
+            spec.name: _plain(getattr(value, spec.name))
+            for spec in fields(value)
+            if not (spec.metadata == WHEN_SET and getattr(value, spec.name) == spec.default)
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return copy.deepcopy(value)
 
 
 def check_schema(expected: str, schema: Any, source: Path | str = "") -> None:
@@ -321,6 +352,51 @@ class ResponsibleChecks:
 
 
 @dataclass(frozen=True)
+class GateBootstrap:
+    """gate.json's `bootstrap`: how the intervals were drawn (gate.yaml's)."""
+
+    resamples: int
+    confidence: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class VerdictCheck:
+    """One row of gate.json's `checks`: a rule of the verdict (thresholds, the improvement over
+    production, the naive model, the responsible-AI rules by name)."""
+
+    name: str
+    passed: bool
+    value: float | None = None  # what was observed (None: could not be measured)
+
+
+@dataclass(frozen=True)
+class GateMetric:
+    """One metric of gate.json's `metrics`: the candidate's figure and interval; in compare
+    mode production's and the paired improvement's too (absent from the file in bootstrap mode)."""
+
+    candidate: float
+    candidate_ci: list[float]  # [low, high]
+    production: float | None = field(default=None, metadata=WHEN_SET)
+    production_ci: list[float] | None = field(default=None, metadata=WHEN_SET)
+    # candidate over production, positive: better
+    improvement: float | None = field(default=None, metadata=WHEN_SET)
+    improvement_ci: list[float] | None = field(default=None, metadata=WHEN_SET)
+
+
+@dataclass(frozen=True)
+class GateBaseline:
+    """gate.json's `baseline`: the candidate against the naive model (majority class or mean),
+    paired on the same resamples, when gate.yaml asks."""
+
+    model: str  # what the naive model predicts: "majority class 'yes'", "mean 3.2"
+    value: float  # the naive model's figure of the primary metric
+    improvement: float
+    improvement_ci: list[float]
+    required: float  # the lower bound the improvement's interval must reach
+
+
+@dataclass(frozen=True)
 class GateFile(_Contract):
     """reports/gate/gate.json: the gate's verdict, written by `gate`, read by `report`."""
 
@@ -335,12 +411,12 @@ class GateFile(_Contract):
     rows: int  # holdout rows scored
     primary_metric: str
     direction: str  # the primary metric's: "maximize" or "minimize"
-    bootstrap: dict[str, Any]  # resamples, confidence, seed
-    checks: list[dict[str, Any]]  # name, passed, value
-    metrics: dict[str, dict[str, Any]]  # per metric: candidate(_ci), production(_ci), improvement
+    bootstrap: GateBootstrap
+    checks: list[VerdictCheck]
+    metrics: dict[str, GateMetric]
     reason: str | None = None  # why the gate could not judge (failed closed)
     production: GateModel | None = None
-    baseline: dict[str, Any] | None = None  # against the naive model, when gate.yaml asks
+    baseline: GateBaseline | None = None  # against the naive model, when gate.yaml asks
     # slices and robustness, when gate.yaml asks (a later addition: older files lack it)
     responsible: ResponsibleChecks | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -402,6 +478,205 @@ class RetrainDataFile(_Contract):
     label_to: float | None = None
     scored_from: float | None = None
     scored_to: float | None = None
+
+
+# -- drift and live quality: what `drift` and `monitor` write -----------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ColumnDrift:
+    """One column of a data-drift report (a feature, or the model's predictions): its PSI and
+    test, and whether both rules say it moved (monitoring/drift.py `compare`)."""
+
+    # Categorical columns: the current rows whose category training never saw, and a few of
+    # those categories (written only for categorical columns with values on both sides).
+    unseen_rows: int | None = field(default=None, metadata=WHEN_SET)
+    unseen_categories: list[str] | None = field(default=None, metadata=WHEN_SET)
+    kind: str  # "numeric" or "categorical"
+    psi: float | None = None  # None: no values to compare on one side (`note`)
+    test: str | None = None  # "ks" or "chi2"
+    statistic: float | None = None
+    p_value: float | None = None
+    drifted: bool
+    note: str = field(default="", metadata=WHEN_SET)  # why nothing was compared
+    reference_mean: float | None = None  # numeric columns
+    current_mean: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftRows:
+    reference: int
+    current: int
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """params.yaml's `drift`: a column drifts when its PSI is above `psi` and its test's
+    p-value below `p_value`."""
+
+    psi: float
+    p_value: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataDriftReport(_Contract):
+    """drift.json of one batch against the training reference (monitoring/drift.py): written
+    by `drift --current` in the report directory and, on the prediction store, per environment
+    in `reports/drift/<environment>/`; the scoring server serves it on /metrics
+    (DRIFT_REPORT_PATH, monitoring/driftmetrics.py), the Pushgateway gets the same figures."""
+
+    SCHEMA: ClassVar[str] = "mlops.data-drift/1"
+    PATH: ClassVar[Path] = Path("reports") / "drift" / "drift.json"
+    MISSING: ClassVar[str] = "no drift report (run the drift step)"
+    ALLOW_NAN: ClassVar[bool] = False
+
+    generated_at: str  # ISO UTC time
+    timestamp: float  # the same, epoch seconds
+    rows: DriftRows
+    thresholds: DriftThresholds
+    bins: int  # PSI's quantile bins of numeric columns
+    features: dict[str, ColumnDrift]
+    prediction: ColumnDrift | None = None  # None: no model predictions to compare
+    drifted_features: list[str]
+    drift_detected: bool  # a feature or the prediction drifted
+    # On the prediction store: training columns the model never receives (not compared).
+    not_served: list[str] | None = field(default=None, metadata=WHEN_SET)
+
+
+@dataclass(frozen=True)
+class MeasuredMetric:
+    """A metric measured on labelled predictions, with the gate's bootstrap interval."""
+
+    value: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class VersionQuality:
+    """Concept drift of one model version in one environment's window (drift_live.concept)."""
+
+    model_version: str
+    predictions: int
+    labelled: int
+    measured: dict[str, MeasuredMetric]
+    limits: dict[str, float | None]  # per metric: production's holdout figure minus the margin
+    degraded: list[str]  # metrics whose whole interval is past their limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConceptDrift:
+    judged: bool  # False: no production holdout figure to compare with (`why_not`)
+    why_not: str = ""
+    min_labels: int
+    versions: list[VersionQuality]
+    drifted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentDrift:
+    """One environment of live-drift's report: both kinds of its window (no rows: none judged)."""
+
+    rows: int  # predictions in the window
+    data: DataDriftReport | None = None
+    concept: ConceptDrift | None = None
+    kinds: list[str]  # the kinds found: "data", "concept"
+    paths: dict[str, str] | None = field(default=None, metadata=WHEN_SET)  # its data-drift reports
+
+
+@dataclass(frozen=True)
+class DriftPush:
+    """What live-drift pushed to the Pushgateway, and the failure's one line (None: none)."""
+
+    url: str
+    job: str
+    pushed: list[str]  # the environments pushed, in order (a failure stops the rest)
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveDriftReport(_Contract):
+    """drift.json of `drift` on the prediction store (monitoring/drift_live.py): each
+    environment's window, data drift and concept drift apart, and the kinds found, which
+    `drift-issue` puts in the issue's title."""
+
+    SCHEMA: ClassVar[str] = "mlops.live-drift/1"
+    PATH: ClassVar[Path] = Path("reports") / "drift" / "drift.json"
+    MISSING: ClassVar[str] = "no drift report (run the drift step)"
+    ALLOW_NAN: ClassVar[bool] = False
+
+    source: str  # "prediction store"
+    model_name: str
+    window: str  # as given: "7d"
+    since: float  # epoch seconds
+    until: float
+    generated_at: str
+    timestamp: float
+    environments: dict[str, EnvironmentDrift]
+    kinds: list[str]  # over every environment, in the order "data", "concept"
+    drift_detected: bool
+    rows: dict[str, int]  # per environment
+    pushgateway: DriftPush | None = field(
+        default=None, metadata=WHEN_SET
+    )  # only with a Pushgateway
+
+
+def read_drift(path: Path | str | None = None) -> DataDriftReport | LiveDriftReport:
+    """A drift.json, whichever `drift` wrote: on the prediction store (LiveDriftReport) or
+    from a file of prediction logs (DataDriftReport); an unversioned file by its shape."""
+    source = Path(path or LiveDriftReport.PATH)
+    data = load(source, LiveDriftReport.MISSING)
+    schema = str(data.get("schema") or "")
+    live = schema.startswith("mlops.live-drift/") or (not schema and "environments" in data)
+    return (LiveDriftReport if live else DataDriftReport).from_dict(data, source)
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """How `monitor` judged: its windows and the gate's bootstrap, margins and thresholds."""
+
+    windows: list[str]  # as given, shortest first
+    task: str
+    resamples: int
+    confidence: float
+    seed: int
+    min_labels: int  # labels a window needs before its interval may raise an alert
+    label_delay: float  # seconds without a label before LabelsStale
+    margins: dict[str, float]  # per metric: gate.yaml's max_regression
+    holdout: dict[str, float]  # per metric: the production version's holdout figure
+    thresholds: dict[str, float | None]  # per metric: the holdout figure minus the margin
+
+
+@dataclass(frozen=True)
+class QualityFigures:
+    """One model version, environment and window of `monitor` (monitoring/quality.Figures)."""
+
+    model_name: str
+    model_version: str
+    environment: str
+    window: str
+    predictions: int
+    labelled: int
+    coverage: float  # labelled / predictions
+    delay_p50: float | None = None  # label delay, seconds (None: no label yet)
+    delay_p90: float | None = None
+    measured: dict[str, MeasuredMetric] = field(default_factory=dict)
+    estimated: dict[str, float] = field(default_factory=dict)  # CBPE, every row
+    estimate_error: dict[str, float] = field(default_factory=dict)  # CBPE - measured
+    degraded: list[str] = field(default_factory=list)  # metrics past their threshold
+
+
+@dataclass(frozen=True)
+class QualityReport(_Contract):
+    """reports/monitor/quality.json: live quality per model version, environment and window,
+    written by `monitor` (monitoring/quality.py) beside quality.md and quality.prom."""
+
+    SCHEMA: ClassVar[str] = "mlops.quality/1"
+    PATH: ClassVar[Path] = Path("reports") / "monitor" / "quality.json"
+    MISSING: ClassVar[str] = "no live-quality report (run the monitor step)"
+
+    ts: float  # when `monitor` evaluated, epoch seconds
+    settings: QualitySettings
+    figures: list[QualityFigures]
+    last_label: dict[str, float]  # "<model>/<environment>": the newest label's time
 
 
 # -- the prediction log: what the scoring server and `score` write, the store and monitor read --
@@ -490,4 +765,7 @@ CONTRACTS = (
     GateFile,
     OpenRunsFile,
     RetrainDataFile,
+    DataDriftReport,
+    LiveDriftReport,
+    QualityReport,
 )

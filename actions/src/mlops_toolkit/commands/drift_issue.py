@@ -3,14 +3,13 @@
 The drift workflow runs it when `<project> drift` exits 3. The issue is found by a hidden marker
 in its body (not by its title, which people may edit), so a daily run updates the same issue and
 comments on it instead of opening a new one every day. The kind found (data drift, concept drift
-or both: drift.json's `kinds`, beside the report) is in the new issue's title and in the comment
-on an open one.
+or both: drift.json's `kinds`, contracts.LiveDriftReport, beside the report) is in the new
+issue's title and in the comment on an open one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -58,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def kinds(summary: Path) -> str:
-    """'Data drift', 'Concept drift' or 'Data and concept drift' from the report's JSON; a
-    report without kinds (a file of prediction logs) is data drift."""
+    """'Data drift', 'Concept drift' or 'Data and concept drift' from the report's JSON
+    (contracts.read_drift); a report of a file of prediction logs (a DataDriftReport), or no
+    JSON beside the Markdown, is data drift. A JSON that is no drift report is one line."""
+    from ..contracts import LiveDriftReport, read_drift
     from ..monitoring.drift_live import DATA, kinds_title
 
-    try:
-        found = json.loads(summary.read_text(encoding="utf-8")).get("kinds") or [DATA]
-    except (OSError, ValueError, AttributeError):
-        found = [DATA]
-    return kinds_title([str(k) for k in found])
+    report = read_drift(summary) if summary.is_file() else None
+    found = report.kinds if isinstance(report, LiveDriftReport) else []
+    return kinds_title(found or [DATA])
 
 
 def _run_url() -> str:

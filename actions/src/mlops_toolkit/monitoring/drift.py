@@ -126,6 +126,8 @@ def compare(
             "p_value": None,
             "drifted": False,
             "note": "no values to compare",
+            "reference_mean": None,
+            "current_mean": None,
         }
     unseen: dict[str, Any] = {}
     if categorical:
@@ -262,22 +264,19 @@ def detect(
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """drift.json (contracts.DataDriftReport), drift.md, drift.html and drift.prom."""
+    from ..contracts import DataDriftReport
     from .driftmetrics import write_textfile
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"drift.{kind}" for kind in ("json", "md", "html", "prom")}
-    paths["json"].write_text(
-        json.dumps(report, indent=2, allow_nan=False, default=_plain) + "\n", encoding="utf-8"
-    )
+    contract = DataDriftReport.build(report)
+    contract.write(paths["json"])
     paths["md"].write_text(to_markdown(report), encoding="utf-8")
     paths["html"].write_text(to_html(report), encoding="utf-8")
-    write_textfile(report, str(paths["prom"]))
+    write_textfile(contract, str(paths["prom"]))
     return paths
-
-
-def _plain(value: Any) -> Any:
-    return float(value) if hasattr(value, "__float__") else str(value)
 
 
 def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

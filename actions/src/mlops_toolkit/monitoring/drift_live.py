@@ -9,17 +9,17 @@
   has drifted.
 
 Staging and production are judged apart (their traffic differs: a load test on staging is not
-production's drift). Reports: drift.json / drift.md (both environments, the kinds found) at the
-top of the report directory, and each environment's data-drift reports (drift.json, .md, .html,
-.prom, the format the scoring server exposes on /metrics) in a folder of its own. With a
-Pushgateway, each environment's data-drift metrics are pushed there too (`push`), so Prometheus
-judges them (ModelDriftDetected) without a scoring server holding the report; a push that fails
-is recorded in drift.json (`pushgateway.error`), after the reports are written.
+production's drift). Reports: drift.json (contracts.LiveDriftReport) / drift.md (both
+environments, the kinds found) at the top of the report directory, and each environment's
+data-drift reports (drift.json: contracts.DataDriftReport, .md, .html, .prom, the format the
+scoring server exposes on /metrics) in a folder of its own. With a Pushgateway, each
+environment's data-drift metrics are pushed there too (`push`), so Prometheus judges them
+(ModelDriftDetected) without a scoring server holding the report; a push that fails is
+recorded in drift.json (`pushgateway.error`), after the reports are written.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -208,16 +208,22 @@ def pushed_metrics(report: dict[str, Any], environment: str, thresholds: Thresho
     """One environment's group: its data-drift report's metrics, as the scoring server exposes
     them (driftmetrics). No traffic in the window: the thresholds, `model_drift_detected 0` and
     the time only, so the PUT clears the scores an earlier push left there."""
+    from ..contracts import DataDriftReport
     from . import driftmetrics
 
     data = report["environments"][environment]["data"]
-    if data is None:
+    if data is None:  # nothing compared
         data = {
-            "drift_detected": False,
+            "generated_at": report["generated_at"],
             "timestamp": report["timestamp"],
+            "rows": {"reference": 0, "current": 0},
             "thresholds": {"psi": thresholds.psi, "p_value": thresholds.p_value},
+            "bins": thresholds.bins,
+            "features": {},
+            "drifted_features": [],
+            "drift_detected": False,
         }
-    return driftmetrics.exposition(data)
+    return driftmetrics.exposition(DataDriftReport.build(data))
 
 
 def push(report: dict[str, Any], thresholds: Thresholds, target: Target) -> dict[str, Any]:
@@ -239,20 +245,15 @@ def push(report: dict[str, Any], thresholds: Thresholds, target: Target) -> dict
 
 
 def write_summary(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """drift.json (contracts.LiveDriftReport) and drift.md; the report gains their `paths`."""
+    from ..contracts import LiveDriftReport
+
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "drift.json", "md": out_dir / "drift.md"}
-    paths["json"].write_text(
-        json.dumps(report, indent=2, allow_nan=False, default=_plain) + "\n", encoding="utf-8"
-    )
+    LiveDriftReport.build(report).write(paths["json"])
     paths["md"].write_text(to_markdown(report), encoding="utf-8")
     report["paths"] = {k: str(v) for k, v in paths.items()}
     return paths
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return float(value) if hasattr(value, "__float__") else str(value)
 
 
 def kinds_title(kinds: Sequence[str]) -> str:

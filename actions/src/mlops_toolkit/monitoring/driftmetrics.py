@@ -1,15 +1,16 @@
 """Drift report → Prometheus metrics, shared by the scoring server and the drift job.
 
-The drift job writes `drift.json`; the scoring server exposes the last one on `/metrics` when
-`DRIFT_REPORT_PATH` points at it (so Prometheus needs no extra exporter), and the job also writes
-the same metrics as a node-exporter textfile (`drift.prom`) for setups that collect those. The
+The drift job writes `drift.json` (contracts.DataDriftReport); the scoring server exposes the
+last one on `/metrics` when `DRIFT_REPORT_PATH` points at it (so Prometheus needs no extra
+exporter; a file that is not a data-drift report is one warning), and the job also writes the
+same metrics as a node-exporter textfile (`drift.prom`) for setups that collect those. The
 drift job on the prediction store pushes the same text (`exposition`) to the Pushgateway, one
 group per environment: job="model-drift", model_name, environment (drift_live.push).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -17,11 +18,15 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..contracts import ContractError, DataDriftReport
+
+log = logging.getLogger(__name__)
+
 PREDICTION = "__prediction__"  # the feature label used for prediction drift
 PUSH_JOB = "model-drift"  # the Pushgateway group's job; model_name and environment label it
 
 
-def drift_metrics(report: dict[str, Any]) -> list[Metric]:
+def drift_metrics(report: DataDriftReport) -> list[Metric]:
     score = GaugeMetricFamily(
         "model_drift_score",
         "Population stability index of a feature, current vs reference",
@@ -37,27 +42,27 @@ def drift_metrics(report: dict[str, Any]) -> list[Metric]:
         "1 when the feature drifted beyond its thresholds",
         labels=["feature"],
     )
-    items = list((report.get("features") or {}).items())
-    if report.get("prediction"):
-        items.append((PREDICTION, report["prediction"]))
+    items = list(report.features.items())
+    if report.prediction is not None:
+        items.append((PREDICTION, report.prediction))
     for name, result in items:
-        if result.get("psi") is not None:
-            score.add_metric([name], float(result["psi"]))
-        if result.get("p_value") is not None:
-            p_value.add_metric([name, str(result.get("test", ""))], float(result["p_value"]))
-        drifted.add_metric([name], 1.0 if result.get("drifted") else 0.0)
+        if result.psi is not None:
+            score.add_metric([name], result.psi)
+        if result.p_value is not None:
+            p_value.add_metric([name, result.test or ""], result.p_value)
+        drifted.add_metric([name], 1.0 if result.drifted else 0.0)
     threshold = GaugeMetricFamily(
         "model_drift_threshold", "Drift thresholds from params.yaml", labels=["metric"]
     )
-    for metric, value in (report.get("thresholds") or {}).items():
-        threshold.add_metric([metric], float(value))
+    threshold.add_metric(["psi"], report.thresholds.psi)
+    threshold.add_metric(["p_value"], report.thresholds.p_value)
     detected = GaugeMetricFamily("model_drift_detected", "1 when the last drift report found drift")
-    detected.add_metric([], 1.0 if report.get("drift_detected") else 0.0)
+    detected.add_metric([], 1.0 if report.drift_detected else 0.0)
     stamp = GaugeMetricFamily(
         "model_drift_report_timestamp_seconds",
         "When the last drift report was computed (Unix time)",
     )
-    stamp.add_metric([], float(report.get("timestamp", 0.0)))
+    stamp.add_metric([], report.timestamp)
     return [score, p_value, drifted, threshold, detected, stamp]
 
 
@@ -67,6 +72,7 @@ class DriftReportCollector(Collector):
     def __init__(self, path: str) -> None:
         self.path = path
         self._stamp: tuple[float, int] | None = None
+        self._refused: tuple[float, int] | None = None  # warned once per version of the file
         self._metrics: list[Metric] = []
 
     def collect(self) -> Iterator[Metric]:
@@ -77,15 +83,16 @@ class DriftReportCollector(Collector):
         stamp = (stat.st_mtime, stat.st_size)
         if stamp != self._stamp:
             try:
-                with open(self.path, encoding="utf-8") as fh:
-                    self._metrics = drift_metrics(json.load(fh))
+                self._metrics = drift_metrics(DataDriftReport.read(self.path))
                 self._stamp = stamp
-            except (OSError, ValueError, AttributeError, TypeError):
-                pass  # a report being rewritten: keep serving the last good one
+            except ContractError as exc:  # half written (an older job), or another file
+                if stamp != self._refused:
+                    log.warning("%s: /metrics keeps the last good report's series", exc)
+                    self._refused = stamp
         return iter(self._metrics)
 
 
-def _registry(report: dict[str, Any]) -> Any:
+def _registry(report: DataDriftReport) -> Any:
     from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry()
@@ -98,14 +105,14 @@ def _registry(report: dict[str, Any]) -> Any:
     return registry
 
 
-def exposition(report: dict[str, Any]) -> str:
+def exposition(report: DataDriftReport) -> str:
     """The report's metrics in the Prometheus text format: what is pushed to the Pushgateway."""
     from prometheus_client import generate_latest
 
     return generate_latest(_registry(report)).decode()
 
 
-def write_textfile(report: dict[str, Any], path: str) -> None:
+def write_textfile(report: DataDriftReport, path: str) -> None:
     """Write the report's metrics in the Prometheus text format, atomically."""
     from prometheus_client import write_to_textfile
 

@@ -12,12 +12,12 @@ For every (model version, environment) with predictions in the longest window, a
 The reference is the production version's holdout figure (registry tags of `register`) minus the
 gate's margin (gate.yaml max_regression): the threshold the alert compares the interval with.
 Every figure goes to the store's evaluation history, to a Prometheus textfile and, when asked,
-to a Pushgateway (one group per model and environment, replaced on each push).
+to a Pushgateway (one group per model and environment, replaced on each push); the reports are
+quality.json (contracts.QualityReport) and quality.md (templates/quality.md.j2).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,10 +26,12 @@ from typing import Any
 
 from .. import metrics as registry
 from .. import names
+from ..contracts import QualityReport
 from ..errors import ToolkitError
 from . import pushgateway
 from .store import Evaluation, Joined, PredictionStore
 
+TEMPLATES = Path(__file__).with_name("templates")
 PUSH_JOB = "model-quality"
 PREFIX = "model_quality_"
 
@@ -424,6 +426,7 @@ def push(
 
 
 def to_json(report: Report) -> dict[str, Any]:
+    """quality.json's content (contracts.QualityReport), without its schema."""
     return {
         "ts": report.ts,
         "settings": {
@@ -437,45 +440,34 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def to_markdown(report: Report) -> str:
-    s = report.settings
-    lines = ["## Live model quality", ""]
-    if not report.figures:
-        return "\n".join([*lines, "No predictions in the window: nothing to evaluate.", ""])
-    lines += [
-        f"Windows {', '.join(w for w, _ in s.windows)}; {s.confidence:.0%} bootstrap intervals "
-        f"({s.resamples} resamples); an alert needs at least {s.min_labels} labels.",
-        "",
-        "| model | version | environment | window | predictions | labelled | delay p50 "
-        "| metric | measured [interval] | estimate (CBPE) | estimate off by | limit |",
-        "|---|---|---|---|---:|---:|---:|---|---|---|---|---|",
-    ]
+    """quality.md, from templates/quality.md.j2 (core/templates.py)."""
+    from ..core import templates
+
+    env = templates.environment(TEMPLATES)
+    env.filters["formatted"] = format
+    env.filters["duration"] = _duration
+    template = env.get_template("quality.md.j2")
+    return template.render(settings=report.settings, rows=_rows(report))
+
+
+def _rows(report: Report) -> list[dict[str, Any]]:
+    """One table row per figures and metric (measured or estimated; "-" for neither)."""
+    rows = []
     for f in report.figures:
-        degraded = f.degraded(s)
-        delay = _duration(f.delay_p50) if f.delay_p50 is not None else "-"
-        metrics = list(dict.fromkeys([*f.measured, *f.estimated])) or ["-"]
-        for metric in metrics:
-            m = f.measured.get(metric)
-            measured = f"{m.value:.4f} [{m.lower:.4f}, {m.upper:.4f}]" if m else "pending"
-            if metric in degraded:
-                measured = f"**{measured}** below the gate"
-            est = f.estimated.get(metric)
-            off = f.estimate_error.get(metric)
-            limit = s.threshold(metric)
-            lines.append(
-                f"| {f.model_name} | {f.model_version} | {f.environment} | {f.window} "
-                f"| {f.predictions} | {f.labelled} ({f.coverage:.0%}) | {delay} | {metric} "
-                f"| {measured} | {'-' if est is None else f'estimate {est:.4f}'} "
-                f"| {'-' if off is None else f'{off:+.4f}'} "
-                f"| {'-' if limit is None else f'{limit:.4f}'} |"
+        degraded = f.degraded(report.settings)
+        for metric in list(dict.fromkeys([*f.measured, *f.estimated])) or ["-"]:
+            rows.append(
+                {
+                    "figures": f,
+                    "metric": metric,
+                    "measured": f.measured.get(metric),
+                    "degraded": metric in degraded,
+                    "estimate": f.estimated.get(metric),
+                    "off": f.estimate_error.get(metric),
+                    "limit": report.settings.threshold(metric),
+                }
             )
-    lines += [
-        "",
-        "Estimates come from the model's own probabilities (confidence-based performance "
-        "estimation): they are estimates, not measurements, and assume calibrated probabilities;"
-        " 'estimate off by' compares the estimate with the measurement on the labelled rows.",
-        "",
-    ]
-    return "\n".join(lines)
+    return rows
 
 
 def _duration(seconds: float) -> str:
@@ -489,7 +481,7 @@ def write_reports(report: Report, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"quality.{kind}" for kind in ("json", "md", "prom")}
-    paths["json"].write_text(json.dumps(to_json(report), indent=2) + "\n", encoding="utf-8")
+    QualityReport.build(to_json(report)).write(paths["json"])
     paths["md"].write_text(to_markdown(report), encoding="utf-8")
     text = "".join(exposition(report, m, e) for m, e in groups(report))
     paths["prom"].write_text(_merge_help(text), encoding="utf-8")
