@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from mlops_toolkit.contracts import MeasuredMetric
 from mlops_toolkit.monitoring import quality
 from mlops_toolkit.serving.settings import Settings
 from mlops_toolkit.serving.telemetry import ServingMetrics
@@ -74,12 +75,16 @@ def _quality_series() -> list[tuple[str, dict[str, str]]]:
         margins={"roc_auc": 0.02},
         holdout={"roc_auc": 0.9},
     )
-    labelled = quality.Figures("m", "1", "production", "7d", 100, 60, 0.6, 3600.0, 7200.0)
-    labelled.measured = {"roc_auc": quality.Measured(0.91, 0.88, 0.94)}
-    labelled.estimated = {"roc_auc": 0.9}
-    labelled.estimate_error = {"roc_auc": -0.01}
-    pending = quality.Figures("m", "2", "staging", "7d", 40, 0, 0.0)
-    pending.estimated = {"roc_auc": 0.89}
+    labelled = quality.figures(
+        settings, "m", "1", "production", "7d", 100, 60,
+        delays=(3600.0, 7200.0),
+        measured={"roc_auc": MeasuredMetric(0.91, 0.88, 0.94)},
+        estimated={"roc_auc": 0.9},
+        estimate_error={"roc_auc": -0.01},
+    )  # fmt: skip
+    pending = quality.figures(
+        settings, "m", "2", "staging", "7d", 40, 0, estimated={"roc_auc": 0.89}
+    )
     report = quality.Report(1e9, settings, [labelled, pending], {("m", "production"): 1e9 - 60}, {})
     text = "".join(quality.exposition(report, "m", env) for env in ("production", "staging"))
     scrape = {"job": quality.PUSH_JOB, "instance": ""}  # honor_labels keeps what was pushed

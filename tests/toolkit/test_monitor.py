@@ -238,10 +238,12 @@ def test_degraded_needs_the_whole_interval_below_and_enough_labels(store) -> Non
         min_labels=50,
     )
     [f] = quality.evaluate(store, "churn", settings, now=NOW).figures
-    assert f.degraded(settings) == [F1]
-    assert f.degraded(quality.Settings(**{**settings.__dict__, "min_labels": 401})) == []
+    assert f.degraded == quality.degraded(f.measured, f.labelled, settings) == [F1]
+    fewer = quality.Settings(**{**settings.__dict__, "min_labels": 401})
+    assert quality.degraded(f.measured, f.labelled, fewer) == []
     near = quality.Settings(**{**settings.__dict__, "holdout": {F1: f.measured[F1].upper}})
-    assert f.degraded(near) == []  # the point is below, the upper bound is not
+    # the point is below, the upper bound is not
+    assert quality.degraded(f.measured, f.labelled, near) == []
     text = quality.exposition(
         quality.evaluate(store, "churn", settings, now=NOW), "churn", "production"
     )

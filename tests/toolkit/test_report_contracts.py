@@ -11,6 +11,7 @@ import logging
 import pytest
 from mlops_toolkit import contracts
 from mlops_toolkit.commands import drift_issue
+from mlops_toolkit.contracts import MeasuredMetric
 from mlops_toolkit.monitoring import driftmetrics, quality
 
 COLUMN = {"kind": "numeric", "psi": 0.7, "test": "ks", "statistic": 0.4, "p_value": 0.001,
@@ -103,13 +104,17 @@ SETTINGS = quality.Settings(
     holdout={"f1": 0.8, "roc_auc": 0.9},
 )
 FIGURES = [
-    quality.Figures(
-        "churn", "3", "production", "1d", 100, 40, 0.4, 5 * 3600.0, 2 * 86400.0,
-        {"f1": quality.Measured(0.71234, 0.6, 0.74), "roc_auc": quality.Measured(0.95, 0.93, 0.97)},
-        {"f1": 0.7, "accuracy": 0.8123}, {"f1": -0.0123},
+    quality.figures(
+        SETTINGS, "churn", "3", "production", "1d", 100, 40, delays=(5 * 3600.0, 2 * 86400.0),
+        measured={"f1": MeasuredMetric(0.71234, 0.6, 0.74),
+                  "roc_auc": MeasuredMetric(0.95, 0.93, 0.97)},
+        estimated={"f1": 0.7, "accuracy": 0.8123}, estimate_error={"f1": -0.0123},
     ),
-    quality.Figures("churn", "4", "staging", "7d", 7, 0, 0.0),
-    quality.Figures("churn", "4", "staging", "7d", 3, 1, 1 / 3, 12.0, 59.0, {}, {"accuracy": 0.5}),
+    quality.figures(SETTINGS, "churn", "4", "staging", "7d", 7, 0),
+    quality.figures(
+        SETTINGS, "churn", "4", "staging", "7d", 3, 1, delays=(12.0, 59.0),
+        estimated={"accuracy": 0.5},
+    ),
 ]  # fmt: skip
 # What quality.to_markdown wrote by string concatenation, before its template.
 MARKDOWN = """## Live model quality

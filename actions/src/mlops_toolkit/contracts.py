@@ -647,7 +647,7 @@ class QualitySettings:
 
 @dataclass(frozen=True)
 class QualityFigures:
-    """One model version, environment and window of `monitor` (monitoring/quality.Figures)."""
+    """One model version, environment and window of `monitor` (monitoring/quality.figures)."""
 
     model_name: str
     model_version: str

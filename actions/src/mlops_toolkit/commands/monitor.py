@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             break
     degraded = []
     for f in report.figures:
-        worse = f.degraded(settings)
+        worse = f.degraded
         degraded += worse
         coverage = f"{f.labelled}/{f.predictions} labelled"
         figures = ", ".join(

@@ -89,7 +89,7 @@ def concept_settings(
 
 def concept(rows: Sequence[Joined], settings: Any, window: Window) -> dict[str, Any]:
     """Live quality per model version of one environment's window; `drifted` when a version's
-    interval is past its limit (quality.Figures.degraded)."""
+    interval is past its limit (quality.degraded)."""
     from .quality import window_figures
 
     by_version: dict[tuple[str, str], list[Joined]] = {}
@@ -109,7 +109,7 @@ def concept(rows: Sequence[Joined], settings: Any, window: Window) -> dict[str, 
                     for m, v in figures.measured.items()
                 },
                 "limits": {m: settings.threshold(m) for m in figures.measured},
-                "degraded": figures.degraded(settings),
+                "degraded": figures.degraded,
             }
         )
     judged = bool(settings.holdout)

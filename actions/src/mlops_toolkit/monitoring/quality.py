@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import metrics as registry
 from .. import names
-from ..contracts import QualityReport
+from ..contracts import MeasuredMetric, QualityFigures, QualityReport
 from ..errors import ToolkitError
 from . import pushgateway
 from .store import Evaluation, Joined, PredictionStore
@@ -56,50 +56,59 @@ class Settings:
         return self.holdout[metric] + sign * self.margins[metric]
 
 
-@dataclass
-class Measured:
-    value: float
-    lower: float
-    upper: float
+def figures(
+    settings: Settings,
+    name: str,
+    version: str,
+    env: str,
+    window: str,
+    predictions: int,
+    labelled: int,
+    *,
+    delays: tuple[float, float] | None = None,
+    measured: dict[str, MeasuredMetric] | None = None,
+    estimated: dict[str, float] | None = None,
+    estimate_error: dict[str, float] | None = None,
+) -> QualityFigures:
+    """One model version, environment and window, as quality.json records it
+    (contracts.QualityFigures), judged against `settings` once, here."""
+    measured = measured or {}
+    return QualityFigures(
+        name,
+        version,
+        env,
+        window,
+        predictions,
+        labelled,
+        labelled / predictions if predictions else 0.0,
+        *(delays or (None, None)),
+        measured=measured,
+        estimated=estimated or {},
+        estimate_error=estimate_error or {},
+        degraded=degraded(measured, labelled, settings),
+    )
 
 
-@dataclass
-class Figures:
-    """One model version, environment and window."""
-
-    model_name: str
-    model_version: str
-    environment: str
-    window: str
-    predictions: int
-    labelled: int
-    coverage: float
-    delay_p50: float | None = None
-    delay_p90: float | None = None
-    measured: dict[str, Measured] = field(default_factory=dict)
-    estimated: dict[str, float] = field(default_factory=dict)  # CBPE on every row
-    estimate_error: dict[str, float] = field(default_factory=dict)  # CBPE - measured, labelled
-
-    def degraded(self, settings: Settings) -> list[str]:
-        """Metrics whose whole interval is beyond the threshold, on enough labels."""
-        if self.labelled < settings.min_labels:
-            return []
-        worse = []
-        for metric, m in self.measured.items():
-            limit = settings.threshold(metric)
-            if limit is None:
-                continue
-            hib = registry.higher_is_better(metric)
-            if (hib and m.upper < limit) or (not hib and m.lower > limit):
-                worse.append(metric)
-        return worse
+def degraded(measured: dict[str, MeasuredMetric], labelled: int, settings: Settings) -> list[str]:
+    """Metrics whose whole interval is beyond the threshold, on enough labels."""
+    if labelled < settings.min_labels:
+        return []
+    worse = []
+    for metric, m in measured.items():
+        limit = settings.threshold(metric)
+        if limit is None:
+            continue
+        hib = registry.higher_is_better(metric)
+        if (hib and m.upper < limit) or (not hib and m.lower > limit):
+            worse.append(metric)
+    return worse
 
 
 @dataclass
 class Report:
     ts: float
     settings: Settings
-    figures: list[Figures]
+    figures: list[QualityFigures]
     last_label: dict[tuple[str, str], float]  # (model, environment) -> newest label time
     first_prediction: dict[tuple[str, str], float]  # (model, environment) -> oldest prediction
 
@@ -143,29 +152,40 @@ def evaluate(
 
 def window_figures(
     rows: list[Joined], settings: Settings, name: str, version: str, env: str, window: str
-) -> Figures:
+) -> QualityFigures:
     labelled = [r for r in rows if r.labelled]
-    figures = Figures(
-        name, version, env, window, len(rows), len(labelled), len(labelled) / len(rows)
-    )
+    delays, measured, estimated, estimate_error = None, {}, {}, {}
     if labelled:
         import numpy as np
 
-        delays = np.maximum([r.labelled_at - r.prediction.ts for r in labelled], 0.0)
-        figures.delay_p50, figures.delay_p90 = (float(q) for q in np.quantile(delays, [0.5, 0.9]))
-        figures.measured = measure(labelled, settings)
+        waited = np.maximum([r.labelled_at - r.prediction.ts for r in labelled], 0.0)
+        p50, p90 = (float(q) for q in np.quantile(waited, [0.5, 0.9]))
+        delays = (p50, p90)
+        measured = measure(labelled, settings)
     if settings.task == registry.CLASSIFICATION:
-        figures.estimated = estimate(rows)
+        estimated = estimate(rows)
         on_labelled = estimate(labelled) if labelled else {}
-        figures.estimate_error = {
-            m: on_labelled[m] - figures.measured[m].value
+        estimate_error = {
+            m: on_labelled[m] - measured[m].value
             for m in on_labelled
-            if m in figures.measured and math.isfinite(figures.measured[m].value)
+            if m in measured and math.isfinite(measured[m].value)
         }
-    return figures
+    return figures(
+        settings,
+        name,
+        version,
+        env,
+        window,
+        len(rows),
+        len(labelled),
+        delays=delays,
+        measured=measured,
+        estimated=estimated,
+        estimate_error=estimate_error,
+    )
 
 
-def measure(labelled: list[Joined], settings: Settings) -> dict[str, Measured]:
+def measure(labelled: list[Joined], settings: Settings) -> dict[str, MeasuredMetric]:
     """The task's metrics with the gate's bootstrap interval, on labelled rows."""
     import numpy as np
 
@@ -196,7 +216,7 @@ def measure(labelled: list[Joined], settings: Settings) -> dict[str, Measured]:
     except ToolkitError as exc:
         raise ToolkitError(f"cannot measure {', '.join(wanted)}: {exc}") from None
     return {
-        m: Measured(r.values[0], r.ci[0][0], r.ci[0][1])
+        m: MeasuredMetric(r.values[0], r.ci[0][0], r.ci[0][1])
         for m, r in results.items()
         if math.isfinite(r.values[0])
     }
@@ -434,7 +454,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "windows": [w for w, _ in report.settings.windows],
             "thresholds": {m: report.settings.threshold(m) for m in report.settings.holdout},
         },
-        "figures": [{**asdict(f), "degraded": f.degraded(report.settings)} for f in report.figures],
+        "figures": [asdict(f) for f in report.figures],
         "last_label": {f"{m}/{e}": t for (m, e), t in report.last_label.items()},
     }
 
@@ -454,14 +474,13 @@ def _rows(report: Report) -> list[dict[str, Any]]:
     """One table row per figures and metric (measured or estimated; "-" for neither)."""
     rows = []
     for f in report.figures:
-        degraded = f.degraded(report.settings)
         for metric in list(dict.fromkeys([*f.measured, *f.estimated])) or ["-"]:
             rows.append(
                 {
                     "figures": f,
                     "metric": metric,
                     "measured": f.measured.get(metric),
-                    "degraded": metric in degraded,
+                    "degraded": metric in f.degraded,
                     "estimate": f.estimated.get(metric),
                     "off": f.estimate_error.get(metric),
                     "limit": report.settings.threshold(metric),
