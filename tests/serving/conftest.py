@@ -77,3 +77,40 @@ def start_server(project: Path, model: Path, port: int, **env: str) -> subproces
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def write_drift_report(
+    path: Path,
+    features: dict[str, tuple[float, float]],
+    *,
+    prediction: tuple[str, float, float] | None = None,
+    timestamp: float = 1e9,
+) -> Path:
+    """A drift.json as the drift job writes it (contracts.DataDriftReport), 400 reference and
+    100 current rows: `features` name -> (PSI, KS p-value); `prediction` (kind, PSI, p-value).
+    A column drifted where both rules say so (PSI above 0.2, p-value below 0.01)."""
+    import time
+
+    from mlops_toolkit.contracts import ColumnDrift, DataDriftReport, DriftRows, DriftThresholds
+
+    thresholds = DriftThresholds(psi=0.2, p_value=0.01)
+
+    def column(kind: str, psi: float, p_value: float) -> ColumnDrift:
+        test = "ks" if kind == "numeric" else "chi2"
+        drifted = psi > thresholds.psi and p_value < thresholds.p_value
+        return ColumnDrift(kind=kind, psi=psi, test=test, p_value=p_value, drifted=drifted)
+
+    columns = {name: column("numeric", *figures) for name, figures in features.items()}
+    predicted = column(*prediction) if prediction else None
+    drifted = [name for name, c in columns.items() if c.drifted]
+    return DataDriftReport(
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp)),
+        timestamp=timestamp,
+        rows=DriftRows(reference=400, current=100),
+        thresholds=thresholds,
+        bins=10,
+        features=columns,
+        prediction=predicted,
+        drifted_features=drifted,
+        drift_detected=bool(drifted) or bool(predicted and predicted.drifted),
+    ).write(path)

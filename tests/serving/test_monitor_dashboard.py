@@ -19,7 +19,7 @@ from mlops_toolkit.serving.settings import Settings
 from mlops_toolkit.serving.telemetry import ServingMetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import run
+from .conftest import run, write_drift_report
 
 SERIES = re.compile(r"\b(model_quality_[a-z_]+)")
 SELECTOR = re.compile(r"\b([a-zA-Z_:][\w:]*)\{([^}]*)\}")
@@ -99,35 +99,7 @@ def _serving_series(tmp_path: Path) -> list[tuple[str, dict[str, str]]]:
     """What Prometheus scrapes from each stage's server (its own registry, drift report included),
     with the labels its scrape config adds (environment, job, instance), and `up`."""
     report = tmp_path / "drift.json"
-    report.write_text(
-        json.dumps(
-            {
-                "generated_at": "2001-09-09T01:46:40Z",
-                "timestamp": 1e9,
-                "rows": {"reference": 400, "current": 100},
-                "drift_detected": False,
-                "thresholds": {"psi": 0.2, "p_value": 0.01},
-                "bins": 10,
-                "features": {
-                    "a": {
-                        "kind": "numeric",
-                        "psi": 0.1,
-                        "test": "ks",
-                        "p_value": 0.5,
-                        "drifted": False,
-                    }
-                },
-                "prediction": {
-                    "kind": "numeric",
-                    "psi": 0.05,
-                    "test": "ks",
-                    "p_value": 0.6,
-                    "drifted": False,
-                },
-                "drifted_features": [],
-            }
-        )
-    )
+    write_drift_report(report, {"a": (0.1, 0.5)}, prediction=("numeric", 0.05, 0.6))
     series = []
     for i, stage in enumerate((PRODUCTION, STAGING)):
         settings = Settings(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import run, save_model, start_server
+from .conftest import run, save_model, start_server, write_drift_report
 
 # What the server must expose for the dashboard and the alerts to mean anything.
 METRIC = re.compile(r"\b((?:model_serving|model_drift)_[a-z_]+)")
@@ -131,29 +131,7 @@ def test_every_metric_in_alerts_and_dashboard_is_exposed(project: Path, tmp_path
 
     model = save_model(tmp_path / "model")
     report = tmp_path / "drift.json"
-    report.write_text(
-        json.dumps(
-            {
-                "generated_at": "1970-01-01T00:00:01Z",
-                "timestamp": 1.0,
-                "rows": {"reference": 400, "current": 100},
-                "drift_detected": False,
-                "thresholds": {"psi": 0.2, "p_value": 0.01},
-                "bins": 10,
-                "features": {
-                    "a": {
-                        "kind": "numeric",
-                        "psi": 0.1,
-                        "test": "ks",
-                        "p_value": 0.5,
-                        "drifted": False,
-                    }
-                },
-                "prediction": None,
-                "drifted_features": [],
-            }
-        )
-    )
+    write_drift_report(report, {"a": (0.1, 0.5)}, timestamp=1.0)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

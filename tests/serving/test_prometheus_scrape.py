@@ -7,7 +7,6 @@ generated prometheus.yml and alerts.yml.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
@@ -24,7 +23,7 @@ from support.servers import free_port as _port
 from support.servers import get_json as _get
 from support.servers import wait_until as _wait
 
-from .conftest import save_model, start_server
+from .conftest import save_model, start_server, write_drift_report
 
 
 @pytest.fixture
@@ -34,35 +33,8 @@ def stack(project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
         pytest.fail("prometheus not found: apt-get install prometheus (.ci/serving-up)")
     model = save_model(tmp_path / "model")
     report = tmp_path / "drift.json"
-    report.write_text(
-        json.dumps(
-            {
-                "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "timestamp": time.time(),
-                "rows": {"reference": 400, "current": 100},
-                "drift_detected": True,
-                "thresholds": {"psi": 0.2, "p_value": 0.01},
-                "bins": 10,
-                "features": {
-                    "mean area": {
-                        "kind": "numeric",
-                        "psi": 0.9,
-                        "test": "ks",
-                        "p_value": 1e-9,
-                        "drifted": True,
-                    },
-                    "mean radius": {
-                        "kind": "numeric",
-                        "psi": 0.05,
-                        "test": "ks",
-                        "p_value": 0.6,
-                        "drifted": False,
-                    },
-                },
-                "prediction": None,
-                "drifted_features": ["mean area"],
-            }
-        )
+    write_drift_report(
+        report, {"mean area": (0.9, 1e-9), "mean radius": (0.05, 0.6)}, timestamp=time.time()
     )
     serve_port, prom_port = _port(), _port()
     server = start_server(

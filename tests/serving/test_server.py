@@ -22,6 +22,8 @@ from mlops_toolkit.serving.compiled import CompiledModel
 from mlops_toolkit.serving.protocol import guarded
 from mlops_toolkit.serving.settings import Settings
 
+from .conftest import write_drift_report
+
 
 def _save(model: Any, X: Any, path: Path) -> Path:
     from mlflow.models import infer_signature
@@ -543,34 +545,11 @@ def test_last_drift_report_is_exposed_as_metrics(clf, tmp_path: Path) -> None:
     with _serve(clf[0], drift_report=str(report)) as server:
         server.wait_ready()
         assert _metric(server, "model_drift_detected") == 0  # no report yet: no series
-        report.write_text(
-            json.dumps(
-                {
-                    "generated_at": "2023-11-14T22:13:20Z",
-                    "timestamp": 1700000000,
-                    "rows": {"reference": 400, "current": 100},
-                    "drift_detected": True,
-                    "thresholds": {"psi": 0.2, "p_value": 0.01},
-                    "bins": 10,
-                    "features": {
-                        "mean area": {
-                            "kind": "numeric",
-                            "psi": 0.7,
-                            "test": "ks",
-                            "p_value": 0.001,
-                            "drifted": True,
-                        }
-                    },
-                    "prediction": {
-                        "kind": "categorical",
-                        "psi": 0.05,
-                        "test": "chi2",
-                        "p_value": 0.4,
-                        "drifted": False,
-                    },
-                    "drifted_features": ["mean area"],
-                }
-            )
+        write_drift_report(
+            report,
+            {"mean area": (0.7, 0.001)},
+            prediction=("categorical", 0.05, 0.4),
+            timestamp=1700000000,
         )
         assert _metric(server, "model_drift_score", feature="mean area") == 0.7
         assert _metric(server, "model_drift_score", feature="__prediction__") == 0.05
