@@ -34,15 +34,13 @@ def section(verdict: dict) -> str:
 
     # The folder's environment is shared with ci/markdown.py: the values come ready-made (no
     # filter of ours), so a direct call needs none of the gate report's filters either.
-    return (
-        templates.environment(TEMPLATES)
-        .get_template("responsible.md.j2")
-        .render(
-            level=f"{verdict.get('bootstrap', {}).get('confidence', 0.95):.0%}",
-            failed=[_cell(c["detail"] or c["name"]) for c in checks["checks"] if not c["passed"]],
-            slices=[_slice_row(row) for row in checks["slices"]],
-            notes=[_cell(note) for note in checks["notes"]],
-        )
+    return templates.render(
+        TEMPLATES,
+        "responsible.md.j2",
+        level=f"{verdict.get('bootstrap', {}).get('confidence', 0.95):.0%}",
+        failed=[_cell(c["detail"] or c["name"]) for c in checks["checks"] if not c["passed"]],
+        slices=[_slice_row(row) for row in checks["slices"]],
+        notes=[_cell(note) for note in checks["notes"]],
     )
 
 

@@ -164,7 +164,7 @@ def _render(name: str, **context: Any) -> str:
     # filter of ours), so neither module's filters can shadow the other's.
     from ..core import templates
 
-    return templates.environment(TEMPLATES).get_template(name).render(**context)
+    return templates.render(TEMPLATES, name, **context)
 
 
 def _alert_rows(alert: dict[str, Any]) -> list[tuple[str, str]]:

@@ -129,7 +129,7 @@ def render(results: list[doctor.Result]) -> str:
     summary. Without the template's last newline: print() and the summary add their own."""
     from ..core import templates  # jinja2 on the first render only: `--help` stays instant
 
-    table = templates.environment(TEMPLATES).get_template("doctor.md.j2").render(results=results)
+    table = templates.render(TEMPLATES, "doctor.md.j2", results=results)
     return table.removesuffix("\n")
 
 

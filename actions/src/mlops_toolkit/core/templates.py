@@ -23,3 +23,8 @@ def environment(folder: Path) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def render(folder: Path, name: str, **context: Any) -> str:
+    """Template `name` of `folder`, rendered with `context` (the folder's one environment)."""
+    return environment(folder).get_template(name).render(**context)

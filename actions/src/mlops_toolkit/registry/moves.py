@@ -235,23 +235,21 @@ def description(
         if key.startswith(names.TAG_METRIC_PREFIX)
     )
     data = tags.get(names.TAG_DATA_VERSION) or tags.get(names.TAG_DATA_HASH) or "not recorded"
-    return (
-        templates.environment(TEMPLATES)
-        .get_template("description.md.j2")
-        .render(
-            header=DESCRIPTION_HEADER,
-            model_name=model_name,
-            version=version,
-            run_id=run_id,
-            commit=tags.get(names.TAG_GIT_COMMIT, ""),
-            pull=tags.get(names.TAG_PULL_REQUEST),
-            data=data,
-            passed=tags.get(names.TAG_GATE_PASSED),
-            mode=tags.get(names.TAG_GATE_MODE, ""),
-            summary=gate_detail(tags.get(names.TAG_GATE_SUMMARY, "")),
-            passport=passport or [],
-            metrics=metrics,
-        )
+    return templates.render(
+        TEMPLATES,
+        "description.md.j2",
+        header=DESCRIPTION_HEADER,
+        model_name=model_name,
+        version=version,
+        run_id=run_id,
+        commit=tags.get(names.TAG_GIT_COMMIT, ""),
+        pull=tags.get(names.TAG_PULL_REQUEST),
+        data=data,
+        passed=tags.get(names.TAG_GATE_PASSED),
+        mode=tags.get(names.TAG_GATE_MODE, ""),
+        summary=gate_detail(tags.get(names.TAG_GATE_SUMMARY, "")),
+        passport=passport or [],
+        metrics=metrics,
     )
 
 

@@ -66,14 +66,12 @@ def body(outcome: Outcome, params_path: Path) -> str:
     """The pull request's body, laid out by templates/sweep_pr.md.j2 (package data)."""
     from ..core import templates  # jinja2 on the first render only: `--help` stays instant
 
-    return (
-        templates.environment(TEMPLATES)
-        .get_template("sweep_pr.md.j2")
-        .render(
-            marker=MARKER,
-            outcome=outcome,
-            params_path=params_path,
-            params=[(key, json.dumps(value)) for key, value in sorted(outcome.best_params.items())],
-            states=", ".join(f"{n} {s.lower()}" for s, n in sorted(outcome.counts.items())),
-        )
+    return templates.render(
+        TEMPLATES,
+        "sweep_pr.md.j2",
+        marker=MARKER,
+        outcome=outcome,
+        params_path=params_path,
+        params=[(key, json.dumps(value)) for key, value in sorted(outcome.best_params.items())],
+        states=", ".join(f"{n} {s.lower()}" for s, n in sorted(outcome.counts.items())),
     )
