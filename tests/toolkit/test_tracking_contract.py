@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,13 +40,20 @@ def test_both_clients_satisfy_the_interface(tracking_backend):
     assert isinstance(tracking_backend.client, TrackingClient)
 
 
+def assert_missing(*calls: Callable[[], object]) -> None:
+    """Each call fails as MLflow answers for what it does not hold: an MlflowException whose
+    error code is RESOURCE_DOES_NOT_EXIST, from the fake as from the server."""
+    for call in calls:
+        with pytest.raises(MlflowException) as caught:
+            call()
+        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
 def test_missing_things_are_missing_the_same_way(tracking_backend, model_name):
     client = tracking_backend.client
     assert tracking.version_by_alias(client, model_name, "champion") is None  # no model
     assert registry.versions(client, model_name) == []
-    with pytest.raises(MlflowException) as caught:
-        client.get_registered_model(model_name)
-    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert_missing(lambda: client.get_registered_model(model_name))
     tracking_backend.new_version(model_name)
     assert tracking.version_by_alias(client, model_name, "champion") is None  # no alias
     with pytest.raises(ToolkitError, match=f"model version {model_name}/7 not found"):
@@ -292,9 +300,7 @@ def test_a_description_is_written_once_and_a_teams_own_is_kept(connected, model_
     assert (str(updated.version), updated.description) == (version, "Written by us.")
     registry.describe(model_name, version, tags, "run-1", client=client)
     assert client.get_model_version(model_name, version).description == "Written by us."
-    with pytest.raises(MlflowException) as caught:
-        client.update_model_version(model_name, "99", description="x")
-    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert_missing(lambda: client.update_model_version(model_name, "99", description="x"))
     with pytest.raises(ToolkitError, match=f"cannot describe {model_name} version 99"):
         registry.describe(model_name, "99", tags, None, client=client)
 
@@ -352,14 +358,11 @@ def test_a_run_is_created_logged_renamed_and_ended(tracking_backend):
     client.set_terminated(run_id)
     ended = client.get_run(run_id).info
     assert ended.status == "FINISHED" and abs(ended.end_time / 1000 - time.time()) < 600
-    for missing in (
+    assert_missing(
         lambda: client.get_run("0" * 32),
         lambda: client.set_terminated("0" * 32, "FAILED"),
         lambda: client.create_run("987654321"),
-    ):
-        with pytest.raises(MlflowException) as caught:
-            missing()
-        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    )
 
 
 def test_runs_are_searched_by_tag_page_by_page(tracking_backend):
@@ -465,13 +468,10 @@ def test_an_experiments_tags_are_written_and_read_back(tracking_backend):
     assert (tags["mlflow.experimentKind"], tags["n"]) == ("forecasting", "3")
     found.tags["team"] = "changed"  # a copy: nothing stored changes
     assert client.get_experiment(experiment).tags["team"] == "churn"
-    for missing in (
+    assert_missing(
         lambda: client.get_experiment("987654321"),
         lambda: client.set_experiment_tag("987654321", "k", "v"),
-    ):
-        with pytest.raises(MlflowException) as caught:
-            missing()
-        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    )
 
 
 def test_a_deleted_run_reads_back_deleted_and_leaves_searches(tracking_backend):
@@ -490,6 +490,4 @@ def test_a_deleted_run_reads_back_deleted_and_leaves_searches(tracking_backend):
     assert sorted(r.info.run_id for r in everything) == sorted([run_id, kept])
     deleted = client.search_runs([experiment], run_view_type=ViewType.DELETED_ONLY)
     assert [r.info.run_id for r in deleted] == [run_id]
-    with pytest.raises(MlflowException) as caught:
-        client.delete_run("0" * 32)
-    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert_missing(lambda: client.delete_run("0" * 32))
