@@ -1,35 +1,18 @@
 """Markdown reports for the job summary and the pull-request comment.
 
 The layout lives in Jinja2 templates (templates/*.md.j2, shipped as package data); this module
-holds the number formats and the hints the templates call. jinja2 is imported on first render, so
-`--help` never loads it."""
+holds the hints the templates call (their number formats are ci/cells.py). jinja2 is imported
+on first render, so `--help` never loads it."""
 
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 
 from . import report_checks
+from .cells import cell, interval, num
 
 TEMPLATES = Path(__file__).with_name("templates")
-
-
-def _f(value: object, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
-
-
-def _ci(pair: list | tuple | None, signed: bool = False) -> str:
-    if not pair:
-        return "n/a"
-    return f"[{_f(pair[0], signed)}, {_f(pair[1], signed)}]"
-
-
-def _cell(value: object) -> str:
-    """A value inside a Markdown table cell: a `|` would end the cell."""
-    return f"{value}".replace("|", "\\|")
 
 
 @functools.cache
@@ -39,8 +22,8 @@ def _templates():
     from ..core import templates
 
     env = templates.environment(TEMPLATES)
-    env.filters.update(num=_f, ci=_ci, unexpected=_unexpected, what=_what)
-    env.filters.update(missing_columns=missing_columns, row_failures=row_failures, cell=_cell)
+    env.filters.update(num=num, ci=interval, unexpected=_unexpected, what=_what)
+    env.filters.update(missing_columns=missing_columns, row_failures=row_failures, cell=cell)
     env.globals["fix_hint"] = fix_hint
     env.globals["responsible_ai"] = report_checks.section  # slices, robustness (gate.json)
     return env
@@ -97,7 +80,7 @@ def _what(failure: dict, max_examples: int) -> str:
         detail = (
             message.split(": ", 1)[1] if message.startswith(prefix) and ": " in message else message
         )
-        return _cell(detail)
+        return cell(detail)
     examples = ", ".join(f"`{e!r}`" for e in (failure.get("examples") or [])[:max_examples])
     return f"examples: {examples}" if examples else "—"
 

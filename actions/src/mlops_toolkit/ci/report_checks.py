@@ -8,20 +8,11 @@ saying what was seen (the slice, its value, the gap), then the slice table and t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+from .cells import cell, interval, num
+
 TEMPLATES = Path(__file__).with_name("templates")  # responsible.md.j2, package data
-
-
-def _num(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.4f}"
-
-
-def _cell(value: object) -> str:
-    return f"{value}".replace("|", "\\|")
 
 
 def section(verdict: dict) -> str:
@@ -38,20 +29,19 @@ def section(verdict: dict) -> str:
         TEMPLATES,
         "responsible.md.j2",
         level=f"{verdict.get('bootstrap', {}).get('confidence', 0.95):.0%}",
-        failed=[_cell(c["detail"] or c["name"]) for c in checks["checks"] if not c["passed"]],
+        failed=[cell(c["detail"] or c["name"]) for c in checks["checks"] if not c["passed"]],
         slices=[_slice_row(row) for row in checks["slices"]],
-        notes=[_cell(note) for note in checks["notes"]],
+        notes=[cell(note) for note in checks["notes"]],
     )
 
 
 def _slice_row(row: dict) -> dict:
-    ci = "n/a" if not row["ci"] else f"[{_num(row['ci'][0])}, {_num(row['ci'][1])}]"
     return {
-        "column": _cell(row["column"]),
-        "slice": _cell(row["slice"]),
+        "column": cell(row["column"]),
+        "slice": cell(row["slice"]),
         "rows": row["rows"],
         "judged": row["judged"],
         "metric": row["metric"],
-        "value": _num(row["value"]),
-        "ci": ci,
+        "value": num(row["value"]),
+        "ci": interval(row["ci"]),
     }
