@@ -142,8 +142,14 @@ def body(
 ) -> str:
     """The pull request's body: why (the alert), what changed (the data), the gate's report;
     laid out by templates/retrain_pr.md.j2."""
+    from ..core import templates  # jinja2 on the first render only: `--help` stays instant
+
     reason = alert.get("reason") or alert.get("summary")  # workflow_dispatch: its inputs
-    text = _render(
+
+    # The folder's environment is shared with ci/markdown.py: the values come ready-made (no
+    # filter of ours), so neither module's filters can shadow the other's.
+    text = templates.render(
+        TEMPLATES,
         "retrain_pr.md.j2",
         marker=MARKER,
         model_name=model_name,
@@ -157,14 +163,6 @@ def body(
     if len(text) > MAX_BODY:
         text = text[: MAX_BODY - 200] + "\n\n_(cut: the whole report is in the run's artifacts)_\n"
     return text
-
-
-def _render(name: str, **context: Any) -> str:
-    # The folder's environment is shared with ci/markdown.py: the values come ready-made (no
-    # filter of ours), so neither module's filters can shadow the other's.
-    from ..core import templates
-
-    return templates.render(TEMPLATES, name, **context)
 
 
 def _alert_rows(alert: dict[str, Any]) -> list[tuple[str, str]]:
