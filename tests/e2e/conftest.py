@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from support import dvcdata
 from support.github_api import GitHubStandIn
 from support.project import bake, published_copy
 from support.servers import free_port, start_mlflow, stop
@@ -15,7 +16,6 @@ from support.stores import pg_url  # noqa: F401 - the docker scenario's predicti
 from support.swarm import require_swarm
 from support.template_remote import generate, serve_template
 
-from . import dvcdata
 from .act import Act
 from .loop import FEEDBACK_TOKEN
 from .scenario import (

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import dvcdata
 
-from . import dvcdata, loop
+from . import loop
 from .passport import assert_passport
 from .scenario import (
     OWNER_REPO,

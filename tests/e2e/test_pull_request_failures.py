@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import dvcdata
 from support.servers import start_mlflow
 
-from . import dvcdata
 from .scenario import OWNER_REPO, Scenario, explain, set_c
 
 pytestmark = [

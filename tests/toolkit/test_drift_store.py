@@ -21,11 +21,11 @@ from mlops_toolkit.monitoring import pushgateway as gateway
 from mlops_toolkit.monitoring.drift import Thresholds
 from mlops_toolkit.monitoring.store import Label, ScoredBatch, new_batch, open_store
 from projectkit import error_lines, main
+from support.pushgateway import AuthProxy, pushed, series
+from support.pushgateway import pushgateway as pushgateway  # the fixture
 from support.servers import free_port
 from support.stores import pg_url as pg_url  # fixtures: a SQLite file, the real PostgreSQL
 from support.stores import store_url as store_url
-from test_monitor import AuthProxy, pushed, series
-from test_monitor import pushgateway as pushgateway  # the fixture
 
 generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
 NOW = time.time()

@@ -1,4 +1,5 @@
-"""The scenario's data on a DVC remote in moto's S3 server (MinIO images cannot be pulled here).
+"""A project's data on a DVC remote in moto's S3 server (MinIO images cannot be pulled here):
+the e2e scenario's, and the drift workflow's (tests/serving/test_drift_workflow.py).
 
 A laptop's part: `dvc add` a CSV, `dvc push` it to S3. What the workflows then see: a checkout
 with the `.dvc` file only (the data, DVC's cache and the laptop's remote settings are gone), the
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+
 from support.servers import free_port
 
 BUCKET = "e2e-dvc"
@@ -53,16 +55,8 @@ def push_from_a_laptop(project: Path, endpoint: str) -> dict[str, str]:
     """Track SOURCE (the sample's first ROWS rows) as data.source, push it, forget it locally.
 
     Returns the repository variables of the remote."""
-    from sklearn.datasets import load_breast_cancer
-
     url = f"s3://{BUCKET}/dvc"
-    frame = load_breast_cancer(as_frame=True).frame.head(ROWS)
-    # The sample's own column names, as the project's loader writes them (snake_case).
-    frame.columns = [
-        re.sub(r"[^0-9a-zA-Z]+", "_", str(c)).strip("_").lower() for c in frame.columns
-    ]
-    (project / SOURCE).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(project / SOURCE, index=False)
+    write_source(project)
     params = project / "params.yaml"
     raw = yaml.safe_load(params.read_text())
     raw["data"]["source"] = SOURCE
@@ -79,6 +73,21 @@ def push_from_a_laptop(project: Path, endpoint: str) -> dict[str, str]:
     shutil.rmtree(project / ".dvc" / "cache")
     (project / ".dvc" / "config.local").unlink()
     return {"DVC_REMOTE_URL": url, "DVC_S3_ENDPOINT_URL": endpoint}
+
+
+def write_source(root: Path) -> Path:
+    """SOURCE under ``root``: the sample's first ROWS rows, with the sample's own column names
+    as the project's loader writes them (snake_case)."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.head(ROWS)
+    frame.columns = [
+        re.sub(r"[^0-9a-zA-Z]+", "_", str(c)).strip("_").lower() for c in frame.columns
+    ]
+    path = root / SOURCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
 
 
 def _dvc(project: Path, args: list[str]) -> None:
