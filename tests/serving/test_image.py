@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -57,10 +58,21 @@ def docker() -> None:
         pytest.fail("base image python:3.11-slim missing: run .ci/docker-up first")
 
 
-def _build(project: Path, tag: str, version: str, model_dir: str = "build/model") -> str:
-    from mlops_toolkit.deploy.image import stage_toolkit_wheel
+def _build(
+    project: Path,
+    tag: str,
+    version: str,
+    model_dir: str = "build/model",
+    platform_release: str | None = None,
+) -> str:
+    """`docker build` of the project with what build-image stages; ``platform_release``: the
+    platform's wheel carries one more file (a new platform version, same dependencies)."""
+    from mlops_toolkit.deploy.image import stage_build_inputs
 
-    wheel = stage_toolkit_wheel(project)  # the platform's server, as build-image puts it
+    wheel = stage_build_inputs(project)  # the platform's server and lists, as build-image does
+    if platform_release is not None:
+        with zipfile.ZipFile(wheel, "a") as archive:
+            archive.writestr("mlops_toolkit/RELEASE.txt", platform_release)
     # Package data travels too: the report templates (ci/markdown.py) are no .py file.
     shipped = zipfile.ZipFile(wheel).namelist()
     for template in ("ci/templates/gate.md.j2", "monitoring/templates/drift.html.j2"):
@@ -123,7 +135,7 @@ def built(docker: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     save_model(project / "build/model", C=1.0)
     first = _build(project, f"{TAG}:1", "1")
     yield {"project": project, "log": first}
-    for tag in (f"{TAG}:1", f"{TAG}:2", f"{TAG}:broken"):
+    for tag in (f"{TAG}:1", f"{TAG}:2", f"{TAG}:broken", f"{TAG}:platform"):
         _docker("rmi", "-f", tag, check=False)
 
 
@@ -243,6 +255,41 @@ def test_a_new_model_rebuilds_only_the_last_layers(built: dict[str, Any]) -> Non
         assert container.call("/version")[1]["model_version"] == "2"
     finally:
         container.remove()
+
+
+def _cached(log: str) -> dict[str, bool]:
+    """Each RUN step of a `docker build` log: whether the build cache answered it."""
+    steps = re.split(r"^Step \d+/\d+ : ", log, flags=re.M)[1:]
+    return {
+        step.splitlines()[0]: " ---> Using cache" in step
+        for step in steps
+        if step.startswith("RUN")
+    }
+
+
+@pytest.mark.docker
+def test_a_new_platform_version_reinstalls_no_dependency(built: dict[str, Any]) -> None:
+    """The platform is its own small layer: a new release of it with the same dependencies
+    takes both dependency steps from the cache, and the serving environment's layer (hundreds
+    of MB, pushed and pulled once) is the old image's."""
+    project = built["project"]
+    save_model(project / "build/model", C=1.0)  # the first image's model, as other tests left it
+    log = _build(project, f"{TAG}:platform", "1", platform_release="1.3.1")
+    cached = _cached(log)
+    [dependencies] = [s for s in cached if "-r /build/serve.txt" in s]
+    [pins] = [s for s in cached if "/build/pins.py" in s]
+    [platform] = [s for s in cached if "--target /opt/platform" in s]
+    assert (cached[dependencies], cached[pins], cached[platform]) == (True, True, False), log
+    base = len(_layers("python:3.11-slim"))
+    old, new = _layers(f"{TAG}:1"), _layers(f"{TAG}:platform")
+    shared = base + 2  # the base image's, the user's, the serving environment's
+    assert old[:shared] == new[:shared] and old[shared] != new[shared]
+    out = _docker(
+        *("run", "--rm", "--entrypoint", "python", f"{TAG}:platform", "-c"),
+        "import importlib.resources as r; print(r.files('mlops_toolkit').joinpath('RELEASE.txt')"
+        ".read_text())",
+    )
+    assert out.split() == ["1.3.1"]  # the image serves the new platform
 
 
 @pytest.mark.docker

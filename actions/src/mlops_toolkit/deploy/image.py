@@ -19,8 +19,10 @@ from . import dockerhost
 BUILD_SUBDIR = ".mlops-build"  # inside the build context; removed after the build
 MODEL_SUBDIR = f"{BUILD_SUBDIR}/model"
 WHEELS_SUBDIR = f"{BUILD_SUBDIR}/wheels"  # the platform's own wheel, for the Dockerfile
+SERVE_TXT = f"{BUILD_SUBDIR}/serve.txt"  # what the dependency layer installs (serve_requirements)
+PINS_PY = f"{BUILD_SUBDIR}/pins.py"  # the model's version pins, run before the platform is in
 # Fixed zip timestamps: the same toolkit source gives the same wheel bytes, so the image's
-# dependency layer stays cached across builds until the platform itself changes.
+# platform layer stays cached across builds until the platform itself changes.
 WHEEL_EPOCH = "315532800"
 
 
@@ -88,6 +90,20 @@ def stage_toolkit_wheel(context: Path) -> Path:
     return wheels[0]
 
 
+def stage_build_inputs(context: Path) -> Path:
+    """What the Dockerfile reads beside the model, put into the build context: the platform's
+    wheel, the dependency layer's requirements (serve_requirements.py) and the pins script.
+    Returns the wheel."""
+    from ..serving import pins
+    from .serve_requirements import serve_requirements
+
+    wheel = stage_toolkit_wheel(context)
+    lines = serve_requirements(context / "pyproject.toml", wheel)
+    (context / SERVE_TXT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.copyfile(pins.__file__, context / PINS_PY)
+    return wheel
+
+
 def fetch_model(version: tracking.Version, context: Path) -> Path:
     """Download the registered model into the build context (MODEL_DIR)."""
     import mlflow
@@ -150,7 +166,7 @@ def build(
     }
     fetch_model(version, ctx)
     try:
-        stage_toolkit_wheel(ctx)
+        stage_build_inputs(ctx)
         stream = engine.api.build(
             path=str(ctx),
             dockerfile=dockerfile,
