@@ -211,12 +211,12 @@ def test_an_image_that_does_not_build_fails_the_release_and_says_why(scenario: S
     s = scenario
 
     def copy_a_file_never_committed(project: Path) -> None:
-        # Right after the first stage's WORKDIR: the build fails in seconds instead of after
-        # every dependency layer (what the release says is the same either way).
+        # Right after the first stage makes its virtual environment: the build fails in seconds
+        # instead of after every dependency layer (what the release says is the same either way).
         dockerfile = project / "Dockerfile"
         text = dockerfile.read_text()
-        first = "WORKDIR /build\n"
-        assert first in text, "the template's Dockerfile has no first-stage WORKDIR /build"
+        first = "RUN python -m venv /opt/venv\n"
+        assert first in text, "the template's Dockerfile makes no /opt/venv in its first stage"
         dockerfile.write_text(text.replace(first, first + "COPY serving-extras.txt /srv/\n", 1))
 
     number, result = s.pull_request(copy_a_file_never_committed, "Serving extras", job=MODEL_JOB)

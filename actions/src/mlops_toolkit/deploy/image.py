@@ -94,7 +94,7 @@ def stage_build_inputs(context: Path) -> Path:
     """What the Dockerfile reads beside the model, put into the build context: the platform's
     wheel, the dependency layer's requirements (serve_requirements.py) and the pins script.
     Returns the wheel."""
-    from ..serving import pins
+    from . import pins
     from .serve_requirements import serve_requirements
 
     wheel = stage_toolkit_wheel(context)

@@ -1,10 +1,11 @@
 """Print the model's own version pins for the libraries the serving environment has.
 
-`python pins.py MODEL_DIR/requirements.txt` (stdlib only: the Dockerfile runs it before the
-package is installed). The model was pickled with, say, scikit-learn 1.5.2; the image must load
-it with that version, not whatever the `serve` extra resolved today. MLflow itself and anything
-the image does not have are left out; `xgboost` pins apply to `xgboost-cpu` (same module, no
-CUDA libraries) when that is what the image installed.
+`python pins.py MODEL_DIR/requirements.txt` (stdlib only: build-image stages this file beside
+the platform's wheel, and the Dockerfile runs it before the platform is installed). The model
+was pickled with, say, scikit-learn 1.5.2; the image must load it with that version, not
+whatever the `serve` extra resolved today. MLflow itself and anything the image does not have
+are left out; `xgboost` pins apply to `xgboost-cpu` (same module, no CUDA libraries) when that
+is what the image installed.
 """
 
 from __future__ import annotations
