@@ -17,6 +17,7 @@ from email.parser import Parser
 from pathlib import Path
 
 from ..errors import ToolkitError
+from .pins import canonical
 
 PLATFORM = "mlops-toolkit"
 EXTRA = "serve"
@@ -25,10 +26,6 @@ _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # marker and then the extra's clause (`sys_platform != "win32" and extra == "serve"`).
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _AND_EXTRA = re.compile(r"""\s*(?:\band\s+)?extra\s*==\s*["'][^"']+["']""")
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _name(requirement: str) -> str:
