@@ -119,6 +119,15 @@ def test_reference_values_are_scikit_learns():
     )
 
 
+def test_names_compute_those_metrics_alone_with_the_same_values():
+    """Permutation importance reads one metric per call: the others are not computed at all."""
+    y, pred, proba = _multiclass()
+    every = metrics.compute("classification", y, pred, proba)
+    assert metrics.compute("classification", y, pred, proba, names=("f1",)) == {"f1": every["f1"]}
+    y, pred, _ = _regression()
+    assert metrics.compute("regression", y, pred, names=["mae", "r2"]).keys() == {"mae", "r2"}
+
+
 def test_string_labels_take_the_larger_label_as_positive():
     y = np.array(["yes", "no", "yes", "no", "yes"])
     pred = np.array(["yes", "no", "no", "no", "yes"])

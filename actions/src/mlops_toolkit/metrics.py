@@ -13,7 +13,7 @@ answer check (template_guard.py) loads it by path, where the toolkit is not inst
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,9 +254,17 @@ def improvement(name: str, candidate: float, baseline: float) -> float:
 
 
 def compute(
-    task: str, y_true: Any, y_pred: Any, y_score: Any | None = None, average: str = "auto"
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    y_score: Any | None = None,
+    average: str = "auto",
+    names: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """Every metric of ``task`` that can be computed here, by name.
+    """Every metric of ``task`` that can be computed here (or only ``names``), by name.
+
+    ``names`` is for a caller that scores many times and reads one metric: permutation
+    importance calls this once per feature and repeat, where every metric would triple the cost.
 
     Classification: ``average`` auto is binary for two classes and macro past two; with two
     classes the positive one is the larger label (1 of 0/1, "yes" of no/yes), as in the gate.
@@ -273,5 +281,6 @@ def compute(
         if average == "binary":
             averaging["pos_label"] = classes[-1]
         context = Context(y_true, y_pred, y_score, classes, averaging)
-    values = {m.name: m.compute(context) for m in REGISTRY.values() if m.task == task}
+    wanted = [m for m in REGISTRY.values() if m.task == task and (names is None or m.name in names)]
+    values = {m.name: m.compute(context) for m in wanted}
     return {name: float(value) for name, value in values.items() if value is not None}

@@ -3,7 +3,7 @@ so evaluate, the gate and the pull-request report agree on every value and direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from mlops_toolkit import metrics as registry
@@ -12,11 +12,15 @@ from ..config import TASK
 
 
 def compute(
-    y_true: Any, y_pred: Any, y_score: Any | None = None, average: str = "auto"
+    y_true: Any,
+    y_pred: Any,
+    y_score: Any | None = None,
+    average: str = "auto",
+    names: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """Every metric of the task (classification: ``average`` auto is binary for two classes,
-    macro past two; ROC AUC needs class probabilities)."""
-    return registry.compute(TASK, y_true, y_pred, y_score, average)
+    """Every metric of the task, or only ``names`` (classification: ``average`` auto is binary
+    for two classes, macro past two; ROC AUC needs class probabilities)."""
+    return registry.compute(TASK, y_true, y_pred, y_score, average, names)
 
 
 def scores(model: Any, features: Any) -> Any | None:
@@ -32,6 +36,7 @@ def scorer(name: str, average: str = "auto") -> Callable[[Any, Any, Any], float]
 
     def score(model: Any, features: Any, y_true: Any) -> float:
         y_score = scores(model, features) if needs_scores else None
-        return sign * compute(y_true, model.predict(features), y_score, average)[name]
+        # This metric alone: permutation importance scores once per feature and repeat.
+        return sign * compute(y_true, model.predict(features), y_score, average, (name,))[name]
 
     return score
