@@ -147,6 +147,22 @@ def test_unhealthy_image_is_rolled_back_by_swarm(world, swarm_engine, tmp_path):
     replicas_run(world, world.image_v2, world.v2)
 
 
+def test_a_refused_smoke_request_puts_the_previous_image_back(world, swarm_engine, tmp_path):
+    """Healthy new tasks whose server refuses the smoke request (bodies capped below it, the
+    docker e2e scenario's failed release): Swarm sees nothing wrong, so the deploy itself puts
+    the previous image back on every replica. No load here: the capped replicas would refuse
+    its requests while they serve."""
+    fault = "SERVING_MAX_BODY_BYTES=64"
+    capped = faulty_image(swarm_engine, world.image_v2, world.repository, fault, tmp_path)
+    result = swarm_cli(world, capped, world.v2)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "smoke request" in result.stderr and "HTTP 413" in result.stderr
+    assert f"{world.image_v2} is back on every replica" in result.stderr
+    assert serving(world) == world.v2
+    replicas_run(world, world.image_v2, world.v2)
+
+
 def test_rollback_dispatch_puts_the_previous_image_on_every_replica(world, tmp_path):
     from mlflow import MlflowClient
 
