@@ -73,6 +73,8 @@ class MlflowServer:
         return self.root / "artifacts"
 
 
+# The credential cache as the generated infra/tracking/serve.py turns it on: without it the
+# server checks the password's scrypt hash (~0.1 CPU-s) on every request of a test.
 AUTH_INI = """\
 [mlflow]
 default_permission = READ
@@ -80,6 +82,7 @@ database_uri = {database}
 admin_username = {user}
 admin_password = {password}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = 600
 """
 
 

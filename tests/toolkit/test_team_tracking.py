@@ -91,7 +91,7 @@ def team_server(tmp_path_factory):
         wait_http(uri + "/health", timeout=120, proc=proc)
         # Every process the server started (serve.py execs into it: one session).
         listing = subprocess.run(["ps", "-s", str(proc.pid), "-o", "args="], capture_output=True)
-        yield uri, s3, listing.stdout.decode()
+        yield uri, s3, listing.stdout.decode(), f"{pg}/{dbs[1]}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -124,13 +124,78 @@ def test_serve_names_every_missing_setting_in_one_line():
     )
 
 
+def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line():
+    required = {
+        "MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/m",
+        "MLFLOW_ARTIFACTS_DESTINATION": "s3://b/a",
+        "MLFLOW_AUTH_DATABASE_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/a",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "pw",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "k",
+    }
+    result = subprocess.run(
+        [sys.executable, str(INFRA / "serve.py")],
+        env=serve_env({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": "1m"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
+        "not '1m'"
+    ]
+
+
+def test_a_checked_password_is_not_checked_again_on_every_request(team_server):
+    """serve.py turns MLflow's credential cache on (60 s unless MLFLOW_AUTH_CACHE_TTL_SECONDS
+    says otherwise): the server checks a user's scrypt hash once, not on each of a CI job's
+    hundreds of requests. What a client can see of it is the README's stated price: a password
+    changed in the database behind the server's back still lets the old one in, for a while."""
+    import psycopg2
+    import requests
+    from sqlalchemy.engine import make_url
+    from werkzeug.security import generate_password_hash
+
+    uri, _, _, auth_db = team_server
+    user, old, new = f"bot-{uuid.uuid4().hex[:6]}", "Old-password-1234", "New-password-5678"
+    created = requests.post(
+        f"{uri}/api/2.0/mlflow/users/create",
+        json={"username": user, "password": old},
+        auth=(ADMIN, PASSWORD),
+        timeout=60,
+    )
+    assert created.status_code == 200, created.text
+
+    def answer(password: str) -> int:
+        search = f"{uri}/api/2.0/mlflow/experiments/search?max_results=1"
+        return requests.get(search, auth=(user, password), timeout=60).status_code
+
+    assert answer(old) == 200  # checked against the hash, and remembered
+    assert answer("not-the-password") == 401  # a refusal is never remembered
+    url = make_url(auth_db)
+    conn = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
+    )
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(
+                "UPDATE users SET password_hash = %s WHERE username = %s",
+                (generate_password_hash(new), user),
+            )
+            assert cursor.rowcount == 1
+    finally:
+        conn.close()
+    assert answer(new) == 200  # the database's hash
+    assert answer(old) == 200  # the cache's: no hash check for a password seen a moment ago
+
+
 def test_gate_register_promote_through_auth_postgres_and_s3(
     team_server, credentials, dataset, holdout_csv, gate_yaml, tmp_path
 ):
     import mlflow
     from mlflow import MlflowClient
 
-    uri, s3, _ = team_server
+    uri, s3, _, _ = team_server
     env = {"MLFLOW_TRACKING_URI": uri, **credentials}
     doctor = cli("doctor", "--model-name", "team", env=env, cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
@@ -172,13 +237,13 @@ def test_gate_register_promote_through_auth_postgres_and_s3(
 
 def test_the_server_starts_without_mlflows_genai_job_runner(team_server):
     """serve.py turns MLflow 3's job execution off (a job runner and seven huey consumers)."""
-    _, _, processes = team_server
+    _, _, processes, _ = team_server
     assert "mlflow server" in processes, processes
     assert "huey" not in processes and "_job_runner" not in processes, processes
 
 
 def test_wrong_credentials_are_one_clear_line(team_server, tmp_path):
-    uri, _, _ = team_server
+    uri, _, _, _ = team_server
     env = {
         "MLFLOW_TRACKING_URI": uri,
         "MLFLOW_TRACKING_USERNAME": ADMIN,

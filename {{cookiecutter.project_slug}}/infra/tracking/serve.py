@@ -25,11 +25,24 @@ default_permission = {permission}
 database_uri = {database}
 admin_username = {admin}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = {cache_ttl}
 """
+# MLflow checks the password of every request against its stored hash (werkzeug's scrypt: about
+# 0.1 CPU-s each), and one CI job makes hundreds of requests. With the cache a worker checks a
+# user's password once per this many seconds. The price: a password changed or a user removed
+# outside the worker that handles the change (another worker, direct SQL) still gets in until
+# then. 0 turns the cache off (MLflow's default).
+CACHE_TTL_DEFAULT = "60"
 
 
 def missing() -> list[str]:
     return [name for name in REQUIRED if not os.environ.get(name)]
+
+
+def cache_ttl(env: dict[str, str]) -> str | None:
+    """MLFLOW_AUTH_CACHE_TTL_SECONDS as MLflow reads it (seconds, >= 0), or None if it is not."""
+    value = env.get("MLFLOW_AUTH_CACHE_TTL_SECONDS", "").strip() or CACHE_TTL_DEFAULT
+    return value if value.isdigit() else None
 
 
 def write_auth_config(env: dict[str, str]) -> Path:
@@ -38,6 +51,7 @@ def write_auth_config(env: dict[str, str]) -> Path:
         permission=env.get("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
         database=env["MLFLOW_AUTH_DATABASE_URI"],
         admin=env.get("MLFLOW_AUTH_ADMIN_USERNAME", "admin"),
+        cache_ttl=cache_ttl(env),
     )
     handle, name = tempfile.mkstemp(prefix="mlflow-auth-", suffix=".ini")
     with os.fdopen(handle, "w") as ini:
@@ -63,6 +77,14 @@ def main() -> int:
         print(f"serve.py: error: set {what}", file=sys.stderr)
         return 2
     env = dict(os.environ)
+    if cache_ttl(env) is None:
+        given = env["MLFLOW_AUTH_CACHE_TTL_SECONDS"]
+        print(
+            f"serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
+            f"not {given!r}",
+            file=sys.stderr,
+        )
+        return 2
     env["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config(env))
     # MLflow 3 starts a job runner and seven huey consumers beside the server for GenAI jobs
     # (LLM judges, trace roll-ups) this project never runs: eight more interpreters, ~16 CPU-s
