@@ -135,6 +135,7 @@ def assert_a_failed_smoke_keeps_production(s: Scenario) -> None:
     assert len(release) == 1, comments
     assert "smoke request" in release[0] and "HTTP 413" in release[0], release[0]
     assert f"/{OWNER_REPO}/actions/runs/" in release[0]
+    assert "Model gate: passed" in "".join(comments)  # the pull request's own report is kept
     assert s.alias("production") == "2" and s.serving("production") == "2"
     assert s.serving("staging") == "2"  # the deployment put the previous container back
     assert_replicas(s, "2")
