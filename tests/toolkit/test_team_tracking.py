@@ -124,7 +124,8 @@ def test_serve_names_every_missing_setting_in_one_line():
     )
 
 
-def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line():
+@pytest.mark.parametrize("ttl", ["1m", "-5", "²"])
+def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line(ttl):
     required = {
         "MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/m",
         "MLFLOW_ARTIFACTS_DESTINATION": "s3://b/a",
@@ -134,7 +135,7 @@ def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line():
     }
     result = subprocess.run(
         [sys.executable, str(INFRA / "serve.py")],
-        env=serve_env({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": "1m"}),
+        env=serve_env({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": ttl}),
         capture_output=True,
         text=True,
         timeout=60,
@@ -142,7 +143,7 @@ def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line():
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
-        "not '1m'"
+        f"not {ttl!r}"
     ]
 
 

@@ -42,16 +42,17 @@ def missing() -> list[str]:
 def cache_ttl(env: dict[str, str]) -> str | None:
     """MLFLOW_AUTH_CACHE_TTL_SECONDS as MLflow reads it (seconds, >= 0), or None if it is not."""
     value = env.get("MLFLOW_AUTH_CACHE_TTL_SECONDS", "").strip() or CACHE_TTL_DEFAULT
-    return value if value.isdigit() else None
+    # ASCII only: str.isdigit() also takes "²", which MLflow's getint refuses at start-up.
+    return value if value.isascii() and value.isdigit() else None
 
 
-def write_auth_config(env: dict[str, str]) -> Path:
+def write_auth_config(env: dict[str, str], cache_ttl_s: str) -> Path:
     """MLflow reads the auth database from an ini file only: write one, readable by us alone."""
     text = AUTH_INI.format(
         permission=env.get("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
         database=env["MLFLOW_AUTH_DATABASE_URI"],
         admin=env.get("MLFLOW_AUTH_ADMIN_USERNAME", "admin"),
-        cache_ttl=cache_ttl(env),
+        cache_ttl=cache_ttl_s,
     )
     handle, name = tempfile.mkstemp(prefix="mlflow-auth-", suffix=".ini")
     with os.fdopen(handle, "w") as ini:
@@ -77,7 +78,8 @@ def main() -> int:
         print(f"serve.py: error: set {what}", file=sys.stderr)
         return 2
     env = dict(os.environ)
-    if cache_ttl(env) is None:
+    ttl = cache_ttl(env)
+    if ttl is None:
         given = env["MLFLOW_AUTH_CACHE_TTL_SECONDS"]
         print(
             f"serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
@@ -85,7 +87,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    env["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config(env))
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config(env, ttl))
     # MLflow 3 starts a job runner and seven huey consumers beside the server for GenAI jobs
     # (LLM judges, trace roll-ups) this project never runs: eight more interpreters, ~16 CPU-s
     # and ~3 s at every start (measured). Set the variable to true to have them.
