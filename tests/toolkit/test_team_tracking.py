@@ -24,12 +24,25 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 INFRA = REPO / "{{cookiecutter.project_slug}}" / "infra" / "tracking"
 PG_PORT = int(os.environ.get("MLOPS_PG_PORT", "5433"))
 ADMIN, PASSWORD = "admin", "Team-adm1n:pw"
+# The suite's PostgreSQL (.ci/postgres-up); a database name goes with it.
+PG = {"host": "127.0.0.1", "port": PG_PORT, "user": "mlflow", "password": "mlflow"}
 BUCKET = "team-artifacts"
 
 
 def serve_env(extra: dict[str, str]) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
     return {**keep, **extra}
+
+
+def refused(extra: dict[str, str]) -> subprocess.CompletedProcess:
+    """serve.py with these settings alone, where it must refuse before MLflow starts."""
+    return subprocess.run(
+        [sys.executable, str(INFRA / "serve.py")],
+        env=serve_env(extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +55,7 @@ def team_server(tmp_path_factory):
     assert up.returncode == 0, up.stdout + up.stderr
     suffix = uuid.uuid4().hex[:8]
     dbs = [f"teamsetup_mlflow_{suffix}", f"teamsetup_auth_{suffix}"]
-    conn = psycopg2.connect(
-        host="127.0.0.1", port=PG_PORT, user="mlflow", password="mlflow", dbname="postgres"
-    )
+    conn = psycopg2.connect(**PG, dbname="postgres")
     conn.autocommit = True
     for db in dbs:
         conn.cursor().execute(f"CREATE DATABASE {db}")
@@ -91,7 +102,7 @@ def team_server(tmp_path_factory):
         wait_http(uri + "/health", timeout=120, proc=proc)
         # Every process the server started (serve.py execs into it: one session).
         listing = subprocess.run(["ps", "-s", str(proc.pid), "-o", "args="], capture_output=True)
-        yield uri, s3, listing.stdout.decode(), f"{pg}/{dbs[1]}"
+        yield uri, s3, listing.stdout.decode(), dbs[1]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -110,13 +121,7 @@ def credentials(monkeypatch):
 
 
 def test_serve_names_every_missing_setting_in_one_line():
-    result = subprocess.run(
-        [sys.executable, str(INFRA / "serve.py")],
-        env=serve_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = refused({})
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "MLFLOW_BACKEND_STORE_URI" in result.stderr and "MLFLOW_AUTH_ADMIN_PASSWORD" in (
@@ -133,13 +138,7 @@ def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line(ttl):
         "MLFLOW_AUTH_ADMIN_PASSWORD": "pw",
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "k",
     }
-    result = subprocess.run(
-        [sys.executable, str(INFRA / "serve.py")],
-        env=serve_env({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": ttl}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = refused({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": ttl})
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
@@ -154,7 +153,6 @@ def test_a_checked_password_is_not_checked_again_on_every_request(team_server):
     changed in the database behind the server's back still lets the old one in, for a while."""
     import psycopg2
     import requests
-    from sqlalchemy.engine import make_url
     from werkzeug.security import generate_password_hash
 
     uri, _, _, auth_db = team_server
@@ -173,10 +171,7 @@ def test_a_checked_password_is_not_checked_again_on_every_request(team_server):
 
     assert answer(old) == 200  # checked against the hash, and remembered
     assert answer("not-the-password") == 401  # a refusal is never remembered
-    url = make_url(auth_db)
-    conn = psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
-    )
+    conn = psycopg2.connect(**PG, dbname=auth_db)
     try:
         with conn, conn.cursor() as cursor:
             cursor.execute(
