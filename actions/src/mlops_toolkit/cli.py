@@ -33,6 +33,7 @@ from .commands import (
     validate_data,
     webhook,
 )
+from .core import gc_pace
 from .core.redact import redact
 from .tracking import probe as tracking_check
 
@@ -86,6 +87,7 @@ def version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    gc_pace.importing()  # every command imports heavy libraries: core/gc_pace.py
     args = build_parser().parse_args(argv)
     errors.raise_on_sigterm()
     try:

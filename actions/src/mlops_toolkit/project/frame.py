@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core import gc_pace
 from . import builtins, logs
 from .builtins import Adder, Command, params
 
@@ -96,6 +97,7 @@ def main(
     project: Project, add_commands: Callable[[Adder], None], argv: list[str] | None = None
 ) -> int:
     """Parse, configure logging, run the command; every failure is one line and an exit code."""
+    gc_pace.importing()  # the commands import heavy libraries: core/gc_pace.py
     args = build_parser(project, add_commands).parse_args(argv)
     log_file = logs.configure(args.log_level, args.command, project.level_env)
     try:

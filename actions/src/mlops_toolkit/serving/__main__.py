@@ -12,11 +12,13 @@ import logging
 import signal
 import sys
 
+from ..core import gc_pace
 from .settings import Settings
 
 
 def serve(settings: Settings) -> int:
     """Run until stopped; exit status 1 when the model cannot be loaded."""
+    gc_pace.importing()  # until the model is loaded (ScoringApp.load): core/gc_pace.py
     import uvicorn
 
     from . import listen
