@@ -9,7 +9,14 @@ import shutil
 import subprocess
 
 import pytest
+from mlops_toolkit.core import gc_pace
 from support.ordering import long_groups_first
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every pytest process (the controller, each worker) imports what the commands import and
+    # keeps it for the whole run: the commands' pace (core/gc_pace.py).
+    gc_pace.importing()
 
 
 def _gpu_present() -> bool:
