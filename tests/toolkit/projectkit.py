@@ -9,6 +9,7 @@ tracked run the way a project's train does.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,13 @@ from mlops_toolkit.project import params as base
 TASK = "classification"
 GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", "sklearn")}
 LEVEL_ENV = "DEMO_LOG_LEVEL"
+# A subprocess that imports this module and this checkout's toolkit (`demo` in its own process).
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parent), str(Path(__file__).parents[2] / "actions" / "src")]
+    ),
+}
 
 
 @dataclass(frozen=True)

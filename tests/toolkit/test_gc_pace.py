@@ -5,15 +5,12 @@ is loaded."""
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ACTIONS_SRC, HERE
 from mlops_toolkit.core import gc_pace
-
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ACTIONS_SRC)])}
+from projectkit import ENV
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ drift commands on a project's params (a real MLflow server: conftest.mlflow_serv
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,15 +17,14 @@ import numpy as np
 import pandas as pd
 import projectkit
 import pytest
-from conftest import ACTIONS_SRC, HERE, log_model
+from conftest import log_model
 from mlops_toolkit import contracts, names
 from mlops_toolkit.project import runs
-from projectkit import error_lines, main
+from projectkit import ENV, error_lines, main
 from support.servers import free_port, wait_http
 
 generated, workdir = projectkit.generated, projectkit.workdir  # fixtures
 PLATFORM = ["init-data", "validate-data", "check-gate", "serve", "drift"]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ACTIONS_SRC)])}
 
 
 def demo(*argv: str, **env: str) -> subprocess.CompletedProcess:
