@@ -80,3 +80,6 @@ def test_swarm_services_get_it_in_their_spec(step_env, publish) -> None:
     assert f"{names.ENV_FEEDBACK_TOKEN}=tok" in given
     assert f"{names.ENV_ENVIRONMENT}=staging" in given
     assert ("SERVING_REUSE_PORT=1" in given) is (publish == "host")
+    # Only the pace of the image's check: Docker takes the rest from the image.
+    check = spec["TaskTemplate"]["ContainerSpec"]["HealthCheck"]
+    assert check == {"Interval": int(swarm.ROLLOUT_CHECK_S * 1e9)}

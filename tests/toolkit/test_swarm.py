@@ -130,6 +130,25 @@ def test_deploy_then_rolling_update_without_a_failed_request(world, tmp_path):
     assert outputs(out)["previous-image"] == world.image_v1
     assert outputs(out)["service"] == f"{world.app}-production"
     replicas_run(world, world.image_v2, world.v2)
+    assert_rollout_check_pace(world)
+
+
+def assert_rollout_check_pace(w: World) -> None:
+    """The tasks run the image's own check at the service's pace: the generated image checks
+    every 30 s (cheap at rest), the service every 5 s (a start-first update waits for each new
+    task's first passing check); the command, timeout and retries are still the image's."""
+    import docker
+
+    engine = docker.from_env()
+    image = engine.images.get(w.image_v2).attrs["Config"]["Healthcheck"]
+    assert image["Interval"] == 30 * 10**9
+    service = engine.services.get(f"{w.app}-production")
+    tasks = service.tasks(filters={"desired-state": "running"})
+    assert tasks
+    for task in tasks:
+        container = engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+        check = container.attrs["Config"]["Healthcheck"]
+        assert check == {**image, "Interval": int(swarm.ROLLOUT_CHECK_S * 10**9)}, check
 
 
 def test_unhealthy_image_is_rolled_back_by_swarm(world, swarm_engine, tmp_path):

@@ -71,7 +71,7 @@ def wait_own_health(container: Any, timeout_s: float) -> None:
     """The container's own HEALTHCHECK (a probe of the shared port may reach the old one).
 
     Healthy is Docker's verdict, or the image's check command passing when the handover runs it
-    in the container itself: Docker runs its first check only an interval after the start (5 s
+    in the container itself: Docker runs its first check only an interval after the start (30 s
     in the generated image), while the model is usually loaded in one or two.
     """
     deadline = time.monotonic() + timeout_s

@@ -36,6 +36,13 @@ PUBLISH_MODES = ("host", "ingress")
 DONE = "completed"
 ROLLED_BACK = "rollback_completed"
 STUCK = ("paused", "rollback_paused")
+# How often Swarm runs the image's HEALTHCHECK in the service's tasks. A start-first update waits
+# for each new task's first passing check, and Docker runs the first one an interval after the
+# start: at the generated image's own 30 s (its steady-state pace, cheap), each replica would
+# take half a minute to roll. Only the interval is set: Docker takes the command, timeout, start
+# period and retries from the image. (Engines >= 25 have StartInterval for exactly this; the
+# toolkit also runs on older ones.)
+ROLLOUT_CHECK_S = 5.0
 
 
 @dataclass
@@ -139,6 +146,7 @@ def spec(engine: Any, t: SwarmTarget, image: str, model_name: str, model_version
         "Image": image,
         "Labels": labels,
         "StopGracePeriod": _ns(30),
+        "HealthCheck": {"Interval": _ns(ROLLOUT_CHECK_S)},
         "Secrets": _refs(engine, "secret", t.secrets),
         "Configs": _refs(engine, "config", t.configs),
     }
