@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import time
+
+import _project  # noqa: F401 - first: the repository's import paths
+from support.servers import free_port
 
 START_PERIOD_S = 70  # past the image's start period (60 s): the checks run at their pace
 
@@ -30,12 +32,6 @@ def busy_seconds() -> float:
         fields = [int(v) for v in stat.readline().split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def docker(*args: str) -> str:

@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,9 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import _project  # noqa: F401 - first: the repository's import paths
+from support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER_VENV = ROOT / "benchmarks" / ".venvs" / "mlserver"
@@ -131,12 +133,6 @@ def mlserver_command(work: Path, model: Path, port: int) -> list[str]:
     }
     (folder / "model-settings.json").write_text(json.dumps(model_settings))
     return [mlserver_python(), "-m", "mlserver.cli.main", "start", str(folder)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pinned(cpu: int, cmd: list[str]) -> list[str]:
