@@ -21,8 +21,9 @@ from pathlib import Path
 
 ACTIONS_SRC = Path(__file__).resolve().parents[2] / "actions" / "src"
 # What the forkserver imports before its first fork: what every toolkit command's start imports,
-# and what most commands load next (the registry, the models, the data).
-PRELOAD = ("mlops_toolkit.cli", "mlflow", "sklearn", "pandas")
+# and what most commands load next (the registry, the models, the data). skops.io first, as the
+# commands that load a model import it (registry/mlmodel.py `import_skops_first`).
+PRELOAD = ("skops.io", "mlops_toolkit.cli", "mlflow", "sklearn", "pandas")
 _state: dict[str, object] = {}
 
 

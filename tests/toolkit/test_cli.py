@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,66 @@ def test_help_imports_no_heavy_library():
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "rollback" in result.stdout
+
+
+def _finished_imports(args: list[str], cwd: Path) -> list[str]:
+    """The modules a toolkit command imported, in the order their imports finished (-X
+    importtime), when it stops at the tracking server: nothing listens on port 9 here."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ACTIONS_SRC),
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+    }
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mlops_toolkit.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "tracking server http://127.0.0.1:9 is unreachable" in result.stderr.splitlines()[-1]
+    return [
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["gate", "--candidate", "runs:/0123/model", "--holdout", "x.csv", "--config", "gate.yaml"],
+        ["score", "--input", "x.csv"],
+    ],
+    ids=["gate", "score"],
+)
+def test_commands_that_load_a_model_import_skops_before_mlflow(tmp_path, gate_yaml, command):
+    """skops.io names SciPy's ufuncs at import by searching every module already imported:
+    after MLflow's that costs ~0.7 CPU-s more per command (registry/mlmodel.py)."""
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    gate_yaml()
+    modules = _finished_imports([*command, "--model-name", "m"], tmp_path)
+    assert modules.index("skops.io") < modules.index("mlflow")
+
+
+def test_skops_trusts_the_same_types_whatever_was_imported_before_it():
+    """Importing skops.io first changes the cost of its trusted-type lists, never the lists:
+    what a model file may load stays what skops decides."""
+    code = (
+        "import importlib, json, sys\n"
+        "for name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+        "from skops.io import _trusted_types as t\n"
+        "print(json.dumps({k: sorted(map(str, v)) for k, v in vars(t).items()"
+        " if k.isupper() and isinstance(v, list)}))"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, *first], stdout=subprocess.PIPE, text=True)
+        for first in ([], ["mlflow"])
+    ]
+    alone, after_mlflow = (json.loads(run.communicate(timeout=120)[0]) for run in runs)
+    assert alone["SCIPY_UFUNC_TYPE_NAMES"] and alone == after_mlflow
 
 
 @pytest.mark.parametrize(
