@@ -232,3 +232,31 @@ def test_poetry_check(generated):
     _, project = generated
     result = subprocess.run(["poetry", "check"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_train_imports_skops_before_mlflow(generated):
+    """train's first imports: skops.io (which saves the model) before MLflow, where its import
+    costs ~0.6 CPU-s less (mlops_toolkit.registry.mlmodel.import_skops_first). The
+    project's modules are the same for every option here: once, on the first combination."""
+    options, project = generated
+    if options != {**COMBINATIONS[0], "primary_metric": options["primary_metric"]}:
+        pytest.skip("once is enough")
+    package = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"][
+        "package_name"
+    ]
+    env = {**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{ROOT / 'actions' / 'src'}"}
+    result = subprocess.run(  # no data prepared: train stops in one line after its imports
+        [sys.executable, "-X", "importtime", "-m", package, "train"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    finished = [
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    ]
+    assert finished.index("skops.io") < finished.index("mlflow")
