@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.importtime import finished_imports
 from support.project import ROOT, bake, leftover_jinja, pairwise_combinations
 
 COMBINATIONS = pairwise_combinations()
@@ -245,18 +246,7 @@ def test_train_imports_skops_before_mlflow(generated):
         "package_name"
     ]
     env = {**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{ROOT / 'actions' / 'src'}"}
-    result = subprocess.run(  # no data prepared: train stops in one line after its imports
-        [sys.executable, "-X", "importtime", "-m", package, "train"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # No data prepared: train stops in one line after its imports.
+    result, finished = finished_imports(["-m", package, "train"], project, env)
     assert result.returncode == 1, result.stderr[-2000:]
-    finished = [
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and line.count("|") == 2
-    ]
     assert finished.index("skops.io") < finished.index("mlflow")

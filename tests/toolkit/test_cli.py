@@ -14,6 +14,7 @@ import pytest
 from conftest import ACTIONS_SRC, cli
 from mlops_toolkit import cli as toolkit_cli
 from mlops_toolkit import errors
+from support.importtime import finished_imports
 
 ACTIONS = ACTIONS_SRC.parent
 # The kept libraries too (docs/architecture.md, dependencies): each is imported where it is used.
@@ -62,21 +63,10 @@ def _finished_imports(args: list[str], cwd: Path) -> list[str]:
         "PYTHONPATH": str(ACTIONS_SRC),
         "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
     }
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mlops_toolkit.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result, finished = finished_imports(["-m", "mlops_toolkit.cli", *args], cwd, env)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "tracking server http://127.0.0.1:9 is unreachable" in result.stderr.splitlines()[-1]
-    return [
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and line.count("|") == 2
-    ]
+    return finished
 
 
 @pytest.mark.parametrize(
