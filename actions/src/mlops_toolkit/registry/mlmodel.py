@@ -104,9 +104,9 @@ def import_skops_first() -> None:
 
     skops.io builds its trusted-type lists when it is imported. It names each of SciPy's ~230
     ufuncs by searching every module already imported for it (pickle's `whichmodule`). After
-    MLflow's ~1,500 modules that search costs ~0.7 CPU-s more than before them, on every load
-    (measured, skops 0.16). The lists are the same either way (tests/toolkit/test_cli.py checks).
-    Nothing is lost where skops is not installed: the model then is not a skops file."""
+    MLflow's ~1,900 modules that search costs ~0.7 CPU-s more than before them, once in each
+    process (measured, skops 0.16). The lists are the same either way (tests/toolkit/test_cli.py
+    checks). Nothing is lost where skops is not installed: the model then is not a skops file."""
     with contextlib.suppress(ImportError):
         import skops.io  # noqa: F401
 
