@@ -32,8 +32,10 @@ def timed(command: list[str], runs: int) -> list[float]:
     return times
 
 
-ORDERS = {"skops.io first": ("skops.io", "mlflow", "mlflow.sklearn")}
-ORDERS["after MLflow"] = ("mlflow", "skops.io", "mlflow.sklearn")
+ORDERS = {
+    "skops.io first": ("skops.io", "mlflow", "mlflow.sklearn"),
+    "after MLflow": ("mlflow", "skops.io", "mlflow.sklearn"),
+}
 IMPORT_CPU = (
     "import importlib, sys, time\n"
     "started = time.process_time()\n"

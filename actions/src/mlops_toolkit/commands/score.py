@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..registry.mlmodel import import_skops_first
 
-    import_skops_first()  # before DVC and MLflow: the model loads ~0.7 CPU-s faster (see there)
+    import_skops_first()  # before DVC and MLflow: skops' import costs ~0.7 CPU-s less (see there)
     from ..ci import actions as ghactions
     from ..errors import InputError
     from ..serving import batch, batch_job
