@@ -1,6 +1,6 @@
 """core/gc_pace.py: every entry point collects young objects every GEN0 allocations while its
-heavy imports load, and the scoring server goes back to the process's own pace once its model
-is loaded."""
+heavy imports load, and freezes the heap when the process exits; the scoring server goes back to
+the process's own pace once its model is loaded."""
 
 from __future__ import annotations
 
@@ -38,26 +38,46 @@ def test_a_collector_switched_off_or_slower_already_is_left_alone(fresh, gen0):
     assert gc.get_threshold() == (gen0, 10, 10)
 
 
-def _gen0_after(code: str) -> int:
-    probe = f"import gc\n{code}\nprint(gc.get_threshold()[0])"
+def _output(code: str) -> str:
+    """What `python -c` prints, with gc imported first."""
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=ENV, check=False
+        [sys.executable, "-c", f"import gc\n{code}"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    return int(done.stdout.split()[-1])
+    return done.stdout
 
 
-@pytest.mark.parametrize(
-    "entry",
-    [
-        "from mlops_toolkit import cli\ntry: cli.main(['--version'])\nexcept SystemExit: pass",
-        "import projectkit\ntry: projectkit.main(['--version'])\nexcept SystemExit: pass",
-    ],
-    ids=["toolkit-cli", "project-frame"],
-)
+def _gen0_after(code: str) -> int:
+    return int(_output(f"{code}\nprint(gc.get_threshold()[0])").split()[-1])
+
+
+ENTRIES = [
+    "from mlops_toolkit import cli\ntry: cli.main(['--version'])\nexcept SystemExit: pass",
+    "import projectkit\ntry: projectkit.main(['--version'])\nexcept SystemExit: pass",
+]
+ENTRY_IDS = ["toolkit-cli", "project-frame"]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ENTRY_IDS)
 def test_each_command_line_runs_at_the_import_pace(entry):
     assert _gen0_after("") < gc_pace.GEN0  # CPython's own default
     assert _gen0_after(entry) == gc_pace.GEN0
+
+
+# Registered before the entry point runs, so atexit calls it after the entry point's callback.
+FROZEN_AT_EXIT = "import atexit\natexit.register(lambda: print('frozen', gc.get_freeze_count()))"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ENTRY_IDS)
+def test_each_command_line_freezes_the_heap_at_exit(entry):
+    """The interpreter's teardown then skips collections over every imported object."""
+    assert _output(FROZEN_AT_EXIT).split() == ["frozen", "0"]  # CPython's own exit
+    frozen = _output(f"{FROZEN_AT_EXIT}\n{entry}").split()[-2:]  # after what --version printed
+    assert frozen[0] == "frozen" and int(frozen[1]) > 10_000, frozen
 
 
 def test_the_scoring_server_is_back_at_the_process_pace_once_its_model_loads(fresh, monkeypatch):

@@ -1,5 +1,6 @@
-"""The garbage collector's pace while a process starts: every entry point (the toolkit's CLI, a
-project's CLI frame, the scoring server) calls `importing()` before its command runs.
+"""The garbage collector's pace while a process starts, and its last collections skipped when it
+ends: every entry point (the toolkit's CLI, a project's CLI frame, the scoring server) calls
+`importing()` before its command runs.
 
 A command imports MLflow, scikit-learn, pandas, SciPy, Great Expectations or skops: millions of
 objects that live as long as the process, and next to no garbage. At CPython's default pace (a
@@ -11,20 +12,34 @@ container objects (a few MB). CPython 3.13 itself moved its default from 700 to 
 
 A long-lived server goes back to the pace it started with once its model is loaded
 (`imported()`): its requests were measured at CPython's defaults, and the benchmarks keep them.
+
+At exit (an atexit callback) the heap is frozen (`gc.freeze`).
+The interpreter's teardown then skips the collections that walk every object those imports
+made: `import mlflow, great_expectations, sklearn.linear_model` took 1.3-1.5 s to exit on this
+machine, 0.1 s frozen. Everything else of a normal exit still happens: threads are joined,
+atexit callbacks run (logging's flush among them), files are closed as their modules are torn
+down. Only garbage in reference cycles is left for the operating system to reclaim, as
+`os._exit` would leave it, and Python never promised a `__del__` at exit anyway.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 
 GEN0 = 10_000
 _started_with: tuple[int, int, int] | None = None
+_freeze_registered = False
 
 
 def importing() -> None:
     """Collect young objects every GEN0 allocations, never more often than the process already
-    did (a threshold of 0, the collector off, is left as it is). Idempotent."""
-    global _started_with
+    did (a threshold of 0, the collector off, is left as it is), and freeze the heap at exit.
+    Idempotent."""
+    global _started_with, _freeze_registered
+    if not _freeze_registered:
+        atexit.register(gc.freeze)
+        _freeze_registered = True
     if _started_with is None:
         _started_with = gc.get_threshold()
     gen0, gen1, gen2 = _started_with
