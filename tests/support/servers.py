@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit.tracking import sqlite_seed
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -104,6 +106,9 @@ def start_mlflow(
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    # A new SQLite store as the toolkit's project commands start one: a copy of the empty schema,
+    # not MLflow's migrations run again in every server (mlops_toolkit/tracking/sqlite_seed.py).
+    sqlite_seed.seed(backend)
     command = [
         sys.executable,
         "-m",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import contracts, names
-from ..tracking import open_runs
+from ..tracking import open_runs, sqlite_seed
 from ..tracking import probe as tracking_check
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ def connect(configured: str = "") -> str:
         uri = _credentials_to_environment(uri)
     elif uri == f"sqlite:///{EMBEDDED_STORE.resolve()}" and EMBEDDED_STORE.is_file():
         relocate_embedded_store()
+    else:
+        sqlite_seed.seed(uri)  # a new SQLite store without MLflow's migrations: sqlite_seed.py
     mlflow.set_tracking_uri(uri)
     close_abandoned_run(uri)
     return uri
