@@ -29,19 +29,16 @@ import gc
 
 GEN0 = 10_000
 _started_with: tuple[int, int, int] | None = None
-_freeze_registered = False
 
 
 def importing() -> None:
     """Collect young objects every GEN0 allocations, never more often than the process already
     did (a threshold of 0, the collector off, is left as it is), and freeze the heap at exit.
     Idempotent."""
-    global _started_with, _freeze_registered
-    if not _freeze_registered:
-        atexit.register(gc.freeze)
-        _freeze_registered = True
+    global _started_with
     if _started_with is None:
         _started_with = gc.get_threshold()
+        atexit.register(gc.freeze)
     gen0, gen1, gen2 = _started_with
     if 0 < gen0 < GEN0:
         gc.set_threshold(GEN0, gen1, gen2)
