@@ -120,3 +120,30 @@ def test_a_database_from_before_the_folder_reads_on_and_writes_to_it(tmp_path: P
         joined = store.read_joined("m")
     assert [j.prediction.inputs for j in joined] == [{"x": 1.5, "y": 2.5}, {"x": 2.0, "y": 3.0}]
     assert len(_files(db)) == 1
+
+
+def test_numeric_inputs_reach_the_file_without_a_copy_and_read_back(tmp_path: Path) -> None:
+    """`codec.encode_parts` hands a request's numeric arrays to the file write as they are (the
+    writer's cost per 100-row request; see segments.py), and the bytes are `encode`'s."""
+    matrix = np.arange(300, dtype=float).reshape(100, 3) / 7
+    parts = codec.encode_parts(["a", "b", "c"], matrix, dumps)
+    assert any(np.shares_memory(part, matrix) for part in parts if isinstance(part, np.ndarray))
+    columns = {"n": np.arange(5, dtype=np.int64) * 1000, "s": np.array(["x", "y", "z", "u", "v"])}
+    column_parts = codec.encode_parts(["n", "s"], columns, dumps)
+    assert codec.size(column_parts) == len(codec.encode(["n", "s"], columns, dumps))
+    db, model = tmp_path / "p.sqlite3", "m"
+    batch = ScoredBatch(
+        new_batch(5.0), model, "1", "production", 5.0, ["a", "b", "c"], matrix, [0] * 100
+    )
+    mixed = ScoredBatch(new_batch(6.0), model, "1", "production", 6.0, ["n", "s"], columns, [1] * 5)
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([batch, mixed])
+        joined = store.read_joined(model)
+    assert [list(j.prediction.inputs.values()) for j in joined[:100]] == matrix.tolist()
+    assert [j.prediction.inputs for j in joined[100:]] == [
+        {"n": 1000 * i, "s": s} for i, s in enumerate("xyzuv")
+    ]
+    (blob,) = [p for p in Path(f"{db}-inputs").iterdir()]
+    assert blob.read_bytes() == b"".join(
+        codec.encode(b.columns, b.rows, dumps) for b in (batch, mixed)
+    )

@@ -175,10 +175,10 @@ class SQLStore(PredictionStore):
         yield
 
     # -- helpers ---------------------------------------------------------------------------
-    def _place_inputs(self, blobs: list[bytes]) -> list[tuple[Any, ...]]:
-        """Each batch's `input_columns` values for its encoded inputs (inside the write
-        transaction)."""
-        return [(blob,) for blob in blobs]
+    def _place_inputs(self, encoded: list[list[Any]]) -> list[tuple[Any, ...]]:
+        """Each batch's `input_columns` values for its encoded inputs (`codec.encode_parts`),
+        inside the write transaction."""
+        return [(b"".join(parts),) for parts in encoded]
 
     def _inputs_of(self, stored: tuple[Any, ...]) -> bytes:
         """A read row's encoded inputs from its `input_columns` values."""
@@ -223,7 +223,9 @@ class SQLStore(PredictionStore):
 
     def _insert_batches(self, cur: Any, batches: Sequence[ScoredBatch]) -> int:
         try:
-            placed = self._place_inputs([codec.encode(b.columns, b.rows, dumps) for b in batches])
+            placed = self._place_inputs(
+                [codec.encode_parts(b.columns, b.rows, dumps) for b in batches]
+            )
             values = [
                 (
                     b.batch_id,

@@ -25,15 +25,28 @@ NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: stored as raw bytes
 
 def encode(columns: list[str], rows: Any, dumps: Any) -> bytes:
     """`rows` (2-D array, {column: array}, or list of rows) as bytes; `dumps` makes JSON text."""
+    return b"".join(encode_parts(columns, rows, dumps))
+
+
+def encode_parts(columns: list[str], rows: Any, dumps: Any) -> list[Any]:
+    """What `encode` joins: the header, then the values, numeric ones as the arrays themselves
+    (C-contiguous, little-endian: buffers a file write takes as they are). The scoring server's
+    writer hands them to one `pwritev` (segments.py): a 100-row request's 24 KB matrix is then
+    never copied in Python, where `tobytes` and the join copied it twice into fresh memory."""
     if isinstance(rows, Mapping):
         return _encode_columns(columns, rows, dumps)
     if hasattr(rows, "ndim") and rows.ndim == 2 and rows.dtype.kind in NUMERIC_KINDS:
         import numpy as np
 
         data = np.ascontiguousarray(rows, dtype="<f8")
-        return _matrix_header(columns, data.shape, dumps) + data.tobytes()
+        return [_matrix_header(columns, data.shape, dumps), data]
     header = {"schema": PREDICTION_LOG, "layout": "rows", "columns": columns}
-    return dumps(header).encode() + b"\n" + dumps(rows).encode()
+    return [dumps(header).encode() + b"\n" + dumps(rows).encode()]
+
+
+def size(parts: list[Any]) -> int:
+    """Bytes in `encode_parts`' result."""
+    return sum(memoryview(part).nbytes for part in parts)
 
 
 # The scoring server writes one batch per request, most of the same shape: the header line is
@@ -59,24 +72,26 @@ class JSONList(bytes):
     """A column already written as a JSON list (by arrow, say: no Python object per value)."""
 
 
-def _encode_columns(columns: list[str], arrays: Mapping[str, Any], dumps: Any) -> bytes:
+def _encode_columns(columns: list[str], arrays: Mapping[str, Any], dumps: Any) -> list[Any]:
+    import numpy as np
+
     parts, specs = [], []
     for name in columns:
         array = arrays[name]
         kind = getattr(getattr(array, "dtype", None), "kind", "O")
         if isinstance(array, JSONList):
-            raw = bytes(array)
+            raw: Any = bytes(array)
             specs.append({"dtype": "json", "bytes": len(raw)})
         elif kind in NUMERIC_KINDS:
             array = _narrowest(array)
-            raw = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-            specs.append({"dtype": array.dtype.newbyteorder("<").str, "bytes": len(raw)})
+            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+            specs.append({"dtype": raw.dtype.str, "bytes": raw.nbytes})
         else:
             raw = dumps(array.tolist() if hasattr(array, "tolist") else list(array)).encode()
             specs.append({"dtype": "json", "bytes": len(raw)})
         parts.append(raw)
     header = {"schema": PREDICTION_LOG, "layout": "columns", "columns": columns, "specs": specs}
-    return dumps(header).encode() + b"\n" + b"".join(parts)
+    return [dumps(header).encode() + b"\n", *parts]
 
 
 def _narrowest(array: Any) -> Any:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import suppress
+from typing import Any
 
 from . import StoreError
 
@@ -35,22 +36,26 @@ class Segments:
         self._unsynced: set[str] = set()
         self._writable: set[str] = set()  # names opened for writing
 
-    def append(self, blobs: list[bytes]) -> list[tuple[str, int, int]]:
-        """Write `blobs` to today's file: their (file, offset, length), in order. Call only inside
-        the store's write transaction."""
+    def append(self, blobs: list[list[Any]]) -> list[tuple[str, int, int]]:
+        """Write each blob (a list of buffers: bytes, or the C-contiguous arrays that
+        `codec.encode_parts` gives) to today's file: their (file, offset, length), in order.
+        Call only inside the store's write transaction."""
         name = time.strftime("%Y%m%d.bin", time.gmtime())
         fd = self._fd(name, write=True)
         if name not in self._end:  # first append of this transaction: the file's true end
             self._start[name] = self._end[name] = os.fstat(fd).st_size
         offset = start = self._end[name]
-        refs = []
-        for blob in blobs:
-            refs.append((name, offset, len(blob)))
-            offset += len(blob)
-        for i in range(0, len(blobs), IOV_MAX):  # one system call for a whole batch of requests
-            chunk = blobs[i : i + IOV_MAX]
-            written = os.pwritev(fd, chunk, start)
-            if written != sum(map(len, chunk)):  # a full disk: short write
+        refs, buffers, sizes = [], [], []
+        for parts in blobs:
+            begin = offset
+            for part in parts:
+                buffers.append(part)
+                sizes.append(memoryview(part).nbytes)
+                offset += sizes[-1]
+            refs.append((name, begin, offset - begin))
+        for i in range(0, len(buffers), IOV_MAX):  # one system call for a batch of requests
+            written = os.pwritev(fd, buffers[i : i + IOV_MAX], start)
+            if written != sum(sizes[i : i + IOV_MAX]):  # a full disk: short write
                 raise OSError(f"short write to {self.directory}/{name}")
             start += written
         self._end[name] = offset

@@ -112,8 +112,8 @@ class SQLiteStore(SQLStore):
             self.close()
             raise self._fail("open the database", exc) from None
 
-    def _place_inputs(self, blobs: list[bytes]) -> list[tuple[Any, ...]]:
-        return [(b"", *where) for where in self._segments.append(blobs)]
+    def _place_inputs(self, encoded: list[list[Any]]) -> list[tuple[Any, ...]]:
+        return [(b"", *where) for where in self._segments.append(encoded)]
 
     def _inputs_of(self, stored: tuple[Any, ...]) -> bytes:
         inputs, name, offset, length = stored
