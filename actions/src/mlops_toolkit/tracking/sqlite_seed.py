@@ -19,18 +19,17 @@ import os
 import shutil
 from pathlib import Path
 
+from ..core import sqlite_url
+
 log = logging.getLogger(__name__)
 
-PREFIX = "sqlite:///"
 CACHE_DIR = "mlops-toolkit"
 
 
 def store_path(uri: str) -> Path | None:
-    """The file of a `sqlite:///PATH` URI (`sqlite:////abs` is absolute); None otherwise."""
-    if not uri.startswith(PREFIX):
-        return None
-    path = uri[len(PREFIX) :].split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
+    """The file of a `sqlite:///PATH` URI (core/sqlite_url.py); None otherwise."""
+    path = sqlite_url.file_of(uri)
+    return None if path is None else Path(path)
 
 
 def seed(uri: str) -> bool:
@@ -78,7 +77,7 @@ def _initialize(path: Path) -> None:
     """MLflow's own schema set-up, the one `SqlAlchemyStore` runs on an empty database."""
     from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
 
-    engine = create_sqlalchemy_engine_with_retry(f"{PREFIX}{path}")
+    engine = create_sqlalchemy_engine_with_retry(f"{sqlite_url.PREFIX}{path}")
     try:
         _initialize_tables(engine)
     finally:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import names
-from ..core import progress
+from ..core import progress, sqlite_url
 from ..errors import InputError, ToolkitError
 from . import objective, trials
 from .factory import Project
@@ -74,18 +74,24 @@ def storage_url(tracking_uri: str, explicit: str = "") -> str:
     beside an SQLite tracking store."""
     url = explicit or os.environ.get(names.ENV_SWEEP_STORAGE, "")
     if not url:
-        if not tracking_uri.startswith("sqlite:///"):
+        store = sqlite_url.file_of(tracking_uri)
+        if store is None:
+            kind = "has no file" if sqlite_url.is_sqlite(tracking_uri) else "is a server"
             raise InputError(
-                "the tracking store is a server: name the study's database with --storage "
+                f"the tracking store {kind}: name the study's database with --storage "
                 f"(or ${names.ENV_SWEEP_STORAGE}), e.g. postgresql://user@host:5432/sweeps"
             )
-        store = Path(tracking_uri.removeprefix("sqlite:///").split("?")[0])
-        return str(store.parent / STORE_FILE)
+        return str(Path(store).parent / STORE_FILE)
     if _is_journal(url):
         return url
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):  # psycopg 3 (the store and sweep extras), not psycopg2
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
+    if sqlite_url.is_sqlite(url) and sqlite_url.file_of(url) is None:
+        raise InputError(
+            f"--storage {_redact(url)!r} names no file: a study outlives the command, "
+            "give sqlite:///PATH"
+        )
     if not url.startswith(("sqlite:///", "postgresql+", "mysql+")):
         raise InputError(
             "--storage must be a journal file's path, sqlite:///PATH or postgresql://..., "
@@ -228,11 +234,10 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     """SQLite in WAL mode with synchronous=NORMAL: a commit no longer waits for the disk (a
     trial commits about ten times), and a crash loses at most the last trials, never the file;
     parallel trials wait for the write lock instead of failing at once."""
-    if not url.startswith("sqlite:///"):
+    path = sqlite_url.file_of(url)
+    if path is None:
         return {}
     import sqlite3
-
-    path = url.removeprefix("sqlite:///").split("?")[0]
 
     def connect() -> sqlite3.Connection:
         connection = sqlite3.connect(path, timeout=60, check_same_thread=False)

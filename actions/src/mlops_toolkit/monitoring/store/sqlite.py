@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from ...core import sqlite_url
 from . import ScoredBatch, StoreError
 from ._sql import SQLStore
 from .segments import Segments
@@ -71,11 +72,11 @@ TABLES = (
 
 def path_of(url: str) -> str:
     """`sqlite:///rel/path` -> `rel/path`, `sqlite:////abs/path` -> `/abs/path` (SQLAlchemy's
-    spelling, so one URL serves both)."""
-    rest = url.split("://", 1)[1]
-    if not rest.startswith("/") or rest == "/":
-        raise StoreError(f"a SQLite store URL is sqlite:///PATH, got {url!r}")
-    return rest[1:].split("?", 1)[0]
+    spelling, core/sqlite_url.py, so one URL serves both); a store is always a file."""
+    path = sqlite_url.file_of(url)
+    if path is None:
+        raise StoreError(f"a SQLite store URL is sqlite:///PATH (a file), got {url!r}")
+    return path
 
 
 class SQLiteStore(SQLStore):
