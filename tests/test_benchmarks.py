@@ -66,3 +66,19 @@ def test_batch_score_runs_in_a_tiny_mode_with_the_pipelines_answers():
     assert "score + store" in result.stdout and "goal: score >= 0.8x" in result.stdout, (
         result.stdout + result.stderr[-2000:]
     )
+
+
+@pytest.mark.fast
+def test_the_logging_ratios_interval_covers_its_median_as_it_says(monkeypatch):
+    """serving.py's interval for the median of the paired logged/ours ratios: the widest pair of
+    order statistics x(j), x(n+1-j) whose binomial coverage is still >= 90 %."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import importlib
+
+    serving = importlib.import_module("serving")
+    cases = {3: (1, 3), 5: (1, 5), 8: (2, 7), 10: (2, 9), 16: (5, 12)}
+    for n, (low, high) in cases.items():
+        assert serving.median_interval([float(i) for i in range(n, 0, -1)], 0.9) == (low, high)
+        j = low
+        assert 1 - 2 * serving._below(j, n) >= 0.9 or j == 1
+        assert 1 - 2 * serving._below(j + 1, n) < 0.9 or j + 1 > n // 2
