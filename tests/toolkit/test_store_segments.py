@@ -80,6 +80,51 @@ def test_the_inputs_are_on_disk_before_the_commit_that_names_them(tmp_path, monk
     assert events[events.index("BEGIN") :] == ["BEGIN", "INSERT", "sync", "COMMIT"]
 
 
+def _resident_pages(path: Path) -> int:
+    """Pages of the file in the page cache now (mincore(2) on a mapping of it)."""
+    import ctypes
+    import mmap
+
+    size = path.stat().st_size
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        vector = (ctypes.c_ubyte * pages)()
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        assert libc.mincore(address, size, vector) == 0, ctypes.get_errno()
+        return sum(v & 1 for v in vector)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_the_inputs_leave_the_page_cache_once_on_disk(tmp_path, monkeypatch) -> None:
+    """After the fdatasync, each appended byte range is dropped from the page cache once (its
+    pages are clean: nothing is lost), in the server's transactions and a batch job's chunks."""
+    db = tmp_path / "p.sqlite3"
+    dropped: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        dropped.append((offset, length))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch("m", 1.0, rows=2000), _batch("m", 2.0, rows=3000)])
+        first = sum(_files(db).values())
+        with store.writing_batches() as write:
+            write([_batch("m", 3.0, rows=4000)])
+            write([_batch("m", 4.0, rows=5000)])
+        (inputs,) = Path(f"{db}-inputs").iterdir()
+        assert _resident_pages(inputs) <= 2  # at most the partial pages at the ranges' ends
+        end = sum(_files(db).values())
+        assert dropped[0] == (0, first)
+        assert [start for start, _ in dropped[1:]] == [first, dropped[1][0] + dropped[1][1]]
+        assert dropped[-1][0] + dropped[-1][1] == end
+        inputs_x = [j.prediction.inputs["x"] for j in store.read_joined("m")]
+    assert len(inputs_x) == 14000 and inputs_x[:2] == [1.0, 3.0]  # read back from the disk
+
+
 def test_a_database_without_its_folder_is_one_line(tmp_path: Path) -> None:
     db = tmp_path / "p.sqlite3"
     with open_store(f"sqlite:///{db}") as store:

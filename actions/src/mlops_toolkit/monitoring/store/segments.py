@@ -12,6 +12,11 @@ before the COMMIT that refers to them (a committed row never points past what su
 loss), and cut back to where they were when the transaction rolls back (a batch job that fails
 late leaves no dead bytes behind). A process killed mid-transaction leaves unreferenced bytes
 at a file's end: the next writer appends after them.
+
+Once on disk, the appended bytes leave the page cache (`POSIX_FADV_DONTNEED`, as PostgreSQL does
+for its WAL): the writer reads them never, the monitoring jobs rarely. Left there, every
+transaction wrote into newly allocated cache pages, which cost the scoring server's writer
+thread ~12 µs more a 100-row request (41 against 29 µs of its one pinned core, 2026-12-07).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from . import StoreError
 
 SUFFIX = "-inputs"
+_DROP = getattr(os, "POSIX_FADV_DONTNEED", None)  # Linux and the BSDs; not macOS
 IOV_MAX = 1024  # buffers per pwritev: Linux's limit
 
 
@@ -34,6 +40,7 @@ class Segments:
         self._start: dict[str, int] = {}  # size at this transaction's first append
         self._end: dict[str, int] = {}  # size after this transaction's appends
         self._unsynced: set[str] = set()
+        self._dropped: dict[str, int] = {}  # on disk and out of the cache up to here
         self._writable: set[str] = set()  # names opened for writing
 
     def append(self, blobs: list[list[Any]]) -> list[tuple[str, int, int]]:
@@ -66,7 +73,12 @@ class Segments:
         """Put what this transaction appended on disk (before its COMMIT; a batch job also after
         each chunk, so the commit waits for the last one only)."""
         for name in self._unsynced:
-            os.fdatasync(self._fds[name])
+            fd = self._fds[name]
+            os.fdatasync(fd)
+            start, end = self._dropped.get(name, self._start[name]), self._end[name]
+            if _DROP is not None and end > start:
+                os.posix_fadvise(fd, start, end - start, _DROP)
+            self._dropped[name] = end
         self._unsynced.clear()
 
     def ended(self) -> None:
@@ -74,6 +86,7 @@ class Segments:
         append reads the files' ends again."""
         self._start.clear()
         self._end.clear()
+        self._dropped.clear()
 
     def rolled_back(self) -> None:
         """Cut the files back to their size before the transaction (best effort: a failure here
