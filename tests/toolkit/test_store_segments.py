@@ -125,6 +125,20 @@ def test_the_inputs_leave_the_page_cache_once_on_disk(tmp_path, monkeypatch) -> 
     assert len(inputs_x) == 14000 and inputs_x[:2] == [1.0, 3.0]  # read back from the disk
 
 
+def test_a_file_system_refusing_the_advice_loses_nothing(tmp_path, monkeypatch) -> None:
+    """The page-cache advice is only advice: a file system that refuses it (EINVAL) neither
+    fails the write nor rolls it back."""
+
+    def refuse(*args: object) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "posix_fadvise", refuse, raising=False)
+    db = tmp_path / "p.sqlite3"
+    with open_store(f"sqlite:///{db}") as store:
+        store.write_batches([_batch("m", 1.0), _batch("m", 2.0)])
+        assert [j.prediction.inputs["x"] for j in store.read_joined("m")][::3] == [1.0, 2.0]
+
+
 def test_a_database_without_its_folder_is_one_line(tmp_path: Path) -> None:
     db = tmp_path / "p.sqlite3"
     with open_store(f"sqlite:///{db}") as store:

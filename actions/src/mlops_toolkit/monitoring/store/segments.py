@@ -77,7 +77,10 @@ class Segments:
             os.fdatasync(fd)
             start, end = self._dropped.get(name, self._start[name]), self._end[name]
             if _DROP is not None and end > start:
-                os.posix_fadvise(fd, start, end - start, _DROP)
+                with suppress(
+                    OSError
+                ):  # advice only: a file system may refuse it, the data is safe
+                    os.posix_fadvise(fd, start, end - start, _DROP)
             self._dropped[name] = end
         self._unsynced.clear()
 
