@@ -44,11 +44,6 @@ def encode_parts(columns: list[str], rows: Any, dumps: Any) -> list[Any]:
     return [dumps(header).encode() + b"\n" + dumps(rows).encode()]
 
 
-def size(parts: list[Any]) -> int:
-    """Bytes in `encode_parts`' result."""
-    return sum(memoryview(part).nbytes for part in parts)
-
-
 # The scoring server writes one batch per request, most of the same shape: the header line is
 # made once per (columns, shape), not once per request. Keyed by the list's identity (the
 # writer passes the model's own list), checked against it; bounded.

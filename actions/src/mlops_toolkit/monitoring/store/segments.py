@@ -77,9 +77,8 @@ class Segments:
             os.fdatasync(fd)
             start, end = self._dropped.get(name, self._start[name]), self._end[name]
             if _DROP is not None and end > start:
-                with suppress(
-                    OSError
-                ):  # advice only: a file system may refuse it, the data is safe
+                # Advice only: a file system may refuse it, and the data is on disk already.
+                with suppress(OSError):
                     os.posix_fadvise(fd, start, end - start, _DROP)
             self._dropped[name] = end
         self._unsynced.clear()
