@@ -10,7 +10,13 @@ import subprocess
 
 import pytest
 from mlops_toolkit.core import gc_pace
-from support.ordering import long_groups_first
+
+# The shared helpers' asserts explain their failures as the tests' do, and a helper that is
+# also a plugin (`pytest_plugins = ["support.stores"]`) is no longer "already imported so
+# cannot be rewritten" (a warning in every worker): marked before the first import below.
+pytest.register_assert_rewrite("support")
+
+from support.ordering import long_groups_first  # noqa: E402 - after the mark above
 
 
 def pytest_configure(config: pytest.Config) -> None:
