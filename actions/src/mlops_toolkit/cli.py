@@ -33,7 +33,7 @@ from .commands import (
     validate_data,
     webhook,
 )
-from .core import gc_pace
+from .core import gc_pace, warm
 from .core.redact import redact
 from .tracking import probe as tracking_check
 
@@ -87,6 +87,10 @@ def version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # run as a program: the job's warm process may run it (core/warm.py)
+        code = warm.delegate()
+        if code is not None:
+            return code
     gc_pace.importing()  # every command imports heavy libraries: core/gc_pace.py
     args = build_parser().parse_args(argv)
     errors.raise_on_sigterm()

@@ -79,6 +79,7 @@ ENV_TRACKING_USERNAME = "MLFLOW_TRACKING_USERNAME"  # MLflow's own basic-auth va
 ENV_TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"
 ENV_TRACKING_TOKEN = "MLFLOW_TRACKING_TOKEN"
 ENV_DEBUG = "MLOPS_DEBUG"  # set: unexpected errors show their traceback
+ENV_WARM = "MLOPS_WARM"  # the job's warm process (core/warm.py): 0 off, 1 or a folder on
 # Set by CI: every failed command (toolkit or project) appends its one line to this file, and
 # the pull-request report quotes the first (the root cause) beside the step that failed.
 ENV_FAILURE_LOG = "MLOPS_FAILURE_LOG"

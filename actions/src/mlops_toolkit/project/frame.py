@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import gc_pace
+from ..core import gc_pace, warm
 from . import builtins, logs
 from .builtins import Adder, Command, params
 
@@ -97,6 +97,10 @@ def main(
     project: Project, add_commands: Callable[[Adder], None], argv: list[str] | None = None
 ) -> int:
     """Parse, configure logging, run the command; every failure is one line and an exit code."""
+    if argv is None:  # run as a program: the job's warm process may run it (core/warm.py)
+        code = warm.delegate()
+        if code is not None:
+            return code
     gc_pace.importing()  # the commands import heavy libraries: core/gc_pace.py
     args = build_parser(project, add_commands).parse_args(argv)
     log_file = logs.configure(args.log_level, args.command, project.level_env)
