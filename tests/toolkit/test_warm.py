@@ -219,3 +219,4 @@ def test_off_outside_a_runner_and_on_where_asked(tmp_path: Path) -> None:
     assert warm.folder({"GITHUB_ACTIONS": "true", "RUNNER_TEMP": "/r", "MLOPS_WARM": "0"}) is None
     assert warm.folder({"MLOPS_WARM": str(tmp_path)}) == tmp_path
     assert warm.folder({"MLOPS_WARM": "1", "RUNNER_TEMP": "/r"}) == Path("/r")
+    assert warm.folder({"MLOPS_WARM": "1"}).name == f"mlops-warm-{os.getuid()}"

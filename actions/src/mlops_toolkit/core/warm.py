@@ -59,13 +59,15 @@ _in_child = False  # set in a command forked by the server: it runs, it never de
 
 
 def folder(env: dict[str, str] | os._Environ[str] = os.environ) -> Path | None:
-    """Where the job's socket lives, or None when the warm process is off."""
+    """The job's folder (the server's mark, lock and log), or None when the warm process is
+    off. Asked for outside a runner (`1`): this user's private folder, where the server goes
+    after IDLE_S."""
     value = env.get(ENV_WARM, "").strip()
     if value.lower() in ("0", "false", "no", "off"):
         return None
     runner_temp = env.get("RUNNER_TEMP")
     if value.lower() in ("1", "true", "yes", "on"):
-        return Path(runner_temp or tempfile.gettempdir())
+        return Path(runner_temp) if runner_temp else _private()
     if value:
         return Path(value)
     if env.get("GITHUB_ACTIONS") == "true" and runner_temp:
@@ -139,22 +141,28 @@ def _paths(where: Path) -> tuple[Path, Path] | None:
     user's private folder, and the stem of the job's files in the job's folder: `.id` (the
     server's mark: gone with the folder, the server goes), `.lock`, `.log`, `.failed`."""
     digest = hashlib.sha256(f"{where}\0{sys.executable}\0{sys.prefix}".encode()).hexdigest()
-    private = Path(tempfile.gettempdir()) / f"mlops-warm-{os.getuid()}"
+    private = _private()
     with contextlib.suppress(FileExistsError):
         private.mkdir(mode=0o700)
     info = private.lstat()
     if info.st_uid != os.getuid() or info.st_mode & 0o077 or not private.is_dir():
         return None  # not this user's alone: another could read a command's environment
+    if not where.is_dir():
+        return None
     sock = private / f"{digest[:24]}.sock"
     if len(os.fsencode(sock)) > MAX_SOCKET_PATH:
         return None
     return sock, where / f"mlops-warm-{digest[:16]}"
 
 
+def _private() -> Path:
+    return Path(tempfile.gettempdir()) / f"mlops-warm-{os.getuid()}"
+
+
 def _connect(where: Path) -> socket.socket | None:
     """A connection to a server with this fingerprint, started if there is none; None when
     there cannot be one."""
-    paths = _paths(where) if where.is_dir() else None
+    paths = _paths(where)
     if paths is None:
         return None
     path, stem = paths
