@@ -15,6 +15,7 @@ from conftest import ACTIONS_SRC, cli
 from mlops_toolkit import cli as toolkit_cli
 from mlops_toolkit import errors
 from support.importtime import finished_imports
+from support.signals import fresh_signals
 
 ACTIONS = ACTIONS_SRC.parent
 # The kept libraries too (docs/architecture.md, dependencies): each is imported where it is used.
@@ -221,6 +222,7 @@ def test_a_signal_stops_the_project_command_and_exits_with_one_line(tmp_path, si
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=fresh_signals,  # as a runner starts a step (support/signals.py)
     )
     pid_file = tmp_path / "child.pid"
     deadline = time.monotonic() + 30

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from mlops_toolkit.core import process
+from support.signals import python_defaults
 
 pytestmark = pytest.mark.fast
 
@@ -32,7 +33,7 @@ def test_a_signal_during_the_start_still_stops_the_command(tmp_path, monkeypatch
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # as errors.raise_on_sigterm does
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with python_defaults(), pytest.raises(KeyboardInterrupt):
             process.run_command("sleep 60 & echo $! > child.pid; wait", tmp_path)
     finally:
         signal.signal(signal.SIGTERM, previous)
