@@ -59,8 +59,8 @@ def job(tmp_path: Path) -> Path:
     runner_temp.mkdir()
     (tmp_path / "probe.py").write_text(PROBE)
     yield runner_temp
-    for sock in runner_temp.glob("*.id"):
-        sock.unlink()  # the server sees its socket gone and exits within a second
+    for mark in runner_temp.glob("*.id"):
+        mark.unlink()  # the server sees its socket gone and exits within a second
 
 
 def env_of(job: Path, **extra: str) -> dict[str, str]:
@@ -187,8 +187,8 @@ def test_another_environment_replaces_the_server_and_an_emptied_folder_stops_it(
     while _alive(first["ppid"]):
         assert time.monotonic() < deadline, "the replaced server did not go"
         time.sleep(0.1)
-    for sock in job.glob("*.id"):
-        sock.unlink()
+    for mark in job.glob("*.id"):
+        mark.unlink()
     while _alive(changed["ppid"]):
         assert time.monotonic() < deadline, "the server outlived its job's folder"
         time.sleep(0.1)

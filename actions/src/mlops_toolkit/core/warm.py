@@ -1,6 +1,6 @@
 """One warm interpreter per CI job: the toolkit's and a project's commands fork from a process
 that has already imported MLflow, scikit-learn, pandas, pyarrow and skops, instead of importing
-them again in every step (~2-4 CPU-s a command, measured; a job runs five to ten of them).
+them again in every step (a pull-request job's eleven commands: ~1.2 CPU-s each, measured).
 
 The entry points (`mlops_toolkit.cli.main` and a project's CLI frame, `project/frame.py`) call
 `delegate()` first when run as a program. It returns None, and the command runs here as
@@ -20,12 +20,12 @@ imported, never from what an earlier command left behind. It is started by the f
 of a job that finds none, in a session of its own, and is answered only by commands of the same
 interpreter and the same installed packages (`fingerprint`: the executable, its flags, the
 PYTHON* and locale variables, sys.path and the modification times of its folders and of the
-toolkit's files); a client that differs replaces it. It exits when its folder goes (a runner
-empties $RUNNER_TEMP after each job, act removes it), after IDLE_S without a command, or on
-SIGTERM.
+toolkit's files); a client that differs replaces it. Its socket is in this user's 0700 folder
+(`_paths`), its mark in the job's folder: it exits when the mark goes (a runner empties
+$RUNNER_TEMP after each job, act removes it), after IDLE_S without a command, or on SIGTERM.
 
-On: where `GITHUB_ACTIONS=true` and `RUNNER_TEMP` is set (the socket goes there), or where
-`MLOPS_WARM` names a folder (`1`: $RUNNER_TEMP, else the system's temporary folder). Off:
+On: where `GITHUB_ACTIONS=true` and `RUNNER_TEMP` is set (the job's folder), or where
+`MLOPS_WARM` names a folder (`1`: $RUNNER_TEMP, else this user's private folder). Off:
 `MLOPS_WARM=0`, and everywhere else. Whatever fails before the server has taken the command
 (no socket, a server that will not start, a different environment) leaves the command to run
 here, cold: the warm process may only ever make a step faster.
@@ -473,14 +473,12 @@ class Server:
         os.close(go_w)
         connection.settimeout(None)
         self.children[pid] = connection
-        self.selector.register(connection, 1, self.hang_up)
+        self.selector.register(connection, 1, lambda c: self.hang_up(c, pid))
 
-    def hang_up(self, connection: socket.socket) -> None:
+    def hang_up(self, connection: socket.socket, pid: int) -> None:
         """The client went (or sent something it should not): its command goes too."""
-        for pid, own in self.children.items():
-            if own is connection:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         self.selector.unregister(connection)
 
     def reap(self, wakeup: int) -> None:
