@@ -89,10 +89,17 @@ def facts(done: subprocess.CompletedProcess) -> dict:
 
 
 def server_pids(job: Path) -> set[int]:
-    found = subprocess.run(
-        ["pgrep", "-f", f"'{job}/mlops-warm-"], capture_output=True, text=True, check=False
-    )
-    return {int(pid) for pid in found.stdout.split()}
+    """The servers of this job: their command line names the job's folder (read from /proc, not
+    pgrep: procps is not among what .ci installs)."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if "warm.serve(" in text and f"'{job}/mlops-warm-" in text:
+            found.add(int(cmdline.parent.name))
+    return found
 
 
 def test_a_command_forked_from_the_warm_process_is_the_command_run_cold(job: Path) -> None:
