@@ -62,10 +62,19 @@ def test_ssh_setup_writes_the_key_privately_and_reaches_the_engine(server, tmp_p
     # A later step's docker CLI (and the SDK, which runs the same `ssh`) goes through it, with
     # no ~/.ssh at all.
     env = {**os.environ, **later_step_env(tmp_path, server)}
-    info = subprocess.run(
-        ["docker", "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True
-    )
-    assert info.returncode == 0, info.stderr
+    before = logins(server)
+    for _ in range(3):
+        info = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True
+        )
+        assert info.returncode == 0, info.stderr
+    # ... over the one connection ssh-setup opened (ControlMaster): no new login per call.
+    assert logins(server) == before, (server.root / "sshd.log").read_text()[-2000:]
+
+
+def logins(server) -> int:
+    """Connections the host has authenticated so far (sshd's log)."""
+    return (server.root / "sshd.log").read_text().count("Accepted publickey")
 
 
 def wrong_host_key(server, tmp_path: Path) -> str:

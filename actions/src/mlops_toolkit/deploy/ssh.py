@@ -2,7 +2,10 @@
 
 The deploy key (a secret) and the pinned host key (a repository variable) are written under
 $RUNNER_TEMP, never in the workspace, next to an ssh config that uses only them
-(StrictHostKeyChecking yes: an unknown or changed host key is refused, never accepted). A
+(StrictHostKeyChecking yes: an unknown or changed host key is refused, never accepted), and one
+connection for the job's calls (OpenSSH's ControlMaster, `_control_path`): a deploy makes a
+hundred docker calls, each an ssh client, and each new connection cost ~0.1 CPU-s of key
+exchange and authentication on the runner, and more on the host (measured). A
 wrapper named `ssh`, first on PATH for the later steps, applies that config: the Docker SDK
 (`use_ssh_client`, see deploy/dockerhost.py) and the docker CLI both run `ssh` from PATH, and
 OpenSSH reads ~/.ssh from the passwd entry, not $HOME, so PATH is the one place both honour.
@@ -32,6 +35,7 @@ ENV_KNOWN_HOSTS = "DEPLOY_SSH_KNOWN_HOSTS"
 ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"
 DIR_NAME = "mlops-ssh"
 TIMEOUT_S = 60
+CONTROL_PERSIST_S = 30
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,10 @@ def setup(
     hosts_file.write_text(_normalised(known_hosts), encoding="utf-8")
     _check_pinned(hosts_file, remote)
     config = home / "config"
-    config.write_text(_config(remote, key_file, hosts_file), encoding="utf-8")
+    control = _control_path(home)
+    if control is not None:  # a connection of an earlier setup in this job (another key): not it
+        control.unlink(missing_ok=True)
+    config.write_text(_config(remote, key_file, hosts_file, control), encoding="utf-8")
     wrapper = home / "bin" / "ssh"
     real = _real_ssh(skip=home / "bin")
     wrapper.write_text(f'#!/bin/sh\nexec "{real}" -F "{config}" "$@"\n', encoding="utf-8")
@@ -141,7 +148,31 @@ def _check_pinned(hosts_file: Path, remote: SshHost) -> None:
         )
 
 
-def _config(remote: SshHost, key_file: Path, hosts_file: Path) -> str:
+def _control_path(home: Path) -> Path | None:
+    """The shared connection's socket: this job's, in a 0700 folder of this user's (the folder
+    under $RUNNER_TEMP may be too deep for a socket's 108 bytes); None, and a connection per
+    call, where that folder is not this user's alone."""
+    import hashlib
+
+    private = Path(tempfile.gettempdir()) / f"mlops-ssh-{os.getuid()}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        info = private.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return private / hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+
+
+def _config(remote: SshHost, key_file: Path, hosts_file: Path, control: Path | None) -> str:
+    # The shared connection lives CONTROL_PERSIST_S after its last call, so it ends soon after
+    # the job; the socket is reachable by this user alone, who can read the key anyway.
+    shared = (
+        f'  ControlMaster auto\n  ControlPath "{control}"\n  ControlPersist {CONTROL_PERSIST_S}\n'
+        if control is not None
+        else ""
+    )
     return (
         f"Host {remote.host}\n"
         f"  Port {remote.port}\n"
@@ -154,7 +185,7 @@ def _config(remote: SshHost, key_file: Path, hosts_file: Path) -> str:
         "  UpdateHostKeys no\n"
         "  BatchMode yes\n"
         "  ConnectTimeout 20\n"
-        "  ServerAliveInterval 30\n"
+        "  ServerAliveInterval 30\n" + shared
     )
 
 

@@ -25,6 +25,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   actual and residuals, permutation importance, and (`write_importance(..., model, features)`,
   since 1.2) the partial dependence with ICE lines of the top features; matplotlib loads
   inside the functions;
+- `importance` (since 1.5): permutation importance on the holdout with a metric of the
+  registry (`permutation_importance`), scikit-learn's numbers from one model call per group
+  of features instead of one per feature and repeat;
 - `logs`: one logging configuration, a log file per command;
 - `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
   the platform's commands init-data, validate-data, check-gate, serve and drift;
@@ -48,7 +51,7 @@ from .frame import Adder, Command, Project, build_parser, key_value, main
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.4"
+API_VERSION = "1.5"
 
 
 def gpu_available() -> bool:

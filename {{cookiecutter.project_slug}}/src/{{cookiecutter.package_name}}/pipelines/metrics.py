@@ -3,7 +3,7 @@ so evaluate, the gate and the pull-request report agree on every value and direc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from mlops_toolkit import metrics as registry
@@ -27,16 +27,3 @@ def scores(model: Any, features: Any) -> Any | None:
     """Class probabilities when the model has them (needed for ROC AUC)."""
     return model.predict_proba(features) if hasattr(model, "predict_proba") else None
 
-
-def scorer(name: str, average: str = "auto") -> Callable[[Any, Any, Any], float]:
-    """A scikit-learn scorer ``(model, features, y_true)`` of metric ``name``, computed as above;
-    negated where smaller is better (scikit-learn's scorers are greater-is-better)."""
-    sign = 1.0 if registry.higher_is_better(name) else -1.0
-    needs_scores = registry.get(name).source == registry.SCORES
-
-    def score(model: Any, features: Any, y_true: Any) -> float:
-        y_score = scores(model, features) if needs_scores else None
-        # This metric alone: permutation importance scores once per feature and repeat.
-        return sign * compute(y_true, model.predict(features), y_score, average, (name,))[name]
-
-    return score
