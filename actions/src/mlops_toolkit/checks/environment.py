@@ -161,7 +161,7 @@ def dvc(mode: str, working_directory: Path) -> Result:
     if not dvcremote.is_dvc_project(working_directory):
         status = FAIL if required else SKIP
         return Result("dvc remote", status, "no .dvc/config here (DVC not set up)", required)
-    if importlib.util.find_spec("dvc") is None and not shutil.which("dvc"):
+    if importlib.util.find_spec("dvc") is None:  # the settings and the probe are in process
         status = FAIL if required else SKIP
         return Result("dvc remote", status, "dvc is not installed", required)
     try:
@@ -176,14 +176,12 @@ def dvc(mode: str, working_directory: Path) -> Result:
         # DVC set up, nothing to share the data through: the team's CI cannot pull it.
         detail = f"no DVC remote configured (dvc remote add -d ..., or {names.ENV_DVC_REMOTE_URL})"
         return Result("dvc remote", FAIL, detail)
-    probe = dvcremote.run_dvc(["status", "--cloud", "--quiet"], working_directory)
-    # --quiet: exit 0 in sync, 1 when something differs; other codes or an ERROR: unreachable.
     url = dvcremote.remote_url(working_directory, remote)
-    if probe.returncode not in (0, 1) or "ERROR" in probe.stderr:
-        return Result(
-            "dvc remote", FAIL, f"{remote} ({url}) unreachable: {dvcremote.error_line(probe)}"
-        )
-    state = "in sync" if probe.returncode == 0 else "reachable, not in sync (dvc push)"
+    try:
+        in_sync = dvcremote.cloud_in_sync(working_directory)
+    except dvcremote.DvcFailed as exc:
+        return Result("dvc remote", FAIL, f"{remote} ({url}) unreachable: {exc}")
+    state = "in sync" if in_sync else "reachable, not in sync (dvc push)"
     return Result("dvc remote", OK, f"{remote} ({url}): {state}")
 
 

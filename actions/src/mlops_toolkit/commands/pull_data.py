@@ -52,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
             )
         return _nothing("no DVC remote configured; the tracked data is in the checkout")
     url = dvcremote.remote_url(cwd, remote)
-    done = dvcremote.run_dvc(["pull", *(t.dvc_file for t in files)], cwd)
-    if done.returncode != 0:
-        raise ToolkitError(f"dvc pull from {remote} ({url}): {dvcremote.error_line(done)}")
+    try:
+        dvcremote.pull(cwd, [t.dvc_file for t in files])
+    except dvcremote.DvcFailed as exc:
+        raise ToolkitError(f"dvc pull from {remote} ({url}): {exc}") from None
     still = dvcremote.missing(files, cwd)
     if still:
         raise ToolkitError(f"dvc pull from {remote} ({url}) left {', '.join(still)} missing")

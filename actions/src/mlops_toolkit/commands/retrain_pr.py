@@ -149,10 +149,11 @@ def _dvc_push(cwd: Path, dvc_files: list[str]) -> None:
             "no DVC remote: the new data version would live only on this runner "
             f"(set {names.ENV_DVC_REMOTE_URL} or a default remote in .dvc/config)"
         )
-    done = dvcremote.run_dvc(["push", "--quiet", *dvc_files], cwd)
-    if done.returncode != 0:
+    try:
+        dvcremote.push(cwd, dvc_files)
+    except dvcremote.DvcFailed as exc:
         where = dvcremote.remote_url(cwd, remote)
-        raise ToolkitError(f"dvc push to {remote} ({where}): {dvcremote.error_line(done)}")
+        raise ToolkitError(f"dvc push to {remote} ({where}): {exc}") from None
 
 
 def _gate_passed(path: str) -> bool | None:

@@ -161,6 +161,7 @@ def _pull_if_tracked(path: Path) -> None:
             f"{path} is tracked by DVC but missing, and no DVC remote is configured: set "
             f"{names.ENV_DVC_REMOTE_URL}"
         )
-    done = dvcremote.run_dvc(["pull", owners[0].dvc_file], cwd)
-    if done.returncode != 0:
-        raise ToolkitError(f"dvc pull {owners[0].dvc_file}: {dvcremote.error_line(done)}")
+    try:
+        dvcremote.pull(cwd, [owners[0].dvc_file])
+    except dvcremote.DvcFailed as exc:
+        raise ToolkitError(f"dvc pull {owners[0].dvc_file}: {exc}") from None

@@ -8,17 +8,15 @@ Only the data added with `dvc add` (its `.dvc` files) is pulled: the pipeline's 
 rebuilt by CI, never downloaded.
 
 The remote's settings go through DVC's Python API (`dvc.config.Config`: about 0.05 s to import,
-where each `dvc remote ...` process took a second or more); the pull and the cloud status stay
-`dvc` processes, whose error lines DVC's command layer writes (docs/architecture.md, dependencies).
+where each `dvc remote ...` process took a second or more), and so do the pull, the push and the
+cloud status, in this process, their failures one line as DVC's command layer words them
+(docs/architecture.md, dependencies).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +30,6 @@ from ..errors import InputError, ToolkitError
 CI_REMOTE = "ci"  # the name of the remote configured from DVC_REMOTE_URL
 # Folders never searched for `.dvc` files: DVC's own, git's, environments.
 SKIPPED_DIRS = {".dvc", ".git", ".venv", "venv", "node_modules", "__pycache__"}
-DVC_TIMEOUT_S = 1800  # a pull of a large data set; the job's own timeout is the real bound
 
 
 @dataclass(frozen=True)
@@ -43,48 +40,79 @@ class Tracked:
     outs: tuple[str, ...]
 
 
-def dvc_command() -> list[str]:
-    """DVC of this interpreter (where the action installed it), else the one on PATH."""
-    if importlib.util.find_spec("dvc") is not None:
-        return [sys.executable, "-m", "dvc"]
-    exe = shutil.which("dvc")
-    if not exe:
-        raise InputError("dvc is not installed in this environment (pip install 'dvc[s3]')")
-    return [exe]
+def pull(cwd: Path, dvc_files: list[str]) -> None:
+    """`dvc pull` of these `.dvc` files (relative to `cwd`), in this process."""
+    _transfer(cwd, "pull", dvc_files, "failed to pull data from the cloud")
 
 
-def run_dvc(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+def push(cwd: Path, dvc_files: list[str]) -> None:
+    """`dvc push` of these `.dvc` files (relative to `cwd`), in this process."""
+    _transfer(cwd, "push", dvc_files, "failed to push data to the cloud")
+
+
+def cloud_in_sync(cwd: Path) -> bool:
+    """`dvc status --cloud`: True when the default remote has everything, False when something
+    differs; DvcFailed (one line) when the remote cannot be read."""
+    said: list[str] = []
+    with quiet(said):
+        try:
+            repo = _repo(cwd)
+            with repo:
+                return not repo.status(cloud=True)
+        except Exception as exc:
+            raise DvcFailed(_failure("", exc, said)) from None
+
+
+class DvcFailed(ToolkitError):
+    """DVC's Python API refused: one line, worded as DVC's command layer words it."""
+
+
+def _repo(cwd: Path) -> Any:
     try:
-        return subprocess.run(
-            [*dvc_command(), *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=DVC_TIMEOUT_S,
-            env=env,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ToolkitError(f"dvc {args[0]} did not finish in {DVC_TIMEOUT_S} s") from exc
+        from dvc.repo import Repo
+    except ImportError:
+        raise InputError(
+            "dvc is not installed in this environment (pip install 'dvc[s3]')"
+        ) from None
+    return Repo(str(cwd))
 
 
-def error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """DVC's own `ERROR: ...` line (else its last line), without secrets. An error line that
-    ends in ':' takes the lines DVC lists under it (a pull names the missing targets there),
-    up to its question or link (`Is your cache up to date?`, `<https://error.dvc.org/...>`)."""
-    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-    first = next((i for i, ln in enumerate(lines) if ln.startswith("ERROR")), None)
-    if first is None:
-        return redact((lines[-1] if lines else "failed")[:300])
-    line = lines[first].removeprefix("ERROR:").strip()
+def _transfer(cwd: Path, verb: str, dvc_files: list[str], failed: str) -> None:
+    """Through DVC's Python API as quiet as `dvc --quiet` (`quiet`): one import of DVC in the
+    command (or none, forked from the job's warm process) where each `dvc` process started an
+    interpreter, DVC and its S3 client anew (~0.6-1.3 CPU-s a call, measured). The targets are
+    absolute: DVC resolves a relative one against the process's directory, not the repo's."""
+    targets = [str((cwd / name).resolve()) for name in dvc_files]
+    said: list[str] = []
+    with quiet(said):
+        try:
+            repo = _repo(cwd)
+            with repo:
+                getattr(repo, verb)(targets)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise DvcFailed(_failure(failed, exc, said)) from None
+
+
+def _failure(failed: str, exc: BaseException, said: list[str]) -> str:
+    """DVC's `ERROR:` line for `exc`, as its command layer prints it (`failed to pull data from
+    the cloud - Checkout failed for following targets: data/x.csv`): the exception's first line,
+    with the lines listed under it up to DVC's question or link; the first error DVC logged
+    where that says more (`reason`); no secrets."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    line = lines[0] if lines else type(exc).__name__
     if line.endswith(":"):
         listed = []
-        for following in lines[first + 1 :]:
+        for following in lines[1:]:
             if following.endswith("?") or following.startswith("<"):
                 break
             listed.append(following)
         line = f"{line} {', '.join(listed)}".strip()
-    return redact(line[:300])
+    logged = " ".join(said[0].split()) if said else ""
+    if logged and logged not in line:
+        line = f"{line} ({logged})"
+    return redact((f"{failed} - {line}" if failed else line)[:300])
 
 
 def is_dvc_project(cwd: Path) -> bool:
