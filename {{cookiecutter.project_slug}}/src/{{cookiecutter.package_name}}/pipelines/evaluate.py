@@ -10,8 +10,8 @@ from typing import Any
 
 from mlops_toolkit import contracts
 from mlops_toolkit.project import plots
-from mlops_toolkit.project.importance import permutation_importance
 from mlops_toolkit.project import runs as tracking
+from mlops_toolkit.project.importance import permutation_importance
 
 from ..config import TASK, Params
 from ..data.load import features_and_target, read_csv

@@ -26,4 +26,3 @@ def compute(
 def scores(model: Any, features: Any) -> Any | None:
     """Class probabilities when the model has them (needed for ROC AUC)."""
     return model.predict_proba(features) if hasattr(model, "predict_proba") else None
-
