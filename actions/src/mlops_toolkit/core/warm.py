@@ -40,11 +40,11 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..names import ENV_WARM
+from . import private
 
 # skops.io first: it names SciPy's ufuncs by searching every module already imported
 # (registry/mlmodel.py `import_skops_first`), ~0.7 CPU-s more after MLflow's.
@@ -52,6 +52,7 @@ PRELOAD = ("skops.io", "mlflow", "sklearn", "pandas", "pyarrow", "mlops_toolkit.
 IDLE_S = 120.0  # a runner that keeps the job's folder (act after a failed job) frees it soon
 START_TIMEOUT_S = 120.0  # the server's imports on a busy runner
 PROTOCOL = 1
+PRIVATE_NAME = "mlops-warm"  # this user's folder of sockets (core/private.py)
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)  # fmt: skip
@@ -67,7 +68,7 @@ def folder(env: dict[str, str] | os._Environ[str] = os.environ) -> Path | None:
         return None
     runner_temp = env.get("RUNNER_TEMP")
     if value.lower() in ("1", "true", "yes", "on"):
-        return Path(runner_temp) if runner_temp else _private()
+        return Path(runner_temp) if runner_temp else private.path(PRIVATE_NAME)
     if value:
         return Path(value)
     if env.get("GITHUB_ACTIONS") == "true" and runner_temp:
@@ -141,22 +142,15 @@ def _paths(where: Path) -> tuple[Path, Path] | None:
     user's private folder, and the stem of the job's files in the job's folder: `.id` (the
     server's mark: gone with the folder, the server goes), `.lock`, `.log`, `.failed`."""
     digest = hashlib.sha256(f"{where}\0{sys.executable}\0{sys.prefix}".encode()).hexdigest()
-    private = _private()
-    with contextlib.suppress(FileExistsError):
-        private.mkdir(mode=0o700)
-    info = private.lstat()
-    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not private.is_dir():
+    own = private.folder(PRIVATE_NAME)
+    if own is None:
         return None  # not this user's alone: another could read a command's environment
     if not where.is_dir():
         return None
-    sock = private / f"{digest[:24]}.sock"
+    sock = own / f"{digest[:24]}.sock"
     if len(os.fsencode(sock)) > MAX_SOCKET_PATH:
         return None
     return sock, where / f"mlops-warm-{digest[:16]}"
-
-
-def _private() -> Path:
-    return Path(tempfile.gettempdir()) / f"mlops-warm-{os.getuid()}"
 
 
 def _connect(where: Path) -> socket.socket | None:

@@ -149,20 +149,17 @@ def _check_pinned(hosts_file: Path, remote: SshHost) -> None:
 
 
 def _control_path(home: Path) -> Path | None:
-    """The shared connection's socket: this job's, in a 0700 folder of this user's (the folder
-    under $RUNNER_TEMP may be too deep for a socket's 108 bytes); None, and a connection per
-    call, where that folder is not this user's alone."""
+    """The shared connection's socket: this job's, in a folder only this user can open
+    (core/private.py; the folder under $RUNNER_TEMP may be too deep for a socket's 108 bytes);
+    None, and a connection per call, where there is no such folder."""
     import hashlib
 
-    private = Path(tempfile.gettempdir()) / f"mlops-ssh-{os.getuid()}"
-    try:
-        private.mkdir(mode=0o700, exist_ok=True)
-        info = private.lstat()
-    except OSError:
+    from ..core import private
+
+    own = private.folder("mlops-ssh")
+    if own is None:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return None
-    return private / hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+    return own / hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
 
 
 def _config(remote: SshHost, key_file: Path, hosts_file: Path, control: Path | None) -> str:
