@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from ..core.redact import redact
 from ..errors import InputError, ToolkitError
 
 CI_REMOTE = "ci"  # the name of the remote configured from DVC_REMOTE_URL
+NOT_INSTALLED = "dvc is not installed in this environment (pip install 'dvc[s3]')"
 # Folders never searched for `.dvc` files: DVC's own, git's, environments.
 SKIPPED_DIRS = {".dvc", ".git", ".venv", "venv", "node_modules", "__pycache__"}
 
@@ -42,58 +43,47 @@ class Tracked:
 
 def pull(cwd: Path, dvc_files: list[str]) -> None:
     """`dvc pull` of these `.dvc` files (relative to `cwd`), in this process."""
-    _transfer(cwd, "pull", dvc_files, "failed to pull data from the cloud")
+    targets = _absolute(cwd, dvc_files)
+    _in_repo(cwd, "failed to pull data from the cloud", lambda repo: repo.pull(targets))
 
 
 def push(cwd: Path, dvc_files: list[str]) -> None:
     """`dvc push` of these `.dvc` files (relative to `cwd`), in this process."""
-    _transfer(cwd, "push", dvc_files, "failed to push data to the cloud")
+    targets = _absolute(cwd, dvc_files)
+    _in_repo(cwd, "failed to push data to the cloud", lambda repo: repo.push(targets))
 
 
 def cloud_in_sync(cwd: Path) -> bool:
     """`dvc status --cloud`: True when the default remote has everything, False when something
     differs; DvcFailed (one line) when the remote cannot be read."""
-    said: list[str] = []
-    with quiet(said):
-        try:
-            repo = _repo(cwd)
-            with repo:
-                return not repo.status(cloud=True)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise DvcFailed(_failure("", exc, said)) from None
+    return not _in_repo(cwd, "", lambda repo: repo.status(cloud=True))
 
 
 class DvcFailed(ToolkitError):
     """DVC's Python API refused: one line, worded as DVC's command layer words it."""
 
 
-def _repo(cwd: Path) -> Any:
-    try:
-        from dvc.repo import Repo
-    except ImportError:
-        raise InputError(
-            "dvc is not installed in this environment (pip install 'dvc[s3]')"
-        ) from None
-    return Repo(str(cwd))
+def _absolute(cwd: Path, dvc_files: list[str]) -> list[str]:
+    """DVC resolves a relative target against the process's directory, not the repo's."""
+    return [str((cwd / name).resolve()) for name in dvc_files]
 
 
-def _transfer(cwd: Path, verb: str, dvc_files: list[str], failed: str) -> None:
-    """Through DVC's Python API as quiet as `dvc --quiet` (`quiet`): one import of DVC (~0.3
-    CPU-s beside MLflow's) where each `dvc` process started an interpreter, DVC and its S3
-    client anew (~0.6-1.3 CPU-s a call, measured). Ctrl-C and SIGTERM (`errors.Terminated`) are
-    not DVC's failures: they pass. The targets are
-    absolute: DVC resolves a relative one against the process's directory, not the repo's."""
-    targets = [str((cwd / name).resolve()) for name in dvc_files]
+def _in_repo(cwd: Path, failed: str, call: Callable[[Any], Any]) -> Any:
+    """`call(repo)` on the project's DVC repository, through DVC's Python API as quiet as `dvc
+    --quiet` (`quiet`): one import of DVC (~0.3 CPU-s beside MLflow's) where each `dvc`
+    process started an interpreter, DVC and its S3 client anew (~0.6-1.3 CPU-s a call,
+    measured). A failure is DvcFailed, its line prefixed by `failed` (`_failure`); DVC missing
+    stays its own InputError, and Ctrl-C and SIGTERM (`errors.Terminated`) are not DVC's
+    failures: they pass."""
     said: list[str] = []
     with quiet(said):
         try:
-            repo = _repo(cwd)
-            with repo:
-                getattr(repo, verb)(targets)
-        except InputError:
-            raise
+            from dvc.repo import Repo
+        except ImportError:
+            raise InputError(NOT_INSTALLED) from None
+        try:
+            with Repo(str(cwd)) as repo:
+                return call(repo)
         except Exception as exc:
             raise DvcFailed(_failure(failed, exc, said)) from None
 
@@ -102,7 +92,7 @@ def _failure(failed: str, exc: BaseException, said: list[str]) -> str:
     """DVC's `ERROR:` line for `exc`, as its command layer prints it (`failed to pull data from
     the cloud - Checkout failed for following targets: data/x.csv`): the exception's first line,
     with the lines listed under it up to DVC's question or link; the first error DVC logged
-    where that says more (`reason`); no secrets."""
+    where that says more (`_with_logged`); no secrets."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     line = lines[0] if lines else type(exc).__name__
     if line.endswith(":"):
@@ -112,10 +102,15 @@ def _failure(failed: str, exc: BaseException, said: list[str]) -> str:
                 break
             listed.append(following)
         line = f"{line} {', '.join(listed)}".strip()
-    logged = " ".join(said[0].split()) if said else ""
-    if logged and logged not in line:
-        line = f"{line} ({logged})"
+    line = _with_logged(line, said)
     return redact((f"{failed} - {line}" if failed else line)[:300])
+
+
+def _with_logged(text: str, said: list[str]) -> str:
+    """`text`, and the first error DVC logged (under `quiet`) where `text` lacks it: DVC's
+    counting exceptions (`UploadError('1 files failed to upload')`) leave the cause to the log."""
+    logged = " ".join(said[0].split()) if said else ""
+    return f"{text} ({logged})" if logged and logged not in text else text
 
 
 def is_dvc_project(cwd: Path) -> bool:
@@ -153,9 +148,7 @@ def _config(cwd: Path) -> Any:
     try:
         from dvc.config import Config, ConfigError
     except ImportError:
-        raise InputError(
-            "dvc is not installed in this environment (pip install 'dvc[s3]')"
-        ) from None
+        raise InputError(NOT_INSTALLED) from None
     try:
         return Config(dvc_dir=str(cwd / ".dvc"))
     except ConfigError as exc:
@@ -267,11 +260,7 @@ def reason(exc: BaseException, said: list[str]) -> str:
     logged (under `quiet`) where that says more. Any exception: in process a remote's client
     raises its own (botocore's `EndpointConnectionError`, an `OSError`), as DVC's command layer
     would have printed as `unexpected error - ...`."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    logged = " ".join(said[0].split()) if said else ""
-    if logged and logged not in text:
-        text = f"{text} ({logged})"
-    return redact(text[:300])
+    return redact(_with_logged(" ".join(str(exc).split()) or type(exc).__name__, said)[:300])
 
 
 def tracked(cwd: Path) -> list[Tracked]:

@@ -56,11 +56,12 @@ def permutation_importance(
         group = range(start, min(start + per_group, len(columns)))
         stacked = pd.concat([_permuted(features, j, orders) for j in group], ignore_index=True)
         y_pred, y_score = _predict(model, stacked, needs_scores)
+        y_pred = np.asarray(y_pred)  # once a group, not once a slice
         for k, j in enumerate(group):
             for r in range(n_repeats):
                 at = slice((k * n_repeats + r) * rows, (k * n_repeats + r + 1) * rows)
                 chunk_score = None if y_score is None else y_score[at]
-                drops[j, r] = baseline - score(np.asarray(y_pred)[at], chunk_score)
+                drops[j, r] = baseline - score(y_pred[at], chunk_score)
     table = pd.DataFrame(
         {"feature": columns, "importance": drops.mean(axis=1), "std": drops.std(axis=1)}
     )
