@@ -75,8 +75,8 @@ class MlflowServer:
         return self.root / "artifacts"
 
 
-# The credential cache as the generated infra/tracking/serve.py turns it on: without it the
-# server checks the password's scrypt hash (~0.1 CPU-s) on every request of a test.
+# The credential cache as the toolkit's tracking start-up (tracking/server.py) turns it on:
+# without it the server checks the password's scrypt hash (~0.1 CPU-s) on every request of a test.
 AUTH_INI = """\
 [mlflow]
 default_permission = READ

@@ -88,7 +88,6 @@ def expected_files(options: dict[str, str], package: str) -> set[str]:
         "infra/tracking/README.md",
         "infra/tracking/compose.yaml",
         "infra/tracking/Dockerfile",
-        "infra/tracking/serve.py",
         "infra/tracking/.env.example",
         "infra/tracking/initdb/10-auth-database.sql",
         "infra/tracking/initdb/20-prediction-store.sh",

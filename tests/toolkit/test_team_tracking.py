@@ -1,6 +1,7 @@
 """The generated project's infra/tracking: MLflow on PostgreSQL, artifacts in S3, basic-auth.
 
-Run for real here as the plain-process set-up of its README: `serve.py` against PostgreSQL
+Run for real here as the plain-process set-up of its README: the toolkit's start-up
+(`python -m mlops_toolkit.tracking.server`, tracking/server.py) against PostgreSQL
 (.ci/postgres-up) and moto's S3 server on loopback (MinIO images cannot be pulled here), then
 the toolkit's doctor, gate, register and promote through it with credentials from the
 environment. The compose file is checked for structure only (no image can be pulled here).
@@ -27,6 +28,7 @@ ADMIN, PASSWORD = "admin", "Team-adm1n:pw"
 # The suite's PostgreSQL (.ci/postgres-up); a database name goes with it.
 PG = {"host": "127.0.0.1", "port": PG_PORT, "user": "mlflow", "password": "mlflow"}
 BUCKET = "team-artifacts"
+SERVER = [sys.executable, "-m", "mlops_toolkit.tracking.server"]
 
 
 def serve_env(extra: dict[str, str]) -> dict[str, str]:
@@ -35,9 +37,9 @@ def serve_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def refused(extra: dict[str, str]) -> subprocess.CompletedProcess:
-    """serve.py with these settings alone, where it must refuse before MLflow starts."""
+    """The start-up with these settings alone, where it must refuse before MLflow starts."""
     return subprocess.run(
-        [sys.executable, str(INFRA / "serve.py")],
+        SERVER,
         env=serve_env(extra),
         capture_output=True,
         text=True,
@@ -91,7 +93,7 @@ def team_server(tmp_path_factory):
     })  # fmt: skip
     log = open(tmp_path_factory.mktemp("team") / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, str(INFRA / "serve.py")],
+        SERVER,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -100,7 +102,7 @@ def team_server(tmp_path_factory):
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(uri + "/health", timeout=120, proc=proc)
-        # Every process the server started (serve.py execs into it: one session).
+        # Every process the server started (the start-up execs into it: one session).
         listing = subprocess.run(["ps", "-s", str(proc.pid), "-o", "args="], capture_output=True)
         yield uri, s3, listing.stdout.decode(), dbs[1]
     finally:
@@ -141,13 +143,13 @@ def test_a_cache_ttl_that_is_not_whole_seconds_is_one_line(ttl):
     result = refused({**required, "MLFLOW_AUTH_CACHE_TTL_SECONDS": ttl})
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
-        f"not {ttl!r}"
+        "mlops_toolkit.tracking.server: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole "
+        f"seconds (0: no cache), not {ttl!r}"
     ]
 
 
 def test_a_checked_password_is_not_checked_again_on_every_request(team_server):
-    """serve.py turns MLflow's credential cache on (60 s unless MLFLOW_AUTH_CACHE_TTL_SECONDS
+    """The start-up turns MLflow's credential cache on (60 s unless MLFLOW_AUTH_CACHE_TTL_SECONDS
     says otherwise): the server checks a user's scrypt hash once, not on each of a CI job's
     hundreds of requests. What a client can see of it is the README's stated price: a password
     changed in the database behind the server's back still lets the old one in, for a while."""
@@ -232,7 +234,7 @@ def test_gate_register_promote_through_auth_postgres_and_s3(
 
 
 def test_the_server_starts_without_mlflows_genai_job_runner(team_server):
-    """serve.py turns MLflow 3's job execution off (a job runner and seven huey consumers)."""
+    """The start-up turns MLflow 3's job execution off (a job runner and seven huey consumers)."""
     _, _, processes, _ = team_server
     assert "mlflow server" in processes, processes
     assert "huey" not in processes and "_job_runner" not in processes, processes
@@ -265,11 +267,13 @@ def test_the_compose_file_wires_postgres_s3_and_basic_auth():
     assert mlflow_env["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
     assert mlflow_env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert services["mlflow"]["build"] == "."
-    assert "serve.py" in (INFRA / "Dockerfile").read_text()
-    # Every setting serve.py requires is given, and every secret must come from .env.
-    serve = (INFRA / "serve.py").read_text()
-    required = yaml.safe_load("{" + serve.split("REQUIRED = {", 1)[1].split("}", 1)[0] + "}")
-    assert set(required) <= set(mlflow_env)
+    dockerfile = (INFRA / "Dockerfile").read_text()
+    assert '"mlops-toolkit @ ${TOOLKIT}"' in dockerfile
+    assert 'CMD ["python", "-m", "mlops_toolkit.tracking.server"]' in dockerfile
+    # Every setting the start-up requires is given, and every secret must come from .env.
+    from mlops_toolkit.tracking.server import REQUIRED
+
+    assert set(REQUIRED) <= set(mlflow_env)
     for secret in ("POSTGRES_PASSWORD", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY"):
         assert f"${{{secret}:?" in (INFRA / "compose.yaml").read_text()
     depends = services["mlflow"]["depends_on"]

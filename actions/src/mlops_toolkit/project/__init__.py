@@ -19,7 +19,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
   validate-data's reports on the run (`log_validation`, since 1.1), lineage tags, the run
   files of `mlops_toolkit.contracts` (`write_run_info`, `read_run_info`), and (`register`,
   since 1.3) the run's model registered once with the platform's lineage tags, description and
-  model passport, as CI's `register` does;
+  model passport, as CI's `register` does; since 1.6, train's hand-off of the fitted model to
+  evaluate (`save_trained`, `load_trained`) and what a step leaves beside its run (`log_outputs`:
+  validate-data's reports, the rows prepare-data dropped, the command's log file);
 - `plots`: evaluate's plots (`write`, `write_importance`; since 1.1): ROC and precision-recall
   with AUC/AP per class, the normalised confusion matrix, calibration, predicted against
   actual and residuals, permutation importance, and (`write_importance(..., model, features)`,
@@ -31,6 +33,9 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
 - `logs`: one logging configuration, a log file per command;
 - `frame`: the command line (`Project`, `main`, `build_parser`, `params`, `key_value`) with
   the platform's commands init-data, validate-data, check-gate, serve and drift;
+- `testing` (since 1.6): the pytest plugin of a project's tests (`pytest_plugins` in its
+  tests/conftest.py): the fixtures `workdir`, `source`, `target`, `naive_floor`, and tests marked
+  `gpu` skipped without a GPU, bound to the project by its `shipped_params` fixture;
 - `gpu_available` (since 1.4): the platform's GPU probe (NVML, else nvidia-smi), as `train`'s
   compute tags and `doctor` see the machine.
 
@@ -51,7 +56,7 @@ from .frame import Adder, Command, Project, build_parser, key_value, main
 from .params import ROLES, ConfigError
 from .tables import DataError
 
-API_VERSION = "1.5"
+API_VERSION = "1.6"
 
 
 def gpu_available() -> bool:

@@ -221,6 +221,28 @@ def log_validation(report_dir: str | Path) -> None:
             mlflow.log_artifact(str(report), "validation")
 
 
+def log_outputs(report_dir: str | Path, log_file: str | Path | None = None) -> None:
+    """What a pipeline step leaves beside its run (since 1.6): validate-data's reports (as
+    `log_validation`), the rows prepare-data dropped for a missing target (the metric
+    `rows_dropped_missing_target`, from contracts.PrepareFile) and the command's log file under
+    `logs/`."""
+    import mlflow
+
+    log_validation(report_dir)
+    dropped = prepared_rows_dropped()
+    if dropped is not None:
+        mlflow.log_metric("rows_dropped_missing_target", dropped)
+    if log_file is not None:
+        mlflow.log_artifact(str(log_file), "logs")
+
+
+def prepared_rows_dropped() -> int | None:
+    """Rows prepare-data dropped for a missing target (None when it left no report)."""
+    if not contracts.PrepareFile.PATH.is_file():
+        return None
+    return contracts.PrepareFile.read().dropped_missing_target
+
+
 def close_abandoned_run(uri: str) -> None:
     """Mark FAILED the runs earlier commands left open on this server, once their process is
     gone (it died, or its server did); another server's runs wait until we track there."""
@@ -324,6 +346,27 @@ REGISTERED_FILE = contracts.RegisteredFile.PATH
 # The fitted model as `train` hands it to `evaluate`: the same object MLflow logs, without the
 # seconds that loading MLflow's skops format costs (it scans every scikit-learn type on import).
 MODEL_FILE = Path("models") / "model.joblib"
+
+
+def save_trained(model: Any) -> Path:
+    """`train`'s hand-off of the fitted model to `evaluate` (MODEL_FILE; since 1.6)."""
+    import joblib
+
+    MODEL_FILE.parent.mkdir(exist_ok=True)
+    joblib.dump(model, MODEL_FILE)
+    return MODEL_FILE
+
+
+def load_trained(model_uri: str, *, local: bool) -> Any:
+    """The model `train` just fitted from its hand-off file when `local` (the run is the last
+    one trained here) and the file is there; any other from MLflow (since 1.6)."""
+    if local and MODEL_FILE.is_file():
+        import joblib
+
+        return joblib.load(MODEL_FILE)
+    import mlflow
+
+    return mlflow.sklearn.load_model(model_uri)
 
 
 def write_run_info(**info: object) -> Path:

@@ -47,7 +47,7 @@ def evaluate(
     uri = tracking.connect(params.mlflow.tracking_uri)
     holdout = read_csv(params.data.holdout)
     features, target = features_and_target(holdout, params.data.target)
-    model = _load(model_uri, local=run_id == info.run_id)
+    model = tracking.load_trained(model_uri, local=run_id == info.run_id)
     # Only the columns the model was trained on (excluded ID-like ones are not among them).
     features = features[list(getattr(model, "feature_names_in_", features.columns))]
     predictions = model.predict(features)
@@ -77,24 +77,16 @@ def evaluate(
     primary = params.evaluate.primary_metric
     log.info("holdout %s = %.4f", primary, scores[primary])
     should_register = params.mlflow.register if register is None else register
-    version = _register(params, run_id, model_uri) if should_register else None
+    # With its lineage and model passport, as CI's register does (the platform's).
+    name = params.mlflow.registered_model_name
+    suite = params.validation.suite
+    version = tracking.register(name, run_id, model_uri, suite=suite) if should_register else None
     contracts.RegisteredFile(
         run_id=run_id,
-        registered_model_name=params.mlflow.registered_model_name,
-        model_version=None if version is None else str(version),
+        registered_model_name=name,
+        model_version=version,
     ).write(REGISTERED_FILE)
     return EvaluateResult(run_id, scores, version)
-
-
-def _load(model_uri: str, local: bool) -> Any:
-    """The model train just fitted from its local hand-off file, any other from MLflow."""
-    if local and tracking.MODEL_FILE.is_file():
-        import joblib
-
-        return joblib.load(tracking.MODEL_FILE)
-    import mlflow
-
-    return mlflow.sklearn.load_model(model_uri)
 
 
 def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
@@ -110,11 +102,4 @@ def importance(params: Params, model: Any, features: Any, target: Any) -> Any:
         average=params.evaluate.average,
         n_repeats=params.evaluate.importance_repeats,
         seed=params.train.seed,
-    )
-
-
-def _register(params: Params, run_id: str, model_uri: str) -> str:
-    """Register the run's model once, with its lineage and model passport (the platform's)."""
-    return tracking.register(
-        params.mlflow.registered_model_name, run_id, model_uri, suite=params.validation.suite
     )

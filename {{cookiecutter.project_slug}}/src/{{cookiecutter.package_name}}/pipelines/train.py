@@ -46,9 +46,6 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
         mlflow.set_tags(_lineage(params, rows_train=len(features)))
         mlflow.log_dict(roles, "roles.json")
         tracking.log_dataset(frame, params.data.train, "training", params.data.target)
-        dropped = _dropped_rows()
-        if dropped is not None:
-            mlflow.log_metric("rows_dropped_missing_target", dropped)
         started = time.perf_counter()
         fit(model, features, target, params.model)
         fit_seconds = time.perf_counter() - started
@@ -70,20 +67,12 @@ def train(params: Params, log_file: Path | None = None, run_name: str | None = N
             pip_requirements=tracking.requirements(REQUIREMENTS),
             skops_trusted_types=list(TRUSTED_TYPES) or None,
         )
-        _log_reports(params, log_file)
-    _save_local(for_serving(model))
+        # validate-data's reports, what prepare-data dropped, this command's log file
+        tracking.log_outputs(params.validation.report_dir, log_file)
+    tracking.save_trained(for_serving(model))  # evaluate's copy: no MLflow load
     result = TrainResult(run.info.run_id, logged.model_uri, scores, fit_seconds)
     _write_outputs(params, result)
     return result
-
-
-def _dropped_rows() -> int | None:
-    """Rows prepare-data dropped for a missing target (None when it left no report)."""
-    from mlops_toolkit import contracts
-
-    if not contracts.PrepareFile.PATH.is_file():
-        return None
-    return contracts.PrepareFile.read().dropped_missing_target
 
 
 def _logged_params(params: Params) -> dict[str, object]:
@@ -112,21 +101,6 @@ def _lineage(params: Params, rows_train: int) -> dict[str, str]:
         task=TASK,
         device=device_for(params.model),
     )
-
-
-def _log_reports(params: Params, log_file: Path | None) -> None:
-    import mlflow
-
-    tracking.log_validation(params.validation.report_dir)  # validate-data's JSON and HTML
-    if log_file is not None:
-        mlflow.log_artifact(str(log_file), "logs")
-
-
-def _save_local(model: object) -> None:
-    import joblib
-
-    tracking.MODEL_FILE.parent.mkdir(exist_ok=True)
-    joblib.dump(model, tracking.MODEL_FILE)
 
 
 def _write_outputs(params: Params, result: TrainResult) -> None:

@@ -1,8 +1,11 @@
-"""Start the team's MLflow tracking server: PostgreSQL, S3-compatible artifacts, basic-auth.
+"""`python -m mlops_toolkit.tracking.server`: the team's MLflow tracking server (PostgreSQL,
+S3-compatible artifacts, basic-auth), the same in every project.
 
-The same entry point for the compose file and for a plain process (see README.md). Standard
-library only; everything comes from the environment, and a missing setting is one line on
-stderr and exit 2, before MLflow starts.
+The entry point of a project's infra/tracking compose file and of its plain-process set-up (the
+project's infra/tracking/README.md). Standard library only: it runs beside MLflow in the
+server's own environment, which needs only the toolkit's base install. Everything comes from the
+environment; a missing or malformed setting is one line on stderr and exit 2, before MLflow
+starts. Since project API 1.6 (before, each project had a copy: infra/tracking/serve.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+PROG = "mlops_toolkit.tracking.server"
 REQUIRED = {
     "MLFLOW_BACKEND_STORE_URI": "runs, models and aliases (postgresql+psycopg2://...)",
     "MLFLOW_ARTIFACTS_DESTINATION": "artifacts (s3://bucket/prefix)",
@@ -75,14 +79,14 @@ def main() -> int:
     absent = missing()
     if absent:
         what = "; ".join(f"{name}: {REQUIRED[name]}" for name in absent)
-        print(f"serve.py: error: set {what}", file=sys.stderr)
+        print(f"{PROG}: error: set {what}", file=sys.stderr)
         return 2
     env = dict(os.environ)
     ttl = cache_ttl(env)
     if ttl is None:
         given = env["MLFLOW_AUTH_CACHE_TTL_SECONDS"]
         print(
-            f"serve.py: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
+            f"{PROG}: error: MLFLOW_AUTH_CACHE_TTL_SECONDS must be whole seconds (0: no cache), "
             f"not {given!r}",
             file=sys.stderr,
         )
