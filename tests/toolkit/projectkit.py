@@ -47,10 +47,13 @@ class Params:
     validation: base.ValidationParams
     model: Model
     train: dict[str, Any]
-    evaluate: dict[str, Any]
+    evaluate: base.EvaluateParams
     mlflow: base.MlflowParams
     drift: base.DriftParams
     sweep: dict[str, Any] = field(default_factory=dict)  # the team's search space (sweep)
+
+    def check(self) -> None:
+        self.evaluate.check_task(TASK)
 
 
 def load_params(path: Path = Path("params.yaml"), overrides: dict | None = None) -> Params:

@@ -26,6 +26,9 @@ MINIMIZE = "minimize"
 LABELS = "labels"  # predicted labels: a confusion matrix per block
 SCORES = "scores"  # positive-class scores: a score histogram per block
 ERRORS = "errors"  # regression values: error sums per block
+# How f1, precision and recall average over classes (scikit-learn's `average`); auto: binary
+# for two classes, macro past two (`compute`).
+AVERAGES = ("auto", "binary", "macro", "weighted", "micro")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The typed params.yaml of this project: the platform's sections and the team's own.
 
-The data, split, validation, mlflow and drift sections are the platform's
-(mlops_toolkit.project.params); model, train and evaluate are this project's. The loader refuses
+The data, split, validation, evaluate, mlflow and drift sections are the platform's
+(mlops_toolkit.project.params); model and train are this project's. The loader refuses
 unknown keys, missing keys and values of the wrong type or range with one line naming the key.
 """
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_toolkit import metrics
 from mlops_toolkit.project import params as base
 from mlops_toolkit.project.params import ROLES, ConfigError, RoleParams, SweepParams
 
@@ -25,7 +24,6 @@ GATE_FILE = Path("gate.yaml")
 TASK = "{{ cookiecutter.task }}"
 MODEL_FAMILY = "{{ cookiecutter.model_family }}"
 GENERATED = {"model.task": ("task", TASK), "model.family": ("model_family", MODEL_FAMILY)}
-AVERAGES = ("auto", "binary", "macro", "weighted", "micro")
 
 
 @dataclass(frozen=True)
@@ -50,46 +48,20 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
-class EvaluateParams:
-    primary_metric: str
-    importance_repeats: int
-    # Averaging of f1/precision/recall; auto: binary for two classes, macro past two.
-    average: str = "auto"
-
-    def check(self) -> None:
-        if self.average not in AVERAGES:
-            raise ConfigError(
-                f"evaluate.average must be one of {', '.join(AVERAGES)}, got {self.average!r}"
-            )
-        known = metrics.names(gate=True)
-        if self.primary_metric not in known:
-            raise ConfigError(
-                f"evaluate.primary_metric must be one of {', '.join(known)}, "
-                f"got {self.primary_metric!r}"
-            )
-        if self.importance_repeats < 1:
-            raise ConfigError("evaluate.importance_repeats must be at least 1")
-
-
-@dataclass(frozen=True)
 class Params:
     data: base.DataParams
     split: base.SplitParams
     validation: base.ValidationParams
     model: ModelParams
     train: TrainParams
-    evaluate: EvaluateParams
+    evaluate: base.EvaluateParams
     mlflow: base.MlflowParams
     drift: base.DriftParams
     # The platform's search space for `make sweep` (mlops_toolkit.project.params.SweepParams).
     sweep: SweepParams = field(default_factory=SweepParams)
 
     def check(self) -> None:
-        if self.evaluate.primary_metric not in metrics.names(TASK, gate=True):
-            raise ConfigError(
-                f"evaluate.primary_metric {self.evaluate.primary_metric!r} does not fit "
-                f"the project's task {TASK!r}"
-            )
+        self.evaluate.check_task(TASK)
 
 
 def load_params(

@@ -5,7 +5,8 @@ features, the model factory, the pipelines, a thin cli.py) and imports the rest 
 
 - `params`: strict params.yaml loading into typed sections (`load`, the platform's sections
   `DataParams` `SplitParams` `ValidationParams` `MlflowParams` `DriftParams` `RoleParams`,
-  `check_gate`, `ConfigError`, and since 1.4 `SweepParams`, the sweep section);
+  `check_gate`, `ConfigError`, since 1.4 `SweepParams`, the sweep section, and since 1.6
+  `EvaluateParams`, the evaluate section checked against the metrics registry);
 - `tables`: CSV/Parquet readers with one-line errors (`read_csv`, `read_table`, `write_csv`,
   `require_columns`, `drop_missing_target`, `DataError`), and (`match_signature`, since 1.4)
   a frame cut to the columns a model's signature names, or one line naming missing and extra;

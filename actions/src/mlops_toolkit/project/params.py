@@ -1,8 +1,9 @@
 """params.yaml: strict YAML into typed sections, one line per error with the key and the reason.
 
 A project declares its `Params` as a frozen dataclass of sections: the platform's sections below
-(data, split, validation, mlflow, drift, and `SweepParams`, sweep_space.py's sweep section, read
-from here since API 1.4) and its own (model, train, evaluate ...). `load` reads the file,
+(data, split, validation, mlflow, drift, `SweepParams`, sweep_space.py's sweep section, read
+from here since API 1.4, and since 1.6 `EvaluateParams`, the evaluate section) and its own
+(model, train ...). `load` reads the file,
 applies dotted overrides and builds the tree through pydantic v2 models derived from these
 dataclasses (params_schema, imported only by `load`, so importing this module stays light):
 unknown keys, missing keys and values of the wrong type are refused by name with the one-line
@@ -126,6 +127,44 @@ class DriftParams:
             raise ConfigError("drift.p_value must be between 0 and 1")
         if self.bins < 2:
             raise ConfigError("drift.bins must be at least 2")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """evaluate: the holdout's primary metric (a metric of the registry the gate judges), its
+    averaging over classes, and the repeats of permutation importance (API 1.6)."""
+
+    primary_metric: str
+    importance_repeats: int
+    # Averaging of f1/precision/recall; auto: binary for two classes, macro past two.
+    average: str = "auto"
+
+    def check(self) -> None:
+        from .. import metrics
+
+        if self.average not in metrics.AVERAGES:
+            raise ConfigError(
+                f"evaluate.average must be one of {', '.join(metrics.AVERAGES)}, "
+                f"got {self.average!r}"
+            )
+        known = metrics.names(gate=True)
+        if self.primary_metric not in known:
+            raise ConfigError(
+                f"evaluate.primary_metric must be one of {', '.join(known)}, "
+                f"got {self.primary_metric!r}"
+            )
+        if self.importance_repeats < 1:
+            raise ConfigError("evaluate.importance_repeats must be at least 1")
+
+    def check_task(self, task: str) -> None:
+        """The primary metric is one of `task`'s (a project's Params.check calls this)."""
+        from .. import metrics
+
+        if self.primary_metric not in metrics.names(task, gate=True):
+            raise ConfigError(
+                f"evaluate.primary_metric {self.primary_metric!r} does not fit "
+                f"the project's task {task!r}"
+            )
 
 
 def load(
