@@ -291,3 +291,63 @@ def test_the_compose_file_wires_postgres_s3_and_basic_auth():
         "MLFLOW_ADMIN_PASSWORD",
         "MLFLOW_SECRET_KEY",
     } <= set(example)
+
+
+def test_the_image_s_toolkit_requirement_installs_the_start_up_from_an_archive(tmp_path):
+    """The generated Dockerfile's pip requirement, `mlops-toolkit @ <archive>#subdirectory=actions`
+    (GitHub's archive of the actions ref: no git in the slim image), served here from loopback:
+    pip takes the subdirectory, and the installed start-up refuses an empty environment in one
+    line, as in the image."""
+    import http.server
+    import tarfile
+    import threading
+
+    from support.project import bake
+
+    dockerfile = (bake(tmp_path / "out") / "infra" / "tracking" / "Dockerfile").read_text()
+    default = next(line for line in dockerfile.splitlines() if line.startswith("ARG TOOLKIT="))
+    assert default == (
+        "ARG TOOLKIT=https://github.com/your-org/cookiecutter-mlops/archive/v1.tar.gz"
+        "#subdirectory=actions"
+    )
+    # The archive as GitHub makes it: one top folder holding the repository's tree.
+    archive = tmp_path / "v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(
+            REPO / "actions",
+            "cookiecutter-mlops-1/actions",
+            filter=lambda info: None if "__pycache__" in info.name else info,
+        )
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1.tar.gz#subdirectory=actions"
+        target = tmp_path / "site"
+        install = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+             "--target", str(target), f"mlops-toolkit @ {url}"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert install.returncode == 0, install.stdout + install.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "mlops_toolkit.tracking.server"],
+        env={**serve_env({}), "PYTHONPATH": str(target)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("mlops_toolkit.tracking.server: error: set ")
+    # The installed copy answered, not this checkout's.
+    where = subprocess.run(
+        [sys.executable, "-c", "import mlops_toolkit.tracking.server as m; print(m.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(target)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
