@@ -103,7 +103,7 @@ def synthetic_source(path: Path, target: str, task: str) -> Path:
     import pandas as pd
     from sklearn.datasets import make_classification, make_regression
 
-    if task == "classification":
+    if task == registry.CLASSIFICATION:
         features, labels = make_classification(n_samples=300, n_features=6, random_state=0)
     else:
         features, labels = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
@@ -119,7 +119,7 @@ def naive_score(labels: Any, primary: str, average: str = "auto") -> float:
     metric = registry.get(primary)
     if metric.source == registry.SCORES:
         return 0.5
-    if metric.task == "classification":
+    if metric.task == registry.CLASSIFICATION:
         naive = [labels.mode().iloc[0]] * len(labels)
     else:
         naive = [float(labels.mean())] * len(labels)
