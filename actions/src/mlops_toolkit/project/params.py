@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import metrics
 from ..core import strictyaml
 from ..errors import InputError
 
@@ -140,8 +141,6 @@ class EvaluateParams:
     average: str = "auto"
 
     def check(self) -> None:
-        from .. import metrics
-
         if self.average not in metrics.AVERAGES:
             raise ConfigError(
                 f"evaluate.average must be one of {', '.join(metrics.AVERAGES)}, "
@@ -158,8 +157,6 @@ class EvaluateParams:
 
     def check_task(self, task: str) -> None:
         """The primary metric is one of `task`'s (a project's Params.check calls this)."""
-        from .. import metrics
-
         if self.primary_metric not in metrics.names(task, gate=True):
             raise ConfigError(
                 f"evaluate.primary_metric {self.primary_metric!r} does not fit "
